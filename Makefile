@@ -1,0 +1,100 @@
+# cws — build, test, run. See README.md for the two commands that matter:
+#   make run          build and start the chat server
+#   make deps test    install test dependencies (Debian), run every test
+#
+# Variables: CC=clang, SANITIZE=1 (ASan+UBSan build under build/asan),
+#            PREFIX=/usr/local DESTDIR= for install.
+
+CC       ?= cc
+AR       ?= ar
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+VERSION  := $(shell sed -n 's/^\#define CWS_VERSION_STRING "\(.*\)"/\1/p' include/cws.h)
+SOMAJOR  := $(word 1,$(subst ., ,$(VERSION)))
+
+WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
+OPT      ?= -O2 -g
+CPPFLAGS += -Iinclude -MMD -MP
+CFLAGS   += $(WARN) $(OPT) -fPIC -fvisibility=hidden
+
+ifeq ($(SANITIZE),1)
+BUILD    := build/asan
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+CORE_SRC    := $(sort $(wildcard src/*.c))
+RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c))
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(RUNTIME_SRC))
+LIB_A       := $(BUILD)/libcws.a
+LIB_SO      := $(BUILD)/libcws.so.$(VERSION)
+
+EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
+EXAMPLE_BIN := $(patsubst %,$(BUILD)/cws-%,$(EXAMPLES))
+
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TEST_SUPPORT:= $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c))
+
+.PHONY: all lib examples tests test unit integration deps run clean install uninstall \
+        bench bench-deps fuzz single-header check-single-header
+.DEFAULT_GOAL := all
+
+all: lib examples tests
+lib: $(LIB_A) $(LIB_SO) $(BUILD)/libcws.so
+examples: $(EXAMPLE_BIN)
+tests: $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libcws.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/libcws.so: $(LIB_SO)
+	ln -sf libcws.so.$(VERSION) $(BUILD)/libcws.so.$(SOMAJOR)
+	ln -sf libcws.so.$(VERSION) $@
+
+# Each example is every .c file in examples/<name>/, linked statically.
+.SECONDEXPANSION:
+$(BUILD)/cws-%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard examples/%/*.c)) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# ---------------------------------------------------------------- tests
+test: all
+	BUILD=$(BUILD) tests/run.sh
+
+unit: tests
+	BUILD=$(BUILD) tests/run.sh unit
+
+integration: all
+	BUILD=$(BUILD) tests/run.sh integration
+
+# Installs what the tests need on Debian; a no-op when already there.
+deps:
+	tests/deps.sh
+
+# ---------------------------------------------------------------- run
+run: $(BUILD)/cws-chat
+	$(BUILD)/cws-chat --port 8080 --web examples/chat/web
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)
+-include $(wildcard $(BUILD)/obj/examples/*/*.d)
+
+# Targets owned by their own folders.
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
+-include tools/tools.mk

@@ -1,0 +1,585 @@
+/*
+ * cws — a WebSocket (RFC 6455) library in C11, libc only.
+ *
+ * Layers, bottom to top (each usable without the ones above it):
+ *   1. primitives   sha1, base64, utf8, mask
+ *   2. handshake    HTTP/1.1 header block tokenizer, server and client sides
+ *   3. frame codec  incremental zero-copy parser, header encoder
+ *   4. connection   cws_conn: a sans-I/O WebSocket endpoint
+ *   5. runtime      cws_loop, cws_server, cws_connect (optional; define
+ *                   CWS_NO_RUNTIME to leave it out of the single header)
+ *
+ * Conventions: functions that can fail return a negative enum cws_err
+ * (0 or a byte count on success). Structs defined here may live on the
+ * stack or be embedded; opaque types are allocated by the library through
+ * the allocator the caller configures. No global mutable state.
+ */
+#ifndef CWS_H
+#define CWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CWS_VERSION_MAJOR 0
+#define CWS_VERSION_MINOR 1
+#define CWS_VERSION_PATCH 0
+#define CWS_VERSION_STRING "0.1.0"
+
+#ifndef CWS_API
+#if defined(__GNUC__) || defined(__clang__)
+#define CWS_API __attribute__((visibility("default")))
+#else
+#define CWS_API
+#endif
+#endif
+
+/* ======================================================================
+ * Errors
+ * ==================================================================== */
+
+enum cws_err {
+    CWS_OK = 0,
+    CWS_ERR_AGAIN = -1,        /* need more input / would block */
+    CWS_ERR_INVALID = -2,      /* invalid argument or API misuse */
+    CWS_ERR_NOMEM = -3,        /* allocation failed or a limit forbade it */
+    CWS_ERR_STATE = -4,        /* not allowed in this state (e.g. send after close) */
+    CWS_ERR_PROTOCOL = -5,     /* peer broke RFC 6455 (close code 1002) */
+    CWS_ERR_UTF8 = -6,         /* invalid UTF-8 (close code 1007) */
+    CWS_ERR_TOO_BIG = -7,      /* a size limit was exceeded (1009 / HTTP 431) */
+    CWS_ERR_CLOSED = -8,       /* the connection is closed */
+    CWS_ERR_HTTP = -9,         /* handshake request refused; see ->status */
+    CWS_ERR_NOSPACE = -10,     /* caller's output buffer too small */
+    CWS_ERR_NOT_UPGRADE = -11, /* a valid HTTP request that is not an upgrade */
+    CWS_ERR_CALLBACK = -12,    /* a callback asked to stop */
+    CWS_ERR_IO = -13,          /* socket or write-callback failure */
+    CWS_ERR_TIMEOUT = -14,
+    CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
+    CWS_ERR_RANDOM = -16,      /* no random bytes available */
+    /* Client-side response checks (RFC 6455 §4.1), one per rule. */
+    CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
+    CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
+    CWS_ERR_HS_UPGRADE = -22,    /* Upgrade lacks the token "websocket" */
+    CWS_ERR_HS_CONNECTION = -23, /* Connection lacks the token "Upgrade" */
+    CWS_ERR_HS_ACCEPT = -24,     /* Sec-WebSocket-Accept missing or wrong */
+    CWS_ERR_HS_PROTOCOL = -25,   /* subprotocol not offered (or duplicated) */
+    CWS_ERR_HS_EXTENSION = -26   /* extension not offered */
+};
+
+/* A static, human-readable name for an error value (never NULL). */
+CWS_API const char *cws_strerror(int err);
+
+/* The library version, CWS_VERSION_STRING at build time. */
+CWS_API const char *cws_version(void);
+
+/* A byte range that is not NUL-terminated (it points into a caller's buffer). */
+typedef struct cws_str {
+    const char *ptr;
+    size_t len;
+} cws_str;
+
+/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
+ * Returns CWS_OK or CWS_ERR_RANDOM. */
+CWS_API int cws_random(void *buf, size_t len);
+
+/* A user random source; returns 0 on success. */
+typedef int (*cws_rng_fn)(void *user, void *buf, size_t len);
+
+/* Allocator hook: realloc semantics; size 0 frees and returns NULL.
+ * A NULL fn means libc realloc/free. */
+typedef struct cws_allocator {
+    void *(*fn)(void *user, void *ptr, size_t size);
+    void *user;
+} cws_allocator;
+
+/* ======================================================================
+ * Layer 1: primitives
+ * ==================================================================== */
+
+/* --- SHA-1 (FIPS 180-4) --- */
+#define CWS_SHA1_LEN 20
+
+typedef struct cws_sha1_ctx {
+    uint32_t h[5];
+    uint64_t total;    /* bytes hashed so far */
+    uint8_t block[64];
+    size_t used;       /* bytes pending in block */
+} cws_sha1_ctx;
+
+CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
+CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
+CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
+CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
+
+/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
+#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
+
+/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
+CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
+/* Strict decode: length a multiple of 4, only alphabet characters, '='
+ * only as final padding, and unused trailing bits zero (canonical form).
+ * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
+
+/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
+typedef struct cws_utf8 {
+    uint32_t state; /* private: 0 = at a character boundary */
+} cws_utf8;
+
+CWS_API void cws_utf8_init(cws_utf8 *v);
+/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
+ * valid so far (a sequence cut at the chunk end stays pending), or
+ * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
+ * is then that byte's index in this chunk. Once failed, it stays failed. */
+CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
+CWS_API int cws_utf8_finish(const cws_utf8 *v);
+/* One-shot: CWS_OK if data is complete, valid UTF-8. */
+CWS_API int cws_utf8_validate(const void *data, size_t len);
+
+/* --- masking (RFC 6455 §5.3) --- */
+/* XORs buf with key, starting at key byte (offset % 4): pass the payload
+ * offset of buf within its frame to continue a mask across chunks. */
+CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
+/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
+CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+                           const uint8_t key[4], uint64_t offset);
+
+/* ======================================================================
+ * Layer 2: HTTP/1.1 header blocks and the opening handshake (RFC 6455 §4)
+ * ==================================================================== */
+
+/* A parsed request or response head. All cws_str fields point into the
+ * caller's buffer, which must stay unchanged while they are used. */
+typedef struct cws_http_head {
+    cws_str method;       /* request: "GET" */
+    cws_str target;       /* request: "/chat?since=4" */
+    cws_str path;         /* request: "/chat" */
+    cws_str query;        /* request: "since=4" (no '?'); empty if none */
+    int status;           /* response: status code */
+    cws_str reason;       /* response: reason phrase */
+    int version_major;    /* HTTP/<major>.<minor> */
+    int version_minor;
+    cws_str fields;       /* the header field lines, CRLF-separated */
+    size_t head_len;      /* whole head, including the empty line */
+    size_t scanned_;      /* private: resume point of the end-of-head scan */
+} cws_http_head;
+
+/* Incremental head parser. Call with the bytes received so far (the same
+ * buffer start each time, with new bytes appended): the scan resumes where
+ * it stopped, so feeding one byte at a time is linear. Zero h before the
+ * first call. Returns head_len (> 0) when the head is complete and well
+ * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
+ * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
+ * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). */
+CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
+CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
+
+/* Header iteration: start with *pos = 0; returns 1 and the next field
+ * (value trimmed of optional whitespace), or 0 at the end. */
+CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value);
+/* Number of fields named name (case-insensitive); *value (if not NULL)
+ * gets the first one. */
+CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
+/* Pops the next comma-separated token of *list (trimmed, empty elements
+ * skipped); returns 1 and the token, or 0 when the list is exhausted. */
+CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
+/* 1 if any field named name holds token (case-insensitive), else 0. */
+CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
+/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
+ * returns 1 if present. */
+CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
+/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
+CWS_API int cws_str_ieq(cws_str s, const char *z);
+/* "Not Found" for 404 and so on; "Unknown" if unknown. */
+CWS_API const char *cws_http_status_text(int status);
+/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
+ * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
+ * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
+ * empty line. Returns its length or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
+                                         const char *extra_headers, char *out, size_t cap);
+
+/* --- server side --- */
+
+#define CWS_HANDSHAKE_MAX_DEFAULT 8192
+
+typedef struct cws_hs_request {
+    cws_http_head http;   /* request line and fields */
+    cws_str host;
+    cws_str key;          /* Sec-WebSocket-Key, validated */
+    cws_str origin;       /* empty if absent */
+    cws_str protocol;     /* the subprotocol chosen; empty if none */
+    int status;           /* HTTP status to answer: 101, or the error's */
+    const char *error;    /* static text naming the failed rule, or NULL */
+} cws_hs_request;
+
+typedef struct cws_hs_server_opts {
+    size_t max_size; /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over it: 431 */
+    /* Returns 0 to accept, non-zero to refuse with 403. Optional. */
+    int (*check_origin)(void *user, const cws_hs_request *req);
+    /* Returns the index i of the offered subprotocol to use (see
+     * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
+    int (*select_protocol)(void *user, const cws_hs_request *req);
+    void *user;
+} cws_hs_server_opts;
+
+/* Parses and validates an upgrade request (RFC 6455 §4.2.1), incrementally
+ * as cws_http_parse_request. Zero r before the first call. Returns:
+ *   > 0                  valid upgrade; the head's length (bytes after it
+ *                        belong to the frame stream)
+ *   CWS_ERR_AGAIN        need more bytes
+ *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
+ *                        WebSocket upgrade (serve it as plain HTTP; its
+ *                        length is r->http.head_len)
+ *   CWS_ERR_HTTP         refused: r->status is 400, 403, 405, 426 or 431,
+ *                        r->error says why; answer with cws_hs_reject() */
+CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
+                                      const char *buf, size_t len);
+/* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
+ * fields, in order); returns 1 if it exists. */
+CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
+/* Writes the 101 response with Sec-WebSocket-Accept, the chosen
+ * subprotocol, no extensions, and extra_headers (may be NULL).
+ * Returns its length or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap);
+/* Writes a complete error response for status (with Sec-WebSocket-Version
+ * for 426, Connection: close, and a short text body). */
+CWS_API ptrdiff_t cws_hs_reject(int status, char *out, size_t cap);
+/* Sec-WebSocket-Accept for key (RFC 6455 §1.3): 28 chars + NUL into out. */
+CWS_API void cws_hs_accept_key(cws_str key, char out[29]);
+
+/* --- client side --- */
+
+typedef struct cws_hs_client_opts {
+    const char *host;          /* Host field ("example.com:8080") */
+    const char *path;          /* request target, NULL means "/" */
+    const char *protocols;     /* offered subprotocols "a, b" or NULL */
+    const char *origin;        /* or NULL */
+    const char *extra_headers; /* "Name: value\r\n" lines, or NULL */
+    cws_rng_fn rng;            /* NULL: cws_random */
+    void *rng_user;
+    size_t max_size;           /* response limit; 0: CWS_HANDSHAKE_MAX_DEFAULT */
+} cws_hs_client_opts;
+
+typedef struct cws_hs_client {
+    cws_http_head http;     /* the response, once parsed */
+    cws_str protocol;       /* subprotocol the server chose; empty if none */
+    char key[25];           /* our Sec-WebSocket-Key */
+    char accept[29];        /* the Sec-WebSocket-Accept we expect */
+    char offered[256];      /* copy of opts->protocols */
+    size_t max_size;
+    const char *error;      /* static text naming the failed rule, or NULL */
+} cws_hs_client;
+
+/* Builds the request (fresh random key). Returns its length,
+ * CWS_ERR_NOSPACE, CWS_ERR_INVALID or CWS_ERR_RANDOM. */
+CWS_API ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts,
+                                        char *out, size_t cap);
+/* Validates the response incrementally (same buffer convention as
+ * cws_http_parse_response). Returns the head length (> 0) on success,
+ * CWS_ERR_AGAIN, CWS_ERR_TOO_BIG, or a CWS_ERR_HS_* naming the rule. */
+CWS_API ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len);
+
+/* ======================================================================
+ * Layer 3: frame codec (RFC 6455 §5.2)
+ * ==================================================================== */
+
+enum cws_opcode {
+    CWS_OP_CONT = 0x0,
+    CWS_OP_TEXT = 0x1,
+    CWS_OP_BINARY = 0x2,
+    CWS_OP_CLOSE = 0x8,
+    CWS_OP_PING = 0x9,
+    CWS_OP_PONG = 0xA
+};
+
+enum cws_role { CWS_SERVER = 0, CWS_CLIENT = 1 };
+
+#define CWS_FRAME_HEADER_MAX 14
+#define CWS_CONTROL_MAX 125
+
+typedef struct cws_frame_header {
+    uint64_t len;     /* payload length */
+    uint8_t fin;      /* 0 or 1 */
+    uint8_t rsv;      /* RSV1..3 as bits 2..0 */
+    uint8_t opcode;
+    uint8_t masked;   /* 0 or 1 */
+    uint8_t mask[4];
+} cws_frame_header;
+
+typedef struct cws_frame_parser {
+    cws_frame_header hdr; /* current frame */
+    uint64_t offset;      /* payload bytes of it delivered so far */
+    uint8_t role;         /* the role of the endpoint that receives */
+    uint8_t allowed_rsv;  /* RSV bits an extension negotiated (bits 2..0) */
+    uint8_t state;        /* private */
+    uint8_t have;         /* private: header bytes stashed */
+    uint8_t stash[CWS_FRAME_HEADER_MAX]; /* private */
+    const char *error;    /* static text naming the violated rule */
+} cws_frame_parser;
+
+enum { CWS_FRAME_START = 1, CWS_FRAME_END = 2 };
+
+typedef struct cws_frame_event {
+    int ready;                    /* 1 if this holds an event */
+    unsigned flags;               /* CWS_FRAME_START and/or CWS_FRAME_END */
+    const cws_frame_header *hdr;  /* the frame's header */
+    uint8_t *data;                /* unmasked payload chunk, in caller's buffer */
+    size_t len;
+    uint64_t offset;              /* of data within the payload */
+} cws_frame_event;
+
+CWS_API void cws_frame_parser_init(cws_frame_parser *p, int role);
+/* Consumes bytes of buf and yields at most one event: a payload chunk
+ * (unmasked in place; START on a frame's first event, END on its last; a
+ * zero-length frame is one START|END event). Returns the bytes consumed
+ * (ev->ready tells whether an event came with them) or CWS_ERR_PROTOCOL
+ * (p->error says which §5.2 rule), after which the parser stays failed.
+ * Rejects: 64-bit length with the top bit set, RSV bits not allowed,
+ * reserved opcodes, control frames longer than 125 or fragmented, and the
+ * wrong masking direction (§5.1). */
+CWS_API ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_frame_event *ev);
+/* Writes the header for h (minimal length encoding; the mask key if
+ * h->masked) into out; returns its length (2..14). */
+CWS_API size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_frame_header *h);
+
+/* ======================================================================
+ * Layer 4: the sans-I/O connection
+ * ==================================================================== */
+
+typedef struct cws_conn cws_conn;
+
+/* Close codes (RFC 6455 §7.4.1). */
+enum cws_close_code {
+    CWS_CLOSE_NORMAL = 1000,
+    CWS_CLOSE_GOING_AWAY = 1001,
+    CWS_CLOSE_PROTOCOL_ERROR = 1002,
+    CWS_CLOSE_UNSUPPORTED = 1003,
+    CWS_CLOSE_NO_STATUS = 1005,   /* never sent: no code in the close frame */
+    CWS_CLOSE_ABNORMAL = 1006,    /* never sent: TCP ended without a close */
+    CWS_CLOSE_INVALID_DATA = 1007,
+    CWS_CLOSE_POLICY = 1008,
+    CWS_CLOSE_TOO_BIG = 1009,
+    CWS_CLOSE_EXTENSION = 1010,
+    CWS_CLOSE_INTERNAL = 1011,
+    CWS_CLOSE_RESTART = 1012,
+    CWS_CLOSE_TRY_AGAIN = 1013
+};
+
+/* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
+ * return the bytes consumed so far (call it again with the rest to resume).
+ * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close.
+ * Data pointers are valid only during the call. */
+typedef struct cws_conn_callbacks {
+    /* Streamed receive, used when on_message is NULL: no buffering. */
+    int (*on_message_begin)(cws_conn *c, void *user, int opcode);
+    int (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    int (*on_message_end)(cws_conn *c, void *user);
+    /* Whole messages, reassembled up to max_message_size. */
+    int (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
+    /* A ping arrived (the pong is already queued unless no_auto_pong). */
+    int (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    int (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    /* Called once when the WebSocket ends: with the peer's close code and
+     * reason (1005 if its close had none), with the code we sent when we
+     * failed the connection (1002, 1007, 1009, ...), or 1006 after
+     * cws_conn_abort(). */
+    void (*on_close)(cws_conn *c, void *user, int code, const char *reason, size_t reason_len);
+    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure.
+     * If NULL, bytes collect in an internal buffer: see cws_conn_output(). */
+    int (*write)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+} cws_conn_callbacks;
+
+#define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+
+typedef struct cws_conn_config {
+    int role;                  /* CWS_SERVER or CWS_CLIENT */
+    size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    int no_auto_pong;          /* 1: the application answers pings itself */
+    cws_conn_callbacks cb;
+    void *user;
+    cws_allocator alloc;
+    cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
+    void *rng_user;
+} cws_conn_config;
+
+enum cws_state {
+    CWS_STATE_OPEN = 0,
+    CWS_STATE_CLOSING = 1,  /* a close frame was sent or received, not both */
+    CWS_STATE_CLOSED = 2,   /* close handshake done, or failed, or aborted */
+};
+
+/* Allocates a connection (through cfg->alloc); NULL if out of memory. */
+CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg);
+CWS_API void cws_conn_free(cws_conn *c);
+
+/* Feeds received bytes; payload is unmasked in place in data. Returns the
+ * bytes consumed (fewer than len only if a callback returned non-zero) or a
+ * negative error once the connection has failed (the close frame with the
+ * right code is already queued). */
+CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+
+/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY). */
+CWS_API int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len);
+/* Streams a message as fragments: the first call passes CWS_OP_TEXT or
+ * CWS_OP_BINARY, later ones CWS_OP_CONT; fin = 1 on the last. Control
+ * frames may be sent between fragments. */
+CWS_API int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin);
+CWS_API int cws_conn_ping(cws_conn *c, const void *data, size_t len);
+CWS_API int cws_conn_pong(cws_conn *c, const void *data, size_t len);
+/* Starts (or answers) the close handshake. code 0 sends no status code. */
+CWS_API int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len);
+/* The transport ended: reports 1006 through on_close if not yet closed. */
+CWS_API void cws_conn_abort(cws_conn *c);
+
+/* Internal output buffer (when cb.write is NULL): *data gets the pending
+ * bytes; returns their count. cws_conn_consume() drops n of them. */
+CWS_API size_t cws_conn_output(cws_conn *c, const uint8_t **data);
+CWS_API void cws_conn_consume(cws_conn *c, size_t n);
+/* Bytes queued in the internal buffer and not yet drained. */
+CWS_API size_t cws_conn_buffered_amount(const cws_conn *c);
+
+CWS_API int cws_conn_state(const cws_conn *c);
+/* 1 once nothing more will be sent or received: the transport may be
+ * closed when the output is flushed. A server closes TCP first; a client
+ * waits for the server to do so (RFC 6455 §7.1.1). */
+CWS_API int cws_conn_done(const cws_conn *c);
+/* The code reported through on_close, or 0 while open. */
+CWS_API int cws_conn_close_code(const cws_conn *c);
+/* Static text naming why we failed the connection, or NULL. */
+CWS_API const char *cws_conn_error(const cws_conn *c);
+CWS_API int cws_conn_role(const cws_conn *c);
+CWS_API void *cws_conn_user(const cws_conn *c);
+CWS_API void cws_conn_set_user(cws_conn *c, void *user);
+/* 1 if code may be sent in a close frame (RFC 6455 §7.4). */
+CWS_API int cws_close_code_valid(int code);
+
+#ifndef CWS_NO_RUNTIME
+/* ======================================================================
+ * Layer 5: runtime (optional) — event loop, server, client
+ * ==================================================================== */
+
+typedef struct cws_loop cws_loop;
+typedef struct cws_timer cws_timer;
+typedef struct cws_server cws_server;
+/* One WebSocket over TCP, accepted by a server or opened by cws_connect. */
+typedef struct cws_socket cws_socket;
+
+CWS_API cws_loop *cws_loop_new(void);
+CWS_API void cws_loop_free(cws_loop *loop);
+/* Runs until cws_loop_stop(). Returns CWS_OK or CWS_ERR_IO. */
+CWS_API int cws_loop_run(cws_loop *loop);
+/* One round of waiting (at most timeout_ms; -1 forever) and dispatch. */
+CWS_API int cws_loop_run_once(cws_loop *loop, int timeout_ms);
+CWS_API void cws_loop_stop(cws_loop *loop);
+/* Monotonic milliseconds, as the loop's timers see them. */
+CWS_API uint64_t cws_loop_now(const cws_loop *loop);
+
+typedef void (*cws_timer_fn)(cws_loop *loop, void *user);
+/* Calls fn after delay_ms, then every interval_ms if non-zero. */
+CWS_API cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms,
+                                   cws_timer_fn fn, void *user);
+CWS_API void cws_timer_stop(cws_timer *t);
+
+/* Calls fn whenever fd is readable (e.g. stdin in a client). */
+typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
+CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
+CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
+
+typedef struct cws_socket_callbacks {
+    void (*on_open)(cws_socket *s, void *user);
+    void (*on_message)(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len);
+    void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
+    /* Called once; after it returns the socket is freed. */
+    void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
+} cws_socket_callbacks;
+
+/* A plain-HTTP answer being built (see cws_server_config.on_http). */
+typedef struct cws_http_reply cws_http_reply;
+CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type,
+                                const void *body, size_t len, const char *extra_headers);
+
+typedef struct cws_server_config {
+    const char *host;             /* listen address; NULL: "127.0.0.1" */
+    int port;                     /* 0: ephemeral (see cws_server_port) */
+    int backlog;                  /* 0: 511 */
+    int reuse_port;               /* 1: SO_REUSEPORT (one loop per thread) */
+    size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
+    uint32_t handshake_timeout_ms;/* 0: 10000 */
+    uint32_t ping_interval_ms;    /* 0: 30000; (uint32_t)-1 disables */
+    uint32_t pong_timeout_ms;     /* 0: 10000 */
+    uint32_t close_timeout_ms;    /* 0: 5000 */
+    cws_hs_server_opts hs;        /* origin check, subprotocol choice */
+    /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
+     * request is valid only during the call; cws_socket_set_user() here. */
+    int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
+    /* Non-upgrade requests; reply with cws_http_reply_send(). NULL: 404. */
+    void (*on_http)(cws_http_reply *r, const cws_http_head *req, void *user);
+    cws_socket_callbacks cb;
+    void *user;                   /* passed to on_upgrade and on_http; the
+                                     socket callbacks get the socket's user */
+} cws_server_config;
+
+/* Binds, listens and registers with loop. NULL on failure (*err set). */
+CWS_API cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err);
+CWS_API int cws_server_port(const cws_server *s);
+CWS_API size_t cws_server_count(const cws_server *s);
+/* Sends one message to every open socket but except (may be NULL); the
+ * frame is built once. Returns the number of recipients. */
+CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
+                                       const cws_socket *except);
+/* Closes every socket with code (e.g. 1001), stops accepting, and frees
+ * the server after at most timeout_ms. */
+CWS_API void cws_server_shutdown(cws_server *s, int code, uint32_t timeout_ms);
+/* 1 once a shutdown has finished (every socket gone). */
+CWS_API int cws_server_done(const cws_server *s);
+CWS_API void cws_server_free(cws_server *s);
+
+typedef struct cws_client_config {
+    const char *protocols;        /* offered subprotocols, or NULL */
+    const char *origin;
+    const char *extra_headers;    /* "Name: value\r\n" lines */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
+    uint32_t ping_interval_ms;    /* 0: none */
+    uint32_t pong_timeout_ms;     /* 0: 10000 */
+    uint32_t close_timeout_ms;    /* 0: 5000 */
+    cws_socket_callbacks cb;
+    void *user;
+} cws_client_config;
+
+/* Starts connecting to "ws://host[:port][/path]"; on_open or on_close
+ * (1006) follows from the loop. NULL on immediate failure (*err set). */
+CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
+/* Blocking form: runs the loop until the handshake succeeds (returns the
+ * socket) or fails (NULL, *err set). */
+CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
+
+CWS_API int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len);
+CWS_API int cws_socket_ping(cws_socket *s, const void *data, size_t len);
+CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason);
+CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
+/* Last round-trip time measured by the runtime's pings, or -1. */
+CWS_API int cws_socket_rtt_ms(const cws_socket *s);
+CWS_API void *cws_socket_user(const cws_socket *s);
+CWS_API void cws_socket_set_user(cws_socket *s, void *user);
+CWS_API cws_conn *cws_socket_conn(cws_socket *s);
+CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
+/* The peer's address as text ("127.0.0.1:53122"). */
+CWS_API const char *cws_socket_peer(const cws_socket *s);
+#endif /* CWS_NO_RUNTIME */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CWS_H */
