@@ -9,7 +9,6 @@ CC       ?= cc
 AR       ?= ar
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-BUILD    ?= build
 VERSION  := $(shell sed -n 's/^\#define CWS_VERSION_STRING "\(.*\)"/\1/p' include/cws.h)
 SOMAJOR  := $(word 1,$(subst ., ,$(VERSION)))
 
@@ -19,10 +18,11 @@ CPPFLAGS += -Iinclude -MMD -MP
 CFLAGS   += $(WARN) $(OPT) -fPIC -fvisibility=hidden
 
 ifeq ($(SANITIZE),1)
-BUILD    := build/asan
+BUILD    ?= build/asan
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
+BUILD    ?= build
 
 CORE_SRC    := $(sort $(wildcard src/*.c))
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c))

@@ -43,4 +43,97 @@ static inline int cws__ieq_n(const char *a, const char *b, size_t n) {
     return 1;
 }
 
+/* ---- layer 1 primitives: portable references for the fast paths ---- */
+
+/* Byte-at-a-time masking (RFC 6455 §5.3); cws_mask_copy must match it. */
+void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                      uint64_t offset);
+/* Byte-at-a-time UTF-8 validation with cws_utf8_feed's contract; the fast
+ * path must match it (same result, same *bad, same final state). */
+int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+/* cws_random's fallback: len bytes from /dev/urandom (CWS_OK or
+ * CWS_ERR_RANDOM). */
+int cws__random_urandom(void *buf, size_t len);
+
+/* ---- layer 2: HTTP head helpers (src/http.c) ---- */
+
+/* Output text that writes what fits into buf[cap] and remembers overflow. */
+typedef struct cws__text {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int full; /* 1 once something did not fit */
+} cws__text;
+
+void cws__text_put(cws__text *t, const void *s, size_t n);
+void cws__text_puts(cws__text *t, const char *z);
+void cws__text_putu(cws__text *t, uint64_t v);
+/* The length written, or CWS_ERR_NOSPACE if anything did not fit. */
+ptrdiff_t cws__text_end(const cws__text *t);
+/* Appends "HTTP/1.1 <status> <text>\r\n". */
+void cws__http_status_line(cws__text *t, int status);
+/* RFC 7230 §3.2.6 tchar / token. */
+int cws__http_is_tchar(unsigned char c);
+int cws__http_is_token(cws_str s);
+/* 1 if z holds no control character but HTAB (a safe header value). */
+int cws__http_value_ok(const char *z);
+/* 1 if z is NULL or a run of well-formed "Name: value\r\n" lines. */
+int cws__http_fields_ok(const char *z);
+
+/* ---- layers 3-4: frame codec and connection (src/frame.c, src/conn*.c) ---- */
+
+/* Undoes the START chunk just parsed (n bytes at data, masked again), so
+ * the next cws_frame_parse() gives the same event once more. */
+void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n);
+
+/* A growable byte buffer in one allocation; the bytes are data[head..head+len). */
+typedef struct cws__buf {
+    size_t cap, head, len;
+    uint8_t data[];
+} cws__buf;
+
+/* Makes room for n more bytes after the used ones (compacting, then growing
+ * geometrically, never beyond limit bytes in all). Returns where they go,
+ * or NULL if the limit or the allocator says no. */
+uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
+void cws__buf_free(const cws_allocator *a, cws__buf **b);
+
+struct cws_conn {
+    cws_frame_parser parser;
+    cws_conn_callbacks cb;
+    void *user;
+    cws_allocator alloc;
+    cws_rng_fn rng;
+    void *rng_user;
+    size_t max_frame;
+    size_t max_message;
+    uint64_t msg_len;   /* announced bytes of the message being received */
+    cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made */
+    uint8_t *ctl;       /* a control frame cut across recv calls, lazily made */
+    cws__buf *out;      /* outbound bytes when cb.write is NULL */
+    uint8_t *keys;      /* client role: pool of random masking keys */
+    const char *error;  /* why we failed the connection */
+    cws_utf8 utf8;      /* validator of the text message being received */
+    uint16_t close_code;
+    int8_t fail_err;    /* the negative error recv returns once failed */
+    uint8_t role;
+    uint8_t key_pos;    /* next unused byte of keys */
+    uint8_t rx_op;      /* opcode of the message being received; 0 if none */
+    unsigned no_auto_pong : 1;
+    unsigned sent_close : 1;   /* our close frame is out */
+    unsigned got_close : 1;    /* the peer's close frame arrived */
+    unsigned aborted : 1;      /* cws_conn_abort() was called */
+    unsigned write_failed : 1; /* the write callback refused bytes */
+    unsigned reported : 1;     /* on_close was called */
+    unsigned in_recv : 1;      /* inside cws_conn_recv() */
+    unsigned rx_started : 1;   /* the current frame's header was handled */
+    unsigned pend_end : 1;     /* on_message_end is due (recv was paused) */
+    unsigned tx_frag : 1;      /* a fragmented send is open */
+};
+
+/* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
+int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* Sends a close frame (code 0: none) and marks the close as sent. */
+int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
+
 #endif
