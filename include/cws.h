@@ -175,7 +175,10 @@ typedef struct cws_http_head {
  * first call. Returns head_len (> 0) when the head is complete and well
  * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
  * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
- * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). */
+ * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
+ * are kept between calls, so the buffer may move (realloc) as it grows;
+ * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
+ * read. */
 CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
 CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
 
@@ -237,7 +240,11 @@ typedef struct cws_hs_server_opts {
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
  *   CWS_ERR_HTTP         refused: r->status is 400, 403, 405, 426 or 431,
- *                        r->error says why; answer with cws_hs_reject() */
+ *                        r->error says why; answer with cws_hs_reject()
+ * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
+ * flaw in it is a refusal (405 for a method other than GET, 426 for a
+ * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
+ * without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
@@ -337,7 +344,9 @@ typedef struct cws_frame_event {
 CWS_API void cws_frame_parser_init(cws_frame_parser *p, int role);
 /* Consumes bytes of buf and yields at most one event: a payload chunk
  * (unmasked in place; START on a frame's first event, END on its last; a
- * zero-length frame is one START|END event). Returns the bytes consumed
+ * zero-length frame is one START|END event; START comes as soon as the
+ * header is complete, with len 0 if no payload byte followed it in buf).
+ * Returns the bytes consumed
  * (ev->ready tells whether an event came with them) or CWS_ERR_PROTOCOL
  * (p->error says which §5.2 rule), after which the parser stays failed.
  * Rejects: 64-bit length with the top bit set, RSV bits not allowed,
@@ -372,7 +381,8 @@ enum cws_close_code {
 };
 
 /* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
- * return the bytes consumed so far (call it again with the rest to resume).
+ * return the bytes consumed so far (call it again with the rest to resume,
+ * even if the rest is empty: a paused on_message_end comes then).
  * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close.
  * Data pointers are valid only during the call. */
 typedef struct cws_conn_callbacks {

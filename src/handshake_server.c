@@ -1,0 +1,216 @@
+/* Server side of the opening handshake (RFC 6455 §4.2): validate the
+ * client's upgrade request and write the 101 answer or an HTTP error.
+ *
+ * What is an upgrade: a request with the token "websocket" in an Upgrade
+ * field. Without it the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
+ * served by the application. With it, any other flaw is a refusal with an
+ * HTTP status (400 and friends), never NOT_UPGRADE: a client that asked for
+ * a WebSocket should learn why it did not get one. */
+#include "internal.h"
+
+/* RFC 6455 §1.3: the GUID appended to the key before hashing. */
+static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+void cws_hs_accept_key(cws_str key, char out[29]) {
+    cws_sha1_ctx ctx;
+    uint8_t digest[CWS_SHA1_LEN];
+    cws_sha1_init(&ctx);
+    if (key.len) cws_sha1_update(&ctx, key.ptr, key.len);
+    cws_sha1_update(&ctx, HS_SERVER_GUID, sizeof HS_SERVER_GUID - 1);
+    cws_sha1_final(&ctx, digest);
+    cws_base64_encode(digest, sizeof digest, out);
+    out[28] = '\0';
+}
+
+/* What one pass over the fields learns. */
+typedef struct hs_server_fields {
+    int hosts, keys, versions, origins;
+    int upgrade_ws, connection_upgrade, has_body, bad_protocol;
+    cws_str host, key, version, origin;
+} hs_server_fields;
+
+static void hs_server_first(int *count, cws_str *slot, cws_str v) {
+    if ((*count)++ == 0) *slot = v;
+}
+
+static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
+    size_t pos = 0;
+    cws_str name, value, tok;
+    memset(f, 0, sizeof *f);
+    while (cws_http_next_header(h, &pos, &name, &value)) {
+        if (cws_str_ieq(name, "Host")) {
+            hs_server_first(&f->hosts, &f->host, value);
+        } else if (cws_str_ieq(name, "Upgrade")) {
+            /* A list header (RFC 7230 §6.7): every field, every element. */
+            while (cws_http_next_token(&value, &tok))
+                if (cws_str_ieq(tok, "websocket")) f->upgrade_ws = 1;
+        } else if (cws_str_ieq(name, "Connection")) {
+            while (cws_http_next_token(&value, &tok))
+                if (cws_str_ieq(tok, "Upgrade")) f->connection_upgrade = 1;
+        } else if (cws_str_ieq(name, "Sec-WebSocket-Key")) {
+            hs_server_first(&f->keys, &f->key, value);
+        } else if (cws_str_ieq(name, "Sec-WebSocket-Version")) {
+            hs_server_first(&f->versions, &f->version, value);
+        } else if (cws_str_ieq(name, "Origin")) {
+            hs_server_first(&f->origins, &f->origin, value);
+        } else if (cws_str_ieq(name, "Sec-WebSocket-Protocol")) {
+            /* RFC 6455 §4.1: each offered subprotocol is a token. */
+            while (cws_http_next_token(&value, &tok))
+                if (!cws__http_is_token(tok)) f->bad_protocol = 1;
+        } else if (cws_str_ieq(name, "Transfer-Encoding")) {
+            f->has_body = 1;
+        } else if (cws_str_ieq(name, "Content-Length")) {
+            if (!cws_str_ieq(value, "0")) f->has_body = 1;
+        }
+        /* Sec-WebSocket-Extensions offers are read by nobody: we
+         * negotiate no extension, so none is ever echoed (§9.1). */
+    }
+}
+
+static ptrdiff_t hs_server_refuse(cws_hs_request *r, int status, const char *why) {
+    r->status = status;
+    r->error = why;
+    return CWS_ERR_HTTP;
+}
+
+static int hs_server_key_ok(cws_str key) {
+    uint8_t raw[CWS_BASE64_DECODED_MAX(24)];
+    /* RFC 6455 §4.1: base64 of exactly 16 bytes, hence 24 characters. */
+    return key.len == 24 && cws_base64_decode(key.ptr, key.len, raw, sizeof raw) == 16;
+}
+
+/* The RFC 6455 §4.2.1 checks, in an order that gives the most useful
+ * answer first: the wrong method (405) before details, and the version
+ * (426, telling an old client what to speak) before the key format. */
+static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f) {
+    const cws_http_head *h = &r->http;
+    if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
+        return hs_server_refuse(r, 405, "upgrade request method is not GET");
+    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
+        return hs_server_refuse(r, 400, "upgrade request is older than HTTP/1.1");
+    if (h->path.len == 0 || h->path.ptr[0] != '/')
+        return hs_server_refuse(r, 400, "upgrade request target is not a path");
+    if (f->hosts != 1 || f->host.len == 0)
+        return hs_server_refuse(r, 400, "Host missing, empty or repeated");
+    if (!f->connection_upgrade)
+        return hs_server_refuse(r, 400, "Connection lacks the token Upgrade");
+    if (f->has_body) /* its bytes would be taken for frames */
+        return hs_server_refuse(r, 400, "upgrade request carries a body");
+    if (f->versions == 0) return hs_server_refuse(r, 400, "Sec-WebSocket-Version missing");
+    if (f->versions > 1) /* RFC 6455 §11.3.5 */
+        return hs_server_refuse(r, 400, "Sec-WebSocket-Version repeated");
+    if (f->version.len != 2 || memcmp(f->version.ptr, "13", 2) != 0) /* §4.2.2 */
+        return hs_server_refuse(r, 426, "Sec-WebSocket-Version is not 13");
+    if (f->keys != 1) /* RFC 6455 §11.3.1 */
+        return hs_server_refuse(r, 400, "Sec-WebSocket-Key missing or repeated");
+    if (!hs_server_key_ok(f->key))
+        return hs_server_refuse(r, 400, "Sec-WebSocket-Key is not 16 base64 bytes");
+    if (f->origins > 1) /* RFC 6454 §7.3: a single origin */
+        return hs_server_refuse(r, 400, "Origin repeated");
+    if (f->bad_protocol) return hs_server_refuse(r, 400, "Sec-WebSocket-Protocol is not a token list");
+    return 0;
+}
+
+ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
+                              size_t len) {
+    if (!r) return CWS_ERR_INVALID;
+    size_t max = opts && opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
+    ptrdiff_t n = cws_http_parse_request(&r->http, buf, len, max);
+    if (n == CWS_ERR_AGAIN) return n;
+    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, 431, "request head over the size limit");
+    if (n < 0) return hs_server_refuse(r, 400, "malformed HTTP request");
+
+    static const cws_str hs_server_empty = {"", 0};
+    r->host = r->key = r->origin = r->protocol = hs_server_empty;
+    r->status = 0;
+    r->error = NULL;
+    hs_server_fields f;
+    hs_server_scan(&r->http, &f);
+    if (!f.upgrade_ws) {
+        /* Plain HTTP, for the application to serve; but RFC 7230 §5.4
+         * makes a missing (HTTP/1.1) or repeated Host a 400 for any request. */
+        int http11 = r->http.version_major > 1 ||
+                     (r->http.version_major == 1 && r->http.version_minor >= 1);
+        if (f.hosts > 1 || (http11 && f.hosts == 0))
+            return hs_server_refuse(r, 400, "Host missing or repeated");
+        if (f.hosts) r->host = f.host;
+        r->error = "not a WebSocket upgrade request";
+        return CWS_ERR_NOT_UPGRADE;
+    }
+    ptrdiff_t bad = hs_server_validate(r, &f);
+    if (bad) return bad;
+    r->host = f.host;
+    r->key = f.key;
+    if (f.origins) r->origin = f.origin;
+
+    if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
+        return hs_server_refuse(r, 403, "origin refused");
+    cws_str offered;
+    if (opts && opts->select_protocol && cws_hs_offered_protocol(r, 0, &offered)) {
+        int i = opts->select_protocol(opts->user, r);
+        /* An index outside the offered list means no subprotocol. */
+        if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
+    }
+    r->status = 101;
+    return n;
+}
+
+int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
+    if (!r) return 0;
+    size_t pos = 0;
+    cws_str name, value, tok;
+    while (cws_http_next_header(&r->http, &pos, &name, &value)) {
+        if (!cws_str_ieq(name, "Sec-WebSocket-Protocol")) continue;
+        while (cws_http_next_token(&value, &tok)) {
+            if (i-- == 0) {
+                if (out) *out = tok;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
+    if (!r || r->status != 101 || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
+    if (!cws__http_fields_ok(extra_headers)) return CWS_ERR_INVALID;
+    char accept[29];
+    cws_hs_accept_key(r->key, accept);
+    cws__text t = {out, cap, 0, 0};
+    cws__http_status_line(&t, 101);
+    cws__text_puts(&t, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    cws__text_put(&t, accept, 28);
+    cws__text_puts(&t, "\r\n");
+    if (r->protocol.len) {
+        cws__text_puts(&t, "Sec-WebSocket-Protocol: ");
+        cws__text_put(&t, r->protocol.ptr, r->protocol.len);
+        cws__text_puts(&t, "\r\n");
+    }
+    if (extra_headers) cws__text_puts(&t, extra_headers);
+    cws__text_puts(&t, "\r\n");
+    return cws__text_end(&t);
+}
+
+ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
+    if (status < 400 || status > 599 || (!out && cap)) return CWS_ERR_INVALID;
+    const char *text = cws_http_status_text(status);
+    cws__text t = {out, cap, 0, 0};
+    cws__http_status_line(&t, status);
+    if (status == 426) {
+        /* RFC 6455 §4.2.2: name the version we speak; RFC 7231 §6.5.15:
+         * a 426 names the protocol to upgrade to. */
+        cws__text_puts(&t, "Upgrade: websocket\r\nConnection: Upgrade, close\r\n"
+                           "Sec-WebSocket-Version: 13\r\n");
+    } else {
+        cws__text_puts(&t, "Connection: close\r\n");
+    }
+    if (status == 405) cws__text_puts(&t, "Allow: GET\r\n"); /* RFC 7231 §6.5.5 */
+    cws__text_puts(&t, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    cws__text_putu(&t, 4 + strlen(text) + 1);
+    cws__text_puts(&t, "\r\n\r\n");
+    cws__text_putu(&t, (uint64_t)status);
+    cws__text_puts(&t, " ");
+    cws__text_puts(&t, text);
+    cws__text_puts(&t, "\n");
+    return cws__text_end(&t);
+}
