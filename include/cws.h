@@ -383,8 +383,12 @@ enum cws_close_code {
 /* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
  * return the bytes consumed so far (call it again with the rest to resume,
  * even if the rest is empty: a paused on_message_end comes then).
- * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close.
- * Data pointers are valid only during the call. */
+ * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close
+ * and cws_conn_abort; never cws_conn_free, and cws_conn_recv returns
+ * CWS_ERR_STATE there. Data pointers are valid only during the call.
+ * Text is checked as it arrives: the chunk holding the first invalid
+ * UTF-8 byte is not delivered (earlier chunks were), and the connection
+ * fails with 1007. */
 typedef struct cws_conn_callbacks {
     /* Streamed receive, used when on_message is NULL: no buffering. */
     int (*on_message_begin)(cws_conn *c, void *user, int opcode);
@@ -397,10 +401,13 @@ typedef struct cws_conn_callbacks {
     int (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
     /* Called once when the WebSocket ends: with the peer's close code and
      * reason (1005 if its close had none), with the code we sent when we
-     * failed the connection (1002, 1007, 1009, ...), or 1006 after
-     * cws_conn_abort(). */
+     * failed the connection (1002, 1007, 1009, ...; the reason is then
+     * cws_conn_error()'s text), or 1006 after cws_conn_abort(). The
+     * reason is never NULL. */
     void (*on_close)(cws_conn *c, void *user, int code, const char *reason, size_t reason_len);
-    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure.
+    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure
+     * (then every later send returns CWS_ERR_IO and cws_conn_done() is 1;
+     * call cws_conn_abort() when the transport is gone).
      * If NULL, bytes collect in an internal buffer: see cws_conn_output(). */
     int (*write)(cws_conn *c, void *user, const uint8_t *data, size_t len);
 } cws_conn_callbacks;
@@ -432,10 +439,20 @@ CWS_API void cws_conn_free(cws_conn *c);
 /* Feeds received bytes; payload is unmasked in place in data. Returns the
  * bytes consumed (fewer than len only if a callback returned non-zero) or a
  * negative error once the connection has failed (the close frame with the
- * right code is already queued). */
+ * right code is already queued; CWS_ERR_PROTOCOL, _UTF8, _TOO_BIG, or
+ * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
+ * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
 
-/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY). */
+/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY; text is not
+ * checked for UTF-8, that is the caller's duty). The senders return
+ * CWS_OK or: CWS_ERR_INVALID (bad opcode or arguments, a control payload
+ * over 125 bytes, a close code cws_close_code_valid() refuses, a reason
+ * over 123 bytes, not UTF-8, or without a code), CWS_ERR_STATE (CWS_OP_CONT
+ * with no fragmented send open, or a new message while one is open),
+ * CWS_ERR_CLOSED (our close is out, or the connection failed or was
+ * aborted), CWS_ERR_NOMEM, CWS_ERR_RANDOM (client masking key), CWS_ERR_IO
+ * (the write callback failed). */
 CWS_API int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len);
 /* Streams a message as fragments: the first call passes CWS_OP_TEXT or
  * CWS_OP_BINARY, later ones CWS_OP_CONT; fin = 1 on the last. Control
@@ -449,7 +466,8 @@ CWS_API int cws_conn_close(cws_conn *c, int code, const char *reason, size_t rea
 CWS_API void cws_conn_abort(cws_conn *c);
 
 /* Internal output buffer (when cb.write is NULL): *data gets the pending
- * bytes; returns their count. cws_conn_consume() drops n of them. */
+ * bytes (valid until the next call on c); returns their count.
+ * cws_conn_consume() drops n of them; the buffer is freed once drained. */
 CWS_API size_t cws_conn_output(cws_conn *c, const uint8_t **data);
 CWS_API void cws_conn_consume(cws_conn *c, size_t n);
 /* Bytes queued in the internal buffer and not yet drained. */
@@ -473,6 +491,53 @@ CWS_API int cws_close_code_valid(int code);
 #ifndef CWS_NO_RUNTIME
 /* ======================================================================
  * Layer 5: runtime (optional) — event loop, server, client
+ *
+ * One cws_loop drives any number of servers, client sockets, timers and
+ * watched fds on one thread: epoll on Linux, poll(2) elsewhere or when
+ * built with -DCWS_USE_POLL. Nothing here is thread-safe; to use several
+ * cores run one loop per thread, each with its own cws_server on the same
+ * port with reuse_port = 1 (SO_REUSEPORT: the kernel spreads connections).
+ *
+ * Signals: the runtime never touches signal handlers; SIGPIPE is avoided
+ * with MSG_NOSIGNAL (SO_NOSIGPIPE where that exists). For a graceful stop
+ * on SIGINT/SIGTERM, have the handler write one byte to a non-blocking
+ * pipe (or use signalfd), watch its read end with cws_loop_watch_fd(), and
+ * from that callback call cws_server_shutdown(srv, CWS_CLOSE_GOING_AWAY,
+ * ms); cws_loop_run() returns once the shutdown is done, then call
+ * cws_server_free() and cws_loop_free().
+ *
+ * Policies (defaults in cws_server_config):
+ *  - Handshake timeout (10 s): a client that has not sent a complete
+ *    request head by then is dropped without an answer (slowloris). The
+ *    head is read into a buffer that exists only during the handshake
+ *    (none at all when it arrives in one read) and is capped at
+ *    max_handshake_size (over it: 431). Errors are answered with
+ *    cws_hs_reject() and the connection closed; non-upgrade requests go to
+ *    on_http; one request per connection, answered with Connection: close.
+ *  - Output: bytes sent during one callback or one read batch leave in one
+ *    sendmsg when that socket has been processed ("corking"). A socket
+ *    whose queue grows past high_water (4 MiB) because its peer does not
+ *    read is closed with 1008: the close frame is queued (it may pass the
+ *    mark; nothing else will), and if the peer has not finished the close
+ *    within min(close_timeout, 1 s) the TCP connection is dropped. Either
+ *    way on_close reports 1008. The queue therefore stays within
+ *    high_water + one message.
+ *  - Ping (server: every 30 s; client: off): the runtime pings an open
+ *    socket every ping_interval_ms; a peer that does not answer within
+ *    pong_timeout_ms (10 s) is dropped (TCP close, no close frame: it
+ *    would queue behind what the peer is not reading) and on_close reports
+ *    1006 with reason "no pong before the deadline". The measured round
+ *    trip is cws_socket_rtt_ms().
+ *  - Close timeout (5 s): after our close frame, a peer that does not
+ *    answer is dropped (on_close 1006, "close handshake timed out"). When
+ *    the close handshake is done the server closes TCP at once; a client
+ *    waits up to close_timeout for the server's FIN (RFC 6455 §7.1.1).
+ *  - A connection that ends without a close frame reports 1006.
+ *  - Over max_connections a new connection gets HTTP 503 and is closed.
+ *
+ * Callbacks may call any cws_socket_* function, cws_server_broadcast,
+ * cws_server_shutdown, the timer and fd-watch functions; they must not
+ * call cws_server_free, cws_loop_free or cws_connect_wait.
  * ==================================================================== */
 
 typedef struct cws_loop cws_loop;
@@ -482,41 +547,58 @@ typedef struct cws_server cws_server;
 typedef struct cws_socket cws_socket;
 
 CWS_API cws_loop *cws_loop_new(void);
+/* Frees servers (their sockets get on_close 1006), client sockets (same),
+ * timers and watches that are left. Not from inside a callback. */
 CWS_API void cws_loop_free(cws_loop *loop);
-/* Runs until cws_loop_stop(). Returns CWS_OK or CWS_ERR_IO. */
+/* Runs until cws_loop_stop() (a finished server shutdown also stops it).
+ * Returns CWS_OK or CWS_ERR_IO. */
 CWS_API int cws_loop_run(cws_loop *loop);
 /* One round of waiting (at most timeout_ms; -1 forever) and dispatch. */
 CWS_API int cws_loop_run_once(cws_loop *loop, int timeout_ms);
 CWS_API void cws_loop_stop(cws_loop *loop);
-/* Monotonic milliseconds, as the loop's timers see them. */
+/* Monotonic milliseconds since the loop was made, as its timers see them. */
 CWS_API uint64_t cws_loop_now(const cws_loop *loop);
 
 typedef void (*cws_timer_fn)(cws_loop *loop, void *user);
-/* Calls fn after delay_ms, then every interval_ms if non-zero. */
+/* Calls fn after delay_ms, then every interval_ms if non-zero. A one-shot
+ * timer (interval_ms 0) is freed when its callback returns: do not stop it
+ * after that. A repeating one lives until cws_timer_stop(), which may be
+ * called from its own callback. All timers share one binary heap
+ * (O(log n) per start, stop or expiry). */
 CWS_API cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms,
                                    cws_timer_fn fn, void *user);
 CWS_API void cws_timer_stop(cws_timer *t);
 
-/* Calls fn whenever fd is readable (e.g. stdin in a client). */
+/* Calls fn whenever fd is readable (e.g. stdin in a client, a signal
+ * pipe). One watch per fd (else CWS_ERR_STATE). Unwatching (also from the
+ * callback) leaves the fd open: it stays the caller's. */
 typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
 
 typedef struct cws_socket_callbacks {
     void (*on_open)(cws_socket *s, void *user);
+    /* A whole message (reassembled up to max_message_size). */
     void (*on_message)(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
-    /* Called once; after it returns the socket is freed. */
+    /* Called exactly once for a socket that reached on_open (and, for a
+     * client, also when connecting or its handshake failed: 1006 with a
+     * reason such as "connection refused"). After it returns the socket is
+     * freed. */
     void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
 } cws_socket_callbacks;
 
 /* A plain-HTTP answer being built (see cws_server_config.on_http). */
 typedef struct cws_http_reply cws_http_reply;
+/* Answers the request (once; again: CWS_ERR_STATE) with Content-Length,
+ * Connection: close and extra_headers ("Name: value\r\n" lines, or NULL);
+ * a HEAD request gets the head only. Must be called during on_http. */
 CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type,
                                 const void *body, size_t len, const char *extra_headers);
 
 typedef struct cws_server_config {
-    const char *host;             /* listen address; NULL: "127.0.0.1" */
+    const char *host;             /* listen address ("::", "0.0.0.0", "::1");
+                                     NULL: "127.0.0.1" */
     int port;                     /* 0: ephemeral (see cws_server_port) */
     int backlog;                  /* 0: 511 */
     int reuse_port;               /* 1: SO_REUSEPORT (one loop per thread) */
@@ -532,26 +614,39 @@ typedef struct cws_server_config {
     /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
      * request is valid only during the call; cws_socket_set_user() here. */
     int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
-    /* Non-upgrade requests; reply with cws_http_reply_send(). NULL: 404. */
+    /* Non-upgrade requests; reply with cws_http_reply_send() during the
+     * call (no reply: 500). NULL: 404. */
     void (*on_http)(cws_http_reply *r, const cws_http_head *req, void *user);
     cws_socket_callbacks cb;
     void *user;                   /* passed to on_upgrade and on_http; the
                                      socket callbacks get the socket's user */
 } cws_server_config;
 
-/* Binds, listens and registers with loop. NULL on failure (*err set). */
+/* Binds, listens and registers with loop. NULL on failure (*err set:
+ * CWS_ERR_INVALID, CWS_ERR_RESOLVE, CWS_ERR_IO e.g. address in use). */
 CWS_API cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err);
 CWS_API int cws_server_port(const cws_server *s);
+/* Connections held (handshaking, open or closing), as max_connections counts. */
 CWS_API size_t cws_server_count(const cws_server *s);
-/* Sends one message to every open socket but except (may be NULL); the
- * frame is built once. Returns the number of recipients. */
+/* Sends one message (CWS_OP_TEXT, which must be valid UTF-8, or
+ * CWS_OP_BINARY) to every open socket but except (may be NULL). The frame
+ * is built once and its bytes shared by every recipient's queue; a slow
+ * recipient only fills its own queue (the high-water policy applies).
+ * Do not broadcast to a socket while a fragmented send of its own is in
+ * progress through cws_socket_conn(). Returns the number of recipients or
+ * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
-/* Closes every socket with code (e.g. 1001), stops accepting, and frees
- * the server after at most timeout_ms. */
+/* Graceful shutdown: stops accepting (the listening fd is closed), drops
+ * handshakes in progress, sends close code (e.g. 1001) to every open
+ * socket and waits for their close handshakes; after timeout_ms the rest
+ * are dropped (on_close 1006). Then cws_server_done() is 1, every fd is
+ * closed and the loop is stopped. The server stays allocated until
+ * cws_server_free(). */
 CWS_API void cws_server_shutdown(cws_server *s, int code, uint32_t timeout_ms);
 /* 1 once a shutdown has finished (every socket gone). */
 CWS_API int cws_server_done(const cws_server *s);
+/* Closes everything at once (open sockets get on_close 1006) and frees. */
 CWS_API void cws_server_free(cws_server *s);
 
 typedef struct cws_client_config {
@@ -564,27 +659,42 @@ typedef struct cws_client_config {
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_socket_callbacks cb;
-    void *user;
+    void *user;                   /* the socket's user (cws_socket_user) */
 } cws_client_config;
 
-/* Starts connecting to "ws://host[:port][/path]"; on_open or on_close
- * (1006) follows from the loop. NULL on immediate failure (*err set). */
+/* Starts connecting to "ws://host[:port][/path][?query]" (IPv6 literals in
+ * brackets; every resolved address is tried in turn). on_open, or
+ * on_close(1006, reason) on failure, follows from the loop, never from
+ * inside this call. NULL on immediate failure, *err set: CWS_ERR_INVALID
+ * for a malformed URL — including "wss://": TLS is not built in; run TLS
+ * yourself and drive a cws_conn (layer 4) over it — CWS_ERR_RESOLVE when
+ * the name does not resolve (getaddrinfo blocks: resolve ahead of time or
+ * pass a numeric address if the loop must never stall), CWS_ERR_NOMEM. */
 CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 /* Blocking form: runs the loop until the handshake succeeds (returns the
- * socket) or fails (NULL, *err set). */
+ * socket) or fails (NULL, *err set: CWS_ERR_IO, CWS_ERR_TIMEOUT, a
+ * CWS_ERR_HS_* from the response check, ...; on_close was called). Not
+ * from inside a callback. */
 CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 
+/* Queues a message (text must be valid UTF-8: else CWS_ERR_UTF8).
+ * CWS_ERR_CLOSED once the socket is closing or over its high-water mark. */
 CWS_API int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len);
 CWS_API int cws_socket_ping(cws_socket *s, const void *data, size_t len);
+/* Starts the close handshake (reason may be NULL); on a client still
+ * connecting, gives up (on_close 1006 follows from the loop). */
 CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason);
+/* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
 CWS_API void cws_socket_set_user(cws_socket *s, void *user);
+/* The sans-I/O connection underneath (NULL before the handshake is done). */
 CWS_API cws_conn *cws_socket_conn(cws_socket *s);
 CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
-/* The peer's address as text ("127.0.0.1:53122"). */
+/* The peer's address as text ("127.0.0.1:53122", "[::1]:53122"), in a
+ * buffer of the loop valid until the next call. */
 CWS_API const char *cws_socket_peer(const cws_socket *s);
 #endif /* CWS_NO_RUNTIME */
 

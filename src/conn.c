@@ -1,0 +1,280 @@
+/* cws_conn, the receiving half: bytes in, events out. On top of the frame
+ * parser it enforces fragmentation order (RFC 6455 §5.4), UTF-8 of text
+ * (§8.1), size limits, control frames (§5.5) and the close handshake (§7),
+ * and fails the connection (§7.1.7) with the right code when the peer
+ * breaks a rule.
+ *
+ * Receive modes. Streamed (on_message NULL): begin / data / end callbacks,
+ * payload straight from the caller's buffer, no allocation. Whole: one
+ * on_message per message; a single-frame message entirely inside one recv
+ * buffer is handed out in place, anything else is reassembled in a buffer
+ * that grows as bytes arrive (never past max_message_size) and is freed
+ * after the call.
+ *
+ * Invalid UTF-8 in a text message fails the connection at the chunk that
+ * holds the first bad byte: in streamed mode that chunk is not delivered
+ * (the chunks before it were). */
+#include "internal.h"
+
+/* Outcome of handling one parser event. */
+enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
+
+cws_conn *cws_conn_new(const cws_conn_config *cfg) {
+    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+    cws_conn *c = cws__realloc(&cfg->alloc, NULL, sizeof *c);
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    cws_frame_parser_init(&c->parser, cfg->role);
+    c->cb = cfg->cb;
+    c->user = cfg->user;
+    c->alloc = cfg->alloc;
+    c->rng = cfg->rng;
+    c->rng_user = cfg->rng_user;
+    c->max_frame = cfg->max_frame_size ? cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+    c->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    c->role = (uint8_t)cfg->role;
+    c->no_auto_pong = cfg->no_auto_pong ? 1u : 0u;
+    return c;
+}
+
+static void conn_release_rx(cws_conn *c) {
+    cws__buf_free(&c->alloc, &c->rx);
+    if (c->ctl) cws__realloc(&c->alloc, c->ctl, 0);
+    c->ctl = NULL;
+}
+
+void cws_conn_free(cws_conn *c) {
+    if (!c) return;
+    conn_release_rx(c);
+    cws__buf_free(&c->alloc, &c->out);
+    if (c->keys) cws__realloc(&c->alloc, c->keys, 0);
+    cws_allocator a = c->alloc;
+    cws__realloc(&a, c, 0);
+}
+
+/* on_close, exactly once. */
+static void conn_report(cws_conn *c, int code, const char *reason, size_t len) {
+    if (c->reported) return;
+    c->reported = 1;
+    c->close_code = (uint16_t)code;
+    if (c->cb.on_close) c->cb.on_close(c, c->user, code, reason, len);
+}
+
+/* "Fail the WebSocket connection" (§7.1.7): one close frame with code
+ * (unless ours is already out), then nothing more in either direction. */
+static int conn_fail(cws_conn *c, int err, int code, const char *why) {
+    c->fail_err = (int8_t)err;
+    c->error = why;
+    size_t n = strlen(why);
+    if (!c->sent_close) (void)cws__conn_emit_close(c, code, why, n);
+    conn_report(c, code, why, n);
+    return CONN_FAILED;
+}
+
+/* The first event of a data frame: order and size rules, from the header
+ * alone, before any payload is buffered or delivered. */
+static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
+    if (h->opcode == CWS_OP_CONT) {
+        if (!c->rx_op)
+            return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                             "continuation frame outside a message (RFC 6455 §5.4)");
+    } else if (c->rx_op) {
+        return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                         "new message inside a fragmented one (RFC 6455 §5.4)");
+    }
+    if (h->len > c->max_frame)
+        return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
+    uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
+    if (h->len > c->max_message - before)
+        return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
+    if (h->opcode != CWS_OP_CONT) {
+        c->rx_op = h->opcode;
+        cws_utf8_init(&c->utf8);
+    }
+    c->msg_len = before + h->len;
+    c->rx_started = 1;
+    return CONN_GO;
+}
+
+static int conn_end_streamed(cws_conn *c) {
+    return c->cb.on_message_end && c->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+}
+
+/* on_message for the message that just ended; data is the in-place view
+ * or NULL for the reassembly buffer. */
+static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t len) {
+    if (!data) {
+        data = c->rx ? c->rx->data : (const uint8_t *)"";
+        len = c->rx ? c->rx->len : 0;
+    }
+    int r = c->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    cws__buf_free(&c->alloc, &c->rx);
+    return r;
+}
+
+/* A chunk of a data frame. *rewind is set when on_message_begin paused:
+ * the chunk then comes again on the next recv. */
+static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
+    const cws_frame_header *h = ev->hdr;
+    int streamed = c->cb.on_message == NULL;
+    int r = CONN_GO;
+    if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
+        if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
+        if (h->opcode != CWS_OP_CONT && streamed && c->cb.on_message_begin &&
+            c->cb.on_message_begin(c, c->user, h->opcode)) {
+            *rewind = 1;
+            return CONN_PAUSE;
+        }
+    }
+    /* A single-frame message wholly in this buffer needs no copy. */
+    int view = (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
+               h->opcode != CWS_OP_CONT;
+    if (ev->len) {
+        if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
+            return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                             "invalid UTF-8 in a text message (RFC 6455 §8.1)");
+        if (streamed) {
+            if (c->cb.on_message_data && c->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
+        } else if (!view) {
+            uint8_t *dst = cws__buf_reserve(&c->alloc, &c->rx, ev->len, c->max_message);
+            if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
+            memcpy(dst, ev->data, ev->len);
+            c->rx->len += ev->len;
+        }
+    }
+    if (!(ev->flags & CWS_FRAME_END)) return r;
+    c->rx_started = 0;
+    if (!h->fin) return r;
+    int opcode = c->rx_op;
+    if (opcode == CWS_OP_TEXT && cws_utf8_finish(&c->utf8) != CWS_OK)
+        return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                         "text message ends inside a UTF-8 sequence (RFC 6455 §8.1)");
+    c->rx_op = 0;
+    c->msg_len = 0;
+    if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
+    if (r == CONN_PAUSE) {
+        c->pend_end = 1;
+        return r;
+    }
+    return conn_end_streamed(c);
+}
+
+/* §5.5.1: validate the peer's close, answer it, report it. */
+static int conn_got_close(cws_conn *c, const uint8_t *p, size_t n) {
+    int code = CWS_CLOSE_NO_STATUS;
+    if (n == 1)
+        return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                         "close frame with a 1-byte payload (RFC 6455 §5.5.1)");
+    if (n >= 2) {
+        code = cws__load_be16(p);
+        if (!cws_close_code_valid(code))
+            return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR, "invalid close code (RFC 6455 §7.4)");
+        if (cws_utf8_validate(p + 2, n - 2) != CWS_OK)
+            return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                             "close reason is not UTF-8 (RFC 6455 §5.5.1)");
+    }
+    c->got_close = 1;
+    if (!c->sent_close) {
+        /* Echo the code (none if theirs had none). Even if this fails
+         * nothing more will be sent, so the close counts as sent. */
+        (void)cws__conn_emit_close(c, n >= 2 ? code : 0, NULL, 0);
+        c->sent_close = 1;
+    }
+    conn_report(c, code, n > 2 ? (const char *)p + 2 : "", n > 2 ? n - 2 : 0);
+    return CONN_GO;
+}
+
+/* A chunk of a control frame; acted on once the frame is whole. */
+static int conn_control(cws_conn *c, const cws_frame_event *ev) {
+    const cws_frame_header *h = ev->hdr;
+    const uint8_t *p = ev->data;
+    size_t n = (size_t)h->len;
+    if (!(ev->offset == 0 && (ev->flags & CWS_FRAME_END))) {
+        /* The payload is cut across recv calls: collect its <= 125 bytes. */
+        if (!ev->len) return CONN_GO;
+        if (!c->ctl && !(c->ctl = cws__realloc(&c->alloc, NULL, CWS_CONTROL_MAX)))
+            return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a control frame");
+        memcpy(c->ctl + ev->offset, ev->data, ev->len);
+        if (!(ev->flags & CWS_FRAME_END)) return CONN_GO;
+        p = c->ctl;
+    }
+    int r = CONN_GO;
+    switch (h->opcode) {
+    case CWS_OP_PING:
+        /* §5.5.2: a pong with the same payload, unless our close is out. */
+        if (!c->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
+        if (c->cb.on_ping && c->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        break;
+    case CWS_OP_PONG:
+        if (c->cb.on_pong && c->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        break;
+    default:
+        r = conn_got_close(c, p, n);
+        break;
+    }
+    if (c->ctl) cws__realloc(&c->alloc, c->ctl, 0);
+    c->ctl = NULL;
+    return r;
+}
+
+ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
+    if (!c || (!data && len)) return CWS_ERR_INVALID;
+    if (c->fail_err) return c->fail_err;
+    if (c->in_recv) return CWS_ERR_STATE;
+    if (c->aborted) return CWS_ERR_CLOSED;
+    /* §5.5.1: after the peer's close, whatever it sends is ignored. */
+    if (c->got_close) return (ptrdiff_t)len;
+    c->in_recv = 1;
+    size_t used = 0;
+    int r = CONN_GO;
+    if (c->pend_end) {
+        c->pend_end = 0;
+        r = conn_end_streamed(c);
+    }
+    while (r == CONN_GO && !c->got_close && !c->aborted) {
+        cws_frame_event ev;
+        ptrdiff_t n = cws_frame_parse(&c->parser, len ? data + used : data, len - used, &ev);
+        if (n < 0) {
+            r = conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR, c->parser.error);
+            break;
+        }
+        if (!ev.ready) {
+            used += (size_t)n;
+            break;
+        }
+        int rewind = 0;
+        r = (ev.hdr->opcode & 0x8) ? conn_control(c, &ev) : conn_data(c, &ev, &rewind);
+        if (rewind) {
+            cws__frame_parser_rewind(&c->parser, ev.data, ev.len);
+            n -= (ptrdiff_t)ev.len;
+        }
+        used += (size_t)n;
+    }
+    c->in_recv = 0;
+    if (c->fail_err || c->got_close) conn_release_rx(c);
+    if (c->fail_err) return c->fail_err;
+    if (c->got_close) return (ptrdiff_t)len;
+    return (ptrdiff_t)used;
+}
+
+void cws_conn_abort(cws_conn *c) {
+    if (!c || c->aborted) return;
+    c->aborted = 1;
+    conn_report(c, CWS_CLOSE_ABNORMAL, "", 0);
+}
+
+int cws_conn_done(const cws_conn *c) {
+    if (!c) return 1;
+    return c->aborted || c->fail_err || c->write_failed || (c->sent_close && c->got_close);
+}
+
+int cws_conn_state(const cws_conn *c) {
+    if (cws_conn_done(c)) return CWS_STATE_CLOSED;
+    return c->sent_close || c->got_close ? CWS_STATE_CLOSING : CWS_STATE_OPEN;
+}
+
+int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
+const char *cws_conn_error(const cws_conn *c) { return c ? c->error : NULL; }
+int cws_conn_role(const cws_conn *c) { return c->role; }
+void *cws_conn_user(const cws_conn *c) { return c->user; }
+void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }

@@ -1,0 +1,202 @@
+/* cws_conn, the sending half: frames out to the write callback or to the
+ * internal output buffer, masking keys for the client role (RFC 6455
+ * §5.3), and the send API with its misuse checks. */
+#include "internal.h"
+
+/* Bytes of the stack chunk a masked frame goes through on its way to the
+ * write callback: bounded, so a large message needs no heap copy. */
+#define CONN_SEND_CHUNK 2048
+/* Masking keys are drawn from a pool of this many random bytes, so a
+ * client makes one random call per 32 frames, not one per frame. */
+#define CONN_KEY_POOL 128
+
+uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
+    cws__buf *b = *bp;
+    size_t used = b ? b->len : 0;
+    if (n > limit || used > limit - n) return NULL;
+    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
+    if (b && b->head) { /* compact before growing */
+        memmove(b->data, b->data + b->head, b->len);
+        b->head = 0;
+        if (b->cap - b->len >= n) return b->data + b->len;
+    }
+    size_t cap = b ? b->cap : 0;
+    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
+    want = CWS__MAX(CWS__MIN(want, limit), used + n);
+    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
+    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
+    if (!nb) return NULL;
+    if (!b) nb->head = nb->len = 0;
+    nb->cap = want;
+    *bp = nb;
+    return nb->data + nb->head + nb->len;
+}
+
+void cws__buf_free(const cws_allocator *a, cws__buf **b) {
+    if (*b) cws__realloc(a, *b, 0);
+    *b = NULL;
+}
+
+/* The next fresh masking key (client role). */
+static int conn_next_key(cws_conn *c, uint8_t key[4]) {
+    if (!c->keys) {
+        c->keys = cws__realloc(&c->alloc, NULL, CONN_KEY_POOL);
+        if (!c->keys) return CWS_ERR_NOMEM;
+        c->key_pos = CONN_KEY_POOL;
+    }
+    if (c->key_pos > CONN_KEY_POOL - 4) {
+        int r = c->rng ? c->rng(c->rng_user, c->keys, CONN_KEY_POOL) : cws_random(c->keys, CONN_KEY_POOL);
+        if (r != 0) return CWS_ERR_RANDOM;
+        c->key_pos = 0;
+    }
+    memcpy(key, c->keys + c->key_pos, 4);
+    c->key_pos = (uint8_t)(c->key_pos + 4);
+    return CWS_OK;
+}
+
+static int conn_write(cws_conn *c, const uint8_t *data, size_t len) {
+    if (c->cb.write(c, c->user, data, len) == 0) return CWS_OK;
+    c->write_failed = 1;
+    return CWS_ERR_IO;
+}
+
+/* Through the write callback: the header and a small payload in one call;
+ * a masked payload through the bounded stack chunk. */
+static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const cws_frame_header *h,
+                           const uint8_t *data, size_t len) {
+    uint8_t chunk[CONN_SEND_CHUNK];
+    memcpy(chunk, hdr, hlen);
+    if (!h->masked) {
+        if (len <= sizeof chunk - hlen) {
+            if (len) memcpy(chunk + hlen, data, len);
+            return conn_write(c, chunk, hlen + len);
+        }
+        int r = conn_write(c, chunk, hlen);
+        return r ? r : conn_write(c, data, len);
+    }
+    size_t fill = hlen, off = 0;
+    do {
+        size_t n = CWS__MIN(len - off, sizeof chunk - fill);
+        if (n) cws_mask_copy(chunk + fill, data + off, n, h->mask, off);
+        int r = conn_write(c, chunk, fill + n);
+        if (r) return r;
+        off += n;
+        fill = 0;
+    } while (off < len);
+    return CWS_OK;
+}
+
+int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
+    if (c->write_failed) return CWS_ERR_IO;
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = (uint8_t)(fin ? 1 : 0);
+    h.opcode = (uint8_t)opcode;
+    h.len = len;
+    /* §5.1: a client masks every frame, a server none. */
+    if (c->role == CWS_CLIENT) {
+        int r = conn_next_key(c, h.mask);
+        if (r) return r;
+        h.masked = 1;
+    }
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hlen = cws_frame_header_encode(hdr, &h);
+    if (c->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
+
+    if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
+    uint8_t *dst = cws__buf_reserve(&c->alloc, &c->out, hlen + len, SIZE_MAX);
+    if (!dst) return CWS_ERR_NOMEM;
+    memcpy(dst, hdr, hlen);
+    if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
+    else if (len) memcpy(dst + hlen, data, len);
+    c->out->len += hlen + len;
+    return CWS_OK;
+}
+
+int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+    uint8_t payload[CWS_CONTROL_MAX];
+    size_t n = 0;
+    if (code) {
+        reason_len = CWS__MIN(reason_len, (size_t)CWS_CONTROL_MAX - 2);
+        cws__store_be16(payload, (uint16_t)code);
+        if (reason_len) memcpy(payload + 2, reason, reason_len);
+        n = 2 + reason_len;
+    }
+    int r = cws__conn_emit(c, CWS_OP_CLOSE, 1, payload, n);
+    /* §5.5.1: after our close frame we send nothing more. */
+    if (r == CWS_OK) c->sent_close = 1;
+    return r;
+}
+
+/* CWS_OK if anything may still be sent. */
+static int conn_can_send(const cws_conn *c) {
+    if (c->write_failed) return CWS_ERR_IO;
+    if (c->sent_close || c->aborted || c->fail_err) return CWS_ERR_CLOSED;
+    return CWS_OK;
+}
+
+int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
+    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
+    int r = conn_can_send(c);
+    if (r) return r;
+    if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
+    return cws__conn_emit(c, opcode, 1, data, len);
+}
+
+int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
+    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
+        return CWS_ERR_INVALID;
+    int r = conn_can_send(c);
+    if (r) return r;
+    /* §5.4: CONT only inside a message, TEXT/BINARY only outside one. */
+    if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
+    r = cws__conn_emit(c, opcode, fin, data, len);
+    if (r == CWS_OK) c->tx_frag = !fin;
+    return r;
+}
+
+static int conn_send_control(cws_conn *c, int opcode, const void *data, size_t len) {
+    if (!c || len > CWS_CONTROL_MAX || (!data && len)) return CWS_ERR_INVALID;
+    int r = conn_can_send(c);
+    return r ? r : cws__conn_emit(c, opcode, 1, data, len);
+}
+
+int cws_conn_ping(cws_conn *c, const void *data, size_t len) {
+    return conn_send_control(c, CWS_OP_PING, data, len);
+}
+
+int cws_conn_pong(cws_conn *c, const void *data, size_t len) {
+    return conn_send_control(c, CWS_OP_PONG, data, len);
+}
+
+int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+    if (!c || (!reason && reason_len)) return CWS_ERR_INVALID;
+    /* §5.5.1: a reason needs a code, and both fit in 125 bytes; §7.4. */
+    if (code == 0 ? reason_len != 0 : !cws_close_code_valid(code)) return CWS_ERR_INVALID;
+    if (reason_len > CWS_CONTROL_MAX - 2 || (reason_len && cws_utf8_validate(reason, reason_len) != CWS_OK))
+        return CWS_ERR_INVALID;
+    int r = conn_can_send(c);
+    return r ? r : cws__conn_emit_close(c, code, reason, reason_len);
+}
+
+size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
+    if (!c || !c->out || !c->out->len) {
+        if (data) *data = NULL;
+        return 0;
+    }
+    if (data) *data = c->out->data + c->out->head;
+    return c->out->len;
+}
+
+void cws_conn_consume(cws_conn *c, size_t n) {
+    if (!c || !c->out) return;
+    n = CWS__MIN(n, c->out->len);
+    c->out->head += n;
+    c->out->len -= n;
+    /* Drained: give the memory back, so an idle connection holds none. */
+    if (!c->out->len) cws__buf_free(&c->alloc, &c->out);
+}
+
+size_t cws_conn_buffered_amount(const cws_conn *c) {
+    return c && c->out ? c->out->len : 0;
+}
