@@ -63,8 +63,11 @@ $(BUILD)/libcws.so: $(LIB_SO)
 
 # Each example is every .c file in examples/<name>/, linked statically.
 .SECONDEXPANSION:
-$(BUILD)/cws-%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard examples/%/*.c)) $(LIB_A)
+# ($(PERCENT) keeps patsubst's wildcard from being read as the rule's stem.)
+PERCENT := %
+$(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard examples/$$*/*.c)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^
+.PRECIOUS: $(BUILD)/obj/%.o
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(LIB_A)
 	@mkdir -p $(dir $@)
