@@ -1,0 +1,399 @@
+/* The client: ws:// URL parsing, name lookup, non-blocking connect (each
+ * resolved address in turn), the client handshake, cws_connect_wait. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include "runtime.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CLI_HOST_MAX 256
+#define CLI_PATH_MAX 2048
+#define CLI_HS_INITIAL 1024u
+
+typedef struct cli_waiter {
+    int done, opened, gone, err;
+} cli_waiter;
+
+/* Client-only state, s->aux for the socket's whole life; the handshake
+ * parts are released once open. */
+typedef struct cli_state {
+    rt_sockcfg cfg;
+    struct addrinfo *ai_list, *ai_next;
+    cli_waiter *waiter;
+    int err;                 /* cws_err of a failure before open */
+    const char *reason;      /* static text of that failure */
+    cws_hs_client *hc;       /* handshake: our key, the expected accept */
+    char *rbuf;              /* the response head as it arrives */
+    size_t rlen, rcap;
+    size_t max_hs;
+} cli_state;
+
+typedef struct cli_url {
+    char host[CLI_HOST_MAX];      /* for getaddrinfo: no brackets */
+    char authority[CLI_HOST_MAX + 8]; /* for the Host field */
+    char port[8];
+    char path[CLI_PATH_MAX];
+} cli_url;
+
+/* ws://host[:port][/path][?query]. Fragments are forbidden (RFC 6455 §3),
+ * as are user info and any byte that could break the request head. */
+static int cli_parse_url(const char *url, cli_url *u) {
+    size_t ulen = strlen(url);
+    for (size_t i = 0; i < ulen; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f || c == '#') return CWS_ERR_INVALID;
+    }
+    if (ulen < 5 || !cws__ieq_n(url, "ws://", 5)) return CWS_ERR_INVALID; /* wss:// too: TLS is the embedder's */
+    const char *p = url + 5, *end = url + ulen;
+    const char *auth_end = p;
+    while (auth_end < end && *auth_end != '/' && *auth_end != '?') auth_end++;
+    size_t alen = (size_t)(auth_end - p);
+    if (!alen || alen >= CLI_HOST_MAX || memchr(p, '@', alen)) return CWS_ERR_INVALID;
+    memcpy(u->authority, p, alen);
+    u->authority[alen] = '\0';
+    const char *hs = p, *he, *port = NULL;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', alen);
+        if (!rb || rb == p + 1) return CWS_ERR_INVALID;
+        hs = p + 1;
+        he = rb;
+        if (rb + 1 < auth_end) {
+            if (rb[1] != ':') return CWS_ERR_INVALID;
+            port = rb + 2;
+        }
+    } else {
+        he = memchr(p, ':', alen);
+        if (he) port = he + 1;
+        else he = auth_end;
+        if (he == hs) return CWS_ERR_INVALID;
+    }
+    memcpy(u->host, hs, (size_t)(he - hs));
+    u->host[he - hs] = '\0';
+    if (port) {
+        size_t plen = (size_t)(auth_end - port);
+        unsigned long v = 0;
+        if (!plen || plen > 5) return CWS_ERR_INVALID;
+        for (size_t i = 0; i < plen; i++) {
+            if (port[i] < '0' || port[i] > '9') return CWS_ERR_INVALID;
+            v = v * 10 + (unsigned long)(port[i] - '0');
+        }
+        if (!v || v > 65535) return CWS_ERR_INVALID;
+        memcpy(u->port, port, plen);
+        u->port[plen] = '\0';
+    } else {
+        memcpy(u->port, "80", 3);
+    }
+    size_t plen = (size_t)(end - auth_end);
+    if (plen + 2 > CLI_PATH_MAX) return CWS_ERR_INVALID;
+    size_t o = 0;
+    if (!plen || *auth_end == '?') u->path[o++] = '/';
+    memcpy(u->path + o, auth_end, plen);
+    u->path[o + plen] = '\0';
+    return CWS_OK;
+}
+
+static cli_state *cli_of(const cws_socket *s) { return s->aux; }
+
+const char *cws__client_fail_reason(const cws_socket *s) {
+    cli_state *c = cli_of(s);
+    if (c && c->reason) return c->reason;
+    switch (s->why) {
+    case RT_WHY_FREED: return "closed by the application";
+    case RT_WHY_CONNECT_TIMEOUT: return "connect timed out";
+    default: return "connection failed";
+    }
+}
+
+static void cli_fail(cws_socket *s, int err, const char *reason) {
+    cli_state *c = cli_of(s);
+    if (!c->err) {
+        c->err = err;
+        c->reason = reason;
+    }
+    cws__socket_destroy(s, RT_WHY_CONNECT);
+}
+
+void cws__client_failed(cws_socket *s) {
+    cli_fail(s, CWS_ERR_IO, s->state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
+}
+
+static const char *cli_errno_text(int e) {
+    switch (e) {
+    case ECONNREFUSED: return "connection refused";
+    case ETIMEDOUT: return "connect timed out";
+    case ENETUNREACH: return "network unreachable";
+    case EHOSTUNREACH: return "host unreachable";
+    case EADDRNOTAVAIL: return "address not available";
+    default: return "connect failed";
+    }
+}
+
+static void cli_release_handshake(cli_state *c) {
+    if (c->ai_list) freeaddrinfo(c->ai_list);
+    c->ai_list = c->ai_next = NULL;
+    rt_free(c->hc);
+    c->hc = NULL;
+    rt_free(c->rbuf);
+    c->rbuf = NULL;
+    c->rlen = c->rcap = 0;
+}
+
+void cws__client_free_aux(cws_socket *s) {
+    cli_state *c = cli_of(s);
+    if (!c) return;
+    if (c->waiter) {
+        c->waiter->done = 1;
+        c->waiter->gone = 1;
+        c->waiter->err = c->err ? c->err : c->waiter->opened ? CWS_ERR_CLOSED : CWS_ERR_IO;
+        c->waiter = NULL;
+    }
+    cli_release_handshake(c);
+    /* c itself (and the settings in it) lives until the socket is freed. */
+}
+
+void cws__client_opened(cws_socket *s) {
+    cli_state *c = cli_of(s);
+    if (c->waiter) { /* stays attached: the socket may still die this round */
+        c->waiter->done = 1;
+        c->waiter->opened = 1;
+    }
+}
+
+/* Tries the next resolved address; on none left, fails in the next round
+ * (so on_close never runs inside cws_connect itself). */
+static void cli_try_next(cws_socket *s) {
+    cli_state *c = cli_of(s);
+    int last = ECONNREFUSED;
+    while (c->ai_next) {
+        struct addrinfo *ai = c->ai_next;
+        c->ai_next = ai->ai_next;
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int one = 1;
+        if (cws__fd_prepare(fd) < 0) {
+            last = errno;
+            close(fd);
+            continue;
+        }
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        s->io.fd = fd;
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc < 0 && errno != EINPROGRESS && errno != EINTR) {
+            last = errno;
+            close(fd);
+            s->io.fd = -1;
+            continue;
+        }
+        if (cws__loop_add(rt_sock_loop(s), &s->io, RT_EV_WRITE) < 0) {
+            last = errno;
+            close(fd);
+            s->io.fd = -1;
+            continue;
+        }
+        s->state = RT_ST_CONNECTING; /* even if connected at once: the write event says so */
+        return;
+    }
+    c->err = CWS_ERR_IO;
+    c->reason = cli_errno_text(last);
+    s->state = RT_ST_FAILED;
+    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
+}
+
+void cws__client_event(cws_socket *s, unsigned ev) {
+    (void)ev;
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) soerr = errno;
+    if (!soerr) {
+        struct sockaddr_storage ss;
+        socklen_t pl = sizeof ss;
+        if (getpeername(s->io.fd, (struct sockaddr *)&ss, &pl) < 0) soerr = errno ? errno : ENOTCONN;
+    }
+    if (soerr) {
+        cws__loop_del(rt_sock_loop(s), &s->io);
+        close(s->io.fd);
+        s->io.fd = -1;
+        cli_state *c = cli_of(s);
+        c->reason = cli_errno_text(soerr);
+        if (c->ai_next) {
+            c->reason = NULL;
+            cli_try_next(s);
+        } else {
+            cli_fail(s, CWS_ERR_IO, cli_errno_text(soerr));
+        }
+        return;
+    }
+    /* Connected: the request queued by cws_connect goes out now. */
+    s->state = RT_ST_CL_HANDSHAKE;
+    (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);
+    cws__socket_service(s);
+}
+
+void cws__client_deadline(cws_socket *s) {
+    if (s->state == RT_ST_FAILED) {
+        cws__socket_destroy(s, s->why ? s->why : RT_WHY_CONNECT);
+        return;
+    }
+    cli_fail(s, CWS_ERR_TIMEOUT, "connect timed out");
+}
+
+void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+    cli_state *c = cli_of(s);
+    if (c->rcap - c->rlen < n) {
+        size_t cap = CWS__MAX(CWS__MAX(c->rcap * 2, CLI_HS_INITIAL), c->rlen + n);
+        char *nb = cws__realloc(NULL, c->rbuf, cap);
+        if (!nb) {
+            cli_fail(s, CWS_ERR_NOMEM, "out of memory");
+            return;
+        }
+        if (nb != c->rbuf) memset(&c->hc->http, 0, sizeof c->hc->http); /* moved: parse afresh */
+        c->rbuf = nb;
+        c->rcap = cap;
+    }
+    memcpy(c->rbuf + c->rlen, data, n);
+    c->rlen += n;
+    ptrdiff_t r = cws_hs_client_parse(c->hc, c->rbuf, c->rlen);
+    if (r == CWS_ERR_AGAIN) {
+        if (c->rlen >= c->max_hs) cli_fail(s, CWS_ERR_TOO_BIG, "handshake response too large");
+        return;
+    }
+    if (r < 0) {
+        cli_fail(s, (int)r, c->hc->error ? c->hc->error : cws_strerror((int)r));
+        return;
+    }
+    /* Bytes after the head are frames: feed them once the conn exists.
+     * They live in c->rbuf, released only after opening. */
+    if (cws__socket_open(s, CWS_CLIENT, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
+        cli_fail(s, CWS_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (s->io.kind != RT_IO_DEAD && s->aux) cli_release_handshake(cli_of(s));
+}
+
+cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_OK;
+    if (!loop || !url || !cfg) {
+        *err = CWS_ERR_INVALID;
+        return NULL;
+    }
+    cli_url *u = rt_alloc(sizeof *u);
+    if (!u) {
+        *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
+    int rc = cli_parse_url(url, u);
+    if (rc < 0) {
+        rt_free(u);
+        *err = rc;
+        return NULL;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    /* Blocking lookup (numeric hosts answer at once): resolve names
+     * ahead of time in a program that must never stall. */
+    if (getaddrinfo(u->host, u->port, &hints, &res) != 0 || !res) {
+        rt_free(u);
+        *err = CWS_ERR_RESOLVE;
+        return NULL;
+    }
+    cli_state *c = rt_alloc(sizeof *c);
+    cws_socket *s = NULL;
+    if (c) {
+        memset(c, 0, sizeof *c);
+        rt_sockcfg *sc = &c->cfg;
+        sc->loop = loop;
+        sc->cb = cfg->cb;
+        sc->high_water = (size_t)4 << 20;
+        sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+        sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
+        sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
+        sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
+        s = cws__socket_new(sc, -1);
+    }
+    cws_hs_client *hc = rt_alloc(sizeof *hc);
+    size_t reqcap = 512 + strlen(u->authority) + strlen(u->path) + (cfg->protocols ? strlen(cfg->protocols) : 0) +
+                    (cfg->origin ? strlen(cfg->origin) : 0) + (cfg->extra_headers ? strlen(cfg->extra_headers) : 0);
+    char *req = rt_alloc(reqcap);
+    ptrdiff_t reqlen = CWS_ERR_NOMEM;
+    if (s && hc && req) {
+        cws_hs_client_opts o;
+        memset(&o, 0, sizeof o);
+        o.host = u->authority;
+        o.path = u->path;
+        o.protocols = cfg->protocols;
+        o.origin = cfg->origin;
+        o.extra_headers = cfg->extra_headers;
+        memset(hc, 0, sizeof *hc);
+        reqlen = cws_hs_client_request(hc, &o, req, reqcap);
+    }
+    rt_free(u);
+    if (reqlen > 0) {
+        s->aux = c;
+        s->state = RT_ST_CONNECTING;
+        if (cws__outq_append(s, (const uint8_t *)req, (size_t)reqlen) < 0) reqlen = CWS_ERR_NOMEM;
+    }
+    rt_free(req);
+    if (reqlen <= 0) {
+        freeaddrinfo(res);
+        if (s) {
+            cws__outq_free(s);
+            cws__timer_release(loop);
+            rt_free(s);
+        }
+        rt_free(c);
+        rt_free(hc);
+        *err = reqlen < 0 ? (int)reqlen : CWS_ERR_INVALID;
+        return NULL;
+    }
+    c->hc = hc;
+    c->max_hs = CWS_HANDSHAKE_MAX_DEFAULT;
+    c->ai_list = c->ai_next = res;
+    s->user = cfg->user;
+    s->next = loop->clients;
+    if (loop->clients) loop->clients->prev = s;
+    loop->clients = s;
+    cws__loop_update_now(loop);
+    cws__timer_set(loop, &s->tn, loop->now + (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000));
+    cli_try_next(s);
+    return s;
+}
+
+cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    cws_socket *s = cws_connect(loop, url, cfg, err);
+    if (!s) return NULL;
+    cli_waiter w;
+    memset(&w, 0, sizeof w);
+    cli_of(s)->waiter = &w;
+    while (!w.done) {
+        if (cws_loop_run_once(loop, 1000) < 0 && !w.done) {
+            cws__socket_destroy(s, RT_WHY_IO);
+            break;
+        }
+    }
+    if (w.opened && !w.gone) {
+        cli_of(s)->waiter = NULL;
+        return s;
+    }
+    *err = w.err ? w.err : CWS_ERR_IO;
+    return NULL;
+}

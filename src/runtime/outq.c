@@ -1,0 +1,215 @@
+/* Per-socket output queues. Bytes written during a callback or a read batch
+ * collect here and leave in one sendmsg (writev-style) when the socket is
+ * settled ("corking"). A queue exists only while bytes are pending; queues
+ * and standard-size buffers are recycled through small per-loop caches so
+ * the steady state (echo, broadcast) does not call malloc per message. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include "runtime.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+
+#define OUTQ_IOV_MAX 64
+#define OUTQ_ENT_INIT 8
+#define OUTQ_ENT_CACHED_MAX 64
+
+rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
+    rt_buf *b;
+    if (cap <= RT_BUF_STD && loop->nbuf_cache) {
+        b = loop->buf_cache[--loop->nbuf_cache];
+    } else {
+        if (cap < RT_BUF_STD) cap = RT_BUF_STD;
+        if (cap > SIZE_MAX - sizeof *b) return NULL;
+        b = rt_alloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->cap = cap;
+    }
+    b->refs = 1;
+    b->shared = 0;
+    b->used = 0;
+    return b;
+}
+
+void cws__buf_unref(cws_loop *loop, rt_buf *b) {
+    if (--b->refs) return;
+    if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
+    else rt_free(b);
+}
+
+static rt_outq *outq_get(cws_socket *s) {
+    if (s->q) return s->q;
+    cws_loop *loop = rt_sock_loop(s);
+    rt_outq *q;
+    if (loop->nq_cache) {
+        q = loop->q_cache[--loop->nq_cache];
+    } else {
+        q = rt_alloc(sizeof *q);
+        if (!q) return NULL;
+        q->ent = rt_alloc(OUTQ_ENT_INIT * sizeof *q->ent);
+        if (!q->ent) {
+            rt_free(q);
+            return NULL;
+        }
+        q->cap = OUTQ_ENT_INIT;
+    }
+    q->head = q->count = 0;
+    q->bytes = 0;
+    s->q = q;
+    return q;
+}
+
+static void outq_put(cws_loop *loop, rt_outq *q) {
+    if (q->cap <= OUTQ_ENT_CACHED_MAX && loop->nq_cache < RT_CACHE_MAX) {
+        loop->q_cache[loop->nq_cache++] = q;
+        return;
+    }
+    rt_free(q->ent);
+    rt_free(q);
+}
+
+void cws__outq_cache_free(cws_loop *loop) {
+    while (loop->nq_cache) {
+        rt_outq *q = loop->q_cache[--loop->nq_cache];
+        rt_free(q->ent);
+        rt_free(q);
+    }
+    while (loop->nbuf_cache) rt_free(loop->buf_cache[--loop->nbuf_cache]);
+}
+
+static rt_qent *outq_tail(rt_outq *q) {
+    return q->count ? &q->ent[(q->head + q->count - 1) % q->cap] : NULL;
+}
+
+static int outq_push(rt_outq *q, const uint8_t *ptr, size_t len, rt_buf *b) {
+    if (q->count == q->cap) {
+        if (q->cap > UINT32_MAX / 2) return -1;
+        uint32_t cap = q->cap * 2;
+        rt_qent *e = rt_alloc(cap * sizeof *e);
+        if (!e) return -1;
+        for (uint32_t i = 0; i < q->count; i++) e[i] = q->ent[(q->head + i) % q->cap];
+        rt_free(q->ent);
+        q->ent = e;
+        q->cap = cap;
+        q->head = 0;
+    }
+    rt_qent *e = &q->ent[(q->head + q->count) % q->cap];
+    e->ptr = ptr;
+    e->len = len;
+    e->buf = b;
+    q->count++;
+    q->bytes += len;
+    return 0;
+}
+
+int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
+    if (!len) return 0;
+    rt_outq *q = outq_get(s);
+    if (!q) return CWS_ERR_NOMEM;
+    rt_qent *t = outq_tail(q);
+    if (t && !t->buf->shared) {
+        rt_buf *b = t->buf;
+        size_t room = b->cap - b->used;
+        if (t->ptr + t->len == b->data + b->used && room) {
+            size_t n = CWS__MIN(room, len);
+            memcpy(b->data + b->used, data, n);
+            b->used += n;
+            t->len += n;
+            q->bytes += n;
+            data += n;
+            len -= n;
+            if (!len) return 0;
+        }
+    }
+    rt_buf *b = cws__buf_new(rt_sock_loop(s), len);
+    if (!b) return CWS_ERR_NOMEM;
+    memcpy(b->data, data, len);
+    b->used = len;
+    if (outq_push(q, b->data, len, b) < 0) {
+        cws__buf_unref(rt_sock_loop(s), b);
+        return CWS_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
+    rt_outq *q = outq_get(s);
+    if (!q) return CWS_ERR_NOMEM;
+    if (outq_push(q, b->data, b->used, b) < 0) return CWS_ERR_NOMEM;
+    b->refs++;
+    return 0;
+}
+
+static void outq_consume(cws_socket *s, size_t n) {
+    rt_outq *q = s->q;
+    q->bytes -= n;
+    while (n) {
+        rt_qent *e = &q->ent[q->head];
+        if (n < e->len) {
+            e->ptr += n;
+            e->len -= n;
+            return;
+        }
+        n -= e->len;
+        cws__buf_unref(rt_sock_loop(s), e->buf);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+}
+
+int cws__outq_flush(cws_socket *s) {
+    rt_outq *q = s->q;
+    while (q && q->count) {
+        struct iovec iov[OUTQ_IOV_MAX];
+        size_t n = 0, want = 0;
+        for (uint32_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++, n++) {
+            rt_qent *e = &q->ent[(q->head + i) % q->cap];
+            iov[n].iov_base = (void *)(uintptr_t)e->ptr;
+            iov[n].iov_len = e->len;
+            want += e->len;
+        }
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n;
+        ssize_t w = sendmsg(s->io.fd, &msg, RT_SEND_FLAGS);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                s->flags |= RT_F_BLOCKED;
+                return 0;
+            }
+            return -1;
+        }
+        outq_consume(s, (size_t)w);
+        if ((size_t)w < want) {
+            s->flags |= RT_F_BLOCKED; /* the kernel is full: wait for writable */
+            return 0;
+        }
+    }
+    s->flags &= (uint8_t)~RT_F_BLOCKED;
+    if (q) {
+        s->q = NULL;
+        outq_put(rt_sock_loop(s), q);
+    }
+    return 0;
+}
+
+void cws__outq_free(cws_socket *s) {
+    rt_outq *q = s->q;
+    if (!q) return;
+    while (q->count) {
+        cws__buf_unref(rt_sock_loop(s), q->ent[q->head].buf);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    s->q = NULL;
+    outq_put(rt_sock_loop(s), q);
+}

@@ -1,0 +1,318 @@
+/* Private to the runtime (layer 5): the loop, timers, sockets, server and
+ * client share these structures. Built only on the public API of layers
+ * 1-4 (cws.h); never on struct cws_conn. Every name here is prefixed
+ * rt_ / RT_ (types) or cws__ (functions) so the single-file header can
+ * paste all sources into one translation unit. */
+#ifndef CWS_RUNTIME_H
+#define CWS_RUNTIME_H
+
+#include "../internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#if !defined(CWS_USE_POLL) && !defined(__linux__)
+#define CWS_USE_POLL 1
+#endif
+#ifdef CWS_USE_POLL
+#include <poll.h>
+#endif
+
+/* Sending never raises SIGPIPE: MSG_NOSIGNAL, or SO_NOSIGPIPE on the
+ * socket where the flag does not exist (see cws__fd_prepare). */
+#ifdef MSG_NOSIGNAL
+#define RT_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define RT_SEND_FLAGS 0
+#endif
+
+/* ---------------------------------------------------------------- memory */
+
+#define rt_alloc(n) cws__realloc(NULL, NULL, (n))
+#define rt_free(p) ((void)cws__realloc(NULL, (p), 0))
+
+/* ---------------------------------------------------------------- I/O */
+
+/* What an fd registered with the loop belongs to. A torn-down object is
+ * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
+ * already collected for it in the same round are skipped, never used. */
+enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
+enum { RT_EV_READ = 1, RT_EV_WRITE = 2 };
+
+typedef struct rt_io {
+    int fd;
+    uint8_t kind;
+    uint8_t events;   /* RT_EV_* currently registered; 0: not registered */
+    uint8_t pad_[2];
+#ifdef CWS_USE_POLL
+    uint32_t poll_idx;
+#endif
+} rt_io;
+
+/* ---------------------------------------------------------------- timers */
+
+enum { RT_T_USER = 1, RT_T_SOCKET, RT_T_SERVER };
+#define RT_T_NONE UINT32_MAX
+
+/* A node of the loop's binary min-heap: O(log n) insert, remove, update. */
+typedef struct rt_tnode {
+    uint64_t due;   /* loop milliseconds */
+    uint32_t slot;  /* index in the heap, RT_T_NONE when not armed */
+    uint8_t kind;
+} rt_tnode;
+
+struct cws_timer {
+    rt_tnode node;
+    uint8_t firing;
+    uint8_t stopped;
+    cws_loop *loop;
+    cws_timer_fn fn;
+    void *user;
+    uint64_t interval;
+};
+
+/* ---------------------------------------------------------------- output */
+
+/* A reference-counted byte buffer: private to one socket's queue, or one
+ * broadcast frame shared by every recipient's queue. */
+typedef struct rt_buf {
+    uint32_t refs;
+    uint8_t shared;   /* never appended to */
+    size_t used, cap;
+    uint8_t data[];
+} rt_buf;
+
+typedef struct rt_qent {
+    const uint8_t *ptr;
+    size_t len;
+    rt_buf *buf;
+} rt_qent;
+
+/* A socket's pending output: a ring of entries, allocated when the first
+ * byte is queued and returned to the loop's cache once drained. */
+typedef struct rt_outq {
+    uint32_t head, count, cap;
+    size_t bytes;
+    rt_qent *ent;
+} rt_outq;
+
+/* ---------------------------------------------------------------- sockets */
+
+/* Settings shared by every socket of a server (or owned by one client). */
+typedef struct rt_sockcfg {
+    cws_loop *loop;
+    cws_server *server;       /* NULL for a client */
+    cws_socket_callbacks cb;
+    size_t high_water;
+    size_t max_message;
+    uint32_t ping_interval;   /* 0: no pings */
+    uint32_t pong_timeout;
+    uint32_t close_timeout;
+} rt_sockcfg;
+
+enum rt_state {
+    RT_ST_HANDSHAKE = 1, /* server: reading the request head */
+    RT_ST_LINGER,        /* HTTP answer queued: flush, half-close, drain */
+    RT_ST_CONNECTING,    /* client: TCP connect in progress */
+    RT_ST_CL_HANDSHAKE,  /* client: request sent, reading the 101 */
+    RT_ST_OPEN,          /* WebSocket open (cws_conn drives it) */
+    RT_ST_CLOSING,       /* our close frame is out; waiting for theirs */
+    RT_ST_DRAIN,         /* cws_conn_done: flushing before TCP close */
+    RT_ST_FIN_WAIT,      /* client: done and flushed; waiting for the FIN */
+    RT_ST_FAILED         /* client: failed before open; reported next round */
+};
+
+/* Why the runtime dropped a socket itself; names the 1006 reason. */
+enum rt_why {
+    RT_WHY_NONE = 0, RT_WHY_EOF, RT_WHY_IO, RT_WHY_PING, RT_WHY_CLOSE_TIMEOUT,
+    RT_WHY_HIGH_WATER, RT_WHY_SHUTDOWN, RT_WHY_FREED, RT_WHY_CONNECT,
+    RT_WHY_CONNECT_TIMEOUT, RT_WHY_HANDSHAKE, RT_WHY_NOMEM
+};
+
+enum {
+    RT_F_OPENED = 1,       /* on_open was called */
+    RT_F_REPORTED = 2,     /* on_close was called */
+    RT_F_DIRTY = 4,        /* on the loop's flush list */
+    RT_F_BLOCKED = 8,      /* the kernel refused bytes: waiting for EPOLLOUT */
+    RT_F_OVERFLOW = 16,    /* over the high-water mark: closing with 1008 */
+    RT_F_AWAIT_PONG = 32,  /* a runtime ping is out */
+    RT_F_WR_SHUT = 64,     /* shutdown(SHUT_WR) done */
+    RT_F_BUSY = 128        /* over max_connections: only told 503 */
+};
+
+/* Kept small: it is the runtime's whole per-connection cost once the
+ * handshake is done and the output drained (104 bytes on LP64). */
+struct cws_socket {
+    rt_io io;               /* first: the loop's events point here */
+    uint8_t state;          /* enum rt_state */
+    uint8_t flags;          /* RT_F_* */
+    uint8_t why;            /* enum rt_why */
+    int32_t rtt;            /* ms, -1 until measured */
+    rt_tnode tn;            /* the socket's single deadline (state decides) */
+    uint32_t ping_sent;     /* loop ms (low 32 bits) of the runtime's ping */
+    const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
+    cws_conn *conn;         /* NULL until the handshake succeeded */
+    void *user;
+    rt_outq *q;             /* NULL while nothing is queued */
+    void *aux;              /* server: handshake buffer; client: its state */
+    cws_socket *prev, *next;/* server's list, or the loop's client list */
+    cws_socket *dirty_next; /* flush list; the graveyard link once dead */
+};
+
+static inline cws_loop *rt_sock_loop(const cws_socket *s) { return s->cfg->loop; }
+static inline cws_server *rt_sock_server(const cws_socket *s) { return s->cfg->server; }
+
+/* ---------------------------------------------------------------- loop */
+
+typedef struct rt_ready {
+    rt_io *io;
+    unsigned ev;
+} rt_ready;
+
+typedef struct rt_watch {
+    rt_io io;
+    cws_fd_fn fn;
+    void *user;
+    struct rt_watch *next;
+} rt_watch;
+
+#define RT_RBUF_SIZE ((size_t)128 << 10)
+#define RT_BUF_STD ((size_t)16 << 10)
+#define RT_CACHE_MAX 64
+
+struct cws_loop {
+#ifdef CWS_USE_POLL
+    struct pollfd *pfd;
+    rt_io **pio;
+    struct rt_ready *ready; /* events collected before dispatch */
+    size_t npfd, pcap;
+#else
+    int epfd;
+#endif
+    int stop;
+    int dispatching;        /* > 0 inside run_once: frees are deferred */
+    uint64_t now;           /* ms since the loop was created */
+    uint64_t origin_ns;
+    rt_tnode **heap;
+    size_t heap_len, heap_cap;
+    size_t heap_need;       /* timer nodes in existence: heap_cap >= this */
+    uint8_t *rbuf;          /* the one receive buffer every read uses */
+    cws_socket *dirty;      /* sockets with output or state to settle */
+    /* Torn-down objects, freed after the round (linked through a field
+     * that is unused once they are dead). */
+    cws_socket *grave_socks;
+    cws_server *grave_servers;
+    struct rt_watch *grave_watches;
+    rt_watch *watches;
+    cws_server *servers;
+    cws_socket *clients;
+    rt_buf *buf_cache[RT_CACHE_MAX];
+    size_t nbuf_cache;
+    rt_outq *q_cache[RT_CACHE_MAX];
+    size_t nq_cache;
+    char peer_text[64];
+};
+
+/* ---------------------------------------------------------------- server */
+
+struct cws_server {
+    rt_io io;               /* the listening fd */
+    rt_tnode tn;            /* shutdown deadline / accept back-off */
+    cws_loop *loop;
+    cws_server *next_server;
+    cws_socket *socks;      /* every socket, any state */
+    size_t count;           /* sockets counted against max_connections */
+    size_t lingering;       /* over-limit sockets being told 503 */
+    size_t max_connections;
+    size_t max_handshake;
+    uint32_t handshake_timeout;
+    uint8_t shutting, done, accept_paused;
+    int port;
+    cws_server_config cfg;
+    rt_sockcfg scfg;
+};
+
+/* The plain-HTTP answer being built during on_http. */
+struct cws_http_reply {
+    cws_socket *s;
+    int sent;
+    int head_only;  /* HEAD request: no body */
+};
+
+/* ---------------------------------------------------------------- loop.c */
+int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events);
+int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
+void cws__loop_del(cws_loop *loop, rt_io *io);
+/* Marks io dead and frees it (by kind) after the current round. */
+void cws__loop_bury(cws_loop *loop, rt_io *io);
+void cws__loop_update_now(cws_loop *loop);
+/* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
+int cws__fd_prepare(int fd);
+
+/* ---------------------------------------------------------------- timer.c */
+/* Every object owning a node reserves a heap slot when created, so arming
+ * a deadline later never allocates (and never fails). */
+int cws__timer_reserve(cws_loop *loop);
+void cws__timer_release(cws_loop *loop);
+void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due);
+void cws__timer_clear(cws_loop *loop, rt_tnode *n);
+/* Milliseconds until the earliest deadline (capped at max), 0 if due. */
+int cws__timer_wait_ms(cws_loop *loop, int max);
+void cws__timer_run_due(cws_loop *loop);
+void cws__timer_free_all(cws_loop *loop);
+
+/* ---------------------------------------------------------------- outq.c */
+int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
+int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
+void cws__buf_unref(cws_loop *loop, rt_buf *b);
+/* writev as much as the kernel takes: 0, or -1 on a socket error. */
+int cws__outq_flush(cws_socket *s);
+void cws__outq_free(cws_socket *s);
+void cws__outq_cache_free(cws_loop *loop);
+
+/* ---------------------------------------------------------------- socket.c */
+cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
+/* Puts s on the loop's list of sockets to flush and settle this round. */
+void cws__socket_dirty(cws_socket *s);
+/* Flushes, applies the high-water policy and closes TCP when done. */
+void cws__socket_service(cws_socket *s);
+void cws__socket_settle_all(cws_loop *loop);
+/* Right after queueing: flush if over the high-water mark, then close
+ * with 1008 if still over (the queue stays within high_water + 1 message). */
+void cws__socket_check_high_water(cws_socket *s);
+void cws__socket_event(cws_socket *s, unsigned ev);
+void cws__socket_deadline(cws_socket *s);
+/* Creates the cws_conn, calls on_open and feeds bytes that followed the head. */
+int cws__socket_open(cws_socket *s, int role, uint8_t *rest, size_t rest_len);
+/* Tears down: reports on_close if due, closes the fd, buries s. */
+void cws__socket_destroy(cws_socket *s, int why);
+/* The memory of a destroyed socket, at the end of the round. */
+void cws__socket_free(cws_socket *s);
+
+/* ---------------------------------------------------------------- server.c */
+void cws__server_listen_event(cws_server *srv);
+void cws__server_deadline(cws_server *srv);
+void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+void cws__server_socket_gone(cws_socket *s);
+/* After a complete HTTP answer was queued: flush it, half-close, drain
+ * what the peer still sends (so its read sees our answer, not a reset),
+ * then close. */
+void cws__server_linger(cws_socket *s);
+/* Queues a complete error answer (cws_hs_reject) and lingers. */
+void cws__server_reject(cws_socket *s, int status);
+
+/* ---------------------------------------------------------------- client.c */
+void cws__client_event(cws_socket *s, unsigned ev);
+void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
+void cws__client_deadline(cws_socket *s);
+/* Reports a failure before open through on_close(1006) and the waiter. */
+void cws__client_failed(cws_socket *s);
+/* Teardown: wakes cws_connect_wait and frees the handshake state; the
+ * client state itself goes with the socket's memory (cws__socket_free). */
+void cws__client_free_aux(cws_socket *s);
+const char *cws__client_fail_reason(const cws_socket *s);
+void cws__client_opened(cws_socket *s);
+
+#endif

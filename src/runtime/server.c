@@ -1,0 +1,470 @@
+/* The server: listen and accept, the opening handshake of each socket
+ * (plain HTTP through on_http), max_connections, broadcast and graceful
+ * shutdown. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include "runtime.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SRV_ACCEPTS_PER_EVENT 64
+#define SRV_ACCEPT_BACKOFF_MS 100u
+#define SRV_LINGER_MS 2000u
+#define SRV_BUSY_LINGER_MAX 256
+#define SRV_HS_INITIAL 1024u
+
+/* The request head while it arrives in pieces. Moving the buffer resets
+ * the parse (it restarts from byte 0), which happens only log(n) times. */
+typedef struct srv_hsbuf {
+    size_t len, cap;
+    cws_hs_request req;
+    char data[];
+} srv_hsbuf;
+
+static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
+    srv->cfg = *cfg;
+    srv->cfg.host = NULL; /* not kept: the caller's string may go away */
+    srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
+    srv->max_handshake = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
+    srv->cfg.hs.max_size = srv->max_handshake;
+    srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
+    rt_sockcfg *sc = &srv->scfg;
+    sc->cb = cfg->cb;
+    sc->high_water = cfg->high_water ? cfg->high_water : ((size_t)4 << 20);
+    sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
+                        : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
+    sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
+    sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
+}
+
+static int srv_listen_fd(const cws_server_config *cfg, int *err) {
+    const char *host = cfg->host ? cfg->host : "127.0.0.1";
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
+        *err = CWS_ERR_RESOLVE;
+        return -1;
+    }
+    int fd = -1;
+    *err = CWS_ERR_IO;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) continue;
+        int one = 1, zero = 0;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        /* "::" serves IPv4 too (mapped addresses), whatever the system default. */
+        if (ai->ai_family == AF_INET6) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (cfg->reuse_port) {
+#ifdef SO_REUSEPORT
+            (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#else
+            close(fd);
+            fd = -1;
+            *err = CWS_ERR_INVALID;
+            break;
+#endif
+        }
+        if (cws__fd_prepare(fd) == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, cfg->backlog > 0 ? cfg->backlog : 511) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_OK;
+    if (!loop || !cfg || cfg->port < 0 || cfg->port > 65535) {
+        *err = CWS_ERR_INVALID;
+        return NULL;
+    }
+    cws_server *srv = rt_alloc(sizeof *srv);
+    if (!srv) {
+        *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
+    memset(srv, 0, sizeof *srv);
+    if (cws__timer_reserve(loop) < 0) {
+        rt_free(srv);
+        *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
+    srv->io.fd = srv_listen_fd(cfg, err);
+    if (srv->io.fd < 0) {
+        cws__timer_release(loop);
+        rt_free(srv);
+        return NULL;
+    }
+    srv->io.kind = RT_IO_LISTEN;
+    srv->tn.slot = RT_T_NONE;
+    srv->tn.kind = RT_T_SERVER;
+    srv->loop = loop;
+    srv_apply_defaults(srv, cfg);
+    srv->scfg.loop = loop;
+    srv->scfg.server = srv;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(srv->io.fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    if (cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) {
+        close(srv->io.fd);
+        cws__timer_release(loop);
+        rt_free(srv);
+        *err = CWS_ERR_IO;
+        return NULL;
+    }
+    cws__loop_update_now(loop);
+    srv->next_server = loop->servers;
+    loop->servers = srv;
+    return srv;
+}
+
+int cws_server_port(const cws_server *s) { return s ? s->port : 0; }
+
+size_t cws_server_count(const cws_server *s) { return s ? s->count : 0; }
+
+int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
+
+/* ------------------------------------------------------------ accept */
+
+static void srv_link(cws_server *srv, cws_socket *s) {
+    s->next = srv->socks;
+    if (srv->socks) srv->socks->prev = s;
+    srv->socks = s;
+}
+
+/* Over max_connections: a clean 503, never a hang. A bounded number of
+ * such sockets linger so the client reads the answer; past that they are
+ * answered best-effort and closed at once. */
+static void srv_busy(cws_server *srv, int fd) {
+    char out[256];
+    ptrdiff_t n = cws_hs_reject(503, out, sizeof out);
+    cws_socket *s = srv->lingering < SRV_BUSY_LINGER_MAX ? cws__socket_new(&srv->scfg, fd) : NULL;
+    if (!s) {
+        if (n > 0) (void)send(fd, out, (size_t)n, MSG_DONTWAIT | RT_SEND_FLAGS);
+        close(fd);
+        return;
+    }
+    srv_link(srv, s);
+    s->flags |= RT_F_BUSY;
+    srv->lingering++;
+    if (cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
+        cws__socket_destroy(s, RT_WHY_IO);
+        return;
+    }
+    s->state = RT_ST_HANDSHAKE;
+    if (n > 0) cws__server_reject(s, 503);
+    else cws__socket_destroy(s, RT_WHY_NONE);
+}
+
+void cws__server_listen_event(cws_server *srv) {
+    cws_loop *loop = srv->loop;
+    for (int i = 0; i < SRV_ACCEPTS_PER_EVENT && !srv->shutting; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept(srv->io.fd, (struct sockaddr *)&ss, &sl);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of fds: stop listening for a moment instead of spinning
+                 * on a listen socket that stays readable. */
+                (void)cws__loop_mod(loop, &srv->io, 0);
+                srv->accept_paused = 1;
+                cws__timer_set(loop, &srv->tn, loop->now + SRV_ACCEPT_BACKOFF_MS);
+            }
+            return;
+        }
+        if (cws__fd_prepare(fd) < 0) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (srv->count >= srv->max_connections) {
+            srv_busy(srv, fd);
+            continue;
+        }
+        cws_socket *s = cws__socket_new(&srv->scfg, fd);
+        if (!s) {
+            close(fd);
+            continue;
+        }
+        srv_link(srv, s);
+        srv->count++;
+        s->state = RT_ST_HANDSHAKE;
+        if (cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
+            cws__socket_destroy(s, RT_WHY_IO);
+            continue;
+        }
+        cws__timer_set(loop, &s->tn, loop->now + srv->handshake_timeout);
+    }
+}
+
+/* ------------------------------------------------------------ handshake */
+
+void cws__server_linger(cws_socket *s) {
+    /* The request head stays until the caller is done with it (on_http may
+     * still read it after replying); srv_hs_result frees it. */
+    s->state = RT_ST_LINGER;
+    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
+    cws__socket_dirty(s);
+}
+
+void cws__server_reject(cws_socket *s, int status) {
+    char out[512];
+    ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
+    if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
+        cws__socket_destroy(s, RT_WHY_NOMEM);
+        return;
+    }
+    cws__server_linger(s);
+}
+
+static void srv_plain_http(cws_socket *s, const cws_http_head *head) {
+    cws_server *srv = rt_sock_server(s);
+    cws_http_reply r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.head_only = cws_str_ieq(head->method, "HEAD");
+    if (srv->cfg.on_http) {
+        srv->cfg.on_http(&r, head, srv->cfg.user);
+        if (s->io.kind == RT_IO_DEAD) return;
+        if (!r.sent) cws_http_reply_send(&r, 500, "text/plain", "no reply\n", 9, NULL);
+    } else {
+        cws_http_reply_send(&r, 404, "text/plain", "Not Found\n", 10, NULL);
+    }
+}
+
+static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_t rest_len) {
+    cws_server *srv = rt_sock_server(s);
+    if (srv->shutting) {
+        cws__server_reject(s, 503);
+        return;
+    }
+    int status = srv->cfg.on_upgrade ? srv->cfg.on_upgrade(s, req, srv->cfg.user) : 0;
+    if (s->io.kind == RT_IO_DEAD) return;
+    if (!status && srv->shutting) status = 503; /* on_upgrade started a shutdown */
+    if (status) {
+        cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
+        return;
+    }
+    char out[1024];
+    ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
+    if (n <= 0) {
+        cws__server_reject(s, 500);
+        return;
+    }
+    if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
+        cws__socket_open(s, CWS_SERVER, rest, rest_len) < 0)
+        cws__socket_destroy(s, RT_WHY_NOMEM);
+}
+
+static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len) {
+    if (r > 0) {
+        srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
+    } else if (r == CWS_ERR_NOT_UPGRADE) {
+        srv_plain_http(s, &req->http);
+    } else if (r == CWS_ERR_HTTP) {
+        cws__server_reject(s, req->status >= 400 ? req->status : 400);
+    } else if (r == CWS_ERR_TOO_BIG) {
+        cws__server_reject(s, 431);
+    } else if (r != CWS_ERR_AGAIN) {
+        cws__server_reject(s, 400);
+    } else if (len >= rt_sock_server(s)->max_handshake) {
+        cws__server_reject(s, 431); /* defensive: the parser should have said so */
+    }
+    /* Decided: the head (which req and rest pointed into) is not needed. */
+    if (s->io.kind != RT_IO_DEAD && s->state != RT_ST_HANDSHAKE && s->aux) {
+        rt_free(s->aux);
+        s->aux = NULL;
+    }
+}
+
+void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+    cws_server *srv = rt_sock_server(s);
+    srv_hsbuf *hb = s->aux;
+    if (!hb) {
+        /* Fast path: the whole head usually arrives in one read; parse it in
+         * the loop's buffer and allocate nothing. */
+        cws_hs_request req;
+        memset(&req, 0, sizeof req);
+        ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
+        if (r != CWS_ERR_AGAIN || n >= srv->max_handshake) {
+            srv_hs_result(s, r, &req, (char *)data, n);
+            return;
+        }
+        size_t cap = CWS__MAX(SRV_HS_INITIAL, n * 2);
+        hb = rt_alloc(sizeof *hb + cap);
+        if (!hb) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        memset(hb, 0, sizeof *hb);
+        hb->cap = cap;
+        memcpy(hb->data, data, n);
+        hb->len = n;
+        s->aux = hb;
+        return; /* nothing new to parse until more bytes come */
+    }
+    if (hb->cap - hb->len < n) {
+        size_t cap = CWS__MAX(hb->cap * 2, hb->len + n);
+        srv_hsbuf *nb = cws__realloc(NULL, hb, sizeof *hb + cap);
+        if (!nb) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        hb = nb;
+        hb->cap = cap;
+        memset(&hb->req, 0, sizeof hb->req); /* the buffer moved: parse afresh */
+        s->aux = hb;
+    }
+    memcpy(hb->data + hb->len, data, n);
+    hb->len += n;
+    ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
+    srv_hs_result(s, r, &hb->req, hb->data, hb->len);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void srv_finish_shutdown(cws_server *srv) {
+    if (srv->done) return;
+    srv->done = 1;
+    cws__timer_clear(srv->loop, &srv->tn);
+    cws_loop_stop(srv->loop);
+}
+
+void cws__server_socket_gone(cws_socket *s) {
+    cws_server *srv = rt_sock_server(s);
+    if (s->aux) {
+        rt_free(s->aux);
+        s->aux = NULL;
+    }
+    if (s->prev) s->prev->next = s->next;
+    else srv->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    if (s->flags & RT_F_BUSY) srv->lingering--;
+    else srv->count--;
+    if (srv->shutting && !srv->socks) srv_finish_shutdown(srv);
+}
+
+static void srv_stop_listening(cws_server *srv) {
+    if (srv->io.fd < 0) return;
+    cws__loop_del(srv->loop, &srv->io);
+    close(srv->io.fd);
+    srv->io.fd = -1;
+}
+
+void cws__server_deadline(cws_server *srv) {
+    if (srv->shutting) {
+        /* The grace period is over: drop whoever did not finish closing. */
+        while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_SHUTDOWN);
+        srv_finish_shutdown(srv);
+        return;
+    }
+    if (srv->accept_paused && srv->io.fd >= 0) {
+        srv->accept_paused = 0;
+        (void)cws__loop_mod(srv->loop, &srv->io, RT_EV_READ);
+    }
+}
+
+void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
+    if (!srv || srv->shutting) return;
+    static const char reason[] = "server shutting down";
+    if (!cws_close_code_valid(code)) code = CWS_CLOSE_GOING_AWAY;
+    srv->shutting = 1;
+    srv_stop_listening(srv);
+    cws_loop *loop = srv->loop;
+    cws__loop_update_now(loop);
+    for (cws_socket *s = srv->socks, *next; s; s = next) {
+        next = s->next;
+        if (s->conn && s->state == RT_ST_OPEN) {
+            cws_conn_close(s->conn, code, reason, sizeof reason - 1);
+            cws__socket_dirty(s);
+        } else if (!s->conn && s->state == RT_ST_HANDSHAKE) {
+            /* Never opened: nothing to tell. Dropped by its deadline this
+             * round, not here: we may be inside its own on_http. */
+            cws__timer_set(loop, &s->tn, loop->now);
+        }
+    }
+    if (!srv->socks) {
+        srv_finish_shutdown(srv);
+        return;
+    }
+    cws__timer_set(loop, &srv->tn, loop->now + timeout_ms);
+}
+
+void cws_server_free(cws_server *srv) {
+    if (!srv) return;
+    cws_loop *loop = srv->loop;
+    srv->done = 1; /* tearing down below is not a shutdown completing */
+    while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_FREED);
+    srv_stop_listening(srv);
+    cws__timer_clear(loop, &srv->tn);
+    cws__timer_release(loop);
+    for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {
+        if (*pp == srv) {
+            *pp = srv->next_server;
+            break;
+        }
+    }
+    cws__loop_bury(loop, &srv->io);
+}
+
+/* ------------------------------------------------------------ broadcast */
+
+ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
+                               const cws_socket *except) {
+    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
+    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
+    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.opcode = (uint8_t)opcode;
+    h.len = len;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(srv->loop, hl + len);
+    if (!b) return CWS_ERR_NOMEM;
+    memcpy(b->data, hdr, hl);
+    if (len) memcpy(b->data + hl, data, len);
+    b->used = hl + len;
+    b->shared = 1;
+    ptrdiff_t sent = 0;
+    for (cws_socket *s = srv->socks; s; s = s->next) {
+        if (s == except || s->state != RT_ST_OPEN || !s->conn || s->flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+            cws_conn_state(s->conn) != CWS_STATE_OPEN)
+            continue;
+        if (cws__outq_append_shared(s, b) < 0) continue;
+        sent++;
+        cws__socket_dirty(s);
+        /* A slow reader fills only its own queue; past the mark it is closed. */
+        cws__socket_check_high_water(s);
+    }
+    cws__buf_unref(srv->loop, b);
+    return sent;
+}
