@@ -1,0 +1,425 @@
+/* The chat room; see chat.h and docs/chat-protocol.md. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "chat.h"
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct chat_client {
+    chat *room;
+    cws_socket *sock;
+    struct chat_client *prev, *next;
+    int open;             /* on_open happened: counted, gets broadcasts */
+    int has_since;        /* asked to resume after seq `since` */
+    uint64_t since;
+    char name[CHAT_MAX_NAME];
+    size_t name_len;      /* 0: anonymous */
+    int rtt_sent;         /* the latency last reported, -1 before any */
+    double tokens;        /* rate limit: a token bucket */
+    uint64_t refilled_ms;
+} chat_client;
+
+struct chat {
+    cws_loop *loop;
+    cws_server *server;
+    history *hist;
+    chat_config cfg;
+    chat_client *clients; /* pending and open */
+    size_t online;
+    int shutting_down;
+    cws_timer *sync_timer;
+    json_buf out;         /* reused for every message we build */
+    char *text;           /* CHAT_MAX_TEXT bytes of scratch for decoding */
+};
+
+static uint64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *display_name(const chat_client *cl, size_t *len) {
+    if (cl->name_len == 0) {
+        *len = 9;
+        return "anonymous";
+    }
+    *len = cl->name_len;
+    return cl->name;
+}
+
+/* ------------------------------------------------------------ output */
+
+/* Starts a {"type":...} object in the room's buffer. */
+static json_buf *begin(chat *c, const char *type) {
+    json_buf_reset(&c->out);
+    json_begin(&c->out);
+    json_key_cstring(&c->out, "type", type);
+    return &c->out;
+}
+
+static void send_out(chat_client *cl) {
+    json_buf *b = &cl->room->out;
+    json_end(b);
+    if (!b->failed) cws_socket_send(cl->sock, CWS_OP_TEXT, b->data, b->len);
+}
+
+static void broadcast_out(chat *c) {
+    json_end(&c->out);
+    if (!c->out.failed && c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, c->out.data, c->out.len, NULL);
+}
+
+static void send_error(chat_client *cl, const char *code, const char *text) {
+    json_buf *b = begin(cl->room, "error");
+    json_key_cstring(b, "code", code);
+    json_key_cstring(b, "text", text);
+    send_out(cl);
+}
+
+static void send_notice(chat_client *cl, const char *code, const char *text, uint64_t from, uint64_t to) {
+    json_buf *b = begin(cl->room, "notice");
+    json_key_cstring(b, "code", code);
+    json_key_cstring(b, "text", text);
+    json_key_uint(b, "from", from);
+    json_key_uint(b, "to", to);
+    send_out(cl);
+}
+
+/* A join/leave/rename notice to everyone: not sequenced, not stored. */
+static void broadcast_presence(chat *c, const char *type, const chat_client *cl) {
+    size_t nlen;
+    const char *name = display_name(cl, &nlen);
+    json_buf *b = begin(c, type);
+    json_key_string(b, "name", name, nlen);
+    json_key_uint(b, "online", c->online);
+    json_key_uint(b, "time", wall_ms());
+    broadcast_out(c);
+}
+
+/* ------------------------------------------------------------ names */
+
+/* A name is trimmed, valid UTF-8, has no control characters and fits
+ * CHAT_MAX_NAME bytes; empty means anonymous. Returns its length in out,
+ * or -1. */
+static ptrdiff_t clean_name(const char *in, size_t len, char out[CHAT_MAX_NAME]) {
+    while (len && (in[0] == ' ' || in[0] == '\t')) { in++; len--; }
+    while (len && (in[len - 1] == ' ' || in[len - 1] == '\t')) len--;
+    if (len > CHAT_MAX_NAME || cws_utf8_validate(in, len) != CWS_OK) return -1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)in[i] < 0x20 || in[i] == 0x7F) return -1;
+    memcpy(out, in, len);
+    return (ptrdiff_t)len;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Strict application/x-www-form-urlencoded value decoding ('+' is a
+ * space, %XX a byte). Returns the length or -1 (bad escape, too long). */
+static ptrdiff_t percent_decode(cws_str in, char *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char ch = in.ptr[i];
+        if (ch == '%') {
+            int hi = i + 2 < in.len ? hex_digit(in.ptr[i + 1]) : -1;
+            int lo = i + 2 < in.len ? hex_digit(in.ptr[i + 2]) : -1;
+            if (hi < 0 || lo < 0) return -1;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (n == cap) return -1;
+        out[n++] = ch;
+    }
+    return (ptrdiff_t)n;
+}
+
+/* "since" must be a plain decimal number that fits 64 bits. */
+static int parse_seq(cws_str s, uint64_t *out) {
+    uint64_t v = 0;
+    if (s.len == 0 || s.len > 20) return -1;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s.ptr[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
+    chat *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->text = malloc(CHAT_MAX_TEXT);
+    if (!c->text) {
+        free(c);
+        return NULL;
+    }
+    c->loop = loop;
+    c->hist = h;
+    c->cfg = *cfg;
+    return c;
+}
+
+void chat_set_server(chat *c, cws_server *srv) { c->server = srv; }
+
+static void unlink_client(chat_client *cl) {
+    chat *c = cl->room;
+    if (cl->prev) cl->prev->next = cl->next;
+    else c->clients = cl->next;
+    if (cl->next) cl->next->prev = cl->prev;
+    if (cl->open) c->online--;
+}
+
+void chat_free(chat *c) {
+    if (!c) return;
+    if (c->sync_timer) cws_timer_stop(c->sync_timer);
+    history_sync(c->hist);
+    while (c->clients) {
+        chat_client *cl = c->clients;
+        unlink_client(cl);
+        free(cl);
+    }
+    json_buf_free(&c->out);
+    free(c->text);
+    free(c);
+}
+
+void chat_shutdown(chat *c) {
+    c->shutting_down = 1;
+    if (c->sync_timer) {
+        cws_timer_stop(c->sync_timer);
+        c->sync_timer = NULL;
+    }
+    history_sync(c->hist);
+}
+
+int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
+    cws_str path = req->http.path, v;
+    if (path.len != 3 || memcmp(path.ptr, "/ws", 3) != 0) return 404;
+    if (c->shutting_down) return 503;
+    chat_client *cl = calloc(1, sizeof *cl);
+    if (!cl) return 503;
+    cl->room = c;
+    cl->sock = s;
+    cl->rtt_sent = -1;
+    cl->tokens = c->cfg.burst;
+    cl->refilled_ms = cws_loop_now(c->loop);
+    if (cws_http_query_param(req->http.query, "since", &v)) {
+        if (parse_seq(v, &cl->since) < 0) goto bad;
+        cl->has_since = 1;
+    }
+    if (cws_http_query_param(req->http.query, "name", &v)) {
+        char raw[CHAT_MAX_NAME * 3];
+        ptrdiff_t n = percent_decode(v, raw, sizeof raw);
+        if (n >= 0) n = clean_name(raw, (size_t)n, cl->name);
+        if (n < 0) goto bad;
+        cl->name_len = (size_t)n;
+    }
+    cl->next = c->clients;
+    if (c->clients) c->clients->prev = cl;
+    c->clients = cl;
+    cws_socket_set_user(s, cl);
+    return 0;
+bad:
+    free(cl);
+    return 400;
+}
+
+/* Sends the messages the client missed, oldest first, all before any live
+ * message: this runs inside on_open, and every later broadcast queues
+ * behind these bytes. Recovery is by sequence number, never by socket. */
+static void replay(chat_client *cl) {
+    chat *c = cl->room;
+    const ring *r = history_messages(c->hist);
+    uint64_t last = history_last_seq(c->hist);
+    size_t from;
+    if (!cl->has_since) {
+        from = r->count > CHAT_FRESH_REPLAY ? r->count - CHAT_FRESH_REPLAY : 0;
+    } else if (cl->since > last) {
+        /* The client saw numbers this server never issued: its history
+         * was reset (file removed). Start the client over. */
+        send_notice(cl, "history_reset", "the server's history was reset; showing what it has now", 0, last);
+        from = r->count > CHAT_FRESH_REPLAY ? r->count - CHAT_FRESH_REPLAY : 0;
+    } else {
+        from = ring_first_after(r, cl->since);
+        uint64_t first_kept = r->count ? ring_at(r, 0)->seq : last + 1;
+        if (from == 0 && first_kept > cl->since + 1)
+            send_notice(cl, "history_gap", "some messages you missed are no longer kept", cl->since + 1,
+                        first_kept - 1);
+    }
+    /* Bound what one client can make us queue; the newest messages win. */
+    size_t bytes = 0, start = r->count;
+    while (start > from && bytes + ring_at(r, start - 1)->len <= c->cfg.replay_budget)
+        bytes += ring_at(r, --start)->len;
+    if (start > from)
+        send_notice(cl, "history_gap", "too many missed messages to send them all; showing the newest",
+                    ring_at(r, from)->seq, ring_at(r, start - 1)->seq);
+    for (size_t i = start; i < r->count; i++) {
+        const ring_entry *e = ring_at(r, i);
+        cws_socket_send(cl->sock, CWS_OP_TEXT, e->json, e->len);
+    }
+}
+
+static void on_open(cws_socket *s, void *user) {
+    chat_client *cl = user;
+    chat *c = cl->room;
+    size_t nlen;
+    const char *name = display_name(cl, &nlen);
+    cl->open = 1;
+    c->online++;
+
+    json_buf *b = begin(c, "hello");
+    json_key_uint(b, "seq", history_last_seq(c->hist));
+    json_key_string(b, "name", name, nlen);
+    json_key_uint(b, "online", c->online);
+    json_key_uint(b, "max_text", CHAT_MAX_TEXT);
+    json_key_uint(b, "max_name", CHAT_MAX_NAME);
+    send_out(cl);
+    replay(cl);
+    b = begin(c, "synced");
+    json_key_uint(b, "seq", history_last_seq(c->hist));
+    send_out(cl);
+    (void)s;
+    broadcast_presence(c, "join", cl);
+}
+
+static void on_sync_timer(cws_loop *loop, void *user) {
+    chat *c = user;
+    (void)loop;
+    c->sync_timer = NULL; /* a one-shot timer is gone after this call */
+    history_sync(c->hist);
+}
+
+/* Stores the message, then broadcasts it: what clients see is on disk. */
+static void post_message(chat_client *cl, const json_field *text) {
+    chat *c = cl->room;
+    if (text->kind != JSON_STRING) {
+        send_error(cl, "bad_message", "\"text\" must be a string");
+        return;
+    }
+    ptrdiff_t n = json_string_decode(text, c->text, CHAT_MAX_TEXT);
+    if (n < 0) {
+        send_error(cl, "too_long", "the text is longer than max_text bytes");
+        return;
+    }
+    size_t blank = 0;
+    while (blank < (size_t)n && strchr(" \t\r\n", c->text[blank])) blank++;
+    if (blank == (size_t)n) {
+        send_error(cl, "empty", "the text is empty");
+        return;
+    }
+    uint64_t seq = history_last_seq(c->hist) + 1;
+    size_t nlen;
+    const char *name = display_name(cl, &nlen);
+    json_buf *b = begin(c, "message");
+    json_key_uint(b, "seq", seq);
+    json_key_uint(b, "time", wall_ms());
+    json_key_string(b, "name", name, nlen);
+    json_key_string(b, "text", c->text, (size_t)n);
+    json_end(b);
+    if (b->failed || history_append(c->hist, seq, b->data, b->len) < 0) {
+        send_error(cl, "storage", "the server could not store the message; it was not sent");
+        return;
+    }
+    if (history_needs_sync(c->hist) && !c->sync_timer)
+        c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c);
+    if (c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, b->data, b->len, NULL);
+}
+
+static void set_name(chat_client *cl, const json_field *field) {
+    char raw[CHAT_MAX_NAME], name[CHAT_MAX_NAME];
+    ptrdiff_t n = field->kind == JSON_STRING ? json_string_decode(field, raw, sizeof raw) : -1;
+    if (n >= 0) n = clean_name(raw, (size_t)n, name);
+    if (n < 0) {
+        send_error(cl, "bad_name", "a name is a string of at most max_name bytes without control characters");
+        return;
+    }
+    size_t olen;
+    const char *old = display_name(cl, &olen);
+    json_buf *b = begin(cl->room, "rename");
+    json_key_string(b, "from", old, olen);
+    json_key_string(b, "name", n ? name : "anonymous", n ? (size_t)n : 9);
+    json_key_uint(b, "time", wall_ms());
+    memcpy(cl->name, name, (size_t)n);
+    cl->name_len = (size_t)n;
+    broadcast_out(cl->room);
+}
+
+/* A token bucket: `burst` messages at once, `rate` per second sustained. */
+static int within_rate(chat_client *cl) {
+    chat *c = cl->room;
+    uint64_t now = cws_loop_now(c->loop);
+    cl->tokens += (double)(now - cl->refilled_ms) * c->cfg.rate / 1000.0;
+    if (cl->tokens > c->cfg.burst) cl->tokens = c->cfg.burst;
+    cl->refilled_ms = now;
+    if (cl->tokens < 1.0) return 0;
+    cl->tokens -= 1.0;
+    return 1;
+}
+
+static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
+    chat_client *cl = user;
+    if (!within_rate(cl)) {
+        cws_socket_close(s, CWS_CLOSE_POLICY, "rate limit exceeded");
+        return;
+    }
+    if (opcode != CWS_OP_TEXT) {
+        send_error(cl, "bad_message", "messages are JSON text, not binary");
+        return;
+    }
+    json_field f[3] = {{"type", JSON_NONE, NULL, 0}, {"text", JSON_NONE, NULL, 0}, {"name", JSON_NONE, NULL, 0}};
+    const char *why;
+    if (json_read_object((const char *)data, len, f, 3, &why) < 0) {
+        send_error(cl, "bad_json", why);
+        return;
+    }
+    char type[16];
+    ptrdiff_t tl = f[0].kind == JSON_STRING ? json_string_decode(&f[0], type, sizeof type) : -1;
+    if (tl == 7 && memcmp(type, "message", 7) == 0)
+        post_message(cl, &f[1]);
+    else if (tl == 4 && memcmp(type, "name", 4) == 0)
+        set_name(cl, &f[2]);
+    else
+        send_error(cl, "unknown_type", "\"type\" must be \"message\" or \"name\"");
+}
+
+/* The runtime pings every --ping-interval; tell the client what it
+ * measured when that changed (pongs the client sends unasked change
+ * nothing, so they cannot make us talk). */
+static void on_pong(cws_socket *s, void *user, const uint8_t *data, size_t len) {
+    chat_client *cl = user;
+    int rtt = cws_socket_rtt_ms(s);
+    (void)data;
+    (void)len;
+    if (rtt < 0 || rtt == cl->rtt_sent) return;
+    cl->rtt_sent = rtt;
+    json_buf *b = begin(cl->room, "latency");
+    json_key_uint(b, "ms", (uint64_t)rtt);
+    send_out(cl);
+}
+
+static void on_close(cws_socket *s, void *user, int code, const char *reason, size_t reason_len) {
+    chat_client *cl = user;
+    chat *c = cl->room;
+    int was_open = cl->open;
+    (void)s;
+    (void)code;
+    (void)reason;
+    (void)reason_len;
+    unlink_client(cl);
+    if (was_open && !c->shutting_down) broadcast_presence(c, "leave", cl);
+    free(cl);
+}
+
+const cws_socket_callbacks chat_socket_callbacks = {on_open, on_message, on_pong, on_close};

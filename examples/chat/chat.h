@@ -1,0 +1,38 @@
+/* The chat room: who is connected, what they may send, and relaying it.
+ * The wire format is described in docs/chat-protocol.md. */
+#ifndef CHAT_CHAT_H
+#define CHAT_CHAT_H
+
+#include "history.h"
+
+#include <cws.h>
+
+#define CHAT_MAX_TEXT 4096    /* bytes of UTF-8 in one message's text */
+#define CHAT_MAX_NAME 32      /* bytes of UTF-8 in a name */
+#define CHAT_FRESH_REPLAY 200 /* messages a client without ?since= gets */
+#define CHAT_SYNC_DELAY_MS 10 /* group-commit window of --fsync batch */
+
+typedef struct chat_config {
+    double rate;          /* messages per second one client may send */
+    double burst;         /* and at once */
+    size_t replay_budget; /* bytes of history replayed to one client */
+} chat_config;
+
+typedef struct chat chat;
+
+/* The room stores into (and replays from) h, which it does not own. */
+chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg);
+/* Frees the room; call once the server is gone. */
+void chat_free(chat *c);
+/* Broadcasts go through srv; set once it exists. */
+void chat_set_server(chat *c, cws_server *srv);
+
+/* The server's on_upgrade: accepts /ws[?since=N][&name=...]. */
+int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req);
+/* The socket callbacks for cws_server_config.cb. */
+extern const cws_socket_callbacks chat_socket_callbacks;
+
+/* Before cws_server_shutdown(): no more leave notices; history synced. */
+void chat_shutdown(chat *c);
+
+#endif

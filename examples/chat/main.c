@@ -1,0 +1,167 @@
+/* cws-chat: a broadcast chat server with a browser page and a durable
+ * history. This file wires the pieces to the cws runtime:
+ *   options.c  flags        site.c     the web page (static files)
+ *   chat.c     the room     history.c  the log file + in-memory ring
+ *   json.c     wire format  record.c   one record of the log
+ * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
+ * messages. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "chat.h"
+#include "options.h"
+#include "site.h"
+
+#include <cws.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHUTDOWN_TIMEOUT_MS 3000
+
+typedef struct app {
+    cws_loop *loop;
+    cws_server *server;
+    chat *room;
+    site web;
+    int signal_pipe[2];
+    int stopping;
+} app;
+
+/* The write end of the self-pipe. A signal handler can reach nothing
+ * else, so this one global is the price of async-signal safety. */
+static volatile sig_atomic_t signal_fd = -1;
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (signal_fd >= 0 && write(signal_fd, &b, 1) < 0) { /* pipe full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+static int install_signals(app *a) {
+    if (pipe(a->signal_pipe) < 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(a->signal_pipe[i], F_SETFD, FD_CLOEXEC);
+        fcntl(a->signal_pipe[i], F_SETFL, O_NONBLOCK);
+    }
+    signal_fd = a->signal_pipe[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) return -1;
+    return 0;
+}
+
+/* Runs in the loop, not in the handler: any API call is allowed here. */
+static void on_signal_pipe(cws_loop *loop, int fd, void *user) {
+    app *a = user;
+    unsigned char b[16];
+    while (read(fd, b, sizeof b) > 0) { /* drain: one wake-up is enough */
+    }
+    if (a->stopping) {
+        fprintf(stderr, "cws-chat: second signal, stopping now\n");
+        cws_loop_stop(loop);
+        return;
+    }
+    a->stopping = 1;
+    fprintf(stderr, "cws-chat: shutting down (1001 to %zu clients)\n", cws_server_count(a->server));
+    chat_shutdown(a->room);
+    /* Every client gets close 1001 "going away"; cws_loop_run() returns
+     * once their close handshakes are done (or the timeout passed). */
+    cws_server_shutdown(a->server, CWS_CLOSE_GOING_AWAY, SHUTDOWN_TIMEOUT_MS);
+}
+
+static int on_upgrade(cws_socket *s, const cws_hs_request *req, void *user) {
+    app *a = user;
+    return chat_upgrade(a->room, s, req);
+}
+
+static void on_http(cws_http_reply *r, const cws_http_head *req, void *user) {
+    app *a = user;
+    if (req->path.len == 3 && memcmp(req->path.ptr, "/ws", 3) == 0) {
+        static const char body[] = "426 Upgrade Required: this is the chat's WebSocket endpoint\n";
+        cws_http_reply_send(r, 426, "text/plain; charset=utf-8", body, sizeof body - 1,
+                            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+        return;
+    }
+    site_serve(&a->web, r, req);
+}
+
+int main(int argc, char **argv) {
+    chat_options o;
+    int rc = options_parse(&o, argc, argv, stdout, stderr);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+
+    app a;
+    memset(&a, 0, sizeof a);
+    a.signal_pipe[0] = a.signal_pipe[1] = -1;
+    if (site_open(&a.web, o.web, argv[0], stderr) < 0) return 1;
+    history *h = history_open(o.history, o.history_size, o.fsync_mode, stderr);
+    if (!h) {
+        site_close(&a.web);
+        return 1;
+    }
+    chat_config cc = {o.rate, o.burst, o.high_water / 2};
+    a.loop = cws_loop_new();
+    a.room = a.loop ? chat_new(a.loop, h, &cc) : NULL;
+    if (!a.room) {
+        fprintf(stderr, "cws-chat: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = o.host;
+    cfg.port = o.port;
+    cfg.max_message_size = o.max_message;
+    cfg.high_water = o.high_water;
+    cfg.handshake_timeout_ms = o.handshake_timeout_ms;
+    cfg.ping_interval_ms = o.ping_interval_ms;
+    cfg.on_upgrade = on_upgrade;
+    cfg.on_http = on_http;
+    cfg.cb = chat_socket_callbacks;
+    cfg.user = &a;
+    int err = 0;
+    a.server = cws_server_new(a.loop, &cfg, &err);
+    if (!a.server) {
+        fprintf(stderr, "cws-chat: cannot listen on %s:%d: %s\n", o.host, o.port, cws_strerror(err));
+        rc = 1;
+        goto out;
+    }
+    chat_set_server(a.room, a.server);
+    if (install_signals(&a) < 0 || cws_loop_watch_fd(a.loop, a.signal_pipe[0], on_signal_pipe, &a) < 0) {
+        fprintf(stderr, "cws-chat: cannot set up signal handling: %s\n", strerror(errno));
+        rc = 1;
+        goto out;
+    }
+
+    /* Tests read the port from this first line; IPv6 hosts need brackets. */
+    int v6 = strchr(o.host, ':') != NULL;
+    printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "", cws_server_port(a.server));
+    fflush(stdout);
+    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu), web root %s\n",
+            history_messages(h)->count, (unsigned long long)history_last_seq(h), a.web.root);
+
+    rc = cws_loop_run(a.loop) == CWS_OK ? 0 : 1;
+out:
+    if (a.room) chat_shutdown(a.room); /* no leave notices from here on */
+    if (a.server) cws_server_free(a.server);
+    chat_free(a.room);
+    if (a.signal_pipe[0] >= 0) {
+        cws_loop_unwatch_fd(a.loop, a.signal_pipe[0]);
+        close(a.signal_pipe[0]);
+        close(a.signal_pipe[1]);
+    }
+    if (a.loop) cws_loop_free(a.loop);
+    history_close(h);
+    site_close(&a.web);
+    return rc;
+}

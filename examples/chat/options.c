@@ -1,0 +1,145 @@
+/* Flag parsing and --help for cws-chat. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char options_help[] =
+    "usage: cws-chat [options]\n"
+    "A broadcast chat server: serves a web page and relays every message to\n"
+    "every connected browser, with a durable history that survives restarts.\n"
+    "\n"
+    "  --host ADDR              listen address (default 127.0.0.1: this machine\n"
+    "                           only; use 0.0.0.0 or :: to accept others)\n"
+    "  --port N                 TCP port (default 8080; 0 picks a free one). The\n"
+    "                           first line on stdout is 'listening on http://HOST:PORT'\n"
+    "  --web DIR                web root with index.html (default examples/chat/web,\n"
+    "                           looked up from the working directory, then next to\n"
+    "                           the binary)\n"
+    "  --history FILE           history log (default ./chat-history.log)\n"
+    "  --fsync always|batch|never\n"
+    "                           when the log reaches the disk (default batch):\n"
+    "                             always: before each message is broadcast; slowest,\n"
+    "                                     a power loss loses nothing that was shown\n"
+    "                             batch:  written before the broadcast, synced a few\n"
+    "                                     ms later for a whole group; kill -9 loses\n"
+    "                                     nothing, a power loss may lose the last batch\n"
+    "                             never:  left to the OS; kill -9 still loses nothing,\n"
+    "                                     a power loss may lose seconds\n"
+    "  --history-size N         messages kept and replayed to clients (default 10000)\n"
+    "  --max-message BYTES      largest WebSocket message accepted; bigger ones\n"
+    "                           close the connection with 1009 (default 65536)\n"
+    "  --high-water BYTES       unsent bytes queued for one client before it is\n"
+    "                           dropped with 1008 as too slow (default 4194304)\n"
+    "  --handshake-timeout MS   time a client has to finish its HTTP request\n"
+    "                           (default 10000)\n"
+    "  --ping-interval MS       how often each client is pinged; the measured\n"
+    "                           latency is sent to it (default 5000)\n"
+    "  --rate N                 messages per second one client may send on average\n"
+    "                           (default 20); above it, and --burst, it is closed\n"
+    "                           with 1008\n"
+    "  --burst N                messages one client may send at once (default 40)\n"
+    "  --help                   show this text\n";
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
+    char *end;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) {
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->history = "chat-history.log";
+    o->fsync_mode = HISTORY_FSYNC_BATCH;
+    o->history_size = 10000;
+    o->max_message = 65536;
+    o->high_water = 4u << 20;
+    o->handshake_timeout_ms = 10000;
+    o->ping_interval_ms = 5000;
+    o->rate = 20;
+    o->burst = 40;
+
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(options_help, out);
+            return 1;
+        }
+        /* Both "--flag value" and "--flag=value". */
+        char name[32];
+        const char *value = NULL;
+        const char *eq = strchr(flag, '=');
+        size_t nlen = eq ? (size_t)(eq - flag) : strlen(flag);
+        if (nlen >= sizeof name) nlen = sizeof name - 1;
+        memcpy(name, flag, nlen);
+        name[nlen] = '\0';
+        if (eq)
+            value = eq + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        static const char *const known[] = {"--host", "--port", "--web", "--history", "--fsync",
+                                            "--history-size", "--max-message", "--high-water",
+                                            "--handshake-timeout", "--ping-interval", "--rate", "--burst"};
+        int is_known = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= strcmp(name, known[k]) == 0;
+        if (!is_known) {
+            fprintf(err, "cws-chat: unknown option %s (see --help)\n", name);
+            return -1;
+        }
+        if (!value) {
+            fprintf(err, "cws-chat: %s needs a value (see --help)\n", name);
+            return -1;
+        }
+        unsigned long long v = 0;
+        int bad = 0;
+        if (strcmp(name, "--host") == 0) {
+            o->host = value;
+        } else if (strcmp(name, "--port") == 0) {
+            bad = parse_uint(value, 65535, &v);
+            o->port = (int)v;
+        } else if (strcmp(name, "--web") == 0) {
+            o->web = value;
+        } else if (strcmp(name, "--history") == 0) {
+            o->history = value;
+            bad = !*value;
+        } else if (strcmp(name, "--fsync") == 0) {
+            if (strcmp(value, "always") == 0) o->fsync_mode = HISTORY_FSYNC_ALWAYS;
+            else if (strcmp(value, "batch") == 0) o->fsync_mode = HISTORY_FSYNC_BATCH;
+            else if (strcmp(value, "never") == 0) o->fsync_mode = HISTORY_FSYNC_NEVER;
+            else bad = 1;
+        } else if (strcmp(name, "--history-size") == 0) {
+            bad = parse_uint(value, 1000000, &v) || v == 0;
+            o->history_size = (size_t)v;
+        } else if (strcmp(name, "--max-message") == 0) {
+            bad = parse_uint(value, (size_t)1 << 30, &v) || v < 256;
+            o->max_message = (size_t)v;
+        } else if (strcmp(name, "--high-water") == 0) {
+            bad = parse_uint(value, (size_t)1 << 30, &v) || v < 1024;
+            o->high_water = (size_t)v;
+        } else if (strcmp(name, "--handshake-timeout") == 0) {
+            bad = parse_uint(value, 3600000, &v) || v == 0;
+            o->handshake_timeout_ms = (uint32_t)v;
+        } else if (strcmp(name, "--ping-interval") == 0) {
+            bad = parse_uint(value, 3600000, &v) || v == 0;
+            o->ping_interval_ms = (uint32_t)v;
+        } else if (strcmp(name, "--rate") == 0) {
+            bad = parse_uint(value, 1000000, &v) || v == 0;
+            o->rate = (double)v;
+        } else if (strcmp(name, "--burst") == 0) {
+            bad = parse_uint(value, 1000000, &v) || v == 0;
+            o->burst = (double)v;
+        }
+        if (bad) {
+            fprintf(err, "cws-chat: invalid value for %s: '%s' (see --help)\n", name, value);
+            return -1;
+        }
+    }
+    return 0;
+}

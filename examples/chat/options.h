@@ -1,0 +1,30 @@
+/* cws-chat's command-line flags. */
+#ifndef CHAT_OPTIONS_H
+#define CHAT_OPTIONS_H
+
+#include "history.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct chat_options {
+    const char *host;
+    int port;
+    const char *web;          /* NULL: look for examples/chat/web */
+    const char *history;
+    history_fsync fsync_mode;
+    size_t history_size;
+    size_t max_message;
+    size_t high_water;
+    uint32_t handshake_timeout_ms;
+    uint32_t ping_interval_ms;
+    double rate;              /* messages per second per connection */
+    double burst;             /* bucket size */
+} chat_options;
+
+/* Fills o from argv. Returns 0 to run, 1 if --help was printed (exit 0),
+ * -1 after printing an error on err (exit 2). */
+int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err);
+
+#endif

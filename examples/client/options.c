@@ -1,0 +1,97 @@
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+    fputs("usage: cws-client [options] ws://HOST[:PORT][/PATH]\n"
+          "Sends each line of stdin as a WebSocket message and prints each\n"
+          "message received on its own line. End of input or Ctrl-C closes the\n"
+          "connection cleanly (code 1000) after the server answers.\n"
+          "\n"
+          "  --binary          send lines as binary messages, and print received\n"
+          "                    binary messages as raw bytes (default: text\n"
+          "                    messages out; binary messages in print as hex)\n"
+          "  --subprotocol P   offer subprotocol P (Sec-WebSocket-Protocol)\n"
+          "  --header 'N: V'   add a request header; repeatable\n"
+          "  --ping N          ping every N seconds (may be fractional) and print\n"
+          "                    the round-trip time on stderr\n"
+          "  --help            show this text\n"
+          "\n"
+          "Lines may be up to 2 MiB. Text lines must be UTF-8 (RFC 6455 §5.6);\n"
+          "others are skipped with a warning.\n"
+          "Exit status: 0 after a clean close (1000); 1 if the connection failed\n"
+          "or closed with another code (printed on stderr); 2 on bad usage.\n",
+          out);
+}
+
+/* A header line the server can parse: "token: value" with no CR/LF that
+ * could smuggle extra lines into the request (RFC 7230 §3.2). */
+static int header_is_valid(const char *h) {
+    const char *colon = strchr(h, ':');
+    if (!colon || colon == h || strpbrk(h, "\r\n")) return 0;
+    for (const char *p = h; p < colon; p++)
+        if (*p <= ' ' || *p >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *p)) return 0;
+    return 1;
+}
+
+static int append_header(client_options *o, const char *h) {
+    size_t old = o->headers ? strlen(o->headers) : 0;
+    char *p = realloc(o->headers, old + strlen(h) + 3);
+    if (!p) return -1;
+    o->headers = p;
+    sprintf(p + old, "%s\r\n", h);
+    return 0;
+}
+
+static int bad_usage(const char *what, const char *arg) {
+    fprintf(stderr, "cws-client: %s '%s' (try --help)\n", what, arg);
+    return 2;
+}
+
+int client_options_parse(client_options *o, int argc, char **argv) {
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        /* Options that take a value read it from the next argument. */
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes_value = 1;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(arg, "--binary") == 0) {
+            o->binary = 1;
+            takes_value = 0;
+        } else if (arg[0] != '-') {
+            if (o->url) return bad_usage("more than one URL", arg);
+            o->url = arg;
+            takes_value = 0;
+        } else if (!val) {
+            return bad_usage("missing value for", arg);
+        } else if (strcmp(arg, "--subprotocol") == 0) {
+            o->subprotocol = val;
+        } else if (strcmp(arg, "--header") == 0) {
+            if (!header_is_valid(val)) return bad_usage("bad header (want 'Name: value')", val);
+            if (append_header(o, val) != 0) return bad_usage("out of memory for", arg);
+        } else if (strcmp(arg, "--ping") == 0) {
+            char *end;
+            o->ping_seconds = strtod(val, &end);
+            if (*end || end == val || !(o->ping_seconds > 0 && o->ping_seconds <= 86400))
+                return bad_usage("bad --ping interval", val);
+        } else {
+            return bad_usage("unknown option", arg);
+        }
+        i += takes_value;
+    }
+    if (!o->url) {
+        fputs("cws-client: missing URL (try --help)\n", stderr);
+        return 2;
+    }
+    return 0;
+}
+
+void client_options_free(client_options *o) {
+    free(o->headers);
+    o->headers = NULL;
+}

@@ -1,0 +1,18 @@
+/* Command-line options of cws-client. */
+#ifndef CLIENT_OPTIONS_H
+#define CLIENT_OPTIONS_H
+
+typedef struct client_options {
+    const char *url;
+    const char *subprotocol; /* offered subprotocol(s), or NULL */
+    char *headers;           /* "Name: value\r\n" lines, or NULL (owned) */
+    double ping_seconds;     /* 0: no pings */
+    int binary;              /* send lines as binary, print binary raw */
+} client_options;
+
+/* Returns 0 to run, 1 after printing --help, 2 on bad usage (already
+ * reported on stderr). */
+int client_options_parse(client_options *o, int argc, char **argv);
+void client_options_free(client_options *o);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * cws-echo — a WebSocket echo server: every text or binary message comes
+ * back unchanged, with the same opcode. It is the target for conformance
+ * suites and benchmarks, so the hot path is one call: on_message sends the
+ * message straight back.
+ *
+ *   cws-echo [--host ADDR] [--port N] [--max-message BYTES]
+ *
+ * SIGINT/SIGTERM close every client with 1001 (going away) and exit 0.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <cws.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ECHO_SHUTDOWN_MS 3000
+
+typedef struct echo_options {
+    const char *host;
+    int port;
+    size_t max_message;
+} echo_options;
+
+/* What the signal watcher needs to end the program. */
+typedef struct echo_app {
+    cws_loop *loop;
+    cws_server *server;
+    int signal_fd;        /* read end of the self-pipe */
+    int shutting_down;
+} echo_app;
+
+static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
+    (void)user;
+    /* An error here means the socket is already closing (or its queue hit
+     * the high-water mark and the runtime closes it): nothing to add. */
+    cws_socket_send(s, opcode, data, len);
+}
+
+/* ---- signals: a self-pipe turns SIGINT/SIGTERM into a loop event ---- */
+
+/* A signal handler can reach nothing but globals; this one is set once in
+ * main() before the handlers are installed and never changes after. */
+static int echo_signal_pipe_write = -1;
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    /* write() is async-signal-safe; a full pipe already holds a wake-up. */
+    if (write(echo_signal_pipe_write, &b, 1) < 0) { /* nothing to do */ }
+    errno = saved;
+}
+
+static void poll_shutdown_done(cws_loop *loop, void *user) {
+    echo_app *app = user;
+    if (cws_server_done(app->server)) cws_loop_stop(loop);
+}
+
+static void on_signal_readable(cws_loop *loop, int fd, void *user) {
+    echo_app *app = user;
+    unsigned char buf[16];
+    while (read(fd, buf, sizeof buf) > 0) { /* drain */ }
+    if (app->shutting_down) return;
+    app->shutting_down = 1;
+    /* RFC 6455 §7.4.1: 1001 "going away" tells clients the server is
+     * stopping, so they may reconnect later. */
+    cws_server_shutdown(app->server, CWS_CLOSE_GOING_AWAY, ECHO_SHUTDOWN_MS);
+    /* The server has no "shutdown finished" callback: look every 20 ms. */
+    cws_timer_start(loop, 0, 20, poll_shutdown_done, app);
+}
+
+static int install_signal_pipe(int fds[2]) {
+    if (pipe(fds) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    echo_signal_pipe_write = fds[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+    return 0;
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: cws-echo [options]\n"
+            "WebSocket echo server: sends every text and binary message back\n"
+            "unchanged, on any path. SIGINT/SIGTERM close clients with 1001.\n"
+            "\n"
+            "  --host ADDR          listen address (default 127.0.0.1; :: or 0.0.0.0\n"
+            "                       to accept other machines)\n"
+            "  --port N             TCP port (default 9001; 0 picks a free one)\n"
+            "  --max-message BYTES  largest message accepted; a bigger one closes\n"
+            "                       the connection with 1009 (default %zu)\n"
+            "  --help               show this text\n"
+            "\n"
+            "The first line on stdout is \"listening on ws://HOST:PORT\".\n",
+            (size_t)CWS_MAX_MESSAGE_DEFAULT);
+}
+
+/* Parses a whole decimal number in [min, max]; returns 0 on success. */
+static int parse_number(const char *s, unsigned long long min, unsigned long long max,
+                        unsigned long long *out) {
+    if (!s || *s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully (--help), 2 on bad usage. */
+static int parse_options(int argc, char **argv, echo_options *o) {
+    /* Every option but --help takes a value, hence the step of two. */
+    for (int i = 1; i < argc; i += 2) {
+        const char *arg = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long long n;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(arg, "--host") == 0 && val) {
+            o->host = val;
+        } else if (strcmp(arg, "--port") == 0 && parse_number(val, 0, 65535, &n) == 0) {
+            o->port = (int)n;
+        } else if (strcmp(arg, "--max-message") == 0 && parse_number(val, 1, SIZE_MAX / 4, &n) == 0) {
+            o->max_message = (size_t)n;
+        } else {
+            fprintf(stderr, "cws-echo: bad or incomplete option '%s' (try --help)\n", arg);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    echo_options opt = {.host = "127.0.0.1", .port = 9001, .max_message = CWS_MAX_MESSAGE_DEFAULT};
+    int r = parse_options(argc, argv, &opt);
+    if (r) return r == 1 ? 0 : 2;
+
+    echo_app app = {0};
+    int sig_fds[2];
+    app.loop = cws_loop_new();
+    if (!app.loop || install_signal_pipe(sig_fds) != 0) {
+        fprintf(stderr, "cws-echo: cannot set up the event loop: %s\n", strerror(errno));
+        return 1;
+    }
+    app.signal_fd = sig_fds[0];
+
+    cws_server_config cfg = {0};
+    cfg.host = opt.host;
+    cfg.port = opt.port;
+    cfg.max_message_size = opt.max_message;
+    /* An echo queues each message once more on its way back: leave room
+     * for a maximal message in each direction so a fast sender of large
+     * messages is not cut off at the default 4 MiB high-water mark. */
+    cfg.high_water = opt.max_message * 2 + 65536;
+    cfg.cb.on_message = on_message;
+    cfg.user = &app;
+
+    int err = 0;
+    app.server = cws_server_new(app.loop, &cfg, &err);
+    if (!app.server) {
+        fprintf(stderr, "cws-echo: cannot listen on %s port %d: %s\n", opt.host, opt.port,
+                cws_strerror(err));
+        return 1;
+    }
+    if (cws_loop_watch_fd(app.loop, app.signal_fd, on_signal_readable, &app) != CWS_OK) {
+        fprintf(stderr, "cws-echo: cannot watch the signal pipe\n");
+        return 1;
+    }
+
+    /* IPv6 literals need brackets in a URL (RFC 3986 §3.2.2). */
+    int v6 = strchr(opt.host, ':') != NULL;
+    printf("listening on ws://%s%s%s:%d\n", v6 ? "[" : "", opt.host, v6 ? "]" : "",
+           cws_server_port(app.server));
+    fflush(stdout); /* tests read the port from this line */
+
+    r = cws_loop_run(app.loop);
+    cws_loop_unwatch_fd(app.loop, app.signal_fd);
+    cws_server_free(app.server);
+    cws_loop_free(app.loop);
+    close(sig_fds[0]);
+    close(sig_fds[1]);
+    return r == CWS_OK ? 0 : 1;
+}

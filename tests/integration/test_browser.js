@@ -1,0 +1,160 @@
+// The chat page in a real browser (headless Chromium driven by
+// playwright-core): two pages chat, a reload shows the history again, a
+// server killed with -9 and restarted is reconnected to by the page and the
+// conversation continues without gaps or duplicates. Saves $BUILD/chat.png.
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawn } = require('child_process');
+const { chromium } = require('playwright-core');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
+const CHAT = path.join(BUILD, 'cws-chat');
+const CHROMIUM = '/usr/bin/chromium';
+const STEP = 15000; // ms any single wait may take
+let serverLog = '';
+
+function startServer(port, history) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(CHAT, ['--port', String(port), '--history', history,
+      '--web', path.join(REPO, 'examples', 'chat', 'web'), '--ping-interval', '300'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stderr.on('data', (d) => { serverLog += d; }); // shown if the test fails
+    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, port: Number(m[1]) });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
+  });
+}
+
+// Resolves with the exit code (null if the signal killed it).
+function kill(srv, signal) {
+  return new Promise((resolve) => {
+    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve(srv.proc.exitCode);
+    srv.proc.once('exit', (code) => resolve(code));
+    srv.proc.kill(signal);
+  });
+}
+
+async function texts(page) {
+  return page.$$eval('#messages li.message', (lis) => lis.map((li) => ({
+    seq: Number(li.dataset.seq),
+    name: li.querySelector('.name').textContent,
+    text: li.querySelector('.text').textContent,
+  })));
+}
+
+async function waitForText(page, text) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('#messages li.message .text')]
+    .some((e) => e.textContent === t), text, { timeout: STEP });
+}
+
+async function say(page, text) {
+  await page.fill('#input', text);
+  await page.click('#send');
+}
+
+async function main() {
+  if (!fs.existsSync(CHAT)) throw new Error(`missing ${CHAT}: build it first`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-browser-'));
+  const history = path.join(tmp, 'history.log');
+  let srv = await startServer(0, history);
+  const port = srv.port;
+  const url = `http://127.0.0.1:${port}/`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const errors = [];
+    // Two browser contexts: two people with their own storage.
+    const alice = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+    const bob = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+    for (const p of [alice, bob]) {
+      p.on('pageerror', (e) => errors.push(String(e)));
+      p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await p.goto(url);
+      await p.waitForSelector('#status.online', { timeout: STEP });
+    }
+    await alice.fill('#name', 'alice');
+    await alice.press('#name', 'Tab'); // "change" sends {"type":"name"}
+    await bob.fill('#name', 'bob');
+    await bob.press('#name', 'Tab');
+
+    await say(alice, 'hello from alice');
+    await waitForText(bob, 'hello from alice');
+    await say(bob, 'hi alice <b>not bold</b>');
+    await waitForText(alice, 'hi alice <b>not bold</b>');
+    assert.strictEqual(await alice.$$eval('#messages b', (b) => b.length), 0, 'text rendered as HTML');
+    let seen = await texts(bob);
+    assert.deepStrictEqual(seen.map((m) => [m.seq, m.name, m.text]),
+      [[1, 'alice', 'hello from alice'], [2, 'bob', 'hi alice <b>not bold</b>']]);
+
+    // The latency the server measured reaches the page.
+    await alice.waitForFunction(() => /latency \d+ ms/.test(document.getElementById('latency').textContent),
+      null, { timeout: STEP });
+
+    // A reload shows the history again, once.
+    await bob.reload();
+    await bob.waitForSelector('#status.online', { timeout: STEP });
+    await waitForText(bob, 'hello from alice');
+    seen = await texts(bob);
+    assert.deepStrictEqual(seen.map((m) => m.seq), [1, 2], 'history after reload');
+
+    // Kill the server hard and restart it on the same port: the pages
+    // reconnect by themselves and resume from the last seq they saw.
+    await kill(srv, 'SIGKILL');
+    await alice.waitForSelector('#status.reconnecting', { timeout: STEP });
+    assert.ok(await alice.$eval('#send', (b) => b.disabled), 'send enabled while offline');
+    srv = await startServer(port, history);
+    await alice.waitForSelector('#status.online', { timeout: STEP });
+    await bob.waitForSelector('#status.online', { timeout: STEP });
+    await say(alice, 'after the restart');
+    await waitForText(bob, 'after the restart');
+    seen = await texts(bob);
+    assert.deepStrictEqual(seen.map((m) => m.seq), [1, 2, 3], 'conversation continues, no gap or duplicate');
+    assert.strictEqual(seen[2].name, 'alice');
+
+    // A third page loaded fresh gets the recent history from the server.
+    const carol = await (await browser.newContext()).newPage();
+    await carol.goto(url);
+    await waitForText(carol, 'after the restart');
+    assert.deepStrictEqual((await texts(carol)).map((m) => m.seq), [1, 2, 3]);
+
+    await bob.screenshot({ path: path.join(BUILD, 'chat.png') });
+    assert.deepStrictEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)), [],
+      'page errors');
+    await browser.close();
+    assert.strictEqual(await kill(srv, 'SIGTERM'), 0, 'exit status on SIGTERM');
+    assert.ok(!/Sanitizer|runtime error:/.test(serverLog), 'sanitizer report');
+    console.log('ok   browser chat, reload, restart; screenshot ' + path.join(BUILD, 'chat.png'));
+  } finally {
+    await browser.close();
+    await kill(srv, 'SIGTERM');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error('FAIL browser test timed out');
+  process.exit(1);
+}, 120000);
+main().then(() => {
+  clearTimeout(watchdog);
+  process.exit(0);
+}, (e) => {
+  console.error('FAIL ' + (e && e.stack || e));
+  console.error('server stderr:\n' + serverLog);
+  process.exit(1);
+});

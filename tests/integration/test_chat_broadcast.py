@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""cws-chat relays: 200 concurrent clients, one of them posting, every
+client receives every message exactly once, in order, with increasing
+sequence numbers; join/leave notices; names; the sender sees its own."""
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from chatlib import ChatServer, check, join, main, post, recv, recv_type  # noqa: E402
+
+CLIENTS = 200
+MESSAGES = 50
+
+
+async def two_hundred_clients_receive_everything_in_order():
+    srv = ChatServer("--rate", "1000", "--burst", "1000").start()
+    try:
+        joined = await asyncio.gather(*(join(srv) for _ in range(CLIENTS)))
+        socks = [j[0] for j in joined]
+        check(max(j[1]["online"] for j in joined) == CLIENTS, "online count never reached 200")
+        sender = socks[0]
+
+        async def collect(ws):
+            got = []
+            while len(got) < MESSAGES:
+                m = await recv(ws)
+                if m["type"] == "message":
+                    got.append(m)
+            return got
+
+        readers = [asyncio.ensure_future(collect(ws)) for ws in socks]
+        for i in range(MESSAGES):
+            await post(sender, f"message {i}")
+        results = await asyncio.gather(*readers)
+        for got in results:
+            check([m["text"] for m in got] == [f"message {i}" for i in range(MESSAGES)], "order or content differs")
+            seqs = [m["seq"] for m in got]
+            check(seqs == list(range(seqs[0], seqs[0] + MESSAGES)), f"seqs not consecutive: {seqs[:5]}...")
+            check(all(m["name"] == "anonymous" for m in got), "unnamed sender not shown as anonymous")
+        # Everybody got the same seqs.
+        check(len({tuple(m["seq"] for m in got) for got in results}) == 1, "clients disagree on seqs")
+        await asyncio.gather(*(ws.close() for ws in socks))
+    finally:
+        srv.cleanup()
+
+
+async def names_join_and_leave_notices():
+    srv = ChatServer().start()
+    try:
+        a, hello, _, _ = await join(srv, name="ann%C3%A9e")
+        check(hello["name"] == "année", f"name from the query: {hello}")
+        m = await recv_type(a, "join")
+        check(m["name"] == "année" and m["online"] == 1, f"own join notice: {m}")
+        b, _, _, _ = await join(srv)
+        m = await recv_type(a, "join")
+        check(m["name"] == "anonymous" and m["online"] == 2, f"join notice: {m}")
+        await b.send('{"type":"name","name":"  bob  "}')
+        m = await recv_type(a, "rename")
+        check(m["from"] == "anonymous" and m["name"] == "bob", f"rename notice: {m}")
+        await post(b, "from bob")
+        m = await recv_type(a, "message")
+        check(m["name"] == "bob" and m["text"] == "from bob", f"relayed: {m}")
+        m = await recv_type(b, "message")
+        check(m["text"] == "from bob", "the sender gets its own message too")
+        await b.close()
+        m = await recv_type(a, "leave")
+        check(m["name"] == "bob" and m["online"] == 1, f"leave notice: {m}")
+        await a.close()
+    finally:
+        srv.cleanup()
+
+
+main([two_hundred_clients_receive_everything_in_order, names_join_and_leave_notices])
