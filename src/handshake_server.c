@@ -2,10 +2,12 @@
  * client's upgrade request and write the 101 answer or an HTTP error.
  *
  * What is an upgrade: a request with the token "websocket" in an Upgrade
- * field. Without it the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
- * served by the application. With it, any other flaw is a refusal with an
- * HTTP status (400 and friends), never NOT_UPGRADE: a client that asked for
- * a WebSocket should learn why it did not get one. */
+ * field, or with a Sec-WebSocket-Key or Sec-WebSocket-Version field (a
+ * handshake that lost its Upgrade field on the way is still one). Without
+ * any of them the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
+ * served by the application. With one, any flaw is a refusal with an HTTP
+ * status (400 and friends), never NOT_UPGRADE: a client that asked for a
+ * WebSocket should learn why it did not get one. */
 #include "internal.h"
 
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
@@ -92,6 +94,7 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
         return hs_server_refuse(r, 400, "upgrade request target is not a path");
     if (f->hosts != 1 || f->host.len == 0)
         return hs_server_refuse(r, 400, "Host missing, empty or repeated");
+    if (!f->upgrade_ws) return hs_server_refuse(r, 400, "Upgrade lacks the token websocket");
     if (!f->connection_upgrade)
         return hs_server_refuse(r, 400, "Connection lacks the token Upgrade");
     if (f->has_body) /* its bytes would be taken for frames */
@@ -126,7 +129,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
-    if (!f.upgrade_ws) {
+    if (!f.upgrade_ws && f.keys == 0 && f.versions == 0) {
         /* Plain HTTP, for the application to serve; but RFC 7230 §5.4
          * makes a missing (HTTP/1.1) or repeated Host a 400 for any request. */
         int http11 = r->http.version_major > 1 ||

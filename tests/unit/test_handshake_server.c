@@ -171,6 +171,10 @@ static void test_rejections(void **state) {
     expect(NULL, "Host", NULL, CWS_ERR_HTTP, 400);
     expect(NULL, NULL, "Host: other\r\n", CWS_ERR_HTTP, 400);
     expect(NULL, "Host", "Host:\r\n", CWS_ERR_HTTP, 400);
+    /* Upgrade must hold the token websocket; without it, the key and
+     * version still mark a handshake, refused rather than served. */
+    expect(NULL, "Upgrade", NULL, CWS_ERR_HTTP, 400);
+    expect(NULL, "Upgrade", "Upgrade: h2c\r\n", CWS_ERR_HTTP, 400);
     /* Connection must hold the token Upgrade. */
     expect(NULL, "Connection", NULL, CWS_ERR_HTTP, 400);
     expect(NULL, "Connection", "Connection: keep-alive\r\n", CWS_ERR_HTTP, 400);
@@ -281,9 +285,19 @@ static void test_not_upgrade(void **state) {
                      CWS_ERR_NOT_UPGRADE);
     assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocketx\r\n\r\n"),
                      CWS_ERR_NOT_UPGRADE);
+    /* A handshake that lost its Upgrade field is still a handshake (it
+     * carries Sec-WebSocket-Key or -Version): refused with 400, not served
+     * as a page (RFC 6455 §4.2.1). */
     assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
                                "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"),
-                     CWS_ERR_NOT_UPGRADE);
+                     CWS_ERR_HTTP);
+    assert_int_equal(r.status, 400);
+    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     CWS_ERR_HTTP);
+    assert_int_equal(r.status, 400);
+    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: " KEY "\r\n\r\n"),
+                     CWS_ERR_HTTP);
+    assert_int_equal(r.status, 400);
     /* HTTP/1.0 needs no Host. */
     assert_int_equal(parse(&r, "GET / HTTP/1.0\r\n\r\n"), CWS_ERR_NOT_UPGRADE);
     assert_int_equal(r.host.len, 0);
