@@ -320,14 +320,19 @@ typedef struct cws_frame_header {
 } cws_frame_header;
 
 typedef struct cws_frame_parser {
-    cws_frame_header hdr; /* current frame */
+    /* A header cut by the end of a buffer is collected in stash, which
+     * shares memory with hdr: hdr is valid from a frame's START event
+     * until the next header begins to arrive. */
+    union {
+        cws_frame_header hdr;                 /* current frame */
+        uint8_t stash[CWS_FRAME_HEADER_MAX];  /* private */
+    };
     uint64_t offset;      /* payload bytes of it delivered so far */
+    const char *error;    /* static text naming the violated rule */
     uint8_t role;         /* the role of the endpoint that receives */
     uint8_t allowed_rsv;  /* RSV bits an extension negotiated (bits 2..0) */
     uint8_t state;        /* private */
     uint8_t have;         /* private: header bytes stashed */
-    uint8_t stash[CWS_FRAME_HEADER_MAX]; /* private */
-    const char *error;    /* static text naming the violated rule */
 } cws_frame_parser;
 
 enum { CWS_FRAME_START = 1, CWS_FRAME_END = 2 };
@@ -414,13 +419,17 @@ typedef struct cws_conn_callbacks {
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
 
+/* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
+ * may be a temporary. cws_conn_init() does not copy: the connection reads
+ * *cfg for its whole life (one config shared by every connection of a
+ * server, like llhttp's settings), so it must outlive them, unchanged. */
 typedef struct cws_conn_config {
     int role;                  /* CWS_SERVER or CWS_CLIENT */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     int no_auto_pong;          /* 1: the application answers pings itself */
     cws_conn_callbacks cb;
-    void *user;
+    void *user;                /* initial cws_conn_user(); per connection */
     cws_allocator alloc;
     cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
     void *rng_user;
@@ -432,9 +441,22 @@ enum cws_state {
     CWS_STATE_CLOSED = 2,   /* close handshake done, or failed, or aborted */
 };
 
-/* Allocates a connection (through cfg->alloc); NULL if out of memory. */
+/* Allocates a connection (through cfg->alloc) with its own copy of *cfg;
+ * NULL if out of memory or cfg is invalid. Free it with cws_conn_free(). */
 CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg);
 CWS_API void cws_conn_free(cws_conn *c);
+
+/* Embedding: a connection in memory the caller owns (e.g. in the same
+ * allocation as the caller's per-connection object: one malloc, no
+ * pointer). mem holds cws_conn_sizeof() bytes, aligned for any type (as
+ * malloc returns; place it at an offset that is a multiple of
+ * _Alignof(max_align_t)). cfg is shared, not copied: it must outlive the
+ * connection. Returns mem as the connection, or NULL if an argument is
+ * invalid. cws_conn_deinit() frees what the connection allocated
+ * (buffers), not mem; never call cws_conn_free() on such a connection. */
+CWS_API size_t cws_conn_sizeof(void);
+CWS_API cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg);
+CWS_API void cws_conn_deinit(cws_conn *c);
 
 /* Feeds received bytes; payload is unmasked in place in data. Returns the
  * bytes consumed (fewer than len only if a callback returned non-zero) or a

@@ -19,36 +19,54 @@
 /* Outcome of handling one parser event. */
 enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg) {
-    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
-    cws_conn *c = cws__realloc(&cfg->alloc, NULL, sizeof *c);
-    if (!c) return NULL;
+static size_t conn_max_frame(const cws_conn *c) {
+    return c->cfg->max_frame_size ? c->cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+}
+
+static size_t conn_max_message(const cws_conn *c) {
+    return c->cfg->max_message_size ? c->cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+}
+
+size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
+
+cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
+    if (!mem || !cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+    cws_conn *c = mem;
     memset(c, 0, sizeof *c);
     cws_frame_parser_init(&c->parser, cfg->role);
-    c->cb = cfg->cb;
+    c->cfg = cfg;
     c->user = cfg->user;
-    c->alloc = cfg->alloc;
-    c->rng = cfg->rng;
-    c->rng_user = cfg->rng_user;
-    c->max_frame = cfg->max_frame_size ? cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
-    c->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
-    c->role = (uint8_t)cfg->role;
-    c->no_auto_pong = cfg->no_auto_pong ? 1u : 0u;
     return c;
 }
 
+/* cws_conn_new's block: the conn, then its private copy of the settings. */
+#define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
+
+cws_conn *cws_conn_new(const cws_conn_config *cfg) {
+    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+    uint8_t *block = cws__realloc(&cfg->alloc, NULL, CONN_NEW_CFG_OFF + sizeof *cfg);
+    if (!block) return NULL;
+    cws_conn_config *copy = (cws_conn_config *)(void *)(block + CONN_NEW_CFG_OFF);
+    *copy = *cfg;
+    return cws_conn_init(block, copy);
+}
+
 static void conn_release_rx(cws_conn *c) {
-    cws__buf_free(&c->alloc, &c->rx);
-    if (c->ctl) cws__realloc(&c->alloc, c->ctl, 0);
-    c->ctl = NULL;
+    cws__buf_free(&c->cfg->alloc, &c->rx);
+}
+
+void cws_conn_deinit(cws_conn *c) {
+    if (!c) return;
+    conn_release_rx(c);
+    cws__buf_free(&c->cfg->alloc, &c->out);
+    if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
+    c->keys = NULL;
 }
 
 void cws_conn_free(cws_conn *c) {
     if (!c) return;
-    conn_release_rx(c);
-    cws__buf_free(&c->alloc, &c->out);
-    if (c->keys) cws__realloc(&c->alloc, c->keys, 0);
-    cws_allocator a = c->alloc;
+    cws_conn_deinit(c);
+    cws_allocator a = c->cfg->alloc; /* the copy goes with the block */
     cws__realloc(&a, c, 0);
 }
 
@@ -57,14 +75,14 @@ static void conn_report(cws_conn *c, int code, const char *reason, size_t len) {
     if (c->reported) return;
     c->reported = 1;
     c->close_code = (uint16_t)code;
-    if (c->cb.on_close) c->cb.on_close(c, c->user, code, reason, len);
+    if (c->cfg->cb.on_close) c->cfg->cb.on_close(c, c->user, code, reason, len);
 }
 
 /* "Fail the WebSocket connection" (§7.1.7): one close frame with code
  * (unless ours is already out), then nothing more in either direction. */
 static int conn_fail(cws_conn *c, int err, int code, const char *why) {
-    c->fail_err = (int8_t)err;
-    c->error = why;
+    c->fail_err = (uint8_t)-err;
+    c->parser.error = why; /* the parser is done with too: nothing more is parsed */
     size_t n = strlen(why);
     if (!c->sent_close) (void)cws__conn_emit_close(c, code, why, n);
     conn_report(c, code, why, n);
@@ -82,10 +100,10 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "new message inside a fragmented one (RFC 6455 §5.4)");
     }
-    if (h->len > c->max_frame)
+    if (h->len > conn_max_frame(c))
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
-    if (h->len > c->max_message - before)
+    if (h->len > conn_max_message(c) - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
@@ -97,7 +115,7 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
 }
 
 static int conn_end_streamed(cws_conn *c) {
-    return c->cb.on_message_end && c->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+    return c->cfg->cb.on_message_end && c->cfg->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
 }
 
 /* on_message for the message that just ended; data is the in-place view
@@ -107,8 +125,8 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
         data = c->rx ? c->rx->data : (const uint8_t *)"";
         len = c->rx ? c->rx->len : 0;
     }
-    int r = c->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
-    cws__buf_free(&c->alloc, &c->rx);
+    int r = c->cfg->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    cws__buf_free(&c->cfg->alloc, &c->rx);
     return r;
 }
 
@@ -116,12 +134,12 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     const cws_frame_header *h = ev->hdr;
-    int streamed = c->cb.on_message == NULL;
+    int streamed = c->cfg->cb.on_message == NULL;
     int r = CONN_GO;
     if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
         if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
-        if (h->opcode != CWS_OP_CONT && streamed && c->cb.on_message_begin &&
-            c->cb.on_message_begin(c, c->user, h->opcode)) {
+        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin &&
+            c->cfg->cb.on_message_begin(c, c->user, h->opcode)) {
             *rewind = 1;
             return CONN_PAUSE;
         }
@@ -134,9 +152,9 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
         if (streamed) {
-            if (c->cb.on_message_data && c->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
+            if (c->cfg->cb.on_message_data && c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
         } else if (!view) {
-            uint8_t *dst = cws__buf_reserve(&c->alloc, &c->rx, ev->len, c->max_message);
+            uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
             if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
             memcpy(dst, ev->data, ev->len);
             c->rx->len += ev->len;
@@ -192,34 +210,37 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     if (!(ev->offset == 0 && (ev->flags & CWS_FRAME_END))) {
         /* The payload is cut across recv calls: collect its <= 125 bytes. */
         if (!ev->len) return CONN_GO;
-        if (!c->ctl && !(c->ctl = cws__realloc(&c->alloc, NULL, CWS_CONTROL_MAX)))
-            return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a control frame");
-        memcpy(c->ctl + ev->offset, ev->data, ev->len);
+        /* The bytes go just past the message being reassembled (if any),
+         * without counting as part of it: no buffer of their own. */
+        uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, CWS_CONTROL_MAX, SIZE_MAX);
+        if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a control frame");
+        memcpy(dst + ev->offset, ev->data, ev->len);
         if (!(ev->flags & CWS_FRAME_END)) return CONN_GO;
-        p = c->ctl;
+        p = dst;
     }
     int r = CONN_GO;
     switch (h->opcode) {
     case CWS_OP_PING:
         /* §5.5.2: a pong with the same payload, unless our close is out. */
-        if (!c->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
-        if (c->cb.on_ping && c->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        if (!c->cfg->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
+        if (c->cfg->cb.on_ping && c->cfg->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
         break;
     case CWS_OP_PONG:
-        if (c->cb.on_pong && c->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_pong && c->cfg->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
         break;
     default:
         r = conn_got_close(c, p, n);
         break;
     }
-    if (c->ctl) cws__realloc(&c->alloc, c->ctl, 0);
-    c->ctl = NULL;
+    /* A buffer made only for this control frame goes (after the callback:
+     * p pointed into it). */
+    if (c->rx && !c->rx->len) cws__buf_free(&c->cfg->alloc, &c->rx);
     return r;
 }
 
 ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     if (!c || (!data && len)) return CWS_ERR_INVALID;
-    if (c->fail_err) return c->fail_err;
+    if (c->fail_err) return -(int)c->fail_err;
     if (c->in_recv) return CWS_ERR_STATE;
     if (c->aborted) return CWS_ERR_CLOSED;
     /* §5.5.1: after the peer's close, whatever it sends is ignored. */
@@ -252,7 +273,7 @@ ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     }
     c->in_recv = 0;
     if (c->fail_err || c->got_close) conn_release_rx(c);
-    if (c->fail_err) return c->fail_err;
+    if (c->fail_err) return -(int)c->fail_err;
     if (c->got_close) return (ptrdiff_t)len;
     return (ptrdiff_t)used;
 }
@@ -274,7 +295,7 @@ int cws_conn_state(const cws_conn *c) {
 }
 
 int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
-const char *cws_conn_error(const cws_conn *c) { return c ? c->error : NULL; }
-int cws_conn_role(const cws_conn *c) { return c->role; }
+const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->parser.error : NULL; }
+int cws_conn_role(const cws_conn *c) { return c->parser.role; }
 void *cws_conn_user(const cws_conn *c) { return c->user; }
 void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }

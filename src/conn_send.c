@@ -37,25 +37,28 @@ void cws__buf_free(const cws_allocator *a, cws__buf **b) {
     *b = NULL;
 }
 
-/* The next fresh masking key (client role). */
+/* The next fresh masking key (client role). The pool's last byte is the
+ * index of its next unused key byte. */
 static int conn_next_key(cws_conn *c, uint8_t key[4]) {
     if (!c->keys) {
-        c->keys = cws__realloc(&c->alloc, NULL, CONN_KEY_POOL);
+        c->keys = cws__realloc(&c->cfg->alloc, NULL, CONN_KEY_POOL + 1);
         if (!c->keys) return CWS_ERR_NOMEM;
-        c->key_pos = CONN_KEY_POOL;
+        c->keys[CONN_KEY_POOL] = CONN_KEY_POOL;
     }
-    if (c->key_pos > CONN_KEY_POOL - 4) {
-        int r = c->rng ? c->rng(c->rng_user, c->keys, CONN_KEY_POOL) : cws_random(c->keys, CONN_KEY_POOL);
+    uint8_t pos = c->keys[CONN_KEY_POOL];
+    if (pos > CONN_KEY_POOL - 4) {
+        const cws_conn_config *cfg = c->cfg;
+        int r = cfg->rng ? cfg->rng(cfg->rng_user, c->keys, CONN_KEY_POOL) : cws_random(c->keys, CONN_KEY_POOL);
         if (r != 0) return CWS_ERR_RANDOM;
-        c->key_pos = 0;
+        pos = 0;
     }
-    memcpy(key, c->keys + c->key_pos, 4);
-    c->key_pos = (uint8_t)(c->key_pos + 4);
+    memcpy(key, c->keys + pos, 4);
+    c->keys[CONN_KEY_POOL] = (uint8_t)(pos + 4);
     return CWS_OK;
 }
 
 static int conn_write(cws_conn *c, const uint8_t *data, size_t len) {
-    if (c->cb.write(c, c->user, data, len) == 0) return CWS_OK;
+    if (c->cfg->cb.write(c, c->user, data, len) == 0) return CWS_OK;
     c->write_failed = 1;
     return CWS_ERR_IO;
 }
@@ -94,17 +97,17 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
     h.opcode = (uint8_t)opcode;
     h.len = len;
     /* §5.1: a client masks every frame, a server none. */
-    if (c->role == CWS_CLIENT) {
+    if (c->parser.role == CWS_CLIENT) {
         int r = conn_next_key(c, h.mask);
         if (r) return r;
         h.masked = 1;
     }
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hlen = cws_frame_header_encode(hdr, &h);
-    if (c->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
+    if (c->cfg->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
 
     if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
-    uint8_t *dst = cws__buf_reserve(&c->alloc, &c->out, hlen + len, SIZE_MAX);
+    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->out, hlen + len, SIZE_MAX);
     if (!dst) return CWS_ERR_NOMEM;
     memcpy(dst, hdr, hlen);
     if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
@@ -194,7 +197,7 @@ void cws_conn_consume(cws_conn *c, size_t n) {
     c->out->head += n;
     c->out->len -= n;
     /* Drained: give the memory back, so an idle connection holds none. */
-    if (!c->out->len) cws__buf_free(&c->alloc, &c->out);
+    if (!c->out->len) cws__buf_free(&c->cfg->alloc, &c->out);
 }
 
 size_t cws_conn_buffered_amount(const cws_conn *c) {

@@ -1,7 +1,9 @@
 /* Frame codec (RFC 6455 §5.2): an incremental, zero-copy frame parser and
  * the header encoder. The parser never copies payload: it unmasks it in
  * place in the caller's buffer and hands it out as chunks. Only a header
- * cut by the end of a buffer is copied, into the parser's small stash. */
+ * cut by the end of a buffer is copied, into the parser's small stash
+ * (which shares memory with the decoded header, to keep the parser, and so
+ * every connection, small). */
 #include "internal.h"
 
 enum {
@@ -99,6 +101,11 @@ ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_fra
                 const char *why = p->have >= 2 ? frame_check_start(p, p->stash) : NULL;
                 return why ? frame_fail(p, why) : (ptrdiff_t)used;
             }
+        }
+        uint8_t copy[CWS_FRAME_HEADER_MAX];
+        if (hb == p->stash) { /* the stash and hdr share memory */
+            memcpy(copy, p->stash, p->have);
+            hb = copy;
         }
         const char *why = frame_check_start(p, hb);
         if (!why) why = frame_decode(&p->hdr, hb);

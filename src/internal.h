@@ -6,11 +6,29 @@
 
 #include "cws.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #define CWS__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CWS__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The strictest fundamental alignment (C11's _Alignof(max_align_t)),
+ * spelled so that the single header also builds as C99. */
+typedef union cws__max_align {
+    long double ld;
+    long long ll;
+    double d;
+    void *p;
+    void (*fp)(void);
+} cws__max_align;
+typedef struct cws__max_align_probe {
+    char c;
+    cws__max_align a;
+} cws__max_align_probe;
+#define CWS__MAX_ALIGN offsetof(cws__max_align_probe, a)
+/* n rounded up to a multiple of CWS__MAX_ALIGN. */
+#define CWS__ALIGN_UP(n) (((n) + CWS__MAX_ALIGN - 1) / CWS__MAX_ALIGN * CWS__MAX_ALIGN)
 
 /* realloc through the user's hook, or libc when none is set. */
 void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
@@ -98,37 +116,39 @@ typedef struct cws__buf {
 uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
 void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
+/* Kept small (104 bytes on LP64): a server holds one per idle client.
+ * Settings are read through cfg, shared by every connection made from it
+ * (cws_conn_init) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
-    cws_frame_parser parser;
-    cws_conn_callbacks cb;
+    cws_frame_parser parser; /* its error field also holds why we failed */
+    const cws_conn_config *cfg;
     void *user;
-    cws_allocator alloc;
-    cws_rng_fn rng;
-    void *rng_user;
-    size_t max_frame;
-    size_t max_message;
     uint64_t msg_len;   /* announced bytes of the message being received */
-    cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made */
-    uint8_t *ctl;       /* a control frame cut across recv calls, lazily made */
+    cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made;
+                           also holds a control frame cut across recv calls,
+                           past its used bytes */
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
-    uint8_t *keys;      /* client role: pool of random masking keys */
-    const char *error;  /* why we failed the connection */
+    uint8_t *keys;      /* client role: pool of random masking keys, then
+                           the index of the next unused byte */
+    /* Two 8-byte words of state. The first is written per frame by the
+     * receive path (and close_code, once); the second is read by every
+     * send and rarely written. Apart, a send right after a receive (an
+     * echo) never loads a word that a narrow store is still writing (a
+     * store-forwarding stall: the compiler tests these bits with one wide
+     * load). */
     cws_utf8 utf8;      /* validator of the text message being received */
-    uint16_t close_code;
-    int8_t fail_err;    /* the negative error recv returns once failed */
-    uint8_t role;
-    uint8_t key_pos;    /* next unused byte of keys */
     uint8_t rx_op;      /* opcode of the message being received; 0 if none */
-    unsigned no_auto_pong : 1;
-    unsigned sent_close : 1;   /* our close frame is out */
-    unsigned got_close : 1;    /* the peer's close frame arrived */
-    unsigned aborted : 1;      /* cws_conn_abort() was called */
-    unsigned write_failed : 1; /* the write callback refused bytes */
-    unsigned reported : 1;     /* on_close was called */
-    unsigned in_recv : 1;      /* inside cws_conn_recv() */
-    unsigned rx_started : 1;   /* the current frame's header was handled */
-    unsigned pend_end : 1;     /* on_message_end is due (recv was paused) */
-    unsigned tx_frag : 1;      /* a fragmented send is open */
+    unsigned in_recv : 1;     /* inside cws_conn_recv() */
+    unsigned rx_started : 1;  /* the current frame's header was handled */
+    unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
+    uint16_t close_code;      /* the code reported through on_close */
+    uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
+    unsigned sent_close : 1;  /* our close frame is out */
+    unsigned got_close : 1;   /* the peer's close frame arrived */
+    unsigned aborted : 1;     /* cws_conn_abort() was called */
+    unsigned write_failed : 1;/* the write callback refused bytes */
+    unsigned reported : 1;    /* on_close was called */
+    unsigned tx_frag : 1;     /* a fragmented send is open */
 };
 
 /* Sends one frame (masked in the client role). Returns CWS_OK or an error. */

@@ -124,7 +124,7 @@ static void cli_fail(cws_socket *s, int err, const char *reason) {
 }
 
 void cws__client_failed(cws_socket *s) {
-    cli_fail(s, CWS_ERR_IO, s->state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
+    cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
 }
 
 static const char *cli_errno_text(int e) {
@@ -203,12 +203,12 @@ static void cli_try_next(cws_socket *s) {
             s->io.fd = -1;
             continue;
         }
-        s->state = RT_ST_CONNECTING; /* even if connected at once: the write event says so */
+        s->io.state = RT_ST_CONNECTING; /* even if connected at once: the write event says so */
         return;
     }
     c->err = CWS_ERR_IO;
     c->reason = cli_errno_text(last);
-    s->state = RT_ST_FAILED;
+    s->io.state = RT_ST_FAILED;
     cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
 }
 
@@ -237,13 +237,13 @@ void cws__client_event(cws_socket *s, unsigned ev) {
         return;
     }
     /* Connected: the request queued by cws_connect goes out now. */
-    s->state = RT_ST_CL_HANDSHAKE;
+    s->io.state = RT_ST_CL_HANDSHAKE;
     (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);
     cws__socket_service(s);
 }
 
 void cws__client_deadline(cws_socket *s) {
-    if (s->state == RT_ST_FAILED) {
+    if (s->io.state == RT_ST_FAILED) {
         cws__socket_destroy(s, s->why ? s->why : RT_WHY_CONNECT);
         return;
     }
@@ -276,7 +276,7 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     }
     /* Bytes after the head are frames: feed them once the conn exists.
      * They live in c->rbuf, released only after opening. */
-    if (cws__socket_open(s, CWS_CLIENT, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
+    if (cws__socket_open(s, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
         cli_fail(s, CWS_ERR_NOMEM, "out of memory");
         return;
     }
@@ -326,6 +326,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
         sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
         sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
+        cws__sockcfg_conn(sc, CWS_CLIENT);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -347,7 +348,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     rt_free(u);
     if (reqlen > 0) {
         s->aux = c;
-        s->state = RT_ST_CONNECTING;
+        s->io.state = RT_ST_CONNECTING;
         if (cws__outq_append(s, (const uint8_t *)req, (size_t)reqlen) < 0) reqlen = CWS_ERR_NOMEM;
     }
     rt_free(req);
@@ -356,6 +357,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         if (s) {
             cws__outq_free(s);
             cws__timer_release(loop);
+            cws_conn_deinit(rt_sock_conn_mem(s));
             rt_free(s);
         }
         rt_free(c);
@@ -366,7 +368,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     c->hc = hc;
     c->max_hs = CWS_HANDSHAKE_MAX_DEFAULT;
     c->ai_list = c->ai_next = res;
-    s->user = cfg->user;
+    cws_socket_set_user(s, cfg->user);
     s->next = loop->clients;
     if (loop->clients) loop->clients->prev = s;
     loop->clients = s;

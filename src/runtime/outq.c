@@ -183,18 +183,18 @@ int cws__outq_flush(cws_socket *s) {
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                s->flags |= RT_F_BLOCKED;
+                s->io.flags |= RT_F_BLOCKED;
                 return 0;
             }
             return -1;
         }
         outq_consume(s, (size_t)w);
         if ((size_t)w < want) {
-            s->flags |= RT_F_BLOCKED; /* the kernel is full: wait for writable */
+            s->io.flags |= RT_F_BLOCKED; /* the kernel is full: wait for writable */
             return 0;
         }
     }
-    s->flags &= (uint8_t)~RT_F_BLOCKED;
+    s->io.flags &= (uint8_t)~RT_F_BLOCKED;
     if (q) {
         s->q = NULL;
         outq_put(rt_sock_loop(s), q);

@@ -44,7 +44,10 @@ typedef struct rt_io {
     int fd;
     uint8_t kind;
     uint8_t events;   /* RT_EV_* currently registered; 0: not registered */
-    uint8_t pad_[2];
+    /* A socket's own (enum rt_state, RT_F_*), kept in what would be
+     * padding; unused by the other kinds. */
+    uint8_t state;
+    uint8_t flags;
 #ifdef CWS_USE_POLL
     uint32_t poll_idx;
 #endif
@@ -103,6 +106,7 @@ typedef struct rt_outq {
 typedef struct rt_sockcfg {
     cws_loop *loop;
     cws_server *server;       /* NULL for a client */
+    cws_conn_config conn;     /* shared by the sockets' embedded cws_conns */
     cws_socket_callbacks cb;
     size_t high_water;
     size_t max_message;
@@ -131,7 +135,7 @@ enum rt_why {
 };
 
 enum {
-    RT_F_OPENED = 1,       /* on_open was called */
+    RT_F_OPENED = 1,       /* the conn is open (set just before on_open, cleared at teardown) */
     RT_F_REPORTED = 2,     /* on_close was called */
     RT_F_DIRTY = 4,        /* on the loop's flush list */
     RT_F_BLOCKED = 8,      /* the kernel refused bytes: waiting for EPOLLOUT */
@@ -141,25 +145,40 @@ enum {
     RT_F_BUSY = 128        /* over max_connections: only told 503 */
 };
 
-/* Kept small: it is the runtime's whole per-connection cost once the
- * handshake is done and the output drained (104 bytes on LP64). */
+/* Kept small: with the cws_conn embedded after it (one allocation, see
+ * RT_SOCK_CONN_OFF) it is the runtime's whole per-connection cost once the
+ * handshake is done and the output drained: 80 + 104 bytes on LP64. The
+ * socket's user pointer is the conn's (cws_conn_user), and the conn's
+ * callbacks find the socket from the conn's address. */
 struct cws_socket {
-    rt_io io;               /* first: the loop's events point here */
-    uint8_t state;          /* enum rt_state */
-    uint8_t flags;          /* RT_F_* */
-    uint8_t why;            /* enum rt_why */
-    int32_t rtt;            /* ms, -1 until measured */
+    rt_io io;               /* first: the loop's events point here; also
+                               holds the state and RT_F_* flags */
     rt_tnode tn;            /* the socket's single deadline (state decides) */
-    uint32_t ping_sent;     /* loop ms (low 32 bits) of the runtime's ping */
+    int32_t rtt;            /* ms, -1 until measured */
+    uint8_t why;            /* enum rt_why */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
-    cws_conn *conn;         /* NULL until the handshake succeeded */
-    void *user;
     rt_outq *q;             /* NULL while nothing is queued */
     void *aux;              /* server: handshake buffer; client: its state */
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list; the graveyard link once dead */
 };
 
+/* Where the embedded cws_conn starts: aligned for any type, as
+ * cws_conn_init() asks. */
+#define RT_SOCK_CONN_OFF CWS__ALIGN_UP(sizeof(cws_socket))
+
+/* The embedded connection's memory, initialised when the socket is made. */
+static inline cws_conn *rt_sock_conn_mem(const cws_socket *s) {
+    return (cws_conn *)(void *)((char *)(uintptr_t)s + RT_SOCK_CONN_OFF);
+}
+/* The connection once the handshake is done (NULL before, and after
+ * teardown). */
+static inline cws_conn *rt_sock_conn(const cws_socket *s) {
+    return s->io.flags & RT_F_OPENED ? rt_sock_conn_mem(s) : NULL;
+}
+static inline cws_socket *rt_conn_sock(const cws_conn *c) {
+    return (cws_socket *)(void *)((char *)(uintptr_t)c - RT_SOCK_CONN_OFF);
+}
 static inline cws_loop *rt_sock_loop(const cws_socket *s) { return s->cfg->loop; }
 static inline cws_server *rt_sock_server(const cws_socket *s) { return s->cfg->server; }
 
@@ -273,6 +292,9 @@ void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
+/* Fills cfg->conn for the sockets of one role (the runtime's callbacks). */
+void cws__sockcfg_conn(rt_sockcfg *cfg, int role);
+/* One allocation: the socket and its cws_conn (initialised, not open). */
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
 void cws__socket_dirty(cws_socket *s);
@@ -284,8 +306,8 @@ void cws__socket_settle_all(cws_loop *loop);
 void cws__socket_check_high_water(cws_socket *s);
 void cws__socket_event(cws_socket *s, unsigned ev);
 void cws__socket_deadline(cws_socket *s);
-/* Creates the cws_conn, calls on_open and feeds bytes that followed the head. */
-int cws__socket_open(cws_socket *s, int role, uint8_t *rest, size_t rest_len);
+/* Opens the embedded cws_conn, calls on_open and feeds bytes that followed the head. */
+int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len);
 /* Tears down: reports on_close if due, closes the fd, buries s. */
 void cws__socket_destroy(cws_socket *s, int why);
 /* The memory of a destroyed socket, at the end of the round. */

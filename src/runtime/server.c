@@ -47,6 +47,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
                         : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
     sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
     sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
+    cws__sockcfg_conn(sc, CWS_SERVER);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -169,13 +170,13 @@ static void srv_busy(cws_server *srv, int fd) {
         return;
     }
     srv_link(srv, s);
-    s->flags |= RT_F_BUSY;
+    s->io.flags |= RT_F_BUSY;
     srv->lingering++;
     if (cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
-    s->state = RT_ST_HANDSHAKE;
+    s->io.state = RT_ST_HANDSHAKE;
     if (n > 0) cws__server_reject(s, 503);
     else cws__socket_destroy(s, RT_WHY_NONE);
 }
@@ -214,7 +215,7 @@ void cws__server_listen_event(cws_server *srv) {
         }
         srv_link(srv, s);
         srv->count++;
-        s->state = RT_ST_HANDSHAKE;
+        s->io.state = RT_ST_HANDSHAKE;
         if (cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
             cws__socket_destroy(s, RT_WHY_IO);
             continue;
@@ -228,7 +229,7 @@ void cws__server_listen_event(cws_server *srv) {
 void cws__server_linger(cws_socket *s) {
     /* The request head stays until the caller is done with it (on_http may
      * still read it after replying); srv_hs_result frees it. */
-    s->state = RT_ST_LINGER;
+    s->io.state = RT_ST_LINGER;
     cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
     cws__socket_dirty(s);
 }
@@ -278,7 +279,7 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         return;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
-        cws__socket_open(s, CWS_SERVER, rest, rest_len) < 0)
+        cws__socket_open(s, rest, rest_len) < 0)
         cws__socket_destroy(s, RT_WHY_NOMEM);
 }
 
@@ -297,7 +298,7 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
         cws__server_reject(s, 431); /* defensive: the parser should have said so */
     }
     /* Decided: the head (which req and rest pointed into) is not needed. */
-    if (s->io.kind != RT_IO_DEAD && s->state != RT_ST_HANDSHAKE && s->aux) {
+    if (s->io.kind != RT_IO_DEAD && s->io.state != RT_ST_HANDSHAKE && s->aux) {
         rt_free(s->aux);
         s->aux = NULL;
     }
@@ -365,7 +366,7 @@ void cws__server_socket_gone(cws_socket *s) {
     if (s->prev) s->prev->next = s->next;
     else srv->socks = s->next;
     if (s->next) s->next->prev = s->prev;
-    if (s->flags & RT_F_BUSY) srv->lingering--;
+    if (s->io.flags & RT_F_BUSY) srv->lingering--;
     else srv->count--;
     if (srv->shutting && !srv->socks) srv_finish_shutdown(srv);
 }
@@ -400,10 +401,10 @@ void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
     cws__loop_update_now(loop);
     for (cws_socket *s = srv->socks, *next; s; s = next) {
         next = s->next;
-        if (s->conn && s->state == RT_ST_OPEN) {
-            cws_conn_close(s->conn, code, reason, sizeof reason - 1);
+        if (rt_sock_conn(s) && s->io.state == RT_ST_OPEN) {
+            cws_conn_close(rt_sock_conn(s), code, reason, sizeof reason - 1);
             cws__socket_dirty(s);
-        } else if (!s->conn && s->state == RT_ST_HANDSHAKE) {
+        } else if (!rt_sock_conn(s) && s->io.state == RT_ST_HANDSHAKE) {
             /* Never opened: nothing to tell. Dropped by its deadline this
              * round, not here: we may be inside its own on_http. */
             cws__timer_set(loop, &s->tn, loop->now);
@@ -456,8 +457,8 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     b->shared = 1;
     ptrdiff_t sent = 0;
     for (cws_socket *s = srv->socks; s; s = s->next) {
-        if (s == except || s->state != RT_ST_OPEN || !s->conn || s->flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
-            cws_conn_state(s->conn) != CWS_STATE_OPEN)
+        if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+            cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
             continue;
         if (cws__outq_append_shared(s, b) < 0) continue;
         sent++;

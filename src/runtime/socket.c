@@ -38,10 +38,10 @@ static const char *sock_why_text(int why) {
 }
 
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
-    cws_socket *s = rt_alloc(sizeof *s);
+    cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
-    if (cws__timer_reserve(cfg->loop) < 0) {
+    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn)) {
         rt_free(s);
         return NULL;
     }
@@ -55,36 +55,36 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
 }
 
 void cws__socket_dirty(cws_socket *s) {
-    if (s->flags & RT_F_DIRTY || s->io.kind == RT_IO_DEAD) return;
-    s->flags |= RT_F_DIRTY;
+    if (s->io.flags & RT_F_DIRTY || s->io.kind == RT_IO_DEAD) return;
+    s->io.flags |= RT_F_DIRTY;
     s->dirty_next = rt_sock_loop(s)->dirty;
     rt_sock_loop(s)->dirty = s;
 }
 
 static void sock_undirty(cws_socket *s) {
-    if (!(s->flags & RT_F_DIRTY)) return;
+    if (!(s->io.flags & RT_F_DIRTY)) return;
     for (cws_socket **pp = &rt_sock_loop(s)->dirty; *pp; pp = &(*pp)->dirty_next) {
         if (*pp == s) {
             *pp = s->dirty_next;
             break;
         }
     }
-    s->flags &= (uint8_t)~RT_F_DIRTY;
+    s->io.flags &= (uint8_t)~RT_F_DIRTY;
 }
 
 /* ------------------------------------------------------------ close reporting */
 
 static void sock_report_close(cws_socket *s, int code, const char *reason, size_t len) {
-    if (s->flags & RT_F_REPORTED) return;
-    s->flags |= RT_F_REPORTED;
+    if (s->io.flags & RT_F_REPORTED) return;
+    s->io.flags |= RT_F_REPORTED;
     int is_client = rt_sock_server(s) == NULL;
-    if (!(s->flags & RT_F_OPENED) && !is_client) return; /* never reached on_open */
-    if (s->flags & RT_F_OVERFLOW) {
+    if (!(s->io.flags & RT_F_OPENED) && !is_client) return; /* never reached on_open */
+    if (s->io.flags & RT_F_OVERFLOW) {
         code = CWS_CLOSE_POLICY;
         reason = SOCK_OVERFLOW_REASON;
         len = sizeof SOCK_OVERFLOW_REASON - 1;
     } else if (code == CWS_CLOSE_ABNORMAL && !len) {
-        const char *why = is_client && !(s->flags & RT_F_OPENED) ? cws__client_fail_reason(s)
+        const char *why = is_client && !(s->io.flags & RT_F_OPENED) ? cws__client_fail_reason(s)
                                                                  : sock_why_text(s->why);
         if (why) {
             reason = why;
@@ -92,52 +92,57 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
         }
     }
     if (!reason) reason = "";
-    if (s->cfg && s->cfg->cb.on_close) s->cfg->cb.on_close(s, s->user, code, reason, len);
+    if (s->cfg && s->cfg->cb.on_close) s->cfg->cb.on_close(s, cws_socket_user(s), code, reason, len);
 }
 
 /* ------------------------------------------------------------ cws_conn glue */
 
+/* The conn's user is the socket's; the socket is found from the conn's
+ * address (the conn is embedded right after it). */
 static int sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
-    (void)c;
-    cws_socket *s = user;
-    if (s->cfg->cb.on_message && !(s->flags & RT_F_REPORTED)) s->cfg->cb.on_message(s, s->user, opcode, data, len);
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_message(s, user, opcode, data, len);
     return 0;
 }
 
 static void sock_schedule_ping(cws_socket *s, uint64_t from) {
-    if (!s->cfg->ping_interval || s->state != RT_ST_OPEN) return;
+    if (!s->cfg->ping_interval || s->io.state != RT_ST_OPEN) return;
     uint64_t due = from + s->cfg->ping_interval;
     if (due < rt_sock_loop(s)->now) due = rt_sock_loop(s)->now;
     cws__timer_set(rt_sock_loop(s), &s->tn, due);
 }
 
+/* While a runtime ping is out the deadline is its send time plus
+ * pong_timeout (nothing else moves it then), so the send time, which is
+ * also the ping's payload, needs no field of its own. */
+static uint32_t sock_ping_sent(const cws_socket *s) { return (uint32_t)(s->tn.due - s->cfg->pong_timeout); }
+
 static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
-    (void)c;
-    cws_socket *s = user;
-    if (s->flags & RT_F_AWAIT_PONG) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->io.flags & RT_F_AWAIT_PONG) {
         uint8_t want[4];
-        memcpy(want, &s->ping_sent, 4);
+        uint32_t sent32 = sock_ping_sent(s);
+        memcpy(want, &sent32, 4);
         if (len == 4 && !memcmp(data, want, 4)) {
             uint32_t now32 = (uint32_t)rt_sock_loop(s)->now;
-            s->rtt = (int32_t)(now32 - s->ping_sent);
-            s->flags &= (uint8_t)~RT_F_AWAIT_PONG;
+            s->rtt = (int32_t)(now32 - sent32);
+            s->io.flags &= (uint8_t)~RT_F_AWAIT_PONG;
             /* the peer is alive: next ping one interval after the last */
-            uint64_t sent = rt_sock_loop(s)->now - (uint64_t)(uint32_t)s->rtt;
-            sock_schedule_ping(s, sent);
+            sock_schedule_ping(s, s->tn.due - s->cfg->pong_timeout);
         }
     }
-    if (s->cfg->cb.on_pong && !(s->flags & RT_F_REPORTED)) s->cfg->cb.on_pong(s, s->user, data, len);
+    if (s->cfg->cb.on_pong && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_pong(s, user, data, len);
     return 0;
 }
 
 static void sock_conn_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
-    (void)c;
-    sock_report_close(user, code, reason, len);
+    (void)user;
+    sock_report_close(rt_conn_sock(c), code, reason, len);
 }
 
 static int sock_conn_write(cws_conn *c, void *user, const uint8_t *data, size_t len) {
-    (void)c;
-    cws_socket *s = user;
+    (void)user;
+    cws_socket *s = rt_conn_sock(c);
     if (cws__outq_append(s, data, len) < 0) return 1;
     cws__socket_dirty(s);
     return 0;
@@ -146,8 +151,8 @@ static int sock_conn_write(cws_conn *c, void *user, const uint8_t *data, size_t 
 /* Feeds received bytes to the connection. The runtime's callbacks never
  * pause cws_conn_recv, so everything is consumed unless it failed. */
 static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
-    while (len && s->conn && !cws_conn_done(s->conn)) {
-        ptrdiff_t r = cws_conn_recv(s->conn, data, len);
+    while (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) {
+        ptrdiff_t r = cws_conn_recv(rt_sock_conn(s), data, len);
         if (r <= 0) break; /* failed: the close frame is queued */
         data += r;
         len -= (size_t)r;
@@ -155,25 +160,25 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
     cws__socket_dirty(s);
 }
 
-int cws__socket_open(cws_socket *s, int role, uint8_t *rest, size_t rest_len) {
-    cws_conn_config cc;
-    memset(&cc, 0, sizeof cc);
-    cc.role = role;
-    cc.max_frame_size = s->cfg->max_message;
-    cc.max_message_size = s->cfg->max_message;
-    cc.cb.on_message = sock_conn_message;
-    cc.cb.on_pong = sock_conn_pong;
-    cc.cb.on_close = sock_conn_close;
-    cc.cb.write = sock_conn_write;
-    cc.user = s;
-    s->conn = cws_conn_new(&cc);
-    if (!s->conn) return CWS_ERR_NOMEM;
-    s->state = RT_ST_OPEN;
-    s->flags |= RT_F_OPENED;
+void cws__sockcfg_conn(rt_sockcfg *cfg, int role) {
+    cws_conn_config *cc = &cfg->conn;
+    memset(cc, 0, sizeof *cc);
+    cc->role = role;
+    cc->max_frame_size = cfg->max_message;
+    cc->max_message_size = cfg->max_message;
+    cc->cb.on_message = sock_conn_message;
+    cc->cb.on_pong = sock_conn_pong;
+    cc->cb.on_close = sock_conn_close;
+    cc->cb.write = sock_conn_write;
+}
+
+int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
+    s->io.state = RT_ST_OPEN; /* the conn exists since the socket does */
+    s->io.flags |= RT_F_OPENED;
     cws__timer_clear(rt_sock_loop(s), &s->tn);
     sock_schedule_ping(s, rt_sock_loop(s)->now);
     if (!rt_sock_server(s)) cws__client_opened(s);
-    if (s->cfg->cb.on_open) s->cfg->cb.on_open(s, s->user);
+    if (s->cfg->cb.on_open) s->cfg->cb.on_open(s, cws_socket_user(s));
     if (rest_len && s->io.kind != RT_IO_DEAD) sock_feed(s, rest, rest_len);
     cws__socket_dirty(s);
     return CWS_OK;
@@ -186,10 +191,10 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (why && !s->why) s->why = (uint8_t)why;
     cws_loop *loop = rt_sock_loop(s);
     /* on_close first, while the socket is still whole: it may send elsewhere. */
-    if (s->conn && !(s->flags & RT_F_REPORTED)) cws_conn_abort(s->conn);
-    if (!(s->flags & RT_F_REPORTED) && (s->flags & RT_F_OPENED || !rt_sock_server(s)))
+    if (rt_sock_conn(s) && !(s->io.flags & RT_F_REPORTED)) cws_conn_abort(rt_sock_conn(s));
+    if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s)))
         sock_report_close(s, CWS_CLOSE_ABNORMAL, NULL, 0);
-    s->flags |= RT_F_REPORTED;
+    s->io.flags |= RT_F_REPORTED;
     sock_undirty(s);
     cws__timer_clear(loop, &s->tn);
     cws__timer_release(loop);
@@ -199,10 +204,10 @@ void cws__socket_destroy(cws_socket *s, int why) {
         s->io.fd = -1;
     }
     cws__outq_free(s);
-    if (s->conn) {
-        cws_conn_free(s->conn);
-        s->conn = NULL;
-    }
+    /* Its buffers go now; the memory (and the user pointer in it) with
+     * the socket, after the round. */
+    cws_conn_deinit(rt_sock_conn_mem(s));
+    s->io.flags &= (uint8_t)~RT_F_OPENED;
     if (rt_sock_server(s)) {
         cws__server_socket_gone(s);
     } else {
@@ -230,11 +235,12 @@ static void sock_set_deadline(cws_socket *s, uint32_t ms) {
  * 1008; the close frame may go past the limit (it is at most 125 bytes),
  * nothing else will, and after a short grace TCP is dropped. */
 static void sock_overflow(cws_socket *s) {
-    if (s->flags & RT_F_OVERFLOW) return;
-    s->flags |= RT_F_OVERFLOW;
+    if (s->io.flags & RT_F_OVERFLOW) return;
+    s->io.flags |= RT_F_OVERFLOW;
+    s->io.flags &= (uint8_t)~RT_F_AWAIT_PONG; /* the deadline moves below */
     if (!s->why) s->why = RT_WHY_HIGH_WATER;
-    if (s->conn) cws_conn_close(s->conn, CWS_CLOSE_POLICY, SOCK_OVERFLOW_REASON, sizeof SOCK_OVERFLOW_REASON - 1);
-    if (s->state == RT_ST_OPEN) s->state = RT_ST_CLOSING;
+    if (rt_sock_conn(s)) cws_conn_close(rt_sock_conn(s), CWS_CLOSE_POLICY, SOCK_OVERFLOW_REASON, sizeof SOCK_OVERFLOW_REASON - 1);
+    if (s->io.state == RT_ST_OPEN) s->io.state = RT_ST_CLOSING;
     sock_set_deadline(s, CWS__MIN(s->cfg->close_timeout, SOCK_OVERFLOW_GRACE_MS));
     cws__socket_dirty(s);
 }
@@ -242,7 +248,7 @@ static void sock_overflow(cws_socket *s) {
 /* Enforces the high-water mark right after queueing (so the queue stays
  * within high_water + one message): flush first, then judge. */
 void cws__socket_check_high_water(cws_socket *s) {
-    if (!s->q || s->q->bytes <= s->cfg->high_water || s->flags & RT_F_OVERFLOW) return;
+    if (!s->q || s->q->bytes <= s->cfg->high_water || s->io.flags & RT_F_OVERFLOW) return;
     if (cws__outq_flush(s) < 0) {
         s->why = RT_WHY_IO;
         cws__socket_dirty(s); /* settled (and torn down) at the end of the round */
@@ -254,12 +260,12 @@ void cws__socket_check_high_water(cws_socket *s) {
 void cws__socket_service(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     cws_loop *loop = rt_sock_loop(s);
-    switch (s->state) {
+    switch (s->io.state) {
     case RT_ST_CONNECTING:
     case RT_ST_FAILED: return;
     default: break;
     }
-    if (s->why == RT_WHY_IO && !(s->flags & RT_F_OVERFLOW)) {
+    if (s->why == RT_WHY_IO && !(s->io.flags & RT_F_OVERFLOW)) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
@@ -267,28 +273,28 @@ void cws__socket_service(cws_socket *s) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
-    if (s->q && s->q->bytes > s->cfg->high_water && s->conn) sock_overflow(s);
-    if (s->conn && s->state >= RT_ST_OPEN && s->state <= RT_ST_DRAIN) {
-        if (cws_conn_done(s->conn)) {
+    if (s->q && s->q->bytes > s->cfg->high_water && rt_sock_conn(s)) sock_overflow(s);
+    if (rt_sock_conn(s) && s->io.state >= RT_ST_OPEN && s->io.state <= RT_ST_DRAIN) {
+        if (cws_conn_done(rt_sock_conn(s))) {
             if (!s->q) {
                 if (rt_sock_server(s)) { /* RFC 6455 §7.1.1: the server closes TCP first */
                     cws__socket_destroy(s, RT_WHY_NONE);
                     return;
                 }
-                s->state = RT_ST_FIN_WAIT; /* the client waits for the server's FIN */
+                s->io.state = RT_ST_FIN_WAIT; /* the client waits for the server's FIN */
                 sock_set_deadline(s, s->cfg->close_timeout);
-            } else if (s->state != RT_ST_DRAIN) {
-                s->state = RT_ST_DRAIN;
-                if (!(s->flags & RT_F_OVERFLOW)) sock_set_deadline(s, s->cfg->close_timeout);
+            } else if (s->io.state != RT_ST_DRAIN) {
+                s->io.state = RT_ST_DRAIN;
+                if (!(s->io.flags & RT_F_OVERFLOW)) sock_set_deadline(s, s->cfg->close_timeout);
             }
-        } else if (s->state == RT_ST_OPEN && cws_conn_state(s->conn) == CWS_STATE_CLOSING) {
-            s->state = RT_ST_CLOSING; /* our close is out: wait for theirs */
-            s->flags &= (uint8_t)~RT_F_AWAIT_PONG;
+        } else if (s->io.state == RT_ST_OPEN && cws_conn_state(rt_sock_conn(s)) == CWS_STATE_CLOSING) {
+            s->io.state = RT_ST_CLOSING; /* our close is out: wait for theirs */
+            s->io.flags &= (uint8_t)~RT_F_AWAIT_PONG;
             sock_set_deadline(s, s->cfg->close_timeout);
         }
     }
-    if (s->state == RT_ST_LINGER && !s->q && !(s->flags & RT_F_WR_SHUT)) {
-        s->flags |= RT_F_WR_SHUT;
+    if (s->io.state == RT_ST_LINGER && !s->q && !(s->io.flags & RT_F_WR_SHUT)) {
+        s->io.flags |= RT_F_WR_SHUT;
         (void)shutdown(s->io.fd, SHUT_WR);
     }
     unsigned want = RT_EV_READ;
@@ -300,7 +306,7 @@ void cws__socket_settle_all(cws_loop *loop) {
     while (loop->dirty) {
         cws_socket *s = loop->dirty;
         loop->dirty = s->dirty_next;
-        s->flags &= (uint8_t)~RT_F_DIRTY;
+        s->io.flags &= (uint8_t)~RT_F_DIRTY;
         cws__socket_service(s);
     }
 }
@@ -308,7 +314,7 @@ void cws__socket_settle_all(cws_loop *loop) {
 /* ------------------------------------------------------------ events */
 
 static void sock_eof(cws_socket *s) {
-    switch (s->state) {
+    switch (s->io.state) {
     case RT_ST_CL_HANDSHAKE: cws__client_failed(s); break;
     case RT_ST_OPEN:
     case RT_ST_CLOSING:
@@ -325,7 +331,7 @@ static void sock_read(cws_socket *s) {
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            if (s->state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
+            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
             else cws__socket_destroy(s, RT_WHY_IO);
             return;
         }
@@ -333,7 +339,7 @@ static void sock_read(cws_socket *s) {
             sock_eof(s);
             return;
         }
-        switch (s->state) {
+        switch (s->io.state) {
         case RT_ST_HANDSHAKE: cws__server_hs_read(s, loop->rbuf, (size_t)n); break;
         case RT_ST_CL_HANDSHAKE: cws__client_hs_read(s, loop->rbuf, (size_t)n); break;
         case RT_ST_OPEN:
@@ -345,14 +351,14 @@ static void sock_read(cws_socket *s) {
 }
 
 void cws__socket_event(cws_socket *s, unsigned ev) {
-    if (s->state == RT_ST_FAILED) return; /* reported by its deadline */
-    if (s->state == RT_ST_CONNECTING) {
+    if (s->io.state == RT_ST_FAILED) return; /* reported by its deadline */
+    if (s->io.state == RT_ST_CONNECTING) {
         cws__client_event(s, ev);
         return;
     }
     if (ev & RT_EV_WRITE && s->q) {
         if (cws__outq_flush(s) < 0) {
-            if (s->state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
+            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
             else cws__socket_destroy(s, RT_WHY_IO);
             return;
         }
@@ -363,7 +369,7 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
 
 void cws__socket_deadline(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
-    switch (s->state) {
+    switch (s->io.state) {
     case RT_ST_HANDSHAKE: /* slowloris: the request head never completed */
     case RT_ST_LINGER:
     case RT_ST_FIN_WAIT: cws__socket_destroy(s, RT_WHY_NONE); break;
@@ -371,22 +377,22 @@ void cws__socket_deadline(cws_socket *s) {
     case RT_ST_CL_HANDSHAKE:
     case RT_ST_FAILED: cws__client_deadline(s); break;
     case RT_ST_OPEN:
-        if (s->flags & RT_F_AWAIT_PONG) {
+        if (s->io.flags & RT_F_AWAIT_PONG) {
             cws__socket_destroy(s, RT_WHY_PING); /* a silent peer is dead */
             break;
         }
-        if (s->conn) {
+        if (rt_sock_conn(s)) {
             /* The payload is our send time, so the pong tells the RTT. */
-            s->ping_sent = (uint32_t)rt_sock_loop(s)->now;
-            uint8_t payload[4];
-            memcpy(payload, &s->ping_sent, 4);
-            if (cws_conn_ping(s->conn, payload, 4) == CWS_OK) s->flags |= RT_F_AWAIT_PONG;
             sock_set_deadline(s, s->cfg->pong_timeout);
+            uint32_t sent = sock_ping_sent(s);
+            uint8_t payload[4];
+            memcpy(payload, &sent, 4);
+            if (cws_conn_ping(rt_sock_conn(s), payload, 4) == CWS_OK) s->io.flags |= RT_F_AWAIT_PONG;
             cws__socket_dirty(s);
         }
         break;
     default: /* CLOSING, DRAIN */
-        cws__socket_destroy(s, s->flags & RT_F_OVERFLOW ? RT_WHY_HIGH_WATER : RT_WHY_CLOSE_TIMEOUT);
+        cws__socket_destroy(s, s->io.flags & RT_F_OVERFLOW ? RT_WHY_HIGH_WATER : RT_WHY_CLOSE_TIMEOUT);
         break;
     }
 }
@@ -394,8 +400,8 @@ void cws__socket_deadline(cws_socket *s) {
 /* ------------------------------------------------------------ public API */
 
 static int sock_usable(const cws_socket *s) {
-    return s && s->io.kind != RT_IO_DEAD && s->conn && s->state >= RT_ST_OPEN && s->state <= RT_ST_CLOSING &&
-           !(s->flags & (RT_F_OVERFLOW | RT_F_REPORTED));
+    return s && s->io.kind != RT_IO_DEAD && rt_sock_conn(s) && s->io.state >= RT_ST_OPEN && s->io.state <= RT_ST_CLOSING &&
+           !(s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED));
 }
 
 int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
@@ -403,7 +409,7 @@ int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
     /* A text frame that is not UTF-8 would make the peer fail with 1007. */
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    int rc = cws_conn_send(s->conn, opcode, data, len);
+    int rc = cws_conn_send(rt_sock_conn(s), opcode, data, len);
     cws__socket_dirty(s);
     cws__socket_check_high_water(s);
     return rc;
@@ -412,23 +418,23 @@ int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
 int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    int rc = cws_conn_ping(s->conn, data, len);
+    int rc = cws_conn_ping(rt_sock_conn(s), data, len);
     cws__socket_dirty(s);
     return rc;
 }
 
 int cws_socket_close(cws_socket *s, int code, const char *reason) {
     if (!s || s->io.kind == RT_IO_DEAD) return CWS_ERR_INVALID;
-    if (s->flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
-    if (!s->conn) {
+    if (s->io.flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
+    if (!rt_sock_conn(s)) {
         /* A client still connecting: give up; on_close(1006) follows. */
         if (rt_sock_server(s)) return CWS_ERR_STATE;
-        s->state = RT_ST_FAILED;
+        s->io.state = RT_ST_FAILED;
         s->why = RT_WHY_FREED;
         cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
         return CWS_OK;
     }
-    int rc = cws_conn_close(s->conn, code, reason, reason ? strlen(reason) : 0);
+    int rc = cws_conn_close(rt_sock_conn(s), code, reason, reason ? strlen(reason) : 0);
     cws__socket_dirty(s);
     return rc;
 }
@@ -437,13 +443,13 @@ size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q
 
 int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 
-void *cws_socket_user(const cws_socket *s) { return s ? s->user : NULL; }
+void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }
 
 void cws_socket_set_user(cws_socket *s, void *user) {
-    if (s) s->user = user;
+    if (s) cws_conn_set_user(rt_sock_conn_mem(s), user);
 }
 
-cws_conn *cws_socket_conn(cws_socket *s) { return s ? s->conn : NULL; }
+cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
 cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
