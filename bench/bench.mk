@@ -1,0 +1,63 @@
+# Benchmarks (never part of `make test`). Included by the top Makefile.
+#   make bench-deps   install the peer servers' packages (Debian + npm)
+#   make bench-micro  the one-process micro benchmark (table on stdout)
+#   make bench-load   the two-process load benchmark against cws and peers
+#   make bench        both; writes bench/RESULTS.md
+# Everything builds into $(BUILD)/bench/.
+
+BENCH_DIR    := $(BUILD)/bench
+BENCH_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g
+# Peers include third-party headers that are not -Wpedantic clean.
+PEER_CFLAGS  := -std=gnu11 -Wall -Wextra -O2 -g
+
+BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so
+BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo
+BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
+
+.PHONY: bench-micro bench-load bench-tools bench-peers
+
+$(BENCH_DIR)/loadgen: bench/loadgen.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/reflector: bench/reflector.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/malloc_count.so: bench/malloc_count.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -fPIC -shared -o $@ $<
+
+$(BENCH_DIR)/micro: bench/micro.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A)
+
+$(BENCH_DIR)/bcast_server: bench/bcast_server.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A)
+
+$(BENCH_DIR)/lws_echo: bench/peers/lws_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PEER_CFLAGS) -o $@ $< $$(pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
+
+$(BENCH_DIR)/wslay_echo: bench/peers/wslay_echo.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PEER_CFLAGS) -o $@ $< -lwslay
+
+bench-tools: $(BENCH_TOOLS)
+bench-peers: $(BENCH_PEERS)
+
+bench-deps:
+	bench/deps.sh
+
+bench-micro: $(BENCH_DIR)/micro
+	$(BENCH_DIR)/micro
+
+# Peers that fail to build (packages missing) are skipped by run.sh.
+bench-load: $(BENCH_TOOLS) $(BENCH_CWS)
+	-@$(MAKE) --no-print-directory -k bench-peers
+	BUILD=$(BUILD) bench/run.sh load
+
+bench: $(BENCH_TOOLS) $(BENCH_CWS)
+	-@$(MAKE) --no-print-directory -k bench-peers
+	BUILD=$(BUILD) bench/run.sh all

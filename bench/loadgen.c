@@ -1,0 +1,666 @@
+/* Load generator for the cws benchmarks: one epoll loop driving many
+ * WebSocket client connections against any echo server.
+ *
+ *   echo       C connections, each keeping D messages of S bytes in flight
+ *              (pipelined); every echo is checked byte for byte
+ *   raw        the same traffic without framing or handshake, against a
+ *              plain TCP reflector (the ceiling)
+ *   bcast      R receivers and one sender; the server relays each message
+ *              to every other socket; counts deliveries
+ *   idle       opens C connections (handshake + one echo each) and reads
+ *              the server's RSS before and after
+ *   handshake  keeps C connections cycling: connect, handshake, one echo,
+ *              close handshake, wait for the server's FIN
+ *
+ * Given --server-pid it reads the server's CPU time (/proc/PID/stat) and
+ * RSS (/proc/PID/status) at the start and end of the measured window, and
+ * with --malloc-file the counters of bench/malloc_count.c, so that every
+ * figure is per server CPU-second as well as per wall-clock second.
+ * Output: one line of key=value pairs on stdout. Exit 2 on any protocol
+ * or data error: a benchmark that does not verify is not one.
+ * Client frames are masked with a fresh pseudo-random key each (RFC 6455
+ * §5.3); the key only needs to be unpredictable to the server's cache, not
+ * to an attacker, so a xorshift generator keeps the client cheap. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ws_accept.h"
+
+enum mode { M_ECHO, M_RAW, M_BCAST, M_IDLE, M_HANDSHAKE };
+enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
+
+#define POOL_SLACK 256
+#define BCAST_WINDOW_MAX 64
+
+typedef struct conn {
+    int fd;
+    int idx;
+    enum cstate state;
+    int receiver;          /* bcast: 1 receiver, 0 sender */
+    int armed_out;         /* EPOLLOUT registered */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    uint8_t *out;
+    size_t out_off, out_len, out_cap;
+    uint64_t sent, recvd;  /* messages */
+    uint64_t raw_off;      /* raw: bytes of the current message verified */
+    char accept[29];
+} conn;
+
+static struct {
+    enum mode mode;
+    const char *host;
+    int port;
+    int conns, depth, receivers;
+    size_t size;
+    double duration, warmup;
+    int server_pid;
+    const char *malloc_file;
+    int text;
+    uint8_t *pool;
+    uint64_t rng;
+    int ep;
+    conn *c;
+    int nconns;
+    /* counters */
+    uint64_t done_msgs;    /* echoes / deliveries / handshakes completed */
+    uint64_t open_conns;
+    int opening;           /* idle/handshake: connections being set up */
+    /* broadcast flow control */
+    uint64_t bc_oldest;
+    uint32_t bc_acks[BCAST_WINDOW_MAX];
+    int bc_window;
+    conn *bc_sender;
+} G;
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "loadgen: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rnd(void) {
+    uint64_t x = G.rng;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return G.rng = x;
+}
+
+/* ------------------------------------------------------------ server stats */
+
+static double server_cpu(void) {
+    if (!G.server_pid) return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", G.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    /* After "pid (comm)": field 3 is state; utime and stime are 14 and 15. */
+    unsigned long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long server_rss_kb(void) {
+    if (!G.server_pid) return 0;
+    char path[64], line[256];
+    long kb = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", G.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+/* Allocation calls (malloc+calloc+realloc+aligned) counted by the shim. */
+static uint64_t server_allocs(void) {
+    if (!G.malloc_file) return 0;
+    FILE *f = fopen(G.malloc_file, "rb");
+    uint64_t v[4] = {0};
+    if (!f) return 0;
+    size_t n = fread(v, sizeof v[0], 4, f);
+    fclose(f);
+    (void)n;
+    return v[0] + v[1] + v[2] + v[3];
+}
+
+static double self_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* ------------------------------------------------------------ buffers */
+
+static void reserve(uint8_t **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need) n *= 2;
+    uint8_t *p = realloc(*buf, n);
+    if (!p) die("out of memory");
+    *buf = p;
+    *cap = n;
+}
+
+static void out_append(conn *c, const void *data, size_t len) {
+    if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+    reserve(&c->out, &c->out_cap, c->out_len + len);
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+}
+
+/* The payload of message k on connection i: a window into a random pool,
+ * shifted so that a reordered, duplicated or dropped echo cannot match. */
+static const uint8_t *payload(int i, uint64_t k) {
+    return G.pool + (size_t)((k * 7 + (uint64_t)i * 13) % POOL_SLACK);
+}
+
+/* Appends one masked client frame (RFC 6455 §5.2) to c's output. */
+static void send_frame(conn *c, int opcode, const uint8_t *data, size_t len) {
+    uint8_t hdr[14];
+    size_t h = 0;
+    hdr[h++] = (uint8_t)(0x80 | opcode);
+    if (len < 126) {
+        hdr[h++] = (uint8_t)(0x80 | len);
+    } else if (len < 65536) {
+        hdr[h++] = 0x80 | 126;
+        hdr[h++] = (uint8_t)(len >> 8);
+        hdr[h++] = (uint8_t)len;
+    } else {
+        hdr[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    uint32_t key32 = (uint32_t)rnd();
+    uint8_t key[4];
+    memcpy(key, &key32, 4);
+    memcpy(hdr + h, key, 4);
+    h += 4;
+    if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+    reserve(&c->out, &c->out_cap, c->out_len + h + len);
+    uint8_t *dst = c->out + c->out_len;
+    memcpy(dst, hdr, h);
+    dst += h;
+    const uint8_t key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
+    uint64_t k8;
+    memcpy(&k8, key8, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, data + i, 8);
+        v ^= k8;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < len; i++) dst[i] = data[i] ^ key[i & 3];
+    c->out_len += h + len;
+}
+
+static void send_message(conn *c) {
+    if (G.mode == M_RAW)
+        out_append(c, payload(c->idx, c->sent), G.size);
+    else
+        send_frame(c, G.text ? 1 : 2, payload(c->idx, c->sent), G.size);
+    c->sent++;
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void set_events(conn *c, int out) {
+    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    c->armed_out = out;
+}
+
+static void conn_close(conn *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    if (c->state == C_OPEN || c->state == C_CLOSING) G.open_conns--;
+    c->state = C_DEAD;
+    c->in_len = c->out_off = c->out_len = 0;
+}
+
+static void conn_start(conn *c) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)G.port)};
+    if (inet_pton(AF_INET, G.host, &sa.sin_addr) != 1) die("bad host %s", G.host);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) die("socket: %s (raise ulimit -n?)", strerror(errno));
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
+        die("connect: %s", strerror(errno));
+    c->state = C_CONNECTING;
+    c->sent = c->recvd = c->raw_off = 0;
+    c->in_len = c->out_off = c->out_len = 0;
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add: %s", strerror(errno));
+    c->armed_out = 1;
+    G.opening++;
+}
+
+static void on_open(conn *c) {
+    c->state = C_OPEN;
+    G.open_conns++;
+    G.opening--;
+    switch (G.mode) {
+    case M_ECHO:
+    case M_RAW:
+        for (int i = 0; i < G.depth; i++) send_message(c);
+        break;
+    case M_IDLE:
+    case M_HANDSHAKE:
+        send_message(c);
+        break;
+    case M_BCAST:
+        break;
+    }
+}
+
+static void send_handshake(conn *c) {
+    uint8_t raw[16];
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t r = rnd();
+        memcpy(raw + i, &r, 8);
+    }
+    char key[25], req[512];
+    key[bench_base64(raw, 16, key)] = 0;
+    bench_ws_accept(key, 24, c->accept);
+    int n = snprintf(req, sizeof req,
+                     "GET /bench HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     G.host, G.port, key);
+    out_append(c, req, (size_t)n);
+    c->state = C_HANDSHAKE;
+}
+
+/* Checks the 101 (RFC 6455 §4.1): status, and the accept value we expect.
+ * Returns the head length, 0 if incomplete. */
+static size_t check_handshake(conn *c) {
+    uint8_t *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+    if (!end) {
+        if (c->in_len > 16384) die("handshake response too long");
+        return 0;
+    }
+    size_t head = (size_t)(end - c->in) + 4;
+    if (c->in_len < 12 || memcmp(c->in, "HTTP/1.1 101", 12) != 0)
+        die("handshake refused: %.*s", (int)(head < 80 ? head : 80), (char *)c->in);
+    /* Find the Sec-WebSocket-Accept field, case-insensitively. */
+    const char *p = (const char *)c->in;
+    int ok = 0;
+    for (size_t i = 0; i + 22 < head; i++) {
+        if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, "sec-websocket-accept:", 21) == 0) {
+            const char *v = p + i + 21;
+            while (*v == ' ' || *v == '\t') v++;
+            ok = strncmp(v, c->accept, 28) == 0;
+            break;
+        }
+    }
+    if (!ok) die("wrong or missing Sec-WebSocket-Accept");
+    return head;
+}
+
+/* bcast: the sender keeps up to bc_window messages not yet seen by every
+ * receiver in flight. */
+static void bcast_pump(void) {
+    conn *s = G.bc_sender;
+    if (!s || s->state != C_OPEN || G.open_conns < (uint64_t)G.receivers + 1) return;
+    while (s->sent < G.bc_oldest + (uint64_t)G.bc_window) send_message(s);
+}
+
+static void bcast_ack(uint64_t k) {
+    G.bc_acks[k % (uint64_t)G.bc_window]++;
+    while (G.bc_oldest < G.bc_sender->sent &&
+           G.bc_acks[G.bc_oldest % (uint64_t)G.bc_window] == (uint32_t)G.receivers) {
+        G.bc_acks[G.bc_oldest % (uint64_t)G.bc_window] = 0;
+        G.bc_oldest++;
+    }
+}
+
+/* One complete server frame. Server frames are never masked (§5.1). */
+static void on_frame(conn *c, int fin, int opcode, const uint8_t *data, size_t len) {
+    if (opcode == 0x9) { /* ping: answer with a pong (§5.5.3) */
+        send_frame(c, 0xA, data, len);
+        return;
+    }
+    if (opcode == 0xA) return;
+    if (opcode == 0x8) {
+        if (c->state != C_CLOSING) die("server closed the connection (code %d)", len >= 2 ? data[0] << 8 | data[1] : 1005);
+        return; /* wait for the server's FIN */
+    }
+    int want = G.text ? 1 : 2;
+    if (!fin || opcode != want) die("unexpected frame fin=%d opcode=%d", fin, opcode);
+    if (len != G.size) die("echo of %zu bytes, sent %zu", len, G.size);
+    int src = G.mode == M_BCAST ? G.c[G.nconns - 1].idx : c->idx;
+    if (memcmp(data, payload(src, c->recvd), len) != 0)
+        die("echo %llu on connection %d differs from what was sent", (unsigned long long)c->recvd, c->idx);
+    c->recvd++;
+    switch (G.mode) {
+    case M_ECHO:
+        G.done_msgs++;
+        send_message(c);
+        break;
+    case M_BCAST:
+        if (!c->receiver) die("the sender received its own broadcast");
+        G.done_msgs++;
+        bcast_ack(c->recvd - 1);
+        break;
+    case M_IDLE:
+        break;
+    case M_HANDSHAKE:
+        send_frame(c, 0x8, (const uint8_t *)"\x03\xe8", 2); /* 1000 */
+        c->state = C_CLOSING;
+        break;
+    case M_RAW:
+        break;
+    }
+}
+
+/* Parses every complete frame in c->in. */
+static void parse_frames(conn *c) {
+    size_t off = 0;
+    for (;;) {
+        size_t avail = c->in_len - off;
+        const uint8_t *p = c->in + off;
+        if (avail < 2) break;
+        if (p[1] & 0x80) die("server frame is masked (RFC 6455 §5.1)");
+        if (p[0] & 0x70) die("server frame has RSV bits set");
+        uint64_t len = p[1] & 0x7F;
+        size_t h = 2;
+        if (len == 126) {
+            if (avail < 4) break;
+            len = (uint64_t)p[2] << 8 | p[3];
+            h = 4;
+        } else if (len == 127) {
+            if (avail < 10) break;
+            len = 0;
+            for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
+            h = 10;
+        }
+        if (len > (64u << 20)) die("frame too long");
+        if (avail < h + len) {
+            reserve(&c->in, &c->in_cap, off + h + (size_t)len);
+            break;
+        }
+        on_frame(c, p[0] >> 7, p[0] & 0x0F, p + h, (size_t)len);
+        off += h + (size_t)len;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+}
+
+/* raw: the bytes must come back exactly as sent, message after message. */
+static void parse_raw(conn *c) {
+    size_t off = 0;
+    while (off < c->in_len) {
+        size_t take = G.size - (size_t)c->raw_off;
+        if (take > c->in_len - off) take = c->in_len - off;
+        if (memcmp(c->in + off, payload(c->idx, c->recvd) + c->raw_off, take) != 0)
+            die("reflected bytes differ on connection %d", c->idx);
+        off += take;
+        c->raw_off += take;
+        if (c->raw_off == G.size) {
+            c->raw_off = 0;
+            c->recvd++;
+            G.done_msgs++;
+            send_message(c);
+        }
+    }
+    c->in_len = 0;
+}
+
+static void flush(conn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (n < 0) {
+            if (errno == EAGAIN) break;
+            if (errno == EINTR) continue;
+            die("write: %s", strerror(errno));
+        }
+        c->out_off += (size_t)n;
+    }
+    int pending = c->out_off < c->out_len;
+    if (pending != c->armed_out) set_events(c, pending);
+}
+
+static void on_readable(conn *c) {
+    reserve(&c->in, &c->in_cap, c->in_len + 65536);
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        if (c->state == C_CLOSING) { n = 0; } else die("read: %s", strerror(errno));
+    }
+    if (n == 0) {
+        if (c->state != C_CLOSING) die("server closed connection %d unexpectedly", c->idx);
+        conn_close(c);
+        G.done_msgs++;
+        return;
+    }
+    c->in_len += (size_t)n;
+    if (c->state == C_HANDSHAKE) {
+        size_t head = check_handshake(c);
+        if (!head) return;
+        memmove(c->in, c->in + head, c->in_len - head);
+        c->in_len -= head;
+        on_open(c);
+    }
+    if (G.mode == M_RAW)
+        parse_raw(c);
+    else
+        parse_frames(c);
+}
+
+static void on_event(conn *c, uint32_t events) {
+    if (c->state == C_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) die("connect: %s", strerror(err));
+        if (!(events & EPOLLOUT)) return;
+        if (G.mode == M_RAW) {
+            on_open(c);
+        } else {
+            send_handshake(c);
+        }
+    } else {
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+    }
+    if (c->state != C_DEAD) flush(c);
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: loadgen --port N [--host A] [--mode echo|raw|bcast|idle|handshake]\n"
+            "  [--conns C] [--depth D] [--size BYTES] [--receivers R] [--duration S]\n"
+            "  [--warmup S] [--server-pid PID] [--malloc-file F] [--text]\n");
+    exit(1);
+}
+
+static void raise_nofile(int need) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)need + 16)
+        die("need %d file descriptors, the limit is %llu: raise ulimit -n", need + 16,
+            (unsigned long long)rl.rlim_cur);
+}
+
+static void run_loop(double until, int stop_when_open) {
+    struct epoll_event evs[512];
+    double last_progress = now_s();
+    uint64_t last_done = G.done_msgs;
+    for (;;) {
+        double t = now_s();
+        if (until > 0 && t >= until) return;
+        if (stop_when_open && G.opening == 0) return;
+        if (G.done_msgs != last_done || G.opening) {
+            last_done = G.done_msgs;
+            last_progress = t;
+        } else if (t - last_progress > 10) {
+            die("no progress for 10 s (done=%llu)", (unsigned long long)G.done_msgs);
+        }
+        int ms = until > 0 ? (int)((until - t) * 1000) + 1 : 1000;
+        if (ms > 1000) ms = 1000;
+        int n = epoll_wait(G.ep, evs, 512, ms);
+        if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
+        if (G.mode == M_BCAST) {
+            bcast_pump();
+            if (G.bc_sender && G.bc_sender->fd >= 0) flush(G.bc_sender);
+        }
+        if (G.mode == M_HANDSHAKE && until > 0)
+            for (int i = 0; i < G.nconns; i++)
+                if (G.c[i].state == C_DEAD) conn_start(&G.c[i]);
+    }
+}
+
+/* Opens n connections, at most 256 connecting at once. */
+static void open_all(int first, int n) {
+    int next = first;
+    while (next < first + n || G.opening) {
+        while (next < first + n && G.opening < 256) conn_start(&G.c[next++]);
+        struct epoll_event evs[512];
+        int k = epoll_wait(G.ep, evs, 512, 1000);
+        if (k < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        if (k == 0) die("connections stalled (%d opening)", G.opening);
+        for (int i = 0; i < k; i++) on_event(evs[i].data.ptr, evs[i].events);
+    }
+}
+
+int main(int argc, char **argv) {
+    G.host = "127.0.0.1";
+    G.conns = 100;
+    G.depth = 8;
+    G.size = 64;
+    G.receivers = 1000;
+    G.duration = 3;
+    G.warmup = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--text")) { G.text = 1; continue; }
+        if (!v) usage();
+        i++;
+        if (!strcmp(a, "--port")) G.port = atoi(v);
+        else if (!strcmp(a, "--host")) G.host = v;
+        else if (!strcmp(a, "--conns")) G.conns = atoi(v);
+        else if (!strcmp(a, "--depth")) G.depth = atoi(v);
+        else if (!strcmp(a, "--size")) G.size = (size_t)strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--receivers")) G.receivers = atoi(v);
+        else if (!strcmp(a, "--duration")) G.duration = atof(v);
+        else if (!strcmp(a, "--warmup")) G.warmup = atof(v);
+        else if (!strcmp(a, "--server-pid")) G.server_pid = atoi(v);
+        else if (!strcmp(a, "--malloc-file")) G.malloc_file = v;
+        else if (!strcmp(a, "--mode")) {
+            if (!strcmp(v, "echo")) G.mode = M_ECHO;
+            else if (!strcmp(v, "raw")) G.mode = M_RAW;
+            else if (!strcmp(v, "bcast")) G.mode = M_BCAST;
+            else if (!strcmp(v, "idle")) G.mode = M_IDLE;
+            else if (!strcmp(v, "handshake")) G.mode = M_HANDSHAKE;
+            else usage();
+        } else usage();
+    }
+    if (G.port <= 0 || G.conns <= 0 || G.depth <= 0 || G.receivers <= 0) usage();
+    G.rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ (uint64_t)time(NULL);
+    G.pool = malloc(G.size + POOL_SLACK);
+    if (!G.pool) die("out of memory");
+    for (size_t i = 0; i < G.size + POOL_SLACK; i++) G.pool[i] = (uint8_t)rnd();
+    if (G.text) /* printable ASCII keeps text frames valid UTF-8 */
+        for (size_t i = 0; i < G.size + POOL_SLACK; i++) G.pool[i] = (uint8_t)(' ' + G.pool[i] % 95);
+
+    G.nconns = G.mode == M_BCAST ? G.receivers + 1 : G.conns;
+    raise_nofile(G.nconns);
+    G.c = calloc((size_t)G.nconns, sizeof *G.c);
+    if (!G.c) die("out of memory");
+    for (int i = 0; i < G.nconns; i++) {
+        G.c[i].idx = i;
+        G.c[i].fd = -1;
+        G.c[i].state = C_DEAD;
+        G.c[i].receiver = 1;
+    }
+    G.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (G.ep < 0) die("epoll_create1: %s", strerror(errno));
+
+    long rss0 = server_rss_kb();
+    double t_setup = now_s();
+    if (G.mode == M_BCAST) {
+        G.bc_window = G.depth > BCAST_WINDOW_MAX ? BCAST_WINDOW_MAX : G.depth;
+        open_all(0, G.receivers);
+        G.bc_sender = &G.c[G.nconns - 1];
+        G.bc_sender->receiver = 0;
+        open_all(G.nconns - 1, 1);
+    } else if (G.mode == M_IDLE) {
+        open_all(0, G.nconns);
+        /* every connection has had its echo */
+        while (G.open_conns == (uint64_t)G.nconns) {
+            int all = 1;
+            for (int i = 0; i < G.nconns && all; i++) all = G.c[i].recvd == 1;
+            if (all) break;
+            run_loop(now_s() + 0.05, 0);
+        }
+        run_loop(now_s() + 0.5, 0); /* let the server settle */
+        long rss1 = server_rss_kb();
+        printf("mode=idle conns=%d setup_s=%.2f rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f\n",
+               G.nconns, now_s() - t_setup - 0.5, rss0, rss1,
+               (double)(rss1 - rss0) * 1024.0 / G.nconns);
+        return 0;
+    } else if (G.mode == M_HANDSHAKE) {
+        for (int i = 0; i < G.nconns; i++) conn_start(&G.c[i]);
+    } else {
+        open_all(0, G.nconns);
+    }
+
+    run_loop(now_s() + G.warmup, 0);
+    uint64_t d0 = G.done_msgs, a0 = server_allocs();
+    double t0 = now_s(), s0 = server_cpu(), c0 = self_cpu();
+    run_loop(t0 + G.duration, 0);
+    uint64_t d1 = G.done_msgs, a1 = server_allocs();
+    double t1 = now_s(), s1 = server_cpu(), c1 = self_cpu();
+    long rss1 = server_rss_kb();
+
+    double secs = t1 - t0, scpu = s1 - s0;
+    double msgs = (double)(d1 - d0);
+    static const char *names[] = {"echo", "raw", "bcast", "idle", "handshake"};
+    printf("mode=%s conns=%d depth=%d size=%zu msgs=%.0f secs=%.3f rate=%.0f server_cpu_s=%.3f "
+           "per_cpu_s=%.0f client_cpu_pct=%.0f rss_kb=%ld",
+           names[G.mode], G.nconns, G.depth, G.size, msgs, secs, msgs / secs, scpu,
+           scpu > 0 ? msgs / scpu : 0, 100.0 * (c1 - c0) / secs, rss1);
+    if (G.malloc_file) printf(" allocs=%llu allocs_per_msg=%.4f", (unsigned long long)(a1 - a0),
+                              msgs > 0 ? (double)(a1 - a0) / msgs : 0);
+    printf("\n");
+    return 0;
+}

@@ -1,0 +1,30 @@
+// Peer echo server for the benchmarks: Node's `ws` package (npm), no
+// permessage-deflate. Echoes every message with the same opcode.
+//   node bench/peers/ws_echo.js [--port N]  (0: ephemeral; prints "listening on HOST:PORT")
+'use strict';
+const path = require('path');
+const { createRequire } = require('module');
+
+// `ws` from bench/node_modules if `make bench-deps` put it there, else the
+// tests' copy.
+function loadWs() {
+  for (const dir of ['..', path.join('..', '..', 'tests')]) {
+    try {
+      return createRequire(path.join(__dirname, dir, 'package.json'))('ws');
+    } catch (e) { /* try the next */ }
+  }
+  return require('ws');
+}
+const { WebSocketServer } = loadWs();
+
+const i = process.argv.indexOf('--port');
+const port = i > 0 ? Number(process.argv[i + 1]) : 0;
+const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, maxPayload: 64 << 20 });
+wss.on('listening', () => {
+  process.stdout.write(`listening on 127.0.0.1:${wss.address().port}\n`);
+});
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  ws.on('error', () => {});
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Runs the cws benchmarks and writes bench/RESULTS.md.
+#   bench/run.sh [all|load|micro|profile]
+#     all      micro benchmark + load scenarios (what `make bench` runs)
+#     load     load scenarios only
+#     micro    micro benchmark only
+#     profile  perf profiles (cpu-clock sampling) of the reflector under
+#              (a) and of cws-echo / bcast_server under (a), (b), (d), (e)
+#              into $BUILD/bench/profile-*.txt
+# Environment: BUILD (build dir, default build), BENCH_RUNS (runs per
+# measurement, default 3; the median is reported), BENCH_SECONDS (measured
+# seconds per run, default 3), BENCH_SERVER_CPU / BENCH_CLIENT_CPU (cores
+# for taskset, default 1 and 0), BENCH_PEERS (default "lws wslay node").
+#
+# Every server runs pinned to one core and the load generator to the other;
+# each measurement starts a fresh server. Scenario (c) needs ~10,000 file
+# descriptors on each side: the script raises the soft `ulimit -n` to the
+# hard limit (check it with `ulimit -Hn`; 20,000 or more is enough).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+B=$BUILD/bench
+what=${1:-all}
+RUNS=${BENCH_RUNS:-3}
+DUR=${BENCH_SECONDS:-3}
+SCPU=${BENCH_SERVER_CPU:-1}
+CCPU=${BENCH_CLIENT_CPU:-0}
+PEERS=${BENCH_PEERS:-lws wslay node}
+RAW=$B/results.txt
+TMP=$(mktemp -d)
+SPID=""
+trap 'stop_server; rm -rf "$TMP"' EXIT
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# The command line of each server, by name; an empty result means "absent".
+server_cmd() {
+    case $1 in
+        cws) [ -x "$BUILD/cws-echo" ] && echo "$BUILD/cws-echo --port 0" ;;
+        cws-bcast) [ -x "$B/bcast_server" ] && echo "$B/bcast_server --port 0" ;;
+        reflector) [ -x "$B/reflector" ] && echo "$B/reflector --port 0" ;;
+        lws) [ -x "$B/lws_echo" ] && echo "$B/lws_echo --port 0" ;;
+        wslay) [ -x "$B/wslay_echo" ] && echo "$B/wslay_echo --port 0" ;;
+        node) command -v node >/dev/null &&
+              (cd tests 2>/dev/null && node -e "require('ws')" 2>/dev/null) &&
+              echo "node bench/peers/ws_echo.js --port 0" ;;
+    esac
+    return 0
+}
+
+# start_server NAME [env...]: sets SPID and SPORT; returns 1 if it won't start.
+start_server() {
+    local name=$1; shift
+    local cmd; cmd=$(server_cmd "$name")
+    [ -n "$cmd" ] || return 1
+    : > "$TMP/out"
+    # shellcheck disable=SC2086
+    env "$@" taskset -c "$SCPU" $cmd > "$TMP/out" 2> "$TMP/err" &
+    SPID=$!
+    for _ in $(seq 100); do
+        if grep -q "listening on" "$TMP/out"; then
+            SPORT=$(head -n1 "$TMP/out" | sed -n 's/.*:\([0-9][0-9]*\)[^0-9]*$/\1/p')
+            [ -n "$SPORT" ] && return 0
+        fi
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "run.sh: $name did not start: $(head -c 300 "$TMP/err")" >&2
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    kill -TERM "$SPID" 2>/dev/null
+    for _ in $(seq 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    SPID=""
+}
+
+loadgen() {
+    timeout 120 taskset -c "$CCPU" "$B/loadgen" --port "$SPORT" --server-pid "$SPID" "$@"
+}
+
+# measure SERVER SCENARIO LOADGEN-ARGS...: RUNS runs, each on a fresh server.
+measure() {
+    local server=$1 scen=$2; shift 2
+    for r in $(seq "$RUNS"); do
+        start_server "$server" || { echo "server=$server scen=$scen run=$r skipped=1" >> "$RAW"; return; }
+        local line
+        if line=$(loadgen "$@" 2> "$TMP/lg.err"); then
+            echo "server=$server scen=$scen run=$r $line" >> "$RAW"
+            printf '  %-10s %-4s run %d: %s\n' "$server" "$scen" "$r" "$line"
+        else
+            echo "server=$server scen=$scen run=$r failed=1" >> "$RAW"
+            echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
+        fi
+        stop_server
+    done
+}
+
+# Allocation calls per message in steady state, through the LD_PRELOAD shim:
+# measure_allocs SERVER SCENARIO LOADGEN-ARGS...
+measure_allocs() {
+    local server=$1 scen=$2; shift 2
+    start_server "$server" LD_PRELOAD="$PWD/$B/malloc_count.so" MALLOC_COUNT_FILE="$TMP/mc.bin" || return
+    local line
+    if line=$(loadgen --warmup 1 --duration "$DUR" --malloc-file "$TMP/mc.bin" "$@" 2> "$TMP/lg.err"); then
+        echo "server=$server scen=$scen run=1 $line" >> "$RAW"
+        printf '  %-10s %s: %s\n' "$server" "$scen" "$line"
+    else
+        echo "  $server $scen FAILED: $(head -c 300 "$TMP/lg.err")"
+    fi
+    stop_server
+}
+
+run_load() {
+    : > "$RAW"
+    local L=(--warmup 1 --duration "$DUR")
+    echo "== (a) 64 B messages, 100 connections, 8 in flight each"
+    for s in cws $PEERS; do measure "$s" a "${L[@]}" --conns 100 --depth 8 --size 64; done
+    measure reflector a "${L[@]}" --mode raw --conns 100 --depth 8 --size 64
+    echo "== (b) 16 KiB messages, 10 connections, 4 in flight each"
+    for s in cws $PEERS; do measure "$s" b "${L[@]}" --conns 10 --depth 4 --size 16384; done
+    measure reflector b "${L[@]}" --mode raw --conns 10 --depth 4 --size 16384
+    echo "== (c) 10,000 idle connections (handshake + one 64 B echo each)"
+    for s in cws $PEERS; do measure "$s" c --mode idle --conns 10000 --size 64; done
+    echo "== (d) broadcast, 1 sender, 64 B messages"
+    measure cws-bcast d1k "${L[@]}" --mode bcast --receivers 1000 --depth 8 --size 64
+    measure cws-bcast d10k "${L[@]}" --mode bcast --receivers 10000 --depth 8 --size 64
+    echo "== (e) handshake rate: connect, handshake, one echo, close; 50 at a time"
+    for s in cws $PEERS; do measure "$s" e "${L[@]}" --mode handshake --conns 50 --size 64; done
+    echo "== allocation calls per message in steady state (malloc_count.so)"
+    for s in cws lws wslay; do measure_allocs "$s" alloc --conns 100 --depth 8 --size 64; done
+    measure_allocs cws-bcast alloc-d10k --mode bcast --receivers 10000 --depth 8 --size 64
+}
+
+run_profile() {
+    command -v perf >/dev/null || { echo "perf not installed"; return 1; }
+    for spec in "reflector a --mode raw --conns 100 --depth 8 --size 64" \
+                "cws a --conns 100 --depth 8 --size 64" "cws b --conns 10 --depth 4 --size 16384" \
+                "cws-bcast d10k --mode bcast --receivers 10000 --depth 8 --size 64" \
+                "cws e --mode handshake --conns 50 --size 64"; do
+        set -- $spec
+        local server=$1 scen=$2; shift 2
+        start_server "$server" || continue
+        loadgen --warmup 1 --duration 6 "$@" > "$TMP/lg.out" 2>&1 &
+        local lg=$!
+        sleep 2
+        perf record -q -e cpu-clock -g -p "$SPID" -o "$TMP/perf.data" -- sleep 3 > /dev/null 2>&1
+        wait $lg
+        local out="$B/profile-$server-$scen.txt" comm; comm=$(cat /proc/"$SPID"/comm 2>/dev/null)
+        {
+            echo "# load: $(cat "$TMP/lg.out")"
+            echo "# share of samples by binary (kernel vs server vs libc):"
+            perf report -i "$TMP/perf.data" --stdio --no-children --sort dso -g none 2> /dev/null | grep '%'
+            echo "# top functions overall:"
+            perf report -i "$TMP/perf.data" --stdio --no-children --percent-limit 0.7 -g none 2> /dev/null | grep '%'
+            echo "# top functions in user space (percent of all samples):"
+            perf report -i "$TMP/perf.data" --stdio --no-children --dsos "$comm,libc.so.6" --percent-limit 0.2 -g none 2> /dev/null | grep '%'
+        } > "$out"
+        echo "== profile $server ($scen): $(cat "$TMP/lg.out")"
+        sed -n '2,/top functions overall/p' "$out" | grep '%'
+        sed -n '/in user space/,$p' "$out" | grep '%' | head -12
+        stop_server
+    done
+}
+
+describe_machine() {
+    echo "- Load average when the run started: $LOAD0 (1, 5, 15 min; other work on the machine shares both cores)"
+    echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) cores (\`nproc\`), $(lscpu | sed -n 's/^Hypervisor vendor: *//p') virtual machine; shared and noisy"
+    echo "- Kernel: $(uname -r); glibc $(ldd --version 2>&1 | head -n1 | awk '{print $NF}'); $(${CC:-cc} --version | head -n1)"
+    echo "- Peers: libwebsockets $(dpkg-query -W -f='${Version}' libwebsockets-dev 2>/dev/null), wslay $(dpkg-query -W -f='${Version}' libwslay-dev 2>/dev/null), Node $(node --version 2>/dev/null) with ws $(cd tests 2>/dev/null && node -p "require('ws/package.json').version" 2>/dev/null)"
+    echo "- Server pinned to core $SCPU, load generator to core $CCPU (taskset); $RUNS runs of $DUR s (after 1 s warm-up) per figure, median reported; \`ulimit -n\` $(ulimit -n)"
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+micro_out=""
+if [ "$what" = all ] || [ "$what" = micro ]; then
+    echo "== micro benchmark"
+    micro_out=$(taskset -c "$SCPU" "$B/micro") || { echo "micro benchmark failed"; exit 1; }
+    echo "$micro_out"
+    echo "$micro_out" > "$B/micro.md"
+fi
+if [ "$what" = all ] || [ "$what" = load ]; then
+    run_load
+fi
+if [ "$what" = profile ]; then
+    run_profile
+    exit 0
+fi
+[ -f "$B/micro.md" ] || : > "$B/micro.md"
+[ -f "$RAW" ] || : > "$RAW"
+describe_machine > "$B/machine.md"
+python3 bench/report.py "$RAW" "$B/micro.md" "$B/machine.md" bench/RESULTS.md
