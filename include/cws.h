@@ -676,6 +676,7 @@ typedef struct cws_client_config {
     const char *origin;
     const char *extra_headers;    /* "Name: value\r\n" lines */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: none */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
@@ -695,8 +696,10 @@ typedef struct cws_client_config {
 CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 /* Blocking form: runs the loop until the handshake succeeds (returns the
  * socket) or fails (NULL, *err set: CWS_ERR_IO, CWS_ERR_TIMEOUT, a
- * CWS_ERR_HS_* from the response check, ...; on_close was called). Not
- * from inside a callback. */
+ * CWS_ERR_HS_* from the response check, ...; on_close was called). A
+ * socket that already reached on_close (e.g. the server's close frame came
+ * with the 101) is never returned: NULL with CWS_ERR_CLOSED, and the
+ * runtime frees it as usual. Not from inside a callback. */
 CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 
 /* Queues a message (text must be valid UTF-8: else CWS_ERR_UTF8).
@@ -718,6 +721,10 @@ CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
 /* The peer's address as text ("127.0.0.1:53122", "[::1]:53122"), in a
  * buffer of the loop valid until the next call. */
 CWS_API const char *cws_socket_peer(const cws_socket *s);
+/* The subprotocol negotiated in the handshake (Sec-WebSocket-Protocol), a
+ * NUL-terminated copy valid while the socket is; "" when none (or before
+ * the handshake is done). Client and server side. */
+CWS_API const char *cws_socket_protocol(const cws_socket *s);
 #endif /* CWS_NO_RUNTIME */
 
 #ifdef __cplusplus

@@ -1,7 +1,7 @@
 /*
  * cws-client — a command-line WebSocket client (like wscat or websocat).
  *
- *   cws-client [--binary] [--subprotocol P] [--header 'N: V']... [--ping N] URL
+ *   cws-client [--binary] [--subprotocol P] [--header 'N: V']... [--ping N] [--verbose] URL
  *
  * Each line of stdin becomes one message; each message received is printed
  * on its own line. End of input or Ctrl-C starts a clean close (1000) and
@@ -32,9 +32,17 @@
 #define CLIENT_HIGH_WATER ((size_t)1 << 20)
 /* How often a paused stdin checks whether the queue has drained. */
 #define CLIENT_RESUME_MS 5
-/* The runtime closes a client whose send queue passes 4 MiB (1008), so a
- * line must fit on top of a queue just under CLIENT_HIGH_WATER. */
-#define CLIENT_MAX_LINE ((size_t)2 << 20)
+/* Bytes one read of stdin takes (stdin_pump). */
+#define CLIENT_READ_SIZE ((size_t)64 << 10)
+/* The longest line: as big as the largest message a cws server accepts by
+ * default (a longer one would be refused with 1009 there anyway). */
+#define CLIENT_MAX_LINE CWS_MAX_MESSAGE_DEFAULT
+/* The runtime closes a socket whose send queue passes cfg.high_water
+ * (1008). stdin is only read while the queue is at most CLIENT_HIGH_WATER,
+ * and one read then queues at most a whole line (CLIENT_MAX_LINE, 14 bytes
+ * of frame header) and the rest of that read, which may be empty lines of
+ * one byte each framed in 6: so this limit is never reached. */
+#define CLIENT_QUEUE_LIMIT (CLIENT_HIGH_WATER + CLIENT_MAX_LINE + 8 * CLIENT_READ_SIZE)
 
 typedef struct client {
     cws_loop *loop;
@@ -83,7 +91,7 @@ static void send_line(client *c, const char *line, size_t len) {
 /* Feeds one read of stdin to the line buffer and sends every whole line;
  * at end of input sends the unterminated rest and starts the close. */
 static void stdin_pump(client *c) {
-    char buf[65536];
+    char buf[CLIENT_READ_SIZE];
     ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n < 0) fprintf(stderr, "cws-client: reading stdin: %s\n", strerror(errno));
@@ -212,6 +220,12 @@ static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *dat
 static void on_open(cws_socket *s, void *user) {
     client *c = user;
     c->sock = s;
+    if (c->opt.verbose) {
+        /* "(none)" cannot be a subprotocol: parentheses are not token
+         * characters (RFC 6455 §4.1, RFC 7230 §3.2.6). */
+        const char *p = cws_socket_protocol(s);
+        fprintf(stderr, "connected to %s\nsubprotocol: %s\n", c->opt.url, p[0] ? p : "(none)");
+    }
 }
 
 static void on_close(cws_socket *s, void *user, int code, const char *reason, size_t reason_len) {
@@ -273,6 +287,18 @@ static int install_signal_pipe(int fds[2]) {
 
 /* ---- main ---- */
 
+/* The exit status of a session that reached on_close. */
+static int closed_status(const client *c) {
+    if (c->input_failed) return 1;
+    /* RFC 6455 §7.1.5: a close frame without a code reports 1005; as the
+     * answer to our own 1000 it still ends a clean close. */
+    if (c->close_code == CWS_CLOSE_NORMAL || (c->we_closed && c->close_code == CWS_CLOSE_NO_STATUS))
+        return 0;
+    fprintf(stderr, "cws-client: connection closed with code %d%s%s\n", c->close_code,
+            c->close_reason[0] ? ": " : "", c->close_reason);
+    return 1;
+}
+
 /* Runs an open connection to its end; returns the exit status. */
 static int run_session(client *c) {
     int sig_fds[2] = {-1, -1};
@@ -293,14 +319,7 @@ static int run_session(client *c) {
     close(sig_fds[1]);
 
     if (!c->closed) return 130; /* interrupted twice: 128 + SIGINT, as shells do */
-    if (c->input_failed) return 1;
-    /* RFC 6455 §7.1.5: a close frame without a code reports 1005; as the
-     * answer to our own 1000 it still ends a clean close. */
-    if (c->close_code == CWS_CLOSE_NORMAL || (c->we_closed && c->close_code == CWS_CLOSE_NO_STATUS))
-        return 0;
-    fprintf(stderr, "cws-client: connection closed with code %d%s%s\n", c->close_code,
-            c->close_reason[0] ? ": " : "", c->close_reason);
-    return 1;
+    return closed_status(c);
 }
 
 int main(int argc, char **argv) {
@@ -321,6 +340,7 @@ int main(int argc, char **argv) {
     cws_client_config cfg = {0};
     cfg.protocols = c.opt.subprotocol;
     cfg.extra_headers = c.opt.headers;
+    cfg.high_water = CLIENT_QUEUE_LIMIT;
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
     cfg.cb.on_pong = on_pong;
@@ -330,6 +350,10 @@ int main(int argc, char **argv) {
     int err = 0;
     if (cws_connect_wait(c.loop, c.opt.url, &cfg, &err)) {
         status = run_session(&c);
+    } else if (err == CWS_ERR_CLOSED && c.closed) {
+        /* Opened and closed within the call (the server's close came with
+         * its 101): a whole session, judged by its close code. */
+        status = closed_status(&c); /* our answer to the close is already out */
     } else {
         /* The runtime reports a failed connect through on_close (1006)
          * with a reason more telling than the error code. */

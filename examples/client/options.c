@@ -17,9 +17,11 @@ static void usage(FILE *out) {
           "  --header 'N: V'   add a request header; repeatable\n"
           "  --ping N          ping every N seconds (may be fractional) and print\n"
           "                    the round-trip time on stderr\n"
+          "  --verbose, -v     print on stderr \"connected to URL\" and the\n"
+          "                    negotiated \"subprotocol: P\" (or \"(none)\")\n"
           "  --help            show this text\n"
           "\n"
-          "Lines may be up to 2 MiB. Text lines must be UTF-8 (RFC 6455 §5.6);\n"
+          "Lines may be up to 16 MiB. Text lines must be UTF-8 (RFC 6455 §5.6);\n"
           "others are skipped with a warning.\n"
           "Exit status: 0 after a clean close (1000); 1 if the connection failed\n"
           "or closed with another code (printed on stderr); 2 on bad usage.\n",
@@ -62,6 +64,9 @@ int client_options_parse(client_options *o, int argc, char **argv) {
             return 1;
         } else if (strcmp(arg, "--binary") == 0) {
             o->binary = 1;
+            takes_value = 0;
+        } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
+            o->verbose = 1;
             takes_value = 0;
         } else if (arg[0] != '-') {
             if (o->url) return bad_usage("more than one URL", arg);

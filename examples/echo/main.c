@@ -4,7 +4,8 @@
  * suites and benchmarks, so the hot path is one call: on_message sends the
  * message straight back.
  *
- *   cws-echo [--host ADDR] [--port N] [--max-message BYTES]
+ *   cws-echo [--host ADDR] [--port N] [--max-message BYTES] [--high-water BYTES]
+ *            [--ping-interval MS] [--handshake-timeout MS]
  *
  * SIGINT/SIGTERM close every client with 1001 (going away) and exit 0.
  */
@@ -16,18 +17,29 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define ECHO_SHUTDOWN_MS 3000
+#define ECHO_PING_DEFAULT_MS 30000u
+#define ECHO_HANDSHAKE_DEFAULT_MS 10000u
 
 typedef struct echo_options {
     const char *host;
     int port;
     size_t max_message;
+    size_t high_water;           /* 0: derived from max_message */
+    uint32_t ping_interval_ms;   /* 0: no pings */
+    uint32_t handshake_timeout_ms;
 } echo_options;
+
+/* An echo queues each message once more on its way back: leave room for
+ * a maximal message in each direction so a fast sender of large messages
+ * is not cut off at the runtime's default 4 MiB high-water mark. */
+static size_t echo_default_high_water(size_t max_message) { return max_message * 2 + 65536; }
 
 /* What the signal watcher needs to end the program. */
 typedef struct echo_app {
@@ -105,10 +117,18 @@ static void usage(FILE *out) {
             "  --port N             TCP port (default 9001; 0 picks a free one)\n"
             "  --max-message BYTES  largest message accepted; a bigger one closes\n"
             "                       the connection with 1009 (default %zu)\n"
+            "  --high-water BYTES   per-connection send queue limit; a client that\n"
+            "                       lets more pile up is closed with 1008 (default\n"
+            "                       twice --max-message plus 64 KiB)\n"
+            "  --ping-interval MS   ping each client this often; one that does not\n"
+            "                       answer in 10 s is dropped (default %u; 0: never)\n"
+            "  --handshake-timeout MS\n"
+            "                       drop a client that has not sent its whole\n"
+            "                       upgrade request by then (default %u)\n"
             "  --help               show this text\n"
             "\n"
             "The first line on stdout is \"listening on ws://HOST:PORT\".\n",
-            (size_t)CWS_MAX_MESSAGE_DEFAULT);
+            (size_t)CWS_MAX_MESSAGE_DEFAULT, ECHO_PING_DEFAULT_MS, ECHO_HANDSHAKE_DEFAULT_MS);
 }
 
 /* Parses a whole decimal number in [min, max]; returns 0 on success. */
@@ -139,6 +159,13 @@ static int parse_options(int argc, char **argv, echo_options *o) {
             o->port = (int)n;
         } else if (strcmp(arg, "--max-message") == 0 && parse_number(val, 1, SIZE_MAX / 4, &n) == 0) {
             o->max_message = (size_t)n;
+        } else if (strcmp(arg, "--high-water") == 0 && parse_number(val, 1, SIZE_MAX, &n) == 0) {
+            o->high_water = (size_t)n;
+        } else if (strcmp(arg, "--ping-interval") == 0 && parse_number(val, 0, UINT32_MAX - 1, &n) == 0) {
+            o->ping_interval_ms = (uint32_t)n;
+        } else if (strcmp(arg, "--handshake-timeout") == 0 &&
+                   parse_number(val, 1, UINT32_MAX, &n) == 0) {
+            o->handshake_timeout_ms = (uint32_t)n;
         } else {
             fprintf(stderr, "cws-echo: bad or incomplete option '%s' (try --help)\n", arg);
             return 2;
@@ -148,7 +175,11 @@ static int parse_options(int argc, char **argv, echo_options *o) {
 }
 
 int main(int argc, char **argv) {
-    echo_options opt = {.host = "127.0.0.1", .port = 9001, .max_message = CWS_MAX_MESSAGE_DEFAULT};
+    echo_options opt = {.host = "127.0.0.1",
+                        .port = 9001,
+                        .max_message = CWS_MAX_MESSAGE_DEFAULT,
+                        .ping_interval_ms = ECHO_PING_DEFAULT_MS,
+                        .handshake_timeout_ms = ECHO_HANDSHAKE_DEFAULT_MS};
     int r = parse_options(argc, argv, &opt);
     if (r) return r == 1 ? 0 : 2;
 
@@ -165,10 +196,11 @@ int main(int argc, char **argv) {
     cfg.host = opt.host;
     cfg.port = opt.port;
     cfg.max_message_size = opt.max_message;
-    /* An echo queues each message once more on its way back: leave room
-     * for a maximal message in each direction so a fast sender of large
-     * messages is not cut off at the default 4 MiB high-water mark. */
-    cfg.high_water = opt.max_message * 2 + 65536;
+    cfg.high_water = opt.high_water ? opt.high_water : echo_default_high_water(opt.max_message);
+    /* In the config 0 means "the default"; on our command line it means
+     * "never", which the config spells (uint32_t)-1. */
+    cfg.ping_interval_ms = opt.ping_interval_ms ? opt.ping_interval_ms : UINT32_MAX;
+    cfg.handshake_timeout_ms = opt.handshake_timeout_ms;
     cfg.cb.on_message = on_message;
     cfg.user = &app;
 

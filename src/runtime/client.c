@@ -36,6 +36,9 @@ typedef struct cli_state {
     char *rbuf;              /* the response head as it arrives */
     size_t rlen, rcap;
     size_t max_hs;
+    /* The server's choice can only be one we offered (RFC 6455 §4.1), and
+     * hc->offered holds those in 256 bytes, so this always fits. */
+    char protocol[sizeof ((cws_hs_client *)0)->offered];
 } cli_state;
 
 typedef struct cli_url {
@@ -161,6 +164,11 @@ void cws__client_free_aux(cws_socket *s) {
     /* c itself (and the settings in it) lives until the socket is freed. */
 }
 
+const char *cws__client_protocol(const cws_socket *s) {
+    cli_state *c = cli_of(s);
+    return c ? c->protocol : "";
+}
+
 void cws__client_opened(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (c->waiter) { /* stays attached: the socket may still die this round */
@@ -274,6 +282,10 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cli_fail(s, (int)r, c->hc->error ? c->hc->error : cws_strerror((int)r));
         return;
     }
+    /* Kept past the handshake state: cws_socket_protocol() answers from it. */
+    size_t plen = CWS__MIN(c->hc->protocol.len, sizeof c->protocol - 1);
+    if (plen) memcpy(c->protocol, c->hc->protocol.ptr, plen);
+    c->protocol[plen] = '\0';
     /* Bytes after the head are frames: feed them once the conn exists.
      * They live in c->rbuf, released only after opening. */
     if (cws__socket_open(s, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
@@ -321,7 +333,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
         sc->cb = cfg->cb;
-        sc->high_water = (size_t)4 << 20;
+        sc->high_water = cfg->high_water ? cfg->high_water : (size_t)4 << 20;
         sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
         sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
         sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
@@ -394,6 +406,13 @@ cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_c
     }
     if (w.opened && !w.gone) {
         cli_of(s)->waiter = NULL;
+        /* on_close already ran (say the server's close frame came in the
+         * segment of the 101): the caller must treat the socket as freed,
+         * so it is not handed out. The runtime frees it when it is done. */
+        if (s->io.flags & RT_F_REPORTED) {
+            *err = CWS_ERR_CLOSED;
+            return NULL;
+        }
         return s;
     }
     *err = w.err ? w.err : CWS_ERR_IO;

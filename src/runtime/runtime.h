@@ -336,5 +336,7 @@ void cws__client_failed(cws_socket *s);
 void cws__client_free_aux(cws_socket *s);
 const char *cws__client_fail_reason(const cws_socket *s);
 void cws__client_opened(cws_socket *s);
+/* The subprotocol the server chose ("" if none or not open yet). */
+const char *cws__client_protocol(const cws_socket *s);
 
 #endif

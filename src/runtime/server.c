@@ -25,7 +25,9 @@
 #define SRV_HS_INITIAL 1024u
 
 /* The request head while it arrives in pieces. Moving the buffer resets
- * the parse (it restarts from byte 0), which happens only log(n) times. */
+ * the parse (it restarts from byte 0), which happens only log(n) times.
+ * A server socket's aux is this buffer while the head is incomplete, and
+ * the chosen subprotocol (a NUL-terminated copy, or NULL) once open. */
 typedef struct srv_hsbuf {
     size_t len, cap;
     cws_hs_request req;
@@ -278,12 +280,29 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         cws__server_reject(s, 500);
         return;
     }
+    /* Copied (only when there is one) before on_open may ask for it: the
+     * head it points into goes once the handshake is decided. */
+    if (req->protocol.len) {
+        char *p = rt_alloc(req->protocol.len + 1);
+        if (!p) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        memcpy(p, req->protocol.ptr, req->protocol.len);
+        p[req->protocol.len] = '\0';
+        s->aux = p;
+    }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
         cws__socket_open(s, rest, rest_len) < 0)
         cws__socket_destroy(s, RT_WHY_NOMEM);
 }
 
-static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len) {
+/* hb is the head's buffer (NULL when the head is in the loop's read
+ * buffer), detached from s->aux by the caller so that an upgrade can put
+ * the subprotocol there; it is given back only if the head is still
+ * incomplete. */
+static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len,
+                          srv_hsbuf *hb) {
     if (r > 0) {
         srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
     } else if (r == CWS_ERR_NOT_UPGRADE) {
@@ -297,11 +316,12 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
     } else if (len >= rt_sock_server(s)->max_handshake) {
         cws__server_reject(s, 431); /* defensive: the parser should have said so */
     }
-    /* Decided: the head (which req and rest pointed into) is not needed. */
-    if (s->io.kind != RT_IO_DEAD && s->io.state != RT_ST_HANDSHAKE && s->aux) {
-        rt_free(s->aux);
-        s->aux = NULL;
+    if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
+        s->aux = hb; /* undecided: wait for more of the head */
+        return;
     }
+    /* Decided: the head (which req and rest pointed into) is not needed. */
+    rt_free(hb);
 }
 
 void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
@@ -314,7 +334,7 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         memset(&req, 0, sizeof req);
         ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
         if (r != CWS_ERR_AGAIN || n >= srv->max_handshake) {
-            srv_hs_result(s, r, &req, (char *)data, n);
+            srv_hs_result(s, r, &req, (char *)data, n, NULL);
             return;
         }
         size_t cap = CWS__MAX(SRV_HS_INITIAL, n * 2);
@@ -345,7 +365,8 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     memcpy(hb->data + hb->len, data, n);
     hb->len += n;
     ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
-    srv_hs_result(s, r, &hb->req, hb->data, hb->len);
+    s->aux = NULL;
+    srv_hs_result(s, r, &hb->req, hb->data, hb->len, hb);
 }
 
 /* ------------------------------------------------------------ lifecycle */

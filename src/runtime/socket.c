@@ -453,6 +453,15 @@ cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
 cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
+/* Nothing is stored per socket for it: a server socket keeps its copy in
+ * aux (only when one was chosen), a client in its own state. */
+const char *cws_socket_protocol(const cws_socket *s) {
+    if (!s || s->io.kind == RT_IO_DEAD) return "";
+    if (!rt_sock_server(s)) return cws__client_protocol(s);
+    /* Before open, a server socket's aux is its request head. */
+    return s->io.state >= RT_ST_OPEN && s->aux ? (const char *)s->aux : "";
+}
+
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */
 const char *cws_socket_peer(const cws_socket *s) {
     if (!s) return "";

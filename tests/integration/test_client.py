@@ -152,15 +152,18 @@ async def test_long_line_and_many_lines():
     await each_peer(ALL, check)
 
 
+LINE_LIMIT = 16 << 20  # cws-client --help, docs/examples.md; test_client_options.py
+
+
 async def test_line_over_the_limit_fails_after_a_clean_close():
     # From a file: the client stops reading mid-input, which would break a pipe.
     with tempfile.TemporaryFile() as f:
-        f.write(b"ok\n" + b"y" * (3 << 20) + b"\n")
+        f.write(b"ok\n" + b"y" * (LINE_LIMIT + 1) + b"\n")
         f.seek(0)
         async with NodePeer() as peer:
             async with Process([CLIENT, peer.url], stdin=f) as p:
                 status, out, err = await p.wait()
-            assert status == 1 and "longer than" in err, (status, err)
+            assert status == 1 and f"longer than {LINE_LIMIT} bytes" in err, (status, err)
             assert out == b"ok\n", out[:100]
             assert (await peer.wait_event("close"))["code"] == 1000
 
