@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Memory and undefined-behaviour checks of every unit test:
+#   1. builds them with ASan+UBSan (make SANITIZE=1 BUILD=$BUILD-asan tests)
+#      and runs each one; any sanitizer report fails it;
+#   2. runs each unit test binary of $BUILD/tests/ under valgrind (memcheck,
+#      definite and indirect leaks are errors);
+#   3. runs $BUILD/cws-echo under valgrind through the conformance suite.
+# No test is skipped under valgrind: each takes a few seconds at most. A
+# test still running after VALGRIND_TIMEOUT seconds (default 120) fails.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+ASAN_BUILD=$BUILD-asan
+VALGRIND_TIMEOUT=${VALGRIND_TIMEOUT:-120}
+LOGS=$BUILD/sanitizer-logs
+failed=0; ran=0
+mkdir -p "$LOGS"
+
+echo "--- building the unit tests with ASan+UBSan into $ASAN_BUILD"
+if ! make -s SANITIZE=1 BUILD="$ASAN_BUILD" -j2 tests >"$LOGS/asan-build.log" 2>&1; then
+    cat "$LOGS/asan-build.log"
+    echo "test_sanitizers: the sanitizer build failed" >&2
+    exit 1
+fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in "$ASAN_BUILD"/tests/test_*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    ran=$((ran + 1))
+    log=$LOGS/$(basename "$t").asan.log
+    if timeout 300 "$t" >"$log" 2>&1; then
+        echo "ok   asan+ubsan $(basename "$t")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL asan+ubsan $(basename "$t") (log: $log)"
+        grep -E 'ERROR|runtime error|SUMMARY|FAILED' "$log" | head -20
+    fi
+done
+
+if ! command -v valgrind >/dev/null; then
+    echo "test_sanitizers: valgrind is not installed (make deps)" >&2
+    exit 1
+fi
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    ran=$((ran + 1))
+    log=$LOGS/$(basename "$t").valgrind.log
+    if timeout "$VALGRIND_TIMEOUT" valgrind -q --leak-check=full --error-exitcode=1 \
+            --errors-for-leak-kinds=definite,indirect "$t" >"$log" 2>&1; then
+        echo "ok   valgrind   $(basename "$t")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL valgrind   $(basename "$t") (log: $log)"
+        grep -E '^==[0-9]+==' "$log" | head -30
+    fi
+done
+
+# 3. The server side under hostile input: the conformance suite against
+#    cws-echo running under valgrind (its exit status after SIGTERM carries
+#    any error or leak; run.py fails on it). A few seconds.
+if [ -x "$BUILD/cws-echo" ]; then
+    ran=$((ran + 1))
+    log=$LOGS/cws-echo.valgrind.log
+    if timeout 300 /usr/bin/python3 tests/conformance/run.py --strict --timeout 30 --server \
+            valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            "$BUILD/cws-echo" --port 0 >"$log" 2>&1; then
+        echo "ok   valgrind   cws-echo under the conformance suite"
+    else
+        failed=$((failed + 1))
+        echo "FAIL valgrind   cws-echo under the conformance suite (log: $log)"
+        grep -vE '^OK ' "$log" | tail -30
+    fi
+fi
+
+echo "test_sanitizers: $ran runs, $failed failed"
+[ "$ran" -gt 0 ] && [ "$failed" -eq 0 ]
