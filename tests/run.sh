@@ -28,6 +28,19 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
         [ -x "$t" ] || continue
         run_one "unit/$(basename "$t")" "$t"
     done
+    # The same tests linked with the library built from single/cws.h
+    # (tools/tools.mk); once that variant is built, none may be missing.
+    if [ -d "$BUILD/tests-single" ]; then
+        for t in "$BUILD"/tests/test_*; do
+            [ -x "$t" ] || continue
+            s="$BUILD/tests-single/$(basename "$t")"
+            if [ -x "$s" ]; then
+                run_one "unit-single/$(basename "$t")" "$s"
+            else
+                run_one "unit-single/$(basename "$t") (not built)" false
+            fi
+        done
+    fi
 fi
 
 if [ "$what" = all ] || [ "$what" = integration ]; then

@@ -1,0 +1,232 @@
+#!/bin/sh
+# Generates the single-file header (stb style) from include/cws.h and src/.
+#
+#   tools/amalgamate.sh [OUTPUT]     (default: standard output)
+#
+# Layout of the result:
+#   1. usage notes and the license
+#   2. feature-test macros found in the sources (_POSIX_C_SOURCE, ...),
+#      hoisted and #ifndef-guarded, only when CWS_IMPLEMENTATION is defined:
+#      they take effect only before the first system include
+#   3. include/cws.h: the declarations, always
+#   4. under #ifdef CWS_IMPLEMENTATION (once): the private headers and
+#      src/*.c, then src/runtime/*.c under #ifndef CWS_NO_RUNTIME
+#
+# Each `#include "..."` of a private header is inlined at its first use and
+# dropped after; `#include "cws.h"` is dropped (section 3 already holds it).
+# System includes stay where they are (they may sit under an #ifdef).
+# The source lists are globbed, so new files are picked up without edits.
+# POSIX sh and awk only.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+out=${1:-}
+LC_ALL=C
+export LC_ALL
+
+core=$(ls src/*.c 2>/dev/null | sort || true)
+runtime=$(ls src/runtime/*.c 2>/dev/null | sort || true)
+[ -f include/cws.h ] || { echo "amalgamate: include/cws.h not found" >&2; exit 1; }
+
+tmp=$(mktemp "${TMPDIR:-/tmp}/cws-amalgamate.XXXXXX")
+trap 'rm -f "$tmp"' EXIT INT TERM
+
+# shellcheck disable=SC2086
+awk -v core="$(echo $core)" -v runtime="$(echo $runtime)" '
+function fail(msg) { print "amalgamate: " msg > "/dev/stderr"; failed = 1; exit 1 }
+
+function out(s) { buf[++nbuf] = s }
+
+# Collapses "a/./b/../c" to "a/c".
+function normalize(p,    parts, n, i, stack, k, r) {
+    n = split(p, parts, "/")
+    k = 0
+    for (i = 1; i <= n; i++) {
+        if (parts[i] == "" || parts[i] == ".") continue
+        if (parts[i] == ".." && k > 0 && stack[k] != "..") { k--; continue }
+        stack[++k] = parts[i]
+    }
+    r = ""
+    for (i = 1; i <= k; i++) r = r (i > 1 ? "/" : "") stack[i]
+    return r
+}
+
+function dirname(p) { if (p !~ /\//) return "."; sub(/\/[^\/]*$/, "", p); return p }
+
+function exists(p,    line, rc) {
+    rc = (getline line < p)
+    if (rc >= 0) { close(p); return 1 }
+    return 0
+}
+
+# A quoted include resolves against the including file, then include/, src/.
+function resolve(name, from,    c) {
+    c = normalize(dirname(from) "/" name); if (exists(c)) return c
+    c = normalize("include/" name);        if (exists(c)) return c
+    c = normalize("src/" name);            if (exists(c)) return c
+    return ""
+}
+
+function is_feature(name) { return name ~ /^_[A-Z0-9_]*SOURCE$/ }
+
+function note_feature(name, value) {
+    sub(/[ \t]*\/[*\/].*$/, "", value)   # a trailing comment is not the value
+    if (section == "runtime") rt_features = 1; else core_features = 1
+    if (!(name in feature)) { forder[++nfeature] = name; feature[name] = value; return }
+    # Two files asking for different levels: keep the higher one.
+    if (value != feature[name] && value + 0 > feature[name] + 0) feature[name] = value
+}
+
+# Emits file p with its private includes inlined (each file once).
+function emit(p,    lines, n, i, line, m, name, target, what, rest) {
+    if (p in seen) return
+    seen[p] = 1
+    n = 0
+    while ((getline line < p) > 0) lines[++n] = line
+    close(p)
+    out("/* ---- file: " p " ---- */")
+    for (i = 1; i <= n; i++) {
+        line = lines[i]
+        # "#ifndef _X_SOURCE / #define _X_SOURCE v / #endif": hoisted.
+        if (line ~ /^[ \t]*#[ \t]*ifndef[ \t]+_[A-Z0-9_]*SOURCE[ \t]*$/ && i + 2 <= n \
+            && lines[i + 2] ~ /^[ \t]*#[ \t]*endif/) {
+            name = line; sub(/^[ \t]*#[ \t]*ifndef[ \t]+/, "", name); sub(/[ \t]*$/, "", name)
+            rest = lines[i + 1]
+            if (rest ~ ("^[ \t]*#[ \t]*define[ \t]+" name "([ \t]|$)")) {
+                sub("^[ \t]*#[ \t]*define[ \t]+" name "[ \t]*", "", rest)
+                note_feature(name, rest)
+                i += 2
+                continue
+            }
+        }
+        # A bare "#define _X_SOURCE v": hoisted.
+        if (line ~ /^[ \t]*#[ \t]*define[ \t]+_[A-Z0-9_]*SOURCE([ \t]|$)/) {
+            rest = line; sub(/^[ \t]*#[ \t]*define[ \t]+/, "", rest)
+            name = rest; sub(/[ \t].*$/, "", name)
+            if (is_feature(name)) {
+                sub(/^[^ \t]*[ \t]*/, "", rest)
+                note_feature(name, rest)
+                continue
+            }
+        }
+        if (line ~ /^[ \t]*#[ \t]*include[ \t]*"/) {
+            target = line
+            sub(/^[ \t]*#[ \t]*include[ \t]*"/, "", target)
+            sub(/".*$/, "", target)
+            what = resolve(target, p)
+            if (what == "") fail(p ": cannot resolve #include \"" target "\"")
+            if (what == "include/cws.h" && public_done) continue
+            if (what in seen) continue
+            emit(what)
+            out("/* ---- (back in " p ") ---- */")
+            continue
+        }
+        out(line)
+    }
+}
+
+BEGIN {
+    # Section 3 first (buffered), so that every file it pulls in is known.
+    emit("include/cws.h")
+    public_done = 1
+    public_end = nbuf
+
+    ncore = split(core, cf, " ")
+    nrt = split(runtime, rf, " ")
+    for (i = 1; i <= ncore; i++) emit(cf[i])
+    core_end = nbuf
+    section = "runtime"
+    for (i = 1; i <= nrt; i++) emit(rf[i])
+
+    while ((getline line < "include/cws.h") > 0)
+        if (line ~ /^#define CWS_VERSION_STRING /) { version = line; sub(/^[^"]*"/, "", version); sub(/".*/, "", version) }
+    close("include/cws.h")
+    license = "LICENSE"
+    nlic = 0
+    while ((getline line < license) > 0) lic[++nlic] = line
+    close(license)
+
+    print "/*"
+    print " * cws " version " -- a WebSocket (RFC 6455) library in C, as one header file."
+    print " *"
+    print " * GENERATED by tools/amalgamate.sh from include/cws.h and src/: do not edit."
+    print " * Change the sources and run `make single-header`."
+    print " *"
+    print " * Use it like the stb libraries:"
+    print " *"
+    print " *   in every file that uses the API:      #include \"cws.h\""
+    print " *   in exactly one C file of the program: #define CWS_IMPLEMENTATION"
+    print " *                                         #include \"cws.h\""
+    print " *"
+    print " * In the file that defines CWS_IMPLEMENTATION, include this header BEFORE"
+    print " * any system header (or define _DEFAULT_SOURCE yourself, e.g. with"
+    print " * -D_DEFAULT_SOURCE): the implementation needs POSIX declarations, and the"
+    print " * feature-test macros that enable them (below) only work before the first"
+    print " * system include. Other files need nothing special."
+    print " *"
+    print " * Options, defined before the include in the implementation file:"
+    print " *   CWS_NO_RUNTIME  leave out layer 5 (cws_loop, cws_server, cws_connect:"
+    print " *                   sockets and epoll/poll). What remains (layers 1-4)"
+    print " *                   does no I/O and needs only the C standard library"
+    print " *                   plus a random source (getrandom or /dev/urandom)."
+    print " *                   Define it in every file, or at least in the"
+    print " *                   implementation file, to drop the runtime declarations."
+    print " *"
+    print " * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang"
+    print " * do without -pedantic, work too). C++ files may include this header for"
+    print " * the declarations (they are extern \"C\"), but the file that defines"
+    print " * CWS_IMPLEMENTATION must be compiled as C."
+    print " * Library-internal functions have external linkage and the reserved prefix"
+    print " * cws__; file-local ones are static."
+    print " *"
+    for (i = 1; i <= nlic; i++) print (lic[i] == "" ? " *" : " * " lic[i])
+    print " */"
+    print ""
+    print "/* Feature-test macros the implementation needs (hoisted from src/). */"
+    print "#if defined(CWS_IMPLEMENTATION) && !defined(CWS__FEATURES_DONE)"
+    print "#define CWS__FEATURES_DONE"
+    for (i = 1; i <= nfeature; i++) {
+        print "#ifndef " forder[i]
+        print "#define " forder[i] (feature[forder[i]] == "" ? "" : " " feature[forder[i]])
+        print "#endif"
+    }
+    print "#endif"
+    print ""
+    for (i = 1; i <= public_end; i++) print buf[i]
+    print ""
+    print "/* ======================================================================"
+    print " * Implementation (only where CWS_IMPLEMENTATION is defined, once)"
+    print " * ==================================================================== */"
+    print "#if defined(CWS_IMPLEMENTATION) && !defined(CWS__IMPLEMENTATION_DONE)"
+    print "#define CWS__IMPLEMENTATION_DONE"
+    if (nfeature > 0) {
+        print ""
+        print "/* glibc fixes its feature set at the first system include; if that came"
+        print " * before this header, the POSIX declarations used below are missing. */"
+        if (!core_features) print "#ifndef CWS_NO_RUNTIME"
+        print "#if defined(__GLIBC__) && !defined(__USE_POSIX199309)"
+        print "#error \"cws.h: include it before any system header in the file that defines CWS_IMPLEMENTATION, or define _DEFAULT_SOURCE\""
+        print "#endif"
+        if (!core_features) print "#endif"
+    }
+    print ""
+    for (i = public_end + 1; i <= core_end; i++) print buf[i]
+    if (nbuf > core_end) {
+        print ""
+        print "#ifndef CWS_NO_RUNTIME"
+        for (i = core_end + 1; i <= nbuf; i++) print buf[i]
+        print "#endif /* CWS_NO_RUNTIME */"
+    }
+    print ""
+    print "#endif /* CWS_IMPLEMENTATION */"
+}
+' > "$tmp"
+
+if [ -n "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    cp "$tmp" "$out"
+else
+    cat "$tmp"
+fi
