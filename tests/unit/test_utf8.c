@@ -350,6 +350,33 @@ static void test_random_differential(void **state) {
 
 /* Random long texts of valid characters, sometimes with one random byte
  * changed, so the fast path's ASCII skip and blocks get exercised. */
+/* The vector path against the scalar reference at every alignment 0..15
+ * and every length 0..256: mostly-valid text (so the ASCII and block fast
+ * paths run) with one random corruption in half of the cases. */
+static void test_fast_vs_scalar_alignments(void **state) {
+    (void)state;
+    static const char *pieces[] = {"a", "hello ", "\xC3\xA9", "\xD0\x96", "\xE4\xB8\xAD",
+                                   "\xF0\x9F\x98\x80", "\xEF\xBF\xBD", "\x7F"};
+    uint8_t text[512], buf[512 + 16];
+    for (size_t len = 0; len <= 256; len++) {
+        size_t n = 0;
+        while (n < len) { /* whole characters, then cut to len: may end mid-sequence */
+            const char *pc = pieces[utf8_rand() % (sizeof pieces / sizeof pieces[0])];
+            size_t m = strlen(pc);
+            memcpy(text + n, pc, m);
+            n += m;
+        }
+        if (len && (utf8_rand() & 1)) text[utf8_rand() % len] = (uint8_t)(0x80 + utf8_rand() % 0x80);
+        for (size_t align = 0; align < 16; align++) {
+            memcpy(buf + align, text, len);
+            long fast = feed_whole(cws_utf8_feed, buf + align, len);
+            long ref = feed_whole(cws__utf8_feed_scalar, buf + align, len);
+            assert_int_equal(fast, ref);
+            assert_int_equal(ref, ref_first_bad(buf + align, len));
+        }
+    }
+}
+
 static void test_random_long_texts(void **state) {
     (void)state;
     utf8_rng = 0x9E3779B97F4A7C15ull;
@@ -399,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_each_position),
         cmocka_unit_test(test_random_differential),
         cmocka_unit_test(test_random_long_texts),
+        cmocka_unit_test(test_fast_vs_scalar_alignments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
