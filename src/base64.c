@@ -28,16 +28,43 @@ size_t cws_base64_encode(const void *src, size_t len, char *dst) {
     return o;
 }
 
-/* The 6-bit value of an alphabet character, or -1 for anything else
- * (including '=', NUL, whitespace and bytes >= 0x80). */
-static int base64_value(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
+/* The 6-bit value of each byte, or 0xFF for anything outside the
+ * alphabet (including '=', NUL, whitespace and bytes >= 0x80): one load
+ * per character, no branches. */
+#define BASE64_X 0xFF
+static const uint8_t base64_values[256] = {
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, /* 0x00 */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, /* 0x10 */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, /* 0x20 */
+    BASE64_X, BASE64_X, BASE64_X, 62,       BASE64_X, BASE64_X, BASE64_X, 63,       /* + / */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61,                                           /* 0-9 */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,             /* @ A-O */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,                                       /* P-Z */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,             /* ` a-o */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,                                       /* p-z */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    /* 0x80-0xFF: not in the alphabet */
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+    BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
+};
 
 ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap) {
     if (len % 4 != 0) return CWS_ERR_INVALID;
@@ -48,29 +75,32 @@ ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t ca
     size_t pad = 0;
     if (s[len - 1] == '=') pad = s[len - 2] == '=' ? 2 : 1;
     size_t out_len = len / 4 * 3 - pad;
+    size_t nchar = len - pad;
 
     /* Validate everything before writing, so a bad input never leaves a
-     * half-decoded buffer behind a NOSPACE answer. */
-    for (size_t i = 0; i < len - pad; i++)
-        if (base64_value(s[i]) < 0) return CWS_ERR_INVALID;
+     * half-decoded buffer behind a NOSPACE answer: the OR of all values
+     * has bit 7 set iff some character is outside the alphabet. */
+    unsigned bad = 0;
+    for (size_t i = 0; i < nchar; i++) bad |= base64_values[s[i]];
+    if (bad & 0x80u) return CWS_ERR_INVALID;
     /* RFC 4648 §3.5: the bits left over before padding must be zero. */
-    if (pad == 1 && (base64_value(s[len - 2]) & 0x03) != 0) return CWS_ERR_INVALID;
-    if (pad == 2 && (base64_value(s[len - 3]) & 0x0F) != 0) return CWS_ERR_INVALID;
+    if (pad == 1 && (base64_values[s[len - 2]] & 0x03) != 0) return CWS_ERR_INVALID;
+    if (pad == 2 && (base64_values[s[len - 3]] & 0x0F) != 0) return CWS_ERR_INVALID;
     if (out_len > cap) return CWS_ERR_NOSPACE;
 
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        uint32_t v = 0;
-        int n = 4;
-        for (int j = 0; j < 4; j++) {
-            int d = i + (size_t)j < len - pad ? base64_value(s[i + (size_t)j]) : 0;
-            if (i + (size_t)j >= len - pad) n--;
-            v = (v << 6) | (uint32_t)d;
-        }
-        /* n characters carry n - 1 whole bytes (n = 4 gives 3). */
+    size_t o = 0, i = 0;
+    for (; i + 4 <= nchar; i += 4) {
+        uint32_t v = ((uint32_t)base64_values[s[i]] << 18) | ((uint32_t)base64_values[s[i + 1]] << 12) |
+                     ((uint32_t)base64_values[s[i + 2]] << 6) | base64_values[s[i + 3]];
         dst[o++] = (uint8_t)(v >> 16);
-        if (n >= 3) dst[o++] = (uint8_t)(v >> 8);
-        if (n == 4) dst[o++] = (uint8_t)v;
+        dst[o++] = (uint8_t)(v >> 8);
+        dst[o++] = (uint8_t)v;
+    }
+    if (pad) { /* the last group: 4 - pad characters carry 3 - pad bytes */
+        uint32_t v = ((uint32_t)base64_values[s[i]] << 18) | ((uint32_t)base64_values[s[i + 1]] << 12);
+        if (pad == 1) v |= (uint32_t)base64_values[s[i + 2]] << 6;
+        dst[o++] = (uint8_t)(v >> 16);
+        if (pad == 1) dst[o++] = (uint8_t)(v >> 8);
     }
     return (ptrdiff_t)o;
 }

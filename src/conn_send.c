@@ -89,6 +89,14 @@ static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const c
     return CWS_OK;
 }
 
+void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
+
+/* The encoded size of a frame header (RFC 6455 §5.2, minimal length). */
+static size_t conn_header_len(size_t len, int masked) {
+    size_t n = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
+    return masked ? n + 4 : n;
+}
+
 int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     if (c->write_failed) return CWS_ERR_IO;
     cws_frame_header h;
@@ -101,6 +109,19 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
         int r = conn_next_key(c, h.mask);
         if (r) return r;
         h.masked = 1;
+    }
+    if (c->direct) {
+        /* Header and payload go straight into the embedder's queue: the
+         * payload is copied (or masked) exactly once. */
+        size_t hlen = conn_header_len(len, h.masked);
+        const cws__conn_config_direct *d = (const cws__conn_config_direct *)(const void *)c->cfg;
+        uint8_t *dst = len <= SIZE_MAX - hlen ? d->reserve(c, hlen + len) : NULL;
+        if (dst) {
+            cws_frame_header_encode(dst, &h);
+            if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
+            else if (len) memcpy(dst + hlen, data, len);
+            return CWS_OK;
+        }
     }
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hlen = cws_frame_header_encode(hdr, &h);

@@ -35,34 +35,39 @@ static void hs_server_first(int *count, cws_str *slot, cws_str v) {
     if ((*count)++ == 0) *slot = v;
 }
 
+/* Case-insensitive match of a field name or token against a literal:
+ * the lengths first, so most fields are told apart without a byte
+ * compare (and without a strlen of the literal). */
+#define HS_SERVER_IS(s, lit) ((s).len == sizeof(lit) - 1 && cws__ieq_n((s).ptr, lit, sizeof(lit) - 1))
+
 static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
     size_t pos = 0;
     cws_str name, value, tok;
     memset(f, 0, sizeof *f);
     while (cws_http_next_header(h, &pos, &name, &value)) {
-        if (cws_str_ieq(name, "Host")) {
+        if (HS_SERVER_IS(name, "Host")) {
             hs_server_first(&f->hosts, &f->host, value);
-        } else if (cws_str_ieq(name, "Upgrade")) {
+        } else if (HS_SERVER_IS(name, "Upgrade")) {
             /* A list header (RFC 7230 §6.7): every field, every element. */
             while (cws_http_next_token(&value, &tok))
-                if (cws_str_ieq(tok, "websocket")) f->upgrade_ws = 1;
-        } else if (cws_str_ieq(name, "Connection")) {
+                if (HS_SERVER_IS(tok, "websocket")) f->upgrade_ws = 1;
+        } else if (HS_SERVER_IS(name, "Connection")) {
             while (cws_http_next_token(&value, &tok))
-                if (cws_str_ieq(tok, "Upgrade")) f->connection_upgrade = 1;
-        } else if (cws_str_ieq(name, "Sec-WebSocket-Key")) {
+                if (HS_SERVER_IS(tok, "Upgrade")) f->connection_upgrade = 1;
+        } else if (HS_SERVER_IS(name, "Sec-WebSocket-Key")) {
             hs_server_first(&f->keys, &f->key, value);
-        } else if (cws_str_ieq(name, "Sec-WebSocket-Version")) {
+        } else if (HS_SERVER_IS(name, "Sec-WebSocket-Version")) {
             hs_server_first(&f->versions, &f->version, value);
-        } else if (cws_str_ieq(name, "Origin")) {
+        } else if (HS_SERVER_IS(name, "Origin")) {
             hs_server_first(&f->origins, &f->origin, value);
-        } else if (cws_str_ieq(name, "Sec-WebSocket-Protocol")) {
+        } else if (HS_SERVER_IS(name, "Sec-WebSocket-Protocol")) {
             /* RFC 6455 §4.1: each offered subprotocol is a token. */
             while (cws_http_next_token(&value, &tok))
                 if (!cws__http_is_token(tok)) f->bad_protocol = 1;
-        } else if (cws_str_ieq(name, "Transfer-Encoding")) {
+        } else if (HS_SERVER_IS(name, "Transfer-Encoding")) {
             f->has_body = 1;
-        } else if (cws_str_ieq(name, "Content-Length")) {
-            if (!cws_str_ieq(value, "0")) f->has_body = 1;
+        } else if (HS_SERVER_IS(name, "Content-Length")) {
+            if (!(value.len == 1 && value.ptr[0] == '0')) f->has_body = 1;
         }
         /* Sec-WebSocket-Extensions offers are read by nobody: we
          * negotiate no extension, so none is ever echoed (§9.1). */

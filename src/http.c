@@ -5,17 +5,15 @@
  * storage however many fields it has. Nothing here allocates. */
 #include "internal.h"
 
-/* tchar (RFC 7230 §3.2.6): the characters of a method or field name. */
-int cws__http_is_tchar(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
-}
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* tchar (RFC 7230 §3.2.6): the characters of a method or field name
+ * (ALPHA, DIGIT and !#$%&'*+-.^_`|~), one bit per byte value. */
+static const uint32_t http_tchar_bits[8] = {0x00000000u, 0x03FF6CFAu, 0xC7FFFFFEu, 0x57FFFFFFu, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u};
+
+int cws__http_is_tchar(unsigned char c) { return (int)((http_tchar_bits[c >> 5] >> (c & 31u)) & 1u); }
 
 int cws__http_is_token(cws_str s) {
     if (s.len == 0) return 0;
@@ -168,10 +166,28 @@ static int http_field_line(const char *p, size_t n) {
     return k > 0 && k < n && p[k] == ':';
 }
 
-/* The start of the line that ends at end (an index of a CR). */
+/* The start of the line that holds index end. */
 static size_t http_line_start(const char *buf, size_t end) {
     while (end > 0 && buf[end - 1] != '\n') end--;
     return end;
+}
+
+/* The first index in [i, limit) of a byte the scanner must stop at: CR,
+ * LF or any other control character but HTAB; limit if there is none. */
+static size_t http_skip_plain(const char *buf, size_t i, size_t limit) {
+#ifdef __SSE2__
+    const __m128i top = _mm_set1_epi8(0x1F), del = _mm_set1_epi8(0x7F), tab = _mm_set1_epi8('\t');
+    for (; i < limit && limit - i >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, top), v); /* v <= 0x1F, unsigned */
+        ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, del));
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl);
+        unsigned m = (unsigned)_mm_movemask_epi8(ctl);
+        if (m) return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < limit && !http_is_ctl((unsigned char)buf[i])) i++;
+    return i;
 }
 
 static int http_start_line(cws_http_head *h, const char *p, size_t n, int request) {
@@ -204,26 +220,25 @@ static ptrdiff_t http_parse_head(cws_http_head *h, const char *buf, size_t len, 
     }
     size_t limit = CWS__MIN(len, max);
     size_t i = h->scanned_;
-    while (i < limit) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c == '\r') {
-            if (i + 1 >= limit) break;
-            if (buf[i + 1] != '\n') goto bad; /* bare CR */
-            size_t start = http_line_start(buf, i);
-            if (start == i) {
-                if (i == 0) goto bad; /* the head starts with its start line */
-                h->head_len = i + 2;
-                h->scanned_ = i + 2;
-                return http_fill(h, buf, request);
-            }
-            if (start == 0 ? !http_start_line(h, buf, i, request)
-                           : !http_field_line(buf + start, i - start))
-                goto bad;
-            i += 2;
-            continue;
+    /* Resuming inside a line: where it starts (one walk back per call). */
+    size_t start = i <= limit ? http_line_start(buf, i) : i;
+    for (;;) {
+        i = http_skip_plain(buf, i, limit);
+        if (i >= limit) break;
+        if (buf[i] != '\r') goto bad; /* bare LF, NUL, other controls */
+        if (i + 1 >= limit) break;
+        if (buf[i + 1] != '\n') goto bad; /* bare CR */
+        if (start == i) {
+            if (i == 0) goto bad; /* the head starts with its start line */
+            h->head_len = i + 2;
+            h->scanned_ = i + 2;
+            return http_fill(h, buf, request);
         }
-        if (c == '\n' || http_is_ctl(c)) goto bad; /* bare LF, NUL, other controls */
-        i++;
+        if (start == 0 ? !http_start_line(h, buf, i, request)
+                       : !http_field_line(buf + start, i - start))
+            goto bad;
+        i += 2;
+        start = i;
     }
     h->scanned_ = i;
     return limit == max ? CWS_ERR_TOO_BIG : CWS_ERR_AGAIN;
@@ -249,8 +264,8 @@ int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws
     if (i >= n) return 0;
     size_t colon = i;
     while (colon < n && f[colon] != ':' && f[colon] != '\r') colon++;
-    size_t end = colon;
-    while (end < n && f[end] != '\r') end++;
+    const char *cr = colon < n ? memchr(f + colon, '\r', n - colon) : NULL;
+    size_t end = cr ? (size_t)(cr - f) : n;
     *pos = end + 2 <= n ? end + 2 : n;
     if (colon >= end) return 0; /* not a field line: only if h was tampered with */
     if (name) {

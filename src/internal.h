@@ -149,10 +149,24 @@ struct cws_conn {
     unsigned write_failed : 1;/* the write callback refused bytes */
     unsigned reported : 1;    /* on_close was called */
     unsigned tx_frag : 1;     /* a fragmented send is open */
+    unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
 };
 
 /* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
 int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* A copy-free way out for an embedder that queues bytes itself (the
+ * runtime): a connection marked with cws__conn_set_direct() has a cfg that
+ * is the first member of this struct, and encodes each frame straight into
+ * the n bytes reserve() returns. Those bytes count as written on return
+ * and are filled before the send returns (nothing can read them before).
+ * reserve() may return NULL (say, the frame is large): the frame then goes
+ * through cb.write as usual, which must be set. */
+typedef struct cws__conn_config_direct {
+    cws_conn_config base; /* first: c->cfg points here */
+    uint8_t *(*reserve)(cws_conn *c, size_t n);
+} cws__conn_config_direct;
+/* Marks c (initialised from a cws__conn_config_direct's base). */
+void cws__conn_set_direct(cws_conn *c);
 /* Sends a close frame (code 0: none) and marks the close as sent. */
 int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 

@@ -284,6 +284,7 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
     for (int i = 0; i < n; i++) loop_dispatch(loop, ready[i].io, ready[i].ev);
     cws__timer_run_due(loop);
     cws__socket_settle_all(loop);
+    cws__outq_cache_trim(loop);
     loop->dispatching--;
     if (!loop->dispatching) loop_free_graves(loop);
     return rc;

@@ -1,8 +1,8 @@
 /* Per-socket output queues. Bytes written during a callback or a read batch
  * collect here and leave in one sendmsg (writev-style) when the socket is
  * settled ("corking"). A queue exists only while bytes are pending; queues
- * and standard-size buffers are recycled through small per-loop caches so
- * the steady state (echo, broadcast) does not call malloc per message. */
+ * and standard-size buffers are recycled through per-loop caches so the
+ * steady state (echo, broadcast) does not call malloc per message. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -47,9 +47,11 @@ void cws__buf_unref(cws_loop *loop, rt_buf *b) {
 static rt_outq *outq_get(cws_socket *s) {
     if (s->q) return s->q;
     cws_loop *loop = rt_sock_loop(s);
-    rt_outq *q;
-    if (loop->nq_cache) {
-        q = loop->q_cache[--loop->nq_cache];
+    rt_outq *q = loop->q_cache;
+    if (q) {
+        loop->q_cache = q->next_free;
+        loop->nq_cache--;
+        if (loop->nq_cache < loop->nq_cache_low) loop->nq_cache_low = loop->nq_cache;
     } else {
         q = rt_alloc(sizeof *q);
         if (!q) return NULL;
@@ -66,26 +68,54 @@ static rt_outq *outq_get(cws_socket *s) {
     return q;
 }
 
-static void outq_put(cws_loop *loop, rt_outq *q) {
-    if (q->cap <= OUTQ_ENT_CACHED_MAX && loop->nq_cache < RT_CACHE_MAX) {
-        loop->q_cache[loop->nq_cache++] = q;
-        return;
-    }
+static void outq_release(rt_outq *q) {
     rt_free(q->ent);
     rt_free(q);
 }
 
-void cws__outq_cache_free(cws_loop *loop) {
-    while (loop->nq_cache) {
-        rt_outq *q = loop->q_cache[--loop->nq_cache];
-        rt_free(q->ent);
-        rt_free(q);
+/* Back to the loop's cache (unbounded here; cws__outq_cache_trim bounds
+ * it over time), unless its ring grew unusually large. */
+static void outq_put(cws_loop *loop, rt_outq *q) {
+    if (q->cap > OUTQ_ENT_CACHED_MAX) {
+        outq_release(q);
+        return;
     }
+    q->next_free = loop->q_cache;
+    loop->q_cache = q;
+    loop->nq_cache++;
+}
+
+void cws__outq_cache_trim(cws_loop *loop) {
+    if (loop->now < loop->q_trim_at) return;
+    loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
+    /* nq_cache_low queues sat in the cache the whole interval: free them,
+     * keeping RT_CACHE_MAX for ordinary traffic. */
+    size_t idle = loop->nq_cache_low;
+    while (idle > RT_CACHE_MAX && loop->q_cache) {
+        rt_outq *q = loop->q_cache;
+        loop->q_cache = q->next_free;
+        loop->nq_cache--;
+        idle--;
+        outq_release(q);
+    }
+    loop->nq_cache_low = loop->nq_cache;
+}
+
+void cws__outq_cache_free(cws_loop *loop) {
+    while (loop->q_cache) {
+        rt_outq *q = loop->q_cache;
+        loop->q_cache = q->next_free;
+        outq_release(q);
+    }
+    loop->nq_cache = loop->nq_cache_low = 0;
     while (loop->nbuf_cache) rt_free(loop->buf_cache[--loop->nbuf_cache]);
 }
 
+/* Ring positions: cap is a power of two (OUTQ_ENT_INIT, doubled). */
+static uint32_t outq_pos(const rt_outq *q, uint32_t i) { return (q->head + i) & (q->cap - 1); }
+
 static rt_qent *outq_tail(rt_outq *q) {
-    return q->count ? &q->ent[(q->head + q->count - 1) % q->cap] : NULL;
+    return q->count ? &q->ent[outq_pos(q, q->count - 1)] : NULL;
 }
 
 static int outq_push(rt_outq *q, const uint8_t *ptr, size_t len, rt_buf *b) {
@@ -94,19 +124,49 @@ static int outq_push(rt_outq *q, const uint8_t *ptr, size_t len, rt_buf *b) {
         uint32_t cap = q->cap * 2;
         rt_qent *e = rt_alloc(cap * sizeof *e);
         if (!e) return -1;
-        for (uint32_t i = 0; i < q->count; i++) e[i] = q->ent[(q->head + i) % q->cap];
+        for (uint32_t i = 0; i < q->count; i++) e[i] = q->ent[outq_pos(q, i)];
         rt_free(q->ent);
         q->ent = e;
         q->cap = cap;
         q->head = 0;
     }
-    rt_qent *e = &q->ent[(q->head + q->count) % q->cap];
+    rt_qent *e = &q->ent[outq_pos(q, q->count)];
     e->ptr = ptr;
     e->len = len;
     e->buf = b;
     q->count++;
     q->bytes += len;
     return 0;
+}
+
+uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
+    rt_outq *q = s->q;
+    if (q) {
+        rt_qent *t = outq_tail(q);
+        if (t && !t->buf->shared) {
+            rt_buf *b = t->buf;
+            if (t->ptr + t->len == b->data + b->used && b->cap - b->used >= n) {
+                uint8_t *p = b->data + b->used;
+                b->used += n;
+                t->len += n;
+                q->bytes += n;
+                return p;
+            }
+        }
+    }
+    /* Larger than a standard buffer: cws__outq_append spreads it over
+     * cached buffers instead of one made to measure. */
+    if (n > RT_BUF_STD) return NULL;
+    q = outq_get(s);
+    if (!q) return NULL;
+    rt_buf *b = cws__buf_new(rt_sock_loop(s), n);
+    if (!b) return NULL;
+    if (outq_push(q, b->data, n, b) < 0) {
+        cws__buf_unref(rt_sock_loop(s), b);
+        return NULL;
+    }
+    b->used = n;
+    return b->data;
 }
 
 int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
@@ -159,7 +219,7 @@ static void outq_consume(cws_socket *s, size_t n) {
         }
         n -= e->len;
         cws__buf_unref(rt_sock_loop(s), e->buf);
-        q->head = (q->head + 1) % q->cap;
+        q->head = outq_pos(q, 1);
         q->count--;
     }
 }
@@ -170,7 +230,7 @@ int cws__outq_flush(cws_socket *s) {
         struct iovec iov[OUTQ_IOV_MAX];
         size_t n = 0, want = 0;
         for (uint32_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++, n++) {
-            rt_qent *e = &q->ent[(q->head + i) % q->cap];
+            rt_qent *e = &q->ent[outq_pos(q, i)];
             iov[n].iov_base = (void *)(uintptr_t)e->ptr;
             iov[n].iov_len = e->len;
             want += e->len;
@@ -207,7 +267,7 @@ void cws__outq_free(cws_socket *s) {
     if (!q) return;
     while (q->count) {
         cws__buf_unref(rt_sock_loop(s), q->ent[q->head].buf);
-        q->head = (q->head + 1) % q->cap;
+        q->head = outq_pos(q, 1);
         q->count--;
     }
     s->q = NULL;

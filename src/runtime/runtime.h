@@ -92,12 +92,14 @@ typedef struct rt_qent {
     rt_buf *buf;
 } rt_qent;
 
-/* A socket's pending output: a ring of entries, allocated when the first
- * byte is queued and returned to the loop's cache once drained. */
+/* A socket's pending output: a ring of entries (cap a power of two, so
+ * positions wrap with a mask), allocated when the first byte is queued
+ * and returned to the loop's cache once drained. */
 typedef struct rt_outq {
     uint32_t head, count, cap;
     size_t bytes;
     rt_qent *ent;
+    struct rt_outq *next_free; /* the loop's cache list, while cached */
 } rt_outq;
 
 /* ---------------------------------------------------------------- sockets */
@@ -106,7 +108,9 @@ typedef struct rt_outq {
 typedef struct rt_sockcfg {
     cws_loop *loop;
     cws_server *server;       /* NULL for a client */
-    cws_conn_config conn;     /* shared by the sockets' embedded cws_conns */
+    /* Shared by the sockets' embedded cws_conns; frames are encoded
+     * straight into the output queue (cws__conn_set_direct). */
+    cws__conn_config_direct conn;
     cws_socket_callbacks cb;
     size_t high_water;
     size_t max_message;
@@ -199,6 +203,10 @@ typedef struct rt_watch {
 #define RT_RBUF_SIZE ((size_t)128 << 10)
 #define RT_BUF_STD ((size_t)16 << 10)
 #define RT_CACHE_MAX 64
+/* Output queues are cached without a fixed bound (a broadcast to n sockets
+ * holds n at once, and the next one needs them again), but those unused
+ * for a whole RT_CACHE_TRIM_MS are freed, down to RT_CACHE_MAX. */
+#define RT_CACHE_TRIM_MS 1000u
 
 struct cws_loop {
 #ifdef CWS_USE_POLL
@@ -228,8 +236,10 @@ struct cws_loop {
     cws_socket *clients;
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
-    rt_outq *q_cache[RT_CACHE_MAX];
+    rt_outq *q_cache;       /* free queues, linked through next_free */
     size_t nq_cache;
+    size_t nq_cache_low;    /* fewest cached since the last trim */
+    uint64_t q_trim_at;     /* loop ms of the next trim */
     char peer_text[64];
 };
 
@@ -284,6 +294,13 @@ void cws__timer_free_all(cws_loop *loop);
 /* ---------------------------------------------------------------- outq.c */
 int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
 int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+/* n bytes at the end of the queue, counted as queued, for the caller to
+ * fill at once (cws_conn's direct encoding); NULL if n does not fit the
+ * tail buffer or a standard one (the caller appends instead), or no memory. */
+uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
+/* Frees the cached queues that went unused since the last call, if
+ * RT_CACHE_TRIM_MS have passed (called once per loop round). */
+void cws__outq_cache_trim(cws_loop *loop);
 rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
 void cws__buf_unref(cws_loop *loop, rt_buf *b);
 /* writev as much as the kernel takes: 0, or -1 on a socket error. */

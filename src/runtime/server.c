@@ -7,6 +7,9 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 (glibc declares it only for GNU) */
+#endif
 
 #include "runtime.h"
 
@@ -17,6 +20,15 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* accept4 sets O_NONBLOCK and FD_CLOEXEC in the same call (Linux; glibc
+ * declares it only when _GNU_SOURCE took effect, which a program including
+ * the single header after its own system headers may have prevented).
+ * Elsewhere: accept, then cws__fd_prepare's fcntl calls (and SO_NOSIGPIPE). */
+#if defined(__linux__) && defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(SO_NOSIGPIPE) && \
+    (defined(__USE_GNU) || !defined(__GLIBC__))
+#define SRV_HAVE_ACCEPT4 1
+#endif
 
 #define SRV_ACCEPTS_PER_EVENT 64
 #define SRV_ACCEPT_BACKOFF_MS 100u
@@ -188,7 +200,11 @@ void cws__server_listen_event(cws_server *srv) {
     for (int i = 0; i < SRV_ACCEPTS_PER_EVENT && !srv->shutting; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
+#ifdef SRV_HAVE_ACCEPT4
+        int fd = accept4(srv->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
         int fd = accept(srv->io.fd, (struct sockaddr *)&ss, &sl);
+#endif
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -200,10 +216,12 @@ void cws__server_listen_event(cws_server *srv) {
             }
             return;
         }
+#ifndef SRV_HAVE_ACCEPT4
         if (cws__fd_prepare(fd) < 0) {
             close(fd);
             continue;
         }
+#endif
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (srv->count >= srv->max_connections) {

@@ -41,10 +41,11 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
-    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn)) {
+    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn.base)) {
         rt_free(s);
         return NULL;
     }
+    cws__conn_set_direct(rt_sock_conn_mem(s));
     s->io.fd = fd;
     s->io.kind = RT_IO_SOCKET;
     s->tn.slot = RT_T_NONE;
@@ -148,6 +149,14 @@ static int sock_conn_write(cws_conn *c, void *user, const uint8_t *data, size_t 
     return 0;
 }
 
+/* Frames straight into the output queue: one copy of the payload. */
+static uint8_t *sock_conn_reserve(cws_conn *c, size_t n) {
+    cws_socket *s = rt_conn_sock(c);
+    uint8_t *p = cws__outq_reserve(s, n);
+    if (p) cws__socket_dirty(s);
+    return p;
+}
+
 /* Feeds received bytes to the connection. The runtime's callbacks never
  * pause cws_conn_recv, so everything is consumed unless it failed. */
 static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
@@ -161,8 +170,9 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
 }
 
 void cws__sockcfg_conn(rt_sockcfg *cfg, int role) {
-    cws_conn_config *cc = &cfg->conn;
-    memset(cc, 0, sizeof *cc);
+    cws_conn_config *cc = &cfg->conn.base;
+    memset(&cfg->conn, 0, sizeof cfg->conn);
+    cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
     cc->max_frame_size = cfg->max_message;
     cc->max_message_size = cfg->max_message;

@@ -253,6 +253,57 @@ static void test_control_bytes(void **state) {
     assert_true(req(&h, "GET / HTTP/1.1\r\nX: a\tb\r\n\r\n") > 0);
 }
 
+/* Every byte value in a field value, at every position of a value long
+ * enough for the wide scan and its scalar tail: only controls other than
+ * HTAB (and DEL) are refused; obs-text (>= 0x80) is allowed. */
+static void test_every_byte_in_value(void **state) {
+    (void)state;
+    static const char pre[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ";
+    static const char post[] = "\r\n\r\n";
+    enum { VLEN = 40 };
+    for (int c = 0; c < 256; c++) {
+        int ok = (c >= 0x20 && c != 0x7f) || c == '\t';
+        for (size_t at = 1; at < VLEN - 1; at++) {
+            char buf[128];
+            size_t n = 0;
+            memcpy(buf, pre, sizeof pre - 1);
+            n += sizeof pre - 1;
+            memset(buf + n, 'v', VLEN);
+            buf[n + at] = (char)c;
+            n += VLEN;
+            memcpy(buf + n, post, sizeof post - 1);
+            n += sizeof post - 1;
+            cws_http_head h;
+            memset(&h, 0, sizeof h);
+            ptrdiff_t r = cws_http_parse_request(&h, buf, n, 0);
+            if (ok) assert_int_equal(r, (ptrdiff_t)n);
+            else assert_int_equal(r, CWS_ERR_INVALID);
+        }
+    }
+}
+
+/* Every byte value inside a field name: accepted exactly for tchar
+ * (RFC 7230 §3.2.6). ':' is left out: "X:Y: v" is the field X. */
+static void test_every_byte_in_name(void **state) {
+    (void)state;
+    static const char tchars[] = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        if (c == ':') continue;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c != 0 && strchr(tchars, c) != NULL);
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nXX?Y: v\r\n\r\n");
+        char *q = memchr(buf, '?', (size_t)n);
+        assert_non_null(q);
+        *q = (char)c;
+        cws_http_head h;
+        memset(&h, 0, sizeof h);
+        ptrdiff_t r = cws_http_parse_request(&h, buf, (size_t)n, 0);
+        if (ok) assert_int_equal(r, n);
+        else assert_int_equal(r, CWS_ERR_INVALID);
+    }
+}
+
 static void test_fail_fast(void **state) {
     (void)state;
     /* Garbage is refused when its first line ends, not at the size limit. */
@@ -553,6 +604,8 @@ int main(void) {
         cmocka_unit_test(test_field_lines),
         cmocka_unit_test(test_bad_field_lines),
         cmocka_unit_test(test_control_bytes),
+        cmocka_unit_test(test_every_byte_in_value),
+        cmocka_unit_test(test_every_byte_in_name),
         cmocka_unit_test(test_fail_fast),
         cmocka_unit_test(test_bytes_after_head),
         cmocka_unit_test(test_splits_request),

@@ -131,6 +131,35 @@ static void test_chunked_continuation(void **state) {
     free(b);
 }
 
+/* Long buffers take an alignment head (dst to 16 bytes) before the wide
+ * loop: lengths around and past that threshold, in place and copied, at
+ * every dst misalignment and key phase, with the 64-, 16- and short-step
+ * remainders all reached. */
+static void test_mask_aligned_head_vs_reference(void **state) {
+    (void)state;
+    mask_rng_state = 0xC0FFEE1234567ull;
+    enum { LONG_MAX_LEN = 600 };
+    static uint8_t src[LONG_MAX_LEN + 16 + 2 * GUARD], got[sizeof src], want[sizeof src];
+    uint8_t key[4];
+    for (size_t len = 240; len <= LONG_MAX_LEN; len++) {
+        for (size_t dmis = 0; dmis < 16; dmis++) {
+            size_t smis = (len * 7 + dmis) % 16;
+            uint64_t off = offsets[(len + dmis) % NOFF];
+            fill_random(key, 4);
+            fill_random(src, sizeof src);
+            fill_random(got, sizeof got);
+            memcpy(want, got, sizeof got);
+            cws_mask_copy(got + GUARD + dmis, src + GUARD + smis, len, key, off);
+            cws__mask_scalar(want + GUARD + dmis, src + GUARD + smis, len, key, off);
+            assert_memory_equal(got, want, sizeof got);
+            memcpy(want, got, sizeof got);
+            cws_mask(got + GUARD + dmis, len, key, off + 1);
+            cws__mask_scalar(want + GUARD + dmis, want + GUARD + dmis, len, key, off + 1);
+            assert_memory_equal(got, want, sizeof got);
+        }
+    }
+}
+
 static void test_zero_length_null(void **state) {
     (void)state;
     const uint8_t key[4] = {1, 2, 3, 4};
@@ -143,6 +172,7 @@ int main(void) {
         cmocka_unit_test(test_rfc_example),
         cmocka_unit_test(test_mask_inplace_vs_reference),
         cmocka_unit_test(test_mask_copy_vs_reference),
+        cmocka_unit_test(test_mask_aligned_head_vs_reference),
         cmocka_unit_test(test_chunked_continuation),
         cmocka_unit_test(test_zero_length_null),
     };
