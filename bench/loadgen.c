@@ -533,15 +533,17 @@ static void run_loop(double until, int stop_when_open) {
         } else if (t - last_progress > 10) {
             die("no progress for 10 s (done=%llu)", (unsigned long long)G.done_msgs);
         }
+        /* Pump before waiting: with nothing in flight yet, a wait first
+         * would idle through the warm-up. */
+        if (G.mode == M_BCAST) {
+            bcast_pump();
+            if (G.bc_sender && G.bc_sender->fd >= 0) flush(G.bc_sender);
+        }
         int ms = until > 0 ? (int)((until - t) * 1000) + 1 : 1000;
         if (ms > 1000) ms = 1000;
         int n = epoll_wait(G.ep, evs, 512, ms);
         if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
-        if (G.mode == M_BCAST) {
-            bcast_pump();
-            if (G.bc_sender && G.bc_sender->fd >= 0) flush(G.bc_sender);
-        }
         if (G.mode == M_HANDSHAKE && until > 0)
             for (int i = 0; i < G.nconns; i++)
                 if (G.c[i].state == C_DEAD) conn_start(&G.c[i]);
