@@ -115,15 +115,20 @@ async def test_handshake_timeout_option():
 
 
 async def test_high_water_option_closes_a_reader_that_falls_behind_1008():
-    # 4 MiB of echoes is well within the default mark (2 x 16 MiB + 64 KiB)
-    # but far past 200000 bytes when the client reads nothing meanwhile.
+    # 16 MiB of echoes is within the default mark (2 x 16 MiB + 64 KiB) but
+    # far past 200000 bytes when the client reads nothing meanwhile. It must
+    # also exceed what loopback TCP buffers hold (tcp_wmem's maximum is
+    # 4 MiB): a slow (e.g. ASan) server otherwise drains into the kernel.
     async with Server([ECHO, "--port", "0", "--high-water", "200000"]) as srv:
         def flood():
             s, rest = raw_open(srv.port, rcvbuf=4096)
             with s:
                 msg = raw_frame(0x2, bytes(64 << 10))
-                for _ in range(64):
-                    s.sendall(msg)
+                try:
+                    for _ in range(256):
+                        s.sendall(msg)
+                except OSError:  # the server may stop reading once it closes
+                    pass
                 return raw_read_until(s, 0x8, 10, rest)
         payload = await asyncio.wait_for(asyncio.to_thread(flood), 20)
         assert payload is not None, "dropped without a close frame"
