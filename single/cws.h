@@ -2418,14 +2418,17 @@ static ptrdiff_t http_parse_head(cws_http_head *h, const char *buf, size_t len, 
     }
     size_t limit = CWS__MIN(len, max);
     size_t i = h->scanned_;
-    /* Resuming inside a line: where it starts (one walk back per call). */
-    size_t start = i <= limit ? http_line_start(buf, i) : i;
+    /* Resuming inside a line: where it starts is looked up only once its
+     * CRLF is here (a walk back per call would make a long line fed byte
+     * by byte cost quadratic time). */
+    size_t start = SIZE_MAX;
     for (;;) {
         i = http_skip_plain(buf, i, limit);
         if (i >= limit) break;
         if (buf[i] != '\r') goto bad; /* bare LF, NUL, other controls */
         if (i + 1 >= limit) break;
         if (buf[i + 1] != '\n') goto bad; /* bare CR */
+        if (start == SIZE_MAX) start = http_line_start(buf, i);
         if (start == i) {
             if (i == 0) goto bad; /* the head starts with its start line */
             h->head_len = i + 2;
@@ -3014,8 +3017,6 @@ static const uint64_t utf8_rows[256] = {
 /* The fast path runs the automaton over blocks of UTF8_BLOCK bytes as four
  * independent lanes, so that four dependency chains overlap; REJECT and a
  * return to ASCII are checked once per block. */
-/* The fast path runs the automaton over blocks of UTF8_BLOCK bytes as
- * four independent lanes, so that four dependency chains overlap. */
 #define UTF8_LANE 16
 #define UTF8_BLOCK (4 * UTF8_LANE)
 
@@ -4294,7 +4295,12 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
         rc = CWS_ERR_IO;
         n = 0;
     }
-    for (int i = 0; i < n; i++) loop_dispatch(loop, ready[i].io, ready[i].ev);
+    for (int i = 0; i < n; i++) {
+#ifdef CWS_USE_POLL
+        ready = loop->ready; /* an accept this round may have grown (moved) it */
+#endif
+        loop_dispatch(loop, ready[i].io, ready[i].ev);
+    }
     cws__timer_run_due(loop);
     cws__socket_settle_all(loop);
     cws__outq_cache_trim(loop);
@@ -4524,8 +4530,9 @@ uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
             }
         }
     }
-    /* Larger than a standard buffer: cws__outq_append spreads it over
-     * cached buffers instead of one made to measure. */
+    /* Larger than a standard buffer: NULL sends the frame through the
+     * write callback (cws__outq_append), which puts what does not fit the
+     * tail buffer in one buffer made to measure. */
     if (n > RT_BUF_STD) return NULL;
     q = outq_get(s);
     if (!q) return NULL;

@@ -220,14 +220,17 @@ static ptrdiff_t http_parse_head(cws_http_head *h, const char *buf, size_t len, 
     }
     size_t limit = CWS__MIN(len, max);
     size_t i = h->scanned_;
-    /* Resuming inside a line: where it starts (one walk back per call). */
-    size_t start = i <= limit ? http_line_start(buf, i) : i;
+    /* Resuming inside a line: where it starts is looked up only once its
+     * CRLF is here (a walk back per call would make a long line fed byte
+     * by byte cost quadratic time). */
+    size_t start = SIZE_MAX;
     for (;;) {
         i = http_skip_plain(buf, i, limit);
         if (i >= limit) break;
         if (buf[i] != '\r') goto bad; /* bare LF, NUL, other controls */
         if (i + 1 >= limit) break;
         if (buf[i + 1] != '\n') goto bad; /* bare CR */
+        if (start == SIZE_MAX) start = http_line_start(buf, i);
         if (start == i) {
             if (i == 0) goto bad; /* the head starts with its start line */
             h->head_len = i + 2;

@@ -106,8 +106,6 @@ static const uint64_t utf8_rows[256] = {
 /* The fast path runs the automaton over blocks of UTF8_BLOCK bytes as four
  * independent lanes, so that four dependency chains overlap; REJECT and a
  * return to ASCII are checked once per block. */
-/* The fast path runs the automaton over blocks of UTF8_BLOCK bytes as
- * four independent lanes, so that four dependency chains overlap. */
 #define UTF8_LANE 16
 #define UTF8_BLOCK (4 * UTF8_LANE)
 

@@ -281,7 +281,12 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
         rc = CWS_ERR_IO;
         n = 0;
     }
-    for (int i = 0; i < n; i++) loop_dispatch(loop, ready[i].io, ready[i].ev);
+    for (int i = 0; i < n; i++) {
+#ifdef CWS_USE_POLL
+        ready = loop->ready; /* an accept this round may have grown (moved) it */
+#endif
+        loop_dispatch(loop, ready[i].io, ready[i].ev);
+    }
     cws__timer_run_due(loop);
     cws__socket_settle_all(loop);
     cws__outq_cache_trim(loop);

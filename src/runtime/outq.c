@@ -154,8 +154,9 @@ uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
             }
         }
     }
-    /* Larger than a standard buffer: cws__outq_append spreads it over
-     * cached buffers instead of one made to measure. */
+    /* Larger than a standard buffer: NULL sends the frame through the
+     * write callback (cws__outq_append), which puts what does not fit the
+     * tail buffer in one buffer made to measure. */
     if (n > RT_BUF_STD) return NULL;
     q = outq_get(s);
     if (!q) return NULL;

@@ -439,6 +439,30 @@ static void test_byte_at_a_time_large(void **state) {
     free(buf);
 }
 
+static void test_byte_at_a_time_long_line(void **state) {
+    (void)state;
+    /* One 4 MiB field line fed one byte at a time: finding where the line
+     * starts once per line, not once per call, keeps this linear (a walk
+     * back per call takes over half an hour: tests/run.sh times it out). */
+    size_t n = (size_t)4 << 20, cap = n + 64;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t len = (size_t)sprintf(buf, "GET / HTTP/1.1\r\nX: ");
+    memset(buf + len, 'v', n);
+    len += n;
+    len += (size_t)sprintf(buf + len, "\r\n\r\n");
+    cws_http_head h;
+    memset(&h, 0, sizeof h);
+    ptrdiff_t r = CWS_ERR_AGAIN;
+    size_t k = 0;
+    while (r == CWS_ERR_AGAIN && k < len) r = cws_http_parse_request(&h, buf, ++k, len);
+    assert_int_equal(r, (ptrdiff_t)len);
+    cws_str v;
+    assert_int_equal(cws_http_header(&h, "X", &v), 1);
+    assert_int_equal(v.len, n);
+    free(buf);
+}
+
 static void test_reparse_after_done(void **state) {
     (void)state;
     /* A finished head parsed again (even from a moved buffer) re-points. */
@@ -612,6 +636,7 @@ int main(void) {
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_byte_at_a_time_large),
+        cmocka_unit_test(test_byte_at_a_time_long_line),
         cmocka_unit_test(test_reparse_after_done),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_query_param),

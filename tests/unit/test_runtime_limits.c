@@ -399,6 +399,38 @@ static void test_fd_watch(void **state) {
     cws_loop_free(loop);
 }
 
+/* A round whose accepts grow the loop's fd arrays (the poll backend's
+ * arrays start at 64) while events of that round are still to dispatch:
+ * every socket is still served, and nothing reads the arrays' old memory
+ * (ASan, in a -DCWS_USE_POLL build). */
+static void test_accept_grows_fd_arrays(void **state) {
+    (void)state;
+    enum { OLD = 63, NEW = 80 };
+    cws_loop *loop = cws_loop_new();
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cws_server *srv = cws_server_new(loop, &cfg, NULL);
+    assert_non_null(srv);
+    int port = cws_server_port(srv), fds[OLD + NEW];
+    for (int i = 0; i < OLD; i++) assert_true((fds[i] = rt_raw_connect(port, 0)) >= 0);
+    rt_pump_for(loop, 100);
+    assert_int_equal(cws_server_count(srv), OLD);
+    /* Readable old sockets and a readable listen socket in one round. */
+    for (int i = 0; i < OLD; i++) rt_raw_send(fds[i], RT_WS_REQUEST, strlen(RT_WS_REQUEST));
+    for (int i = OLD; i < OLD + NEW; i++) assert_true((fds[i] = rt_raw_connect(port, 0)) >= 0);
+    rt_pump_for(loop, 100);
+    assert_int_equal(cws_server_count(srv), OLD + NEW);
+    for (int i = 0; i < OLD; i++) {
+        char buf[512];
+        size_t len = 0;
+        assert_true(rt_raw_read_until(loop, fds[i], buf, sizeof buf, &len, "\r\n\r\n", 2000));
+        assert_memory_equal(buf, "HTTP/1.1 101", 12);
+    }
+    for (int i = 0; i < OLD + NEW; i++) close(fds[i]);
+    cws_server_free(srv);
+    cws_loop_free(loop);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ping_rtt),
@@ -410,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_timers),
         cmocka_unit_test(test_fd_watch),
+        cmocka_unit_test(test_accept_grows_fd_arrays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
