@@ -563,7 +563,10 @@ CWS_API void cws_conn_abort(cws_conn *c);
  * cws_conn_consume() drops n of them; the buffer is freed once drained. */
 CWS_API size_t cws_conn_output(cws_conn *c, const uint8_t **data);
 CWS_API void cws_conn_consume(cws_conn *c, size_t n);
-/* Bytes queued in the internal buffer and not yet drained. */
+/* Bytes queued in the internal buffer and not yet drained. The buffer has
+ * no limit of its own, and received pings queue pongs into it: a caller
+ * that cannot drain should stop feeding cws_conn_recv (or close) once this
+ * passes its limit, as the runtime's high-water mark does. */
 CWS_API size_t cws_conn_buffered_amount(const cws_conn *c);
 
 CWS_API int cws_conn_state(const cws_conn *c);

@@ -37,6 +37,29 @@ for t in "$ASAN_BUILD"/tests/test_*; do
     fi
 done
 
+# 1b. The poll(2) backend (the default off Linux) under ASan+UBSan: the
+#     runtime's unit tests, built with -DCWS_USE_POLL.
+POLL_BUILD=$BUILD-poll-asan
+echo "--- building the runtime tests with -DCWS_USE_POLL and ASan+UBSan into $POLL_BUILD"
+if ! make -s SANITIZE=1 BUILD="$POLL_BUILD" OPT="-O1 -g -DCWS_USE_POLL" -j2 tests \
+        >"$LOGS/poll-asan-build.log" 2>&1; then
+    cat "$LOGS/poll-asan-build.log"
+    echo "test_sanitizers: the poll sanitizer build failed" >&2
+    exit 1
+fi
+for t in "$POLL_BUILD"/tests/test_runtime_*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    ran=$((ran + 1))
+    log=$LOGS/$(basename "$t").poll-asan.log
+    if timeout 300 "$t" >"$log" 2>&1; then
+        echo "ok   poll+asan  $(basename "$t")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL poll+asan  $(basename "$t") (log: $log)"
+        grep -E 'ERROR|runtime error|SUMMARY|FAILED' "$log" | head -20
+    fi
+done
+
 if ! command -v valgrind >/dev/null; then
     echo "test_sanitizers: valgrind is not installed (make deps)" >&2
     exit 1
