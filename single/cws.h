@@ -1503,12 +1503,6 @@ static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const c
 
 void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
 
-/* The encoded size of a frame header (RFC 6455 §5.2, minimal length). */
-static size_t conn_header_len(size_t len, int masked) {
-    size_t n = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
-    return masked ? n + 4 : n;
-}
-
 int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     if (c->write_failed) return CWS_ERR_IO;
     cws_frame_header h;
@@ -1522,30 +1516,25 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
         if (r) return r;
         h.masked = 1;
     }
-    if (c->direct) {
-        /* Header and payload go straight into the embedder's queue: the
-         * payload is copied (or masked) exactly once. */
-        size_t hlen = conn_header_len(len, h.masked);
-        const cws__conn_config_direct *d = (const cws__conn_config_direct *)(const void *)c->cfg;
-        uint8_t *dst = len <= SIZE_MAX - hlen ? d->reserve(c, hlen + len) : NULL;
-        if (dst) {
-            cws_frame_header_encode(dst, &h);
-            if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
-            else if (len) memcpy(dst + hlen, data, len);
-            return CWS_OK;
-        }
-    }
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hlen = cws_frame_header_encode(hdr, &h);
-    if (c->cfg->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
-
-    if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
-    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->out, hlen + len, SIZE_MAX);
-    if (!dst) return CWS_ERR_NOMEM;
+    uint8_t *dst = NULL;
+    if (c->direct && len <= SIZE_MAX - hlen) {
+        /* Header and payload go straight into the embedder's queue: the
+         * payload is copied (or masked) exactly once. */
+        const cws__conn_config_direct *d = (const cws__conn_config_direct *)(const void *)c->cfg;
+        dst = d->reserve(c, hlen + len);
+    }
+    if (!dst) {
+        if (c->cfg->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
+        if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
+        dst = cws__buf_reserve(&c->cfg->alloc, &c->out, hlen + len, SIZE_MAX);
+        if (!dst) return CWS_ERR_NOMEM;
+        c->out->len += hlen + len;
+    }
     memcpy(dst, hdr, hlen);
     if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
     else if (len) memcpy(dst + hlen, data, len);
-    c->out->len += hlen + len;
     return CWS_OK;
 }
 
@@ -3378,7 +3367,7 @@ struct cws_socket {
     rt_outq *q;             /* NULL while nothing is queued */
     void *aux;              /* server: handshake buffer; client: its state */
     cws_socket *prev, *next;/* server's list, or the loop's client list */
-    cws_socket *dirty_next; /* flush list; the graveyard link once dead */
+    cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
 
 /* Where the embedded cws_conn starts: aligned for any type, as
@@ -3468,7 +3457,6 @@ struct cws_server {
     size_t count;           /* sockets counted against max_connections */
     size_t lingering;       /* over-limit sockets being told 503 */
     size_t max_connections;
-    size_t max_handshake;
     uint32_t handshake_timeout;
     uint8_t shutting, done, accept_paused;
     int port;
@@ -3489,6 +3477,7 @@ int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
 void cws__loop_del(cws_loop *loop, rt_io *io);
 /* Marks io dead and frees it (by kind) after the current round. */
 void cws__loop_bury(cws_loop *loop, rt_io *io);
+void cws__loop_reap(cws_loop *loop);
 void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
 int cws__fd_prepare(int fd);
@@ -3523,8 +3512,10 @@ void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
-/* Fills cfg->conn for the sockets of one role (the runtime's callbacks). */
-void cws__sockcfg_conn(rt_sockcfg *cfg, int role);
+/* The settings server and client sockets share (0 picks the default),
+ * and cfg->conn for one role (the runtime's callbacks). */
+void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
+                       uint32_t close_ms);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
@@ -3599,7 +3590,6 @@ typedef struct cli_state {
     cws_hs_client *hc;       /* handshake: our key, the expected accept */
     char *rbuf;              /* the response head as it arrives */
     size_t rlen, rcap;
-    size_t max_hs;
     /* The server's choice can only be one we offered (RFC 6455 §4.1), and
      * hc->offered holds those in 256 bytes, so this always fits. */
     char protocol[sizeof ((cws_hs_client *)0)->offered];
@@ -3838,10 +3828,7 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     memcpy(c->rbuf + c->rlen, data, n);
     c->rlen += n;
     ptrdiff_t r = cws_hs_client_parse(c->hc, c->rbuf, c->rlen);
-    if (r == CWS_ERR_AGAIN) {
-        if (c->rlen >= c->max_hs) cli_fail(s, CWS_ERR_TOO_BIG, "handshake response too large");
-        return;
-    }
+    if (r == CWS_ERR_AGAIN) return; /* only under the size limit: at it the parser fails */
     if (r < 0) {
         cli_fail(s, (int)r, c->hc->error ? c->hc->error : cws_strerror((int)r));
         return;
@@ -3897,12 +3884,9 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
         sc->cb = cfg->cb;
-        sc->high_water = cfg->high_water ? cfg->high_water : (size_t)4 << 20;
-        sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
         sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-        sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
-        sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
-        cws__sockcfg_conn(sc, CWS_CLIENT);
+        cws__sockcfg_init(sc, CWS_CLIENT, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
+                          cfg->close_timeout_ms);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -3942,7 +3926,6 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         return NULL;
     }
     c->hc = hc;
-    c->max_hs = CWS_HANDSHAKE_MAX_DEFAULT;
     c->ai_list = c->ai_next = res;
     cws_socket_set_user(s, cfg->user);
     s->next = loop->clients;
@@ -4214,16 +4197,17 @@ static int loop_wait(cws_loop *loop, int timeout, rt_ready **out) {
 void cws__loop_bury(cws_loop *loop, rt_io *io) {
     uint8_t kind = io->kind;
     io->kind = RT_IO_DEAD;
-    if (!loop->dispatching) {
-        if (kind == RT_IO_SOCKET) cws__socket_free((cws_socket *)(void *)io);
-        else rt_free(io); /* every buried object starts with its rt_io */
+    if (!loop->dispatching && kind != RT_IO_SOCKET) {
+        rt_free(io); /* every buried object starts with its rt_io */
         return;
     }
     switch (kind) {
     case RT_IO_SOCKET: {
+        /* Always via the graveyard: it may still be on the flush list. */
         cws_socket *s = (cws_socket *)(void *)io;
-        s->dirty_next = loop->grave_socks;
+        s->next = loop->grave_socks;
         loop->grave_socks = s;
+        if (!loop->dispatching) cws__loop_reap(loop);
         break;
     }
     case RT_IO_LISTEN: {
@@ -4245,7 +4229,7 @@ void cws__loop_bury(cws_loop *loop, rt_io *io) {
 static void loop_free_graves(cws_loop *loop) {
     while (loop->grave_socks) {
         cws_socket *s = loop->grave_socks;
-        loop->grave_socks = s->dirty_next;
+        loop->grave_socks = s->next;
         cws__socket_free(s);
     }
     while (loop->grave_servers) {
@@ -4258,6 +4242,16 @@ static void loop_free_graves(cws_loop *loop) {
         loop->grave_watches = w->next;
         rt_free(w);
     }
+}
+
+/* Outside a round: drops the dead from the flush list (one pass) and
+ * frees the graveyard. */
+void cws__loop_reap(cws_loop *loop) {
+    for (cws_socket **pp = &loop->dirty; *pp;) {
+        if ((*pp)->io.kind == RT_IO_DEAD) *pp = (*pp)->dirty_next;
+        else pp = &(*pp)->dirty_next;
+    }
+    loop_free_graves(loop);
 }
 
 /* ------------------------------------------------------------ running */
@@ -4696,18 +4690,14 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg = *cfg;
     srv->cfg.host = NULL; /* not kept: the caller's string may go away */
     srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
-    srv->max_handshake = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
-    srv->cfg.hs.max_size = srv->max_handshake;
+    srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
     rt_sockcfg *sc = &srv->scfg;
     sc->cb = cfg->cb;
-    sc->high_water = cfg->high_water ? cfg->high_water : ((size_t)4 << 20);
-    sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
     sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
                         : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-    sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
-    sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
-    cws__sockcfg_conn(sc, CWS_SERVER);
+    cws__sockcfg_init(sc, CWS_SERVER, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
+                      cfg->close_timeout_ms);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -4977,9 +4967,7 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
         cws__server_reject(s, 431);
     } else if (r != CWS_ERR_AGAIN) {
         cws__server_reject(s, 400);
-    } else if (len >= rt_sock_server(s)->max_handshake) {
-        cws__server_reject(s, 431); /* defensive: the parser should have said so */
-    }
+    } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
     if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
         s->aux = hb; /* undecided: wait for more of the head */
         return;
@@ -4997,7 +4985,7 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cws_hs_request req;
         memset(&req, 0, sizeof req);
         ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
-        if (r != CWS_ERR_AGAIN || n >= srv->max_handshake) {
+        if (r != CWS_ERR_AGAIN) {
             srv_hs_result(s, r, &req, (char *)data, n, NULL);
             return;
         }
@@ -5106,7 +5094,10 @@ void cws_server_free(cws_server *srv) {
     if (!srv) return;
     cws_loop *loop = srv->loop;
     srv->done = 1; /* tearing down below is not a shutdown completing */
+    loop->dispatching++; /* the sockets' memory goes in one reap below */
     while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_FREED);
+    loop->dispatching--;
+    if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
@@ -5212,17 +5203,6 @@ void cws__socket_dirty(cws_socket *s) {
     rt_sock_loop(s)->dirty = s;
 }
 
-static void sock_undirty(cws_socket *s) {
-    if (!(s->io.flags & RT_F_DIRTY)) return;
-    for (cws_socket **pp = &rt_sock_loop(s)->dirty; *pp; pp = &(*pp)->dirty_next) {
-        if (*pp == s) {
-            *pp = s->dirty_next;
-            break;
-        }
-    }
-    s->io.flags &= (uint8_t)~RT_F_DIRTY;
-}
-
 /* ------------------------------------------------------------ close reporting */
 
 static void sock_report_close(cws_socket *s, int code, const char *reason, size_t len) {
@@ -5319,7 +5299,12 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
     cws__socket_dirty(s);
 }
 
-void cws__sockcfg_conn(rt_sockcfg *cfg, int role) {
+void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
+                       uint32_t close_ms) {
+    cfg->high_water = high_water ? high_water : (size_t)4 << 20;
+    cfg->max_message = max_message ? max_message : CWS_MAX_MESSAGE_DEFAULT;
+    cfg->pong_timeout = pong_ms ? pong_ms : 10000;
+    cfg->close_timeout = close_ms ? close_ms : 5000;
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
@@ -5355,7 +5340,8 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s)))
         sock_report_close(s, CWS_CLOSE_ABNORMAL, NULL, 0);
     s->io.flags |= RT_F_REPORTED;
-    sock_undirty(s);
+    /* Left on the flush list (unlinking would walk it): the drain skips
+     * the dead, and the memory waits for the list (cws__loop_reap). */
     cws__timer_clear(loop, &s->tn);
     cws__timer_release(loop);
     if (s->io.fd >= 0) {
@@ -5467,7 +5453,7 @@ void cws__socket_settle_all(cws_loop *loop) {
         cws_socket *s = loop->dirty;
         loop->dirty = s->dirty_next;
         s->io.flags &= (uint8_t)~RT_F_DIRTY;
-        cws__socket_service(s);
+        if (s->io.kind != RT_IO_DEAD) cws__socket_service(s);
     }
 }
 

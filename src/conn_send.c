@@ -91,12 +91,6 @@ static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const c
 
 void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
 
-/* The encoded size of a frame header (RFC 6455 §5.2, minimal length). */
-static size_t conn_header_len(size_t len, int masked) {
-    size_t n = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
-    return masked ? n + 4 : n;
-}
-
 int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     if (c->write_failed) return CWS_ERR_IO;
     cws_frame_header h;
@@ -110,30 +104,25 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
         if (r) return r;
         h.masked = 1;
     }
-    if (c->direct) {
-        /* Header and payload go straight into the embedder's queue: the
-         * payload is copied (or masked) exactly once. */
-        size_t hlen = conn_header_len(len, h.masked);
-        const cws__conn_config_direct *d = (const cws__conn_config_direct *)(const void *)c->cfg;
-        uint8_t *dst = len <= SIZE_MAX - hlen ? d->reserve(c, hlen + len) : NULL;
-        if (dst) {
-            cws_frame_header_encode(dst, &h);
-            if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
-            else if (len) memcpy(dst + hlen, data, len);
-            return CWS_OK;
-        }
-    }
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hlen = cws_frame_header_encode(hdr, &h);
-    if (c->cfg->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
-
-    if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
-    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->out, hlen + len, SIZE_MAX);
-    if (!dst) return CWS_ERR_NOMEM;
+    uint8_t *dst = NULL;
+    if (c->direct && len <= SIZE_MAX - hlen) {
+        /* Header and payload go straight into the embedder's queue: the
+         * payload is copied (or masked) exactly once. */
+        const cws__conn_config_direct *d = (const cws__conn_config_direct *)(const void *)c->cfg;
+        dst = d->reserve(c, hlen + len);
+    }
+    if (!dst) {
+        if (c->cfg->cb.write) return conn_emit_write(c, hdr, hlen, &h, data, len);
+        if (len > SIZE_MAX - hlen) return CWS_ERR_NOMEM;
+        dst = cws__buf_reserve(&c->cfg->alloc, &c->out, hlen + len, SIZE_MAX);
+        if (!dst) return CWS_ERR_NOMEM;
+        c->out->len += hlen + len;
+    }
     memcpy(dst, hdr, hlen);
     if (len && h.masked) cws_mask_copy(dst + hlen, data, len, h.mask, 0);
     else if (len) memcpy(dst + hlen, data, len);
-    c->out->len += hlen + len;
     return CWS_OK;
 }
 

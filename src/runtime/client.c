@@ -35,7 +35,6 @@ typedef struct cli_state {
     cws_hs_client *hc;       /* handshake: our key, the expected accept */
     char *rbuf;              /* the response head as it arrives */
     size_t rlen, rcap;
-    size_t max_hs;
     /* The server's choice can only be one we offered (RFC 6455 §4.1), and
      * hc->offered holds those in 256 bytes, so this always fits. */
     char protocol[sizeof ((cws_hs_client *)0)->offered];
@@ -274,10 +273,7 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     memcpy(c->rbuf + c->rlen, data, n);
     c->rlen += n;
     ptrdiff_t r = cws_hs_client_parse(c->hc, c->rbuf, c->rlen);
-    if (r == CWS_ERR_AGAIN) {
-        if (c->rlen >= c->max_hs) cli_fail(s, CWS_ERR_TOO_BIG, "handshake response too large");
-        return;
-    }
+    if (r == CWS_ERR_AGAIN) return; /* only under the size limit: at it the parser fails */
     if (r < 0) {
         cli_fail(s, (int)r, c->hc->error ? c->hc->error : cws_strerror((int)r));
         return;
@@ -333,12 +329,9 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
         sc->cb = cfg->cb;
-        sc->high_water = cfg->high_water ? cfg->high_water : (size_t)4 << 20;
-        sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
         sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-        sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
-        sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
-        cws__sockcfg_conn(sc, CWS_CLIENT);
+        cws__sockcfg_init(sc, CWS_CLIENT, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
+                          cfg->close_timeout_ms);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -378,7 +371,6 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         return NULL;
     }
     c->hc = hc;
-    c->max_hs = CWS_HANDSHAKE_MAX_DEFAULT;
     c->ai_list = c->ai_next = res;
     cws_socket_set_user(s, cfg->user);
     s->next = loop->clients;

@@ -197,16 +197,17 @@ static int loop_wait(cws_loop *loop, int timeout, rt_ready **out) {
 void cws__loop_bury(cws_loop *loop, rt_io *io) {
     uint8_t kind = io->kind;
     io->kind = RT_IO_DEAD;
-    if (!loop->dispatching) {
-        if (kind == RT_IO_SOCKET) cws__socket_free((cws_socket *)(void *)io);
-        else rt_free(io); /* every buried object starts with its rt_io */
+    if (!loop->dispatching && kind != RT_IO_SOCKET) {
+        rt_free(io); /* every buried object starts with its rt_io */
         return;
     }
     switch (kind) {
     case RT_IO_SOCKET: {
+        /* Always via the graveyard: it may still be on the flush list. */
         cws_socket *s = (cws_socket *)(void *)io;
-        s->dirty_next = loop->grave_socks;
+        s->next = loop->grave_socks;
         loop->grave_socks = s;
+        if (!loop->dispatching) cws__loop_reap(loop);
         break;
     }
     case RT_IO_LISTEN: {
@@ -228,7 +229,7 @@ void cws__loop_bury(cws_loop *loop, rt_io *io) {
 static void loop_free_graves(cws_loop *loop) {
     while (loop->grave_socks) {
         cws_socket *s = loop->grave_socks;
-        loop->grave_socks = s->dirty_next;
+        loop->grave_socks = s->next;
         cws__socket_free(s);
     }
     while (loop->grave_servers) {
@@ -241,6 +242,16 @@ static void loop_free_graves(cws_loop *loop) {
         loop->grave_watches = w->next;
         rt_free(w);
     }
+}
+
+/* Outside a round: drops the dead from the flush list (one pass) and
+ * frees the graveyard. */
+void cws__loop_reap(cws_loop *loop) {
+    for (cws_socket **pp = &loop->dirty; *pp;) {
+        if ((*pp)->io.kind == RT_IO_DEAD) *pp = (*pp)->dirty_next;
+        else pp = &(*pp)->dirty_next;
+    }
+    loop_free_graves(loop);
 }
 
 /* ------------------------------------------------------------ running */

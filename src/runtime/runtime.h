@@ -164,7 +164,7 @@ struct cws_socket {
     rt_outq *q;             /* NULL while nothing is queued */
     void *aux;              /* server: handshake buffer; client: its state */
     cws_socket *prev, *next;/* server's list, or the loop's client list */
-    cws_socket *dirty_next; /* flush list; the graveyard link once dead */
+    cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
 
 /* Where the embedded cws_conn starts: aligned for any type, as
@@ -254,7 +254,6 @@ struct cws_server {
     size_t count;           /* sockets counted against max_connections */
     size_t lingering;       /* over-limit sockets being told 503 */
     size_t max_connections;
-    size_t max_handshake;
     uint32_t handshake_timeout;
     uint8_t shutting, done, accept_paused;
     int port;
@@ -275,6 +274,7 @@ int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
 void cws__loop_del(cws_loop *loop, rt_io *io);
 /* Marks io dead and frees it (by kind) after the current round. */
 void cws__loop_bury(cws_loop *loop, rt_io *io);
+void cws__loop_reap(cws_loop *loop);
 void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
 int cws__fd_prepare(int fd);
@@ -309,8 +309,10 @@ void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
-/* Fills cfg->conn for the sockets of one role (the runtime's callbacks). */
-void cws__sockcfg_conn(rt_sockcfg *cfg, int role);
+/* The settings server and client sockets share (0 picks the default),
+ * and cfg->conn for one role (the runtime's callbacks). */
+void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
+                       uint32_t close_ms);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */

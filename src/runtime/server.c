@@ -50,18 +50,14 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg = *cfg;
     srv->cfg.host = NULL; /* not kept: the caller's string may go away */
     srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
-    srv->max_handshake = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
-    srv->cfg.hs.max_size = srv->max_handshake;
+    srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
     rt_sockcfg *sc = &srv->scfg;
     sc->cb = cfg->cb;
-    sc->high_water = cfg->high_water ? cfg->high_water : ((size_t)4 << 20);
-    sc->max_message = cfg->max_message_size ? cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
     sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
                         : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-    sc->pong_timeout = cfg->pong_timeout_ms ? cfg->pong_timeout_ms : 10000;
-    sc->close_timeout = cfg->close_timeout_ms ? cfg->close_timeout_ms : 5000;
-    cws__sockcfg_conn(sc, CWS_SERVER);
+    cws__sockcfg_init(sc, CWS_SERVER, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
+                      cfg->close_timeout_ms);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -331,9 +327,7 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
         cws__server_reject(s, 431);
     } else if (r != CWS_ERR_AGAIN) {
         cws__server_reject(s, 400);
-    } else if (len >= rt_sock_server(s)->max_handshake) {
-        cws__server_reject(s, 431); /* defensive: the parser should have said so */
-    }
+    } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
     if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
         s->aux = hb; /* undecided: wait for more of the head */
         return;
@@ -351,7 +345,7 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cws_hs_request req;
         memset(&req, 0, sizeof req);
         ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
-        if (r != CWS_ERR_AGAIN || n >= srv->max_handshake) {
+        if (r != CWS_ERR_AGAIN) {
             srv_hs_result(s, r, &req, (char *)data, n, NULL);
             return;
         }
@@ -460,7 +454,10 @@ void cws_server_free(cws_server *srv) {
     if (!srv) return;
     cws_loop *loop = srv->loop;
     srv->done = 1; /* tearing down below is not a shutdown completing */
+    loop->dispatching++; /* the sockets' memory goes in one reap below */
     while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_FREED);
+    loop->dispatching--;
+    if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);

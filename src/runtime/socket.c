@@ -62,17 +62,6 @@ void cws__socket_dirty(cws_socket *s) {
     rt_sock_loop(s)->dirty = s;
 }
 
-static void sock_undirty(cws_socket *s) {
-    if (!(s->io.flags & RT_F_DIRTY)) return;
-    for (cws_socket **pp = &rt_sock_loop(s)->dirty; *pp; pp = &(*pp)->dirty_next) {
-        if (*pp == s) {
-            *pp = s->dirty_next;
-            break;
-        }
-    }
-    s->io.flags &= (uint8_t)~RT_F_DIRTY;
-}
-
 /* ------------------------------------------------------------ close reporting */
 
 static void sock_report_close(cws_socket *s, int code, const char *reason, size_t len) {
@@ -169,7 +158,12 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
     cws__socket_dirty(s);
 }
 
-void cws__sockcfg_conn(rt_sockcfg *cfg, int role) {
+void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
+                       uint32_t close_ms) {
+    cfg->high_water = high_water ? high_water : (size_t)4 << 20;
+    cfg->max_message = max_message ? max_message : CWS_MAX_MESSAGE_DEFAULT;
+    cfg->pong_timeout = pong_ms ? pong_ms : 10000;
+    cfg->close_timeout = close_ms ? close_ms : 5000;
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
@@ -205,7 +199,8 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s)))
         sock_report_close(s, CWS_CLOSE_ABNORMAL, NULL, 0);
     s->io.flags |= RT_F_REPORTED;
-    sock_undirty(s);
+    /* Left on the flush list (unlinking would walk it): the drain skips
+     * the dead, and the memory waits for the list (cws__loop_reap). */
     cws__timer_clear(loop, &s->tn);
     cws__timer_release(loop);
     if (s->io.fd >= 0) {
@@ -317,7 +312,7 @@ void cws__socket_settle_all(cws_loop *loop) {
         cws_socket *s = loop->dirty;
         loop->dirty = s->dirty_next;
         s->io.flags &= (uint8_t)~RT_F_DIRTY;
-        cws__socket_service(s);
+        if (s->io.kind != RT_IO_DEAD) cws__socket_service(s);
     }
 }
 
