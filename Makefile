@@ -24,7 +24,7 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 BUILD    ?= build
 
-CORE_SRC    := $(sort $(wildcard src/*.c))
+CORE_SRC    := $(sort $(wildcard src/*.c)) $(sort $(wildcard src/deflate/*.c))
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c))
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(RUNTIME_SRC))
 LIB_A       := $(BUILD)/libcws.a
@@ -35,6 +35,8 @@ EXAMPLE_BIN := $(patsubst %,$(BUILD)/cws-%,$(EXAMPLES))
 
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# zlib is a test oracle only (tests of the DEFLATE codec); libcws never links it.
+TEST_LIBS   := -lcmocka -lz
 TEST_SUPPORT:= $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c))
 
 .PHONY: all lib examples tests test unit integration deps run clean install uninstall \
@@ -71,7 +73,7 @@ $(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 # ---------------------------------------------------------------- tests
 test: all

@@ -59,6 +59,7 @@ enum cws_err {
     CWS_ERR_TIMEOUT = -14,
     CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
     CWS_ERR_RANDOM = -16,      /* no random bytes available */
+    CWS_ERR_DEFLATE = -17,     /* corrupt DEFLATE data (close code 1007) */
     /* Client-side response checks (RFC 6455 §4.1), one per rule. */
     CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
     CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
@@ -74,6 +75,10 @@ CWS_API const char *cws_strerror(int err);
 
 /* The library version, CWS_VERSION_STRING at build time. */
 CWS_API const char *cws_version(void);
+
+/* The rule for every timeout and limit in a config struct: 0 means the
+ * documented default, CWS_DISABLED turns it off. */
+#define CWS_DISABLED 0xFFFFFFFFu
 
 /* A byte range that is not NUL-terminated (it points into a caller's buffer). */
 typedef struct cws_str {
@@ -418,6 +423,31 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
 
 /* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
  * may be a temporary. cws_conn_init() does not copy: the connection reads

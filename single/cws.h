@@ -24,6 +24,10 @@
  *                   Define it in every file, or at least in the
  *                   implementation file, to drop the runtime declarations.
  *
+ *   CWS_NO_DEFLATE  leave out the DEFLATE codec (cws_deflate.h) and with
+ *                   it permessage-deflate (RFC 7692): offers are then
+ *                   declined and compressed frames fail with 1002.
+ *
  * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang
  * do without -pedantic, work too). C++ files may include this header for
  * the declarations (they are extern "C"), but the file that defines
@@ -130,6 +134,7 @@ enum cws_err {
     CWS_ERR_TIMEOUT = -14,
     CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
     CWS_ERR_RANDOM = -16,      /* no random bytes available */
+    CWS_ERR_DEFLATE = -17,     /* corrupt DEFLATE data (close code 1007) */
     /* Client-side response checks (RFC 6455 §4.1), one per rule. */
     CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
     CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
@@ -145,6 +150,10 @@ CWS_API const char *cws_strerror(int err);
 
 /* The library version, CWS_VERSION_STRING at build time. */
 CWS_API const char *cws_version(void);
+
+/* The rule for every timeout and limit in a config struct: 0 means the
+ * documented default, CWS_DISABLED turns it off. */
+#define CWS_DISABLED 0xFFFFFFFFu
 
 /* A byte range that is not NUL-terminated (it points into a caller's buffer). */
 typedef struct cws_str {
@@ -490,6 +499,31 @@ typedef struct cws_conn_callbacks {
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
 
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
 /* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
  * may be a temporary. cws_conn_init() does not copy: the connection reads
  * *cfg for its whole life (one config shared by every connection of a
@@ -806,6 +840,107 @@ CWS_API const char *cws_socket_protocol(const cws_socket *s);
 #endif
 
 #endif /* CWS_H */
+
+#ifndef CWS_NO_DEFLATE
+/* ---- file: include/cws_deflate.h ---- */
+/*
+ * cws_deflate.h — a streaming DEFLATE (RFC 1951) codec, libc only.
+ *
+ * Raw DEFLATE streams (no zlib or gzip wrapper), as permessage-deflate
+ * (RFC 7692) carries them. Part of libcws and of single/cws.h (define
+ * CWS_NO_DEFLATE there to leave it out), and usable on its own: nothing
+ * here knows about WebSockets.
+ *
+ * Both directions stream: input may be split anywhere and output space may
+ * be any size, down to one byte. Errors follow cws.h: negative enum cws_err
+ * values; constructors return NULL and say why through *err (if not NULL).
+ */
+#ifndef CWS_DEFLATE_H
+#define CWS_DEFLATE_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Window sizes, as log2 of bytes (RFC 7692 §7.1.2 allows 8..15). */
+#define CWS_DEFLATE_WINDOW_MIN 8
+#define CWS_DEFLATE_WINDOW_MAX 15
+
+/* Compression levels: 0 means CWS_DEFLATE_LEVEL_DEFAULT. */
+#define CWS_DEFLATE_LEVEL_FAST 1
+#define CWS_DEFLATE_LEVEL_DEFAULT 6
+#define CWS_DEFLATE_LEVEL_BEST 9
+
+/* ---- inflate ---- */
+
+typedef struct cws_inflater cws_inflater;
+
+/* A decompressor for streams whose window is at most 2^window_bits bytes
+ * (0 means 15). NULL on failure, *err = CWS_ERR_INVALID or CWS_ERR_NOMEM. */
+CWS_API cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err);
+CWS_API void cws_inflater_free(cws_inflater *z);
+/* Starts a new stream with an empty window (no context takeover). */
+CWS_API void cws_inflater_reset(cws_inflater *z);
+/* Bytes this inflater holds (its struct, window and tables). */
+CWS_API size_t cws_inflater_mem_usage(const cws_inflater *z);
+
+/* A final block (BFINAL = 1) ended the stream. */
+#define CWS_INFLATE_END 1
+
+/* Decompresses from in[0..in_len) into out[0..out_cap). *consumed and
+ * *produced get the bytes read and written by this call. Returns:
+ *   CWS_OK           stopped because the input is used up or out is full
+ *                    (call again with more of either)
+ *   CWS_INFLATE_END  a final block ended; bytes after it are not consumed.
+ *                    The next call starts a new stream, keeping the window.
+ *   CWS_ERR_DEFLATE  corrupt data (RFC 1951 §3.2); the inflater stays
+ *                    failed until cws_inflater_reset().
+ * Output never exceeds out_cap, so a caller bounds what a small input can
+ * make it write by the space it offers. */
+CWS_API int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
+                        uint8_t *out, size_t out_cap, size_t *produced);
+
+/* ---- deflate ---- */
+
+typedef struct cws_deflater cws_deflater;
+
+enum cws_deflate_flush {
+    CWS_DEFLATE_NO_FLUSH = 0, /* output may lag the input */
+    CWS_DEFLATE_SYNC = 1,     /* end with an empty stored block, 00 00 ff ff
+                                 (RFC 1951 §3.2.4; RFC 7692 §7.2.1) */
+    CWS_DEFLATE_FINISH = 2    /* end the stream with a final block */
+};
+
+/* A compressor at level (0: default; 1..9) whose matches reach at most
+ * 2^window_bits bytes back (0 means 15). NULL on failure, *err =
+ * CWS_ERR_INVALID or CWS_ERR_NOMEM. */
+CWS_API cws_deflater *cws_deflater_new(int level, int window_bits, const cws_allocator *alloc,
+                                       int *err);
+CWS_API void cws_deflater_free(cws_deflater *z);
+/* Starts a new stream with no history (no context takeover). */
+CWS_API void cws_deflater_reset(cws_deflater *z);
+/* Bytes this deflater holds (its struct, window, hash tables, buffers). */
+CWS_API size_t cws_deflater_mem_usage(const cws_deflater *z);
+
+/* Compresses in[0..in_len) into out[0..out_cap) (*consumed, *produced as
+ * for cws_inflate). Returns CWS_OK once all input is consumed and, when
+ * flush is not CWS_DEFLATE_NO_FLUSH, everything up to the flush point is
+ * written; CWS_ERR_AGAIN when out filled first: call again with more space,
+ * the unconsumed rest of the input and the same flush. After FINISH only
+ * cws_deflater_reset() is allowed (else CWS_ERR_STATE). */
+CWS_API int cws_deflate(cws_deflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
+                        uint8_t *out, size_t out_cap, size_t *produced, int flush);
+/* The most bytes one call with CWS_DEFLATE_SYNC can write for in_len bytes
+ * of input (with nothing pending from earlier calls). */
+CWS_API size_t cws_deflate_bound(size_t in_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CWS_DEFLATE_H */
+#endif /* CWS_NO_DEFLATE */
 
 /* ======================================================================
  * Implementation (only where CWS_IMPLEMENTATION is defined, once)
@@ -1649,6 +1784,7 @@ const char *cws_strerror(int err) {
     case CWS_ERR_TIMEOUT: return "timed out";
     case CWS_ERR_RESOLVE: return "host name lookup failed";
     case CWS_ERR_RANDOM: return "no random bytes available";
+    case CWS_ERR_DEFLATE: return "corrupt DEFLATE data";
     case CWS_ERR_HS_MALFORMED: return "handshake: malformed HTTP response";
     case CWS_ERR_HS_STATUS: return "handshake: status is not 101";
     case CWS_ERR_HS_UPGRADE: return "handshake: Upgrade is not websocket";

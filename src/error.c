@@ -22,6 +22,7 @@ const char *cws_strerror(int err) {
     case CWS_ERR_TIMEOUT: return "timed out";
     case CWS_ERR_RESOLVE: return "host name lookup failed";
     case CWS_ERR_RANDOM: return "no random bytes available";
+    case CWS_ERR_DEFLATE: return "corrupt DEFLATE data";
     case CWS_ERR_HS_MALFORMED: return "handshake: malformed HTTP response";
     case CWS_ERR_HS_STATUS: return "handshake: status is not 101";
     case CWS_ERR_HS_UPGRADE: return "handshake: Upgrade is not websocket";

@@ -27,6 +27,7 @@ LC_ALL=C
 export LC_ALL
 
 core=$(ls src/*.c 2>/dev/null | sort || true)
+deflate=$(ls src/deflate/*.c 2>/dev/null | sort || true)
 runtime=$(ls src/runtime/*.c 2>/dev/null | sort || true)
 [ -f include/cws.h ] || { echo "amalgamate: include/cws.h not found" >&2; exit 1; }
 
@@ -34,7 +35,7 @@ tmp=$(mktemp "${TMPDIR:-/tmp}/cws-amalgamate.XXXXXX")
 trap 'rm -f "$tmp"' EXIT INT TERM
 
 # shellcheck disable=SC2086
-awk -v core="$(echo $core)" -v runtime="$(echo $runtime)" '
+awk -v core="$(echo $core)" -v deflate="$(echo $deflate)" -v runtime="$(echo $runtime)" '
 function fail(msg) { print "amalgamate: " msg > "/dev/stderr"; failed = 1; exit 1 }
 
 function out(s) { buf[++nbuf] = s }
@@ -132,11 +133,16 @@ BEGIN {
     emit("include/cws.h")
     public_done = 1
     public_end = nbuf
+    emit("include/cws_deflate.h")
+    deflate_public_end = nbuf
 
     ncore = split(core, cf, " ")
+    ndef = split(deflate, df, " ")
     nrt = split(runtime, rf, " ")
     for (i = 1; i <= ncore; i++) emit(cf[i])
     core_end = nbuf
+    for (i = 1; i <= ndef; i++) emit(df[i])
+    deflate_end = nbuf
     section = "runtime"
     for (i = 1; i <= nrt; i++) emit(rf[i])
 
@@ -174,6 +180,10 @@ BEGIN {
     print " *                   Define it in every file, or at least in the"
     print " *                   implementation file, to drop the runtime declarations."
     print " *"
+    print " *   CWS_NO_DEFLATE  leave out the DEFLATE codec (cws_deflate.h) and with"
+    print " *                   it permessage-deflate (RFC 7692): offers are then"
+    print " *                   declined and compressed frames fail with 1002."
+    print " *"
     print " * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang"
     print " * do without -pedantic, work too). C++ files may include this header for"
     print " * the declarations (they are extern \"C\"), but the file that defines"
@@ -196,6 +206,10 @@ BEGIN {
     print ""
     for (i = 1; i <= public_end; i++) print buf[i]
     print ""
+    print "#ifndef CWS_NO_DEFLATE"
+    for (i = public_end + 1; i <= deflate_public_end; i++) print buf[i]
+    print "#endif /* CWS_NO_DEFLATE */"
+    print ""
     print "/* ======================================================================"
     print " * Implementation (only where CWS_IMPLEMENTATION is defined, once)"
     print " * ==================================================================== */"
@@ -212,11 +226,17 @@ BEGIN {
         if (!core_features) print "#endif"
     }
     print ""
-    for (i = public_end + 1; i <= core_end; i++) print buf[i]
-    if (nbuf > core_end) {
+    for (i = deflate_public_end + 1; i <= core_end; i++) print buf[i]
+    if (deflate_end > core_end) {
+        print ""
+        print "#ifndef CWS_NO_DEFLATE"
+        for (i = core_end + 1; i <= deflate_end; i++) print buf[i]
+        print "#endif /* CWS_NO_DEFLATE */"
+    }
+    if (nbuf > deflate_end) {
         print ""
         print "#ifndef CWS_NO_RUNTIME"
-        for (i = core_end + 1; i <= nbuf; i++) print buf[i]
+        for (i = deflate_end + 1; i <= nbuf; i++) print buf[i]
         print "#endif /* CWS_NO_RUNTIME */"
     }
     print ""

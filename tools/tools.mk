@@ -34,7 +34,7 @@ $(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE)
 
 $(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(SINGLE_IMPL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 -include $(SINGLE_IMPL_OBJ:.o=.d)
 
