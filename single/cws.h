@@ -77,7 +77,7 @@
  * cws — a WebSocket (RFC 6455) library in C11, libc only.
  *
  * Layers, bottom to top (each usable without the ones above it):
- *   1. primitives   sha1, base64, utf8, mask
+ *   1. primitives   sha1, base64, utf8, mask (declared in cws_util.h)
  *   2. handshake    HTTP/1.1 header block tokenizer, server and client sides
  *   3. frame codec  incremental zero-copy parser, header encoder
  *   4. connection   cws_conn: a sans-I/O WebSocket endpoint
@@ -116,33 +116,42 @@ extern "C" {
  * Errors
  * ==================================================================== */
 
+/* Every error, once: the enum, cws_strerror() and the table in
+ * docs/api.md are generated from this list, so they cannot drift.
+ * X(name, value, text): name without its CWS_ prefix. */
+#define CWS_ERRORS(X)                                                                  \
+    X(OK, 0, "success")                                                                \
+    X(ERR_AGAIN, -1, "need more data")                                                 \
+    X(ERR_INVALID, -2, "invalid argument")                                             \
+    X(ERR_NOMEM, -3, "out of memory")                                                  \
+    X(ERR_STATE, -4, "not allowed in this state")                                      \
+    X(ERR_PROTOCOL, -5, "protocol error")                                              \
+    X(ERR_UTF8, -6, "invalid UTF-8")                                                   \
+    X(ERR_TOO_BIG, -7, "size limit exceeded")                                          \
+    X(ERR_CLOSED, -8, "connection closed")                                             \
+    X(ERR_NOSPACE, -10, "output buffer too small")                                     \
+    X(ERR_NOT_UPGRADE, -11, "not a WebSocket upgrade request")                         \
+    X(ERR_IO, -13, "I/O error")                                                        \
+    X(ERR_TIMEOUT, -14, "timed out")                                                   \
+    X(ERR_RESOLVE, -15, "host name lookup failed")                                     \
+    X(ERR_RANDOM, -16, "no random bytes available")                                    \
+    X(ERR_DEFLATE, -17, "corrupt DEFLATE data")                                        \
+    X(ERR_HS_MALFORMED, -20, "handshake: malformed HTTP response")                     \
+    X(ERR_HS_STATUS, -21, "handshake: status is not 101")                              \
+    X(ERR_HS_UPGRADE, -22, "handshake: Upgrade is not websocket")                      \
+    X(ERR_HS_CONNECTION, -23, "handshake: Connection lacks Upgrade")                   \
+    X(ERR_HS_ACCEPT, -24, "handshake: wrong Sec-WebSocket-Accept")                     \
+    X(ERR_HS_PROTOCOL, -25, "handshake: subprotocol not offered")                      \
+    X(ERR_HS_EXTENSION, -26, "handshake: extension not offered or not acceptable")     \
+    X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
+    X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
+    X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+
 enum cws_err {
-    CWS_OK = 0,
-    CWS_ERR_AGAIN = -1,        /* need more input / would block */
-    CWS_ERR_INVALID = -2,      /* invalid argument or API misuse */
-    CWS_ERR_NOMEM = -3,        /* allocation failed or a limit forbade it */
-    CWS_ERR_STATE = -4,        /* not allowed in this state (e.g. send after close) */
-    CWS_ERR_PROTOCOL = -5,     /* peer broke RFC 6455 (close code 1002) */
-    CWS_ERR_UTF8 = -6,         /* invalid UTF-8 (close code 1007) */
-    CWS_ERR_TOO_BIG = -7,      /* a size limit was exceeded (1009 / HTTP 431) */
-    CWS_ERR_CLOSED = -8,       /* the connection is closed */
-    CWS_ERR_HTTP = -9,         /* handshake request refused; see ->status */
-    CWS_ERR_NOSPACE = -10,     /* caller's output buffer too small */
-    CWS_ERR_NOT_UPGRADE = -11, /* a valid HTTP request that is not an upgrade */
-    CWS_ERR_CALLBACK = -12,    /* a callback asked to stop */
-    CWS_ERR_IO = -13,          /* socket or write-callback failure */
-    CWS_ERR_TIMEOUT = -14,
-    CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
-    CWS_ERR_RANDOM = -16,      /* no random bytes available */
-    CWS_ERR_DEFLATE = -17,     /* corrupt DEFLATE data (close code 1007) */
-    /* Client-side response checks (RFC 6455 §4.1), one per rule. */
-    CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
-    CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
-    CWS_ERR_HS_UPGRADE = -22,    /* Upgrade lacks the token "websocket" */
-    CWS_ERR_HS_CONNECTION = -23, /* Connection lacks the token "Upgrade" */
-    CWS_ERR_HS_ACCEPT = -24,     /* Sec-WebSocket-Accept missing or wrong */
-    CWS_ERR_HS_PROTOCOL = -25,   /* subprotocol not offered (or duplicated) */
-    CWS_ERR_HS_EXTENSION = -26   /* extension not offered */
+#define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
+    CWS_ERRORS(CWS__ERR_ENUM)
+#undef CWS__ERR_ENUM
 };
 
 /* A static, human-readable name for an error value (never NULL). */
@@ -161,10 +170,6 @@ typedef struct cws_str {
     size_t len;
 } cws_str;
 
-/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
- * Returns CWS_OK or CWS_ERR_RANDOM. */
-CWS_API int cws_random(void *buf, size_t len);
-
 /* A user random source; returns 0 on success. */
 typedef int (*cws_rng_fn)(void *user, void *buf, size_t len);
 
@@ -176,61 +181,8 @@ typedef struct cws_allocator {
 } cws_allocator;
 
 /* ======================================================================
- * Layer 1: primitives
- * ==================================================================== */
-
-/* --- SHA-1 (FIPS 180-4) --- */
-#define CWS_SHA1_LEN 20
-
-typedef struct cws_sha1_ctx {
-    uint32_t h[5];
-    uint64_t total;    /* bytes hashed so far */
-    uint8_t block[64];
-    size_t used;       /* bytes pending in block */
-} cws_sha1_ctx;
-
-CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
-CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
-CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
-CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
-
-/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
-#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
-#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
-
-/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
-CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
-/* Strict decode: length a multiple of 4, only alphabet characters, '='
- * only as final padding, and unused trailing bits zero (canonical form).
- * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
-
-/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
-typedef struct cws_utf8 {
-    uint32_t state; /* private: 0 = at a character boundary */
-} cws_utf8;
-
-CWS_API void cws_utf8_init(cws_utf8 *v);
-/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
- * valid so far (a sequence cut at the chunk end stays pending), or
- * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
- * is then that byte's index in this chunk. Once failed, it stays failed. */
-CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
-/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
-CWS_API int cws_utf8_finish(const cws_utf8 *v);
-/* One-shot: CWS_OK if data is complete, valid UTF-8. */
-CWS_API int cws_utf8_validate(const void *data, size_t len);
-
-/* --- masking (RFC 6455 §5.3) --- */
-/* XORs buf with key, starting at key byte (offset % 4): pass the payload
- * offset of buf within its frame to continue a mask across chunks. */
-CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
-/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
-CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-                           const uint8_t key[4], uint64_t offset);
-
-/* ======================================================================
  * Layer 2: HTTP/1.1 header blocks and the opening handshake (RFC 6455 §4)
+ * (the head parser and the other HTTP helpers are in cws_util.h)
  * ==================================================================== */
 
 /* A parsed request or response head. All cws_str fields point into the
@@ -249,44 +201,12 @@ typedef struct cws_http_head {
     size_t scanned_;      /* private: resume point of the end-of-head scan */
 } cws_http_head;
 
-/* Incremental head parser. Call with the bytes received so far (the same
- * buffer start each time, with new bytes appended): the scan resumes where
- * it stopped, so feeding one byte at a time is linear. Zero h before the
- * first call. Returns head_len (> 0) when the head is complete and well
- * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
- * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
- * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
- * are kept between calls, so the buffer may move (realloc) as it grows;
- * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
- * read. */
-CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
-CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
-
 /* Header iteration: start with *pos = 0; returns 1 and the next field
  * (value trimmed of optional whitespace), or 0 at the end. */
 CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value);
 /* Number of fields named name (case-insensitive); *value (if not NULL)
  * gets the first one. */
 CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
-/* Pops the next comma-separated token of *list (trimmed, empty elements
- * skipped); returns 1 and the token, or 0 when the list is exhausted. */
-CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
-/* 1 if any field named name holds token (case-insensitive), else 0. */
-CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
-/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
- * returns 1 if present. */
-CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
-/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
-CWS_API int cws_str_ieq(cws_str s, const char *z);
-/* "Not Found" for 404 and so on; "Unknown" if unknown. */
-CWS_API const char *cws_http_status_text(int status);
-/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
- * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
- * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
- * empty line. Returns its length or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
-                                         const char *extra_headers, char *out, size_t cap);
-
 /* --- server side --- */
 
 #define CWS_HANDSHAKE_MAX_DEFAULT 8192
@@ -297,8 +217,7 @@ typedef struct cws_hs_request {
     cws_str key;          /* Sec-WebSocket-Key, validated */
     cws_str origin;       /* empty if absent */
     cws_str protocol;     /* the subprotocol chosen; empty if none */
-    int status;           /* HTTP status to answer: 101, or the error's */
-    const char *error;    /* static text naming the failed rule, or NULL */
+    const char *error;    /* detail for logs: the failed rule, or NULL */
 } cws_hs_request;
 
 typedef struct cws_hs_server_opts {
@@ -319,14 +238,19 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HTTP         refused: r->status is 400, 403, 405, 426 or 431,
- *                        r->error says why; answer with cws_hs_reject()
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
+ *                        refused (r->error names the rule): answer with
+ *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
  * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
  * without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
+/* The HTTP status that answers a refused upgrade: 400 for
+ * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
+ * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
 CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
@@ -360,7 +284,7 @@ typedef struct cws_hs_client {
     char accept[29];        /* the Sec-WebSocket-Accept we expect */
     char offered[256];      /* copy of opts->protocols */
     size_t max_size;
-    const char *error;      /* static text naming the failed rule, or NULL */
+    const char *error;      /* detail for logs: the failed rule, or NULL */
 } cws_hs_client;
 
 /* Builds the request (fresh random key). Returns its length,
@@ -465,71 +389,57 @@ enum cws_close_code {
     CWS_CLOSE_TRY_AGAIN = 1013
 };
 
-/* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
- * return the bytes consumed so far (call it again with the rest to resume,
- * even if the rest is empty: a paused on_message_end comes then).
- * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close
- * and cws_conn_abort; never cws_conn_free, and cws_conn_recv returns
+/* How received messages reach the application. */
+enum cws_receive_mode {
+    CWS_RECEIVE_MESSAGES = 0, /* on_message once per whole message,
+                                 reassembled up to max_message_size */
+    CWS_RECEIVE_STREAM = 1    /* on_message_begin / _data / _end as bytes
+                                 arrive: no buffering, no allocation */
+};
+
+/* Callbacks return nothing. To stop cws_conn_recv() from inside one, call
+ * cws_conn_pause(): recv then returns the bytes consumed so far (call it
+ * again with the rest to resume, even if the rest is empty: a paused
+ * on_message_end comes then). Every callback may call cws_conn_send*,
+ * cws_conn_ping, cws_conn_pong, cws_conn_close, cws_conn_abort and
+ * cws_conn_pause; never cws_conn_free, and cws_conn_recv returns
  * CWS_ERR_STATE there. Data pointers are valid only during the call.
  * Text is checked as it arrives: the chunk holding the first invalid
  * UTF-8 byte is not delivered (earlier chunks were), and the connection
- * fails with 1007. */
+ * fails with 1007. Any callback may be NULL. */
 typedef struct cws_conn_callbacks {
-    /* Streamed receive, used when on_message is NULL: no buffering. */
-    int (*on_message_begin)(cws_conn *c, void *user, int opcode);
-    int (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_message_end)(cws_conn *c, void *user);
-    /* Whole messages, reassembled up to max_message_size. */
-    int (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
+    /* CWS_RECEIVE_STREAM */
+    void (*on_message_begin)(cws_conn *c, void *user, int opcode);
+    void (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_conn *c, void *user);
+    /* CWS_RECEIVE_MESSAGES */
+    void (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
     /* A ping arrived (the pong is already queued unless no_auto_pong). */
-    int (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
     /* Called once when the WebSocket ends: with the peer's close code and
      * reason (1005 if its close had none), with the code we sent when we
      * failed the connection (1002, 1007, 1009, ...; the reason is then
      * cws_conn_error()'s text), or 1006 after cws_conn_abort(). The
      * reason is never NULL. */
     void (*on_close)(cws_conn *c, void *user, int code, const char *reason, size_t reason_len);
-    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure
-     * (then every later send returns CWS_ERR_IO and cws_conn_done() is 1;
-     * call cws_conn_abort() when the transport is gone).
+    /* Outbound bytes. Its result is a report, not a request to stop:
+     * 0 if the bytes were taken, non-zero on transport failure (then every
+     * later send returns CWS_ERR_IO and cws_conn_done() is 1; call
+     * cws_conn_abort() when the transport is gone).
      * If NULL, bytes collect in an internal buffer: see cws_conn_output(). */
     int (*write)(cws_conn *c, void *user, const uint8_t *data, size_t len);
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
 
-/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
- * each field says what it means to a server and to a client. */
-typedef struct cws_deflate_config {
-    int enable;                     /* 1: server accepts offers, client offers */
-    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
-    /* Server: the largest window it compresses with (it answers an offer's
-     * server_max_window_bits with the smaller of the two). Client: 8..15
-     * asks the server to compress with at most that; 0 asks nothing. */
-    int server_max_window_bits;
-    /* Server: asks a client that offered client_max_window_bits to
-     * compress with at most this window (0: 15). Client: the largest
-     * window it compresses with; it offers client_max_window_bits, with
-     * this value unless 0. */
-    int client_max_window_bits;
-    /* 1: the server compresses each message on its own (server: always;
-     * client: asks the server to). Saves the server's state between
-     * messages at some cost in ratio. */
-    int server_no_context_takeover;
-    /* 1: the client compresses each message on its own (server: requires
-     * it of the client; client: offers it). */
-    int client_no_context_takeover;
-    size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
-} cws_deflate_config;
-
-/* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
- * may be a temporary. cws_conn_init() does not copy: the connection reads
- * *cfg for its whole life (one config shared by every connection of a
- * server, like llhttp's settings), so it must outlive them, unchanged. */
+/* Settings of a connection; 0 in any field means its default, and
+ * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
+ * cfg may be a temporary; cws_conn_init_shared() does not copy (see
+ * there). */
 typedef struct cws_conn_config {
     int role;                  /* CWS_SERVER or CWS_CLIENT */
+    int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     int no_auto_pong;          /* 1: the application answers pings itself */
@@ -546,34 +456,41 @@ enum cws_state {
     CWS_STATE_CLOSED = 2,   /* close handshake done, or failed, or aborted */
 };
 
-/* Allocates a connection (through cfg->alloc) with its own copy of *cfg;
- * NULL if out of memory or cfg is invalid. Free it with cws_conn_free(). */
-CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg);
+/* Allocates a connection (through cfg->alloc) with its own copy of *cfg.
+ * NULL on failure, *err (if not NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM.
+ * Free it with cws_conn_free(). */
+CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_free(cws_conn *c);
 
 /* Embedding: a connection in memory the caller owns (e.g. in the same
  * allocation as the caller's per-connection object: one malloc, no
  * pointer). mem holds cws_conn_sizeof() bytes, aligned for any type (as
  * malloc returns; place it at an offset that is a multiple of
- * _Alignof(max_align_t)). cfg is shared, not copied: it must outlive the
- * connection. Returns mem as the connection, or NULL if an argument is
- * invalid. cws_conn_deinit() frees what the connection allocated
- * (buffers), not mem; never call cws_conn_free() on such a connection. */
+ * _Alignof(max_align_t)). The config is shared, not copied: the
+ * connection reads *cfg for its whole life, so one config can serve every
+ * connection of a server (like llhttp's settings); it must outlive them,
+ * unchanged. Returns mem as the connection, or NULL with *err (if not
+ * NULL) = CWS_ERR_INVALID. cws_conn_deinit() frees what the connection
+ * allocated (buffers), not mem; never call cws_conn_free() on it. */
 CWS_API size_t cws_conn_sizeof(void);
-CWS_API cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg);
+CWS_API cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_deinit(cws_conn *c);
 
 /* Feeds received bytes; payload is unmasked in place in data. Returns the
- * bytes consumed (fewer than len only if a callback returned non-zero) or a
+ * bytes consumed (fewer than len only if a callback paused) or a
  * negative error once the connection has failed (the close frame with the
  * right code is already queued; CWS_ERR_PROTOCOL, _UTF8, _TOO_BIG, or
  * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
  * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+/* From inside a callback: cws_conn_recv returns once this callback does
+ * (CWS_OK; CWS_ERR_STATE outside cws_conn_recv). */
+CWS_API int cws_conn_pause(cws_conn *c);
 
-/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY; text is not
- * checked for UTF-8, that is the caller's duty). The senders return
- * CWS_OK or: CWS_ERR_INVALID (bad opcode or arguments, a control payload
+/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY). The senders return
+ * CWS_OK or: CWS_ERR_UTF8 (text that is not UTF-8: nothing is sent, as
+ * the peer would fail the connection with 1007; fragments are checked as
+ * one stream), CWS_ERR_INVALID (bad opcode or arguments, a control payload
  * over 125 bytes, a close code cws_close_code_valid() refuses, a reason
  * over 123 bytes, not UTF-8, or without a code), CWS_ERR_STATE (CWS_OP_CONT
  * with no fragmented send open, or a new message while one is open),
@@ -587,7 +504,8 @@ CWS_API int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len)
 CWS_API int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_conn_ping(cws_conn *c, const void *data, size_t len);
 CWS_API int cws_conn_pong(cws_conn *c, const void *data, size_t len);
-/* Starts (or answers) the close handshake. code 0 sends no status code. */
+/* Starts (or answers) the close handshake. code 0 sends no status code;
+ * reason (reason_len bytes, may be NULL when 0) must be UTF-8. */
 CWS_API int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 /* The transport ended: reports 1006 through on_close if not yet closed. */
 CWS_API void cws_conn_abort(cws_conn *c);
@@ -652,7 +570,7 @@ CWS_API int cws_close_code_valid(int code);
  *    within min(close_timeout, 1 s) the TCP connection is dropped. Either
  *    way on_close reports 1008. The queue therefore stays within
  *    high_water + one message.
- *  - Ping (server: every 30 s; client: off): the runtime pings an open
+ *  - Ping (every 30 s, both roles): the runtime pings an open
  *    socket every ping_interval_ms; a peer that does not answer within
  *    pong_timeout_ms (10 s) is dropped (TCP close, no close frame: it
  *    would queue behind what the peer is not reading) and on_close reports
@@ -676,7 +594,8 @@ typedef struct cws_server cws_server;
 /* One WebSocket over TCP, accepted by a server or opened by cws_connect. */
 typedef struct cws_socket cws_socket;
 
-CWS_API cws_loop *cws_loop_new(void);
+/* NULL on failure, *err (if not NULL) = CWS_ERR_NOMEM or CWS_ERR_IO. */
+CWS_API cws_loop *cws_loop_new(int *err);
 /* Frees servers (their sockets get on_close 1006), client sockets (same),
  * timers and watches that are left. Not from inside a callback. */
 CWS_API void cws_loop_free(cws_loop *loop);
@@ -694,9 +613,10 @@ typedef void (*cws_timer_fn)(cws_loop *loop, void *user);
  * timer (interval_ms 0) is freed when its callback returns: do not stop it
  * after that. A repeating one lives until cws_timer_stop(), which may be
  * called from its own callback. All timers share one binary heap
- * (O(log n) per start, stop or expiry). */
+ * (O(log n) per start, stop or expiry). NULL on failure, *err (if not
+ * NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM. */
 CWS_API cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms,
-                                   cws_timer_fn fn, void *user);
+                                   cws_timer_fn fn, void *user, int *err);
 CWS_API void cws_timer_stop(cws_timer *t);
 
 /* Calls fn whenever fd is readable (e.g. stdin in a client, a signal
@@ -706,10 +626,17 @@ typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
 
+/* The same rules as cws_conn_callbacks: return nothing, any may be NULL,
+ * data is valid during the call. To stop hearing from a socket, close it. */
 typedef struct cws_socket_callbacks {
     void (*on_open)(cws_socket *s, void *user);
-    /* A whole message (reassembled up to max_message_size). */
+    /* receive = CWS_RECEIVE_MESSAGES: a whole message (reassembled up to
+     * max_message_size). */
     void (*on_message)(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len);
+    /* receive = CWS_RECEIVE_STREAM: a message as its bytes arrive. */
+    void (*on_message_begin)(cws_socket *s, void *user, int opcode);
+    void (*on_message_data)(cws_socket *s, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_socket *s, void *user);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
     /* Called exactly once for a socket that reached on_open (and, for a
      * client, also when connecting or its handshake failed: 1006 with a
@@ -726,18 +653,22 @@ typedef struct cws_http_reply cws_http_reply;
 CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type,
                                 const void *body, size_t len, const char *extra_headers);
 
+/* Every limit and timeout: 0 means the default shown, CWS_DISABLED
+ * turns it off (max_handshake_size cannot be off: CWS_ERR_INVALID).
+ * docs/api.md has the table of defaults. */
 typedef struct cws_server_config {
     const char *host;             /* listen address ("::", "0.0.0.0", "::1");
                                      NULL: "127.0.0.1" */
     int port;                     /* 0: ephemeral (see cws_server_port) */
     int backlog;                  /* 0: 511 */
     int reuse_port;               /* 1: SO_REUSEPORT (one loop per thread) */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
-    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
-    uint32_t ping_interval_ms;    /* 0: 30000; (uint32_t)-1 disables */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_hs_server_opts hs;        /* origin check, subprotocol choice */
@@ -763,7 +694,7 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * is built once and its bytes shared by every recipient's queue; a slow
  * recipient only fills its own queue (the high-water policy applies).
  * Do not broadcast to a socket while a fragmented send of its own is in
- * progress through cws_socket_conn(). Returns the number of recipients or
+ * progress. Returns the number of recipients or
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
@@ -779,14 +710,17 @@ CWS_API int cws_server_done(const cws_server *s);
 /* Closes everything at once (open sockets get on_close 1006) and frees. */
 CWS_API void cws_server_free(cws_server *s);
 
+/* The same rule as cws_server_config: 0 is the default, CWS_DISABLED is
+ * off, and the defaults are the server's. */
 typedef struct cws_client_config {
     const char *protocols;        /* offered subprotocols, or NULL */
     const char *origin;
     const char *extra_headers;    /* "Name: value\r\n" lines */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
-    uint32_t ping_interval_ms;    /* 0: none */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_socket_callbacks cb;
@@ -810,20 +744,29 @@ CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_clien
  * runtime frees it as usual. Not from inside a callback. */
 CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 
-/* Queues a message (text must be valid UTF-8: else CWS_ERR_UTF8).
- * CWS_ERR_CLOSED once the socket is closing or over its high-water mark. */
+/* The senders follow cws_conn_send's rules (text must be UTF-8, else
+ * CWS_ERR_UTF8 and nothing is sent) and queue the bytes; they also
+ * return CWS_ERR_CLOSED once the socket is closing or over its
+ * high-water mark. */
 CWS_API int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len);
+/* As cws_conn_send_fragment: CWS_OP_TEXT/BINARY first, then CWS_OP_CONT;
+ * fin = 1 on the last. Do not broadcast to a socket while one is open. */
+CWS_API int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_socket_ping(cws_socket *s, const void *data, size_t len);
-/* Starts the close handshake (reason may be NULL); on a client still
+CWS_API int cws_socket_pong(cws_socket *s, const void *data, size_t len);
+/* Starts the close handshake, as cws_conn_close (code 0: none; reason
+ * reason_len bytes of UTF-8, may be NULL when 0). On a client still
  * connecting, gives up (on_close 1006 follows from the loop). */
-CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason);
+CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len);
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
 CWS_API void cws_socket_set_user(cws_socket *s, void *user);
-/* The sans-I/O connection underneath (NULL before the handshake is done). */
+/* The sans-I/O connection underneath (NULL before the handshake is done):
+ * an escape hatch for what the socket API does not cover. Sending
+ * through it bypasses the runtime's flush and high-water checks. */
 CWS_API cws_conn *cws_socket_conn(cws_socket *s);
 CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
 /* The peer's address as text ("127.0.0.1:53122", "[::1]:53122"), in a
@@ -840,6 +783,122 @@ CWS_API const char *cws_socket_protocol(const cws_socket *s);
 #endif
 
 #endif /* CWS_H */
+/* ---- file: include/cws_util.h ---- */
+/*
+ * cws_util.h — the toolkit under cws.h: primitives (SHA-1, base64, UTF-8,
+ * masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
+ * query strings, response heads). The WebSocket API in cws.h is built on
+ * these; include this header when you need them yourself, e.g. to drive
+ * your own handshake or to parse a query in on_upgrade. Part of libcws and
+ * of single/cws.h.
+ */
+#ifndef CWS_UTIL_H
+#define CWS_UTIL_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
+ * Returns CWS_OK or CWS_ERR_RANDOM. */
+CWS_API int cws_random(void *buf, size_t len);
+
+/* ======================================================================
+ * Layer 1: primitives
+ * ==================================================================== */
+
+/* --- SHA-1 (FIPS 180-4) --- */
+#define CWS_SHA1_LEN 20
+
+typedef struct cws_sha1_ctx {
+    uint32_t h[5];
+    uint64_t total;    /* bytes hashed so far */
+    uint8_t block[64];
+    size_t used;       /* bytes pending in block */
+} cws_sha1_ctx;
+
+CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
+CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
+CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
+CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
+
+/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
+#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
+
+/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
+CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
+/* Strict decode: length a multiple of 4, only alphabet characters, '='
+ * only as final padding, and unused trailing bits zero (canonical form).
+ * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
+
+/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
+typedef struct cws_utf8 {
+    uint32_t state; /* private: 0 = at a character boundary */
+} cws_utf8;
+
+CWS_API void cws_utf8_init(cws_utf8 *v);
+/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
+ * valid so far (a sequence cut at the chunk end stays pending), or
+ * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
+ * is then that byte's index in this chunk. Once failed, it stays failed. */
+CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
+CWS_API int cws_utf8_finish(const cws_utf8 *v);
+/* One-shot: CWS_OK if data is complete, valid UTF-8. */
+CWS_API int cws_utf8_validate(const void *data, size_t len);
+
+/* --- masking (RFC 6455 §5.3) --- */
+/* XORs buf with key, starting at key byte (offset % 4): pass the payload
+ * offset of buf within its frame to continue a mask across chunks. */
+CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
+/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
+CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+                           const uint8_t key[4], uint64_t offset);
+
+/* ======================================================================
+ * HTTP/1.1 helpers (RFC 7230)
+ * ==================================================================== */
+
+/* Incremental head parser. Call with the bytes received so far (the same
+ * buffer start each time, with new bytes appended): the scan resumes where
+ * it stopped, so feeding one byte at a time is linear. Zero h before the
+ * first call. Returns head_len (> 0) when the head is complete and well
+ * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
+ * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
+ * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
+ * are kept between calls, so the buffer may move (realloc) as it grows;
+ * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
+ * read. */
+CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
+CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
+
+/* Pops the next comma-separated token of *list (trimmed, empty elements
+ * skipped); returns 1 and the token, or 0 when the list is exhausted. */
+CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
+/* 1 if any field named name holds token (case-insensitive), else 0. */
+CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
+/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
+ * returns 1 if present. */
+CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
+/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
+CWS_API int cws_str_ieq(cws_str s, const char *z);
+/* "Not Found" for 404 and so on; "Unknown" if unknown. */
+CWS_API const char *cws_http_status_text(int status);
+/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
+ * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
+ * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
+ * empty line. Returns its length or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
+                                         const char *extra_headers, char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CWS_UTIL_H */
 
 #ifndef CWS_NO_DEFLATE
 /* ---- file: include/cws_deflate.h ---- */
@@ -954,9 +1013,9 @@ CWS_API size_t cws_deflate_bound(size_t in_len);
 #error "cws.h: include it before any system header in the file that defines CWS_IMPLEMENTATION, or define _DEFAULT_SOURCE"
 #endif
 
-/* ---- file: src/base64.c ---- */
-/* base64, RFC 4648 §4 (standard alphabet, '=' padding). Decoding is strict
- * so that a Sec-WebSocket-Key has exactly one accepted spelling. */
+/* ---- file: src/alloc.c ---- */
+/* Memory: the allocator hook every allocation goes through, and the
+ * growable byte buffer the connection uses for reassembly and output. */
 /* ---- file: src/internal.h ---- */
 /* Private helpers shared by the library's own files; not installed.
  * Everything here is static inline or carries the cws__ prefix, so the
@@ -988,6 +1047,16 @@ typedef struct cws__max_align_probe {
 #define CWS__MAX_ALIGN offsetof(cws__max_align_probe, a)
 /* n rounded up to a multiple of CWS__MAX_ALIGN. */
 #define CWS__ALIGN_UP(n) (((n) + CWS__MAX_ALIGN - 1) / CWS__MAX_ALIGN * CWS__MAX_ALIGN)
+
+/* The config rule (cws.h): 0 means the default, CWS_DISABLED means off.
+ * A size limit that is off is SIZE_MAX; a timeout that is off is 0 (no
+ * timer). */
+static inline size_t cws__limit(size_t v, size_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? SIZE_MAX : v;
+}
+static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
+}
 
 /* realloc through the user's hook, or libc when none is set. */
 void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
@@ -1077,7 +1146,7 @@ void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
 /* Kept small (104 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
- * (cws_conn_init) or the conn's own copy (cws_conn_new). */
+ * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
     cws_frame_parser parser; /* its error field also holds why we failed */
     const cws_conn_config *cfg;
@@ -1100,6 +1169,7 @@ struct cws_conn {
     unsigned in_recv : 1;     /* inside cws_conn_recv() */
     unsigned rx_started : 1;  /* the current frame's header was handled */
     unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
+    unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -1109,6 +1179,8 @@ struct cws_conn {
     unsigned reported : 1;    /* on_close was called */
     unsigned tx_frag : 1;     /* a fragmented send is open */
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
+    uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
+                                 in fragments (its states fit a byte) */
 };
 
 /* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
@@ -1130,7 +1202,48 @@ void cws__conn_set_direct(cws_conn *c);
 int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 
 #endif
-/* ---- (back in src/base64.c) ---- */
+/* ---- (back in src/alloc.c) ---- */
+
+#include <stdlib.h>
+
+void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
+    if (a && a->fn) return a->fn(a->user, ptr, size);
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
+    cws__buf *b = *bp;
+    size_t used = b ? b->len : 0;
+    if (n > limit || used > limit - n) return NULL;
+    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
+    if (b && b->head) { /* compact before growing */
+        memmove(b->data, b->data + b->head, b->len);
+        b->head = 0;
+        if (b->cap - b->len >= n) return b->data + b->len;
+    }
+    size_t cap = b ? b->cap : 0;
+    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
+    want = CWS__MAX(CWS__MIN(want, limit), used + n);
+    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
+    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
+    if (!nb) return NULL;
+    if (!b) nb->head = nb->len = 0;
+    nb->cap = want;
+    *bp = nb;
+    return nb->data + nb->head + nb->len;
+}
+
+void cws__buf_free(const cws_allocator *a, cws__buf **b) {
+    if (*b) cws__realloc(a, *b, 0);
+    *b = NULL;
+}
+/* ---- file: src/base64.c ---- */
+/* base64, RFC 4648 §4 (standard alphabet, '=' padding). Decoding is strict
+ * so that a Sec-WebSocket-Key has exactly one accepted spelling. */
 
 static const char base64_alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1251,7 +1364,7 @@ int cws_close_code_valid(int code) {
  * and fails the connection (§7.1.7) with the right code when the peer
  * breaks a rule.
  *
- * Receive modes. Streamed (on_message NULL): begin / data / end callbacks,
+ * Receive modes. CWS_RECEIVE_STREAM: begin / data / end callbacks,
  * payload straight from the caller's buffer, no allocation. Whole: one
  * on_message per message; a single-frame message entirely inside one recv
  * buffer is handed out in place, anything else is reassembled in a buffer
@@ -1266,17 +1379,27 @@ int cws_close_code_valid(int code) {
 enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
 
 static size_t conn_max_frame(const cws_conn *c) {
-    return c->cfg->max_frame_size ? c->cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
 static size_t conn_max_message(const cws_conn *c) {
-    return c->cfg->max_message_size ? c->cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
 }
+
+static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
 size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
 
-cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
-    if (!mem || !cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+static int conn_config_ok(const cws_conn_config *cfg) {
+    return cfg && (cfg->role == CWS_SERVER || cfg->role == CWS_CLIENT) &&
+           (cfg->receive == CWS_RECEIVE_MESSAGES || cfg->receive == CWS_RECEIVE_STREAM);
+}
+
+cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
+    if (!mem || !conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     cws_conn *c = mem;
     memset(c, 0, sizeof *c);
     cws_frame_parser_init(&c->parser, cfg->role);
@@ -1288,13 +1411,32 @@ cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
 /* cws_conn_new's block: the conn, then its private copy of the settings. */
 #define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg) {
-    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
+    if (!conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     uint8_t *block = cws__realloc(&cfg->alloc, NULL, CONN_NEW_CFG_OFF + sizeof *cfg);
-    if (!block) return NULL;
+    if (!block) {
+        if (err) *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
     cws_conn_config *copy = (cws_conn_config *)(void *)(block + CONN_NEW_CFG_OFF);
     *copy = *cfg;
-    return cws_conn_init(block, copy);
+    return cws_conn_init_shared(block, copy, err);
+}
+
+/* CONN_PAUSE once, if a callback just called cws_conn_pause(). */
+static int conn_take_pause(cws_conn *c) {
+    if (!c->pause) return CONN_GO;
+    c->pause = 0;
+    return CONN_PAUSE;
+}
+
+int cws_conn_pause(cws_conn *c) {
+    if (!c || !c->in_recv) return CWS_ERR_STATE;
+    c->pause = 1;
+    return CWS_OK;
 }
 
 static void conn_release_rx(cws_conn *c) {
@@ -1361,7 +1503,8 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
 }
 
 static int conn_end_streamed(cws_conn *c) {
-    return c->cfg->cb.on_message_end && c->cfg->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message_end) c->cfg->cb.on_message_end(c, c->user);
+    return conn_take_pause(c);
 }
 
 /* on_message for the message that just ended; data is the in-place view
@@ -1371,23 +1514,25 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
         data = c->rx ? c->rx->data : (const uint8_t *)"";
         len = c->rx ? c->rx->len : 0;
     }
-    int r = c->cfg->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message) c->cfg->cb.on_message(c, c->user, opcode, data, len);
     cws__buf_free(&c->cfg->alloc, &c->rx);
-    return r;
+    return conn_take_pause(c);
 }
 
 /* A chunk of a data frame. *rewind is set when on_message_begin paused:
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     const cws_frame_header *h = ev->hdr;
-    int streamed = c->cfg->cb.on_message == NULL;
+    int streamed = conn_streamed(c);
     int r = CONN_GO;
     if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
         if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
-        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin &&
-            c->cfg->cb.on_message_begin(c, c->user, h->opcode)) {
-            *rewind = 1;
-            return CONN_PAUSE;
+        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin) {
+            c->cfg->cb.on_message_begin(c, c->user, h->opcode);
+            if (conn_take_pause(c)) {
+                *rewind = 1;
+                return CONN_PAUSE;
+            }
         }
     }
     /* A single-frame message wholly in this buffer needs no copy. */
@@ -1398,7 +1543,8 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
         if (streamed) {
-            if (c->cfg->cb.on_message_data && c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
+            if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len);
+            r = conn_take_pause(c);
         } else if (!view) {
             uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
             if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
@@ -1469,10 +1615,12 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     case CWS_OP_PING:
         /* §5.5.2: a pong with the same payload, unless our close is out. */
         if (!c->cfg->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
-        if (c->cfg->cb.on_ping && c->cfg->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_ping) c->cfg->cb.on_ping(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     case CWS_OP_PONG:
-        if (c->cfg->cb.on_pong && c->cfg->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_pong) c->cfg->cb.on_pong(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     default:
         r = conn_got_close(c, p, n);
@@ -1556,33 +1704,6 @@ void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
-
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
-    cws__buf *b = *bp;
-    size_t used = b ? b->len : 0;
-    if (n > limit || used > limit - n) return NULL;
-    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
-    if (b && b->head) { /* compact before growing */
-        memmove(b->data, b->data + b->head, b->len);
-        b->head = 0;
-        if (b->cap - b->len >= n) return b->data + b->len;
-    }
-    size_t cap = b ? b->cap : 0;
-    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
-    want = CWS__MAX(CWS__MIN(want, limit), used + n);
-    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
-    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
-    if (!nb) return NULL;
-    if (!b) nb->head = nb->len = 0;
-    nb->cap = want;
-    *bp = nb;
-    return nb->data + nb->head + nb->len;
-}
-
-void cws__buf_free(const cws_allocator *a, cws__buf **b) {
-    if (*b) cws__realloc(a, *b, 0);
-    *b = NULL;
-}
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -1700,7 +1821,29 @@ int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
     int r = conn_can_send(c);
     if (r) return r;
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
+    /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
+    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     return cws__conn_emit(c, opcode, 1, data, len);
+}
+
+/* While a binary message is being sent in fragments, c->tx_utf8 says so;
+ * otherwise it holds the validator's state (a byte suffices). */
+#define CONN_TX_BINARY 0xFF
+
+/* The fragments of a text message are checked as one stream: a character
+ * may be cut between two fragments, not left unfinished by the last.
+ * *state gets what c->tx_utf8 becomes once this fragment is sent. */
+static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, size_t len, int fin,
+                            uint8_t *state) {
+    if (opcode == CWS_OP_BINARY || (opcode == CWS_OP_CONT && c->tx_utf8 == CONN_TX_BINARY)) {
+        *state = CONN_TX_BINARY;
+        return 1;
+    }
+    cws_utf8 v = {opcode == CWS_OP_TEXT ? 0u : c->tx_utf8};
+    if (cws_utf8_feed(&v, data, len, NULL) != CWS_OK) return 0;
+    if (fin && cws_utf8_finish(&v) != CWS_OK) return 0;
+    *state = (uint8_t)v.state;
+    return 1;
 }
 
 int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
@@ -1710,8 +1853,13 @@ int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len
     if (r) return r;
     /* §5.4: CONT only inside a message, TEXT/BINARY only outside one. */
     if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
+    uint8_t state;
+    if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
     r = cws__conn_emit(c, opcode, fin, data, len);
-    if (r == CWS_OK) c->tx_frag = !fin;
+    if (r == CWS_OK) {
+        c->tx_frag = !fin;
+        c->tx_utf8 = state;
+    }
     return r;
 }
 
@@ -1761,48 +1909,16 @@ size_t cws_conn_buffered_amount(const cws_conn *c) {
     return c && c->out ? c->out->len : 0;
 }
 /* ---- file: src/error.c ---- */
-/* Error names and the default allocator. */
-
-#include <stdlib.h>
+/* Error names: generated from the CWS_ERRORS list in cws.h. */
 
 const char *cws_strerror(int err) {
     switch (err) {
-    case CWS_OK: return "success";
-    case CWS_ERR_AGAIN: return "need more data";
-    case CWS_ERR_INVALID: return "invalid argument";
-    case CWS_ERR_NOMEM: return "out of memory";
-    case CWS_ERR_STATE: return "not allowed in this state";
-    case CWS_ERR_PROTOCOL: return "protocol error";
-    case CWS_ERR_UTF8: return "invalid UTF-8";
-    case CWS_ERR_TOO_BIG: return "size limit exceeded";
-    case CWS_ERR_CLOSED: return "connection closed";
-    case CWS_ERR_HTTP: return "handshake request refused";
-    case CWS_ERR_NOSPACE: return "output buffer too small";
-    case CWS_ERR_NOT_UPGRADE: return "not a WebSocket upgrade request";
-    case CWS_ERR_CALLBACK: return "stopped by a callback";
-    case CWS_ERR_IO: return "I/O error";
-    case CWS_ERR_TIMEOUT: return "timed out";
-    case CWS_ERR_RESOLVE: return "host name lookup failed";
-    case CWS_ERR_RANDOM: return "no random bytes available";
-    case CWS_ERR_DEFLATE: return "corrupt DEFLATE data";
-    case CWS_ERR_HS_MALFORMED: return "handshake: malformed HTTP response";
-    case CWS_ERR_HS_STATUS: return "handshake: status is not 101";
-    case CWS_ERR_HS_UPGRADE: return "handshake: Upgrade is not websocket";
-    case CWS_ERR_HS_CONNECTION: return "handshake: Connection lacks Upgrade";
-    case CWS_ERR_HS_ACCEPT: return "handshake: wrong Sec-WebSocket-Accept";
-    case CWS_ERR_HS_PROTOCOL: return "handshake: subprotocol not offered";
-    case CWS_ERR_HS_EXTENSION: return "handshake: extension not offered";
+#define ERROR_TEXT(name, value, text) \
+    case CWS_##name: return text;
+        CWS_ERRORS(ERROR_TEXT)
+#undef ERROR_TEXT
     default: return "unknown error";
     }
-}
-
-void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
-    if (a && a->fn) return a->fn(a->user, ptr, size);
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    return realloc(ptr, size);
 }
 /* ---- file: src/frame.c ---- */
 /* Frame codec (RFC 6455 §5.2): an incremental, zero-copy frame parser and
@@ -2108,9 +2224,9 @@ ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
  * field, or with a Sec-WebSocket-Key or Sec-WebSocket-Version field (a
  * handshake that lost its Upgrade field on the way is still one). Without
  * any of them the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
- * served by the application. With one, any flaw is a refusal with an HTTP
- * status (400 and friends), never NOT_UPGRADE: a client that asked for a
- * WebSocket should learn why it did not get one. */
+ * served by the application. With one, any flaw is a refusal: an error
+ * that names an HTTP status (cws_hs_status), never NOT_UPGRADE: a client
+ * that asked for a WebSocket should learn why it did not get one. */
 
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
 static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -2176,10 +2292,20 @@ static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
     }
 }
 
-static ptrdiff_t hs_server_refuse(cws_hs_request *r, int status, const char *why) {
-    r->status = status;
+static ptrdiff_t hs_server_refuse(cws_hs_request *r, int err, const char *why) {
     r->error = why;
-    return CWS_ERR_HTTP;
+    return err;
+}
+
+int cws_hs_status(int err) {
+    switch (err) {
+    case CWS_ERR_HS_BAD_REQUEST: return 400;
+    case CWS_ERR_HS_FORBIDDEN: return 403;
+    case CWS_ERR_HS_METHOD: return 405;
+    case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
+    default: return 500;
+    }
 }
 
 static int hs_server_key_ok(cws_str key) {
@@ -2194,30 +2320,30 @@ static int hs_server_key_ok(cws_str key) {
 static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f) {
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
-        return hs_server_refuse(r, 405, "upgrade request method is not GET");
+        return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
     if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
-        return hs_server_refuse(r, 400, "upgrade request is older than HTTP/1.1");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
-        return hs_server_refuse(r, 400, "upgrade request target is not a path");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
     if (f->hosts != 1 || f->host.len == 0)
-        return hs_server_refuse(r, 400, "Host missing, empty or repeated");
-    if (!f->upgrade_ws) return hs_server_refuse(r, 400, "Upgrade lacks the token websocket");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing, empty or repeated");
+    if (!f->upgrade_ws) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Upgrade lacks the token websocket");
     if (!f->connection_upgrade)
-        return hs_server_refuse(r, 400, "Connection lacks the token Upgrade");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Connection lacks the token Upgrade");
     if (f->has_body) /* its bytes would be taken for frames */
-        return hs_server_refuse(r, 400, "upgrade request carries a body");
-    if (f->versions == 0) return hs_server_refuse(r, 400, "Sec-WebSocket-Version missing");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request carries a body");
+    if (f->versions == 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version missing");
     if (f->versions > 1) /* RFC 6455 §11.3.5 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Version repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version repeated");
     if (f->version.len != 2 || memcmp(f->version.ptr, "13", 2) != 0) /* §4.2.2 */
-        return hs_server_refuse(r, 426, "Sec-WebSocket-Version is not 13");
+        return hs_server_refuse(r, CWS_ERR_HS_VERSION, "Sec-WebSocket-Version is not 13");
     if (f->keys != 1) /* RFC 6455 §11.3.1 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key missing or repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key missing or repeated");
     if (!hs_server_key_ok(f->key))
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key is not 16 base64 bytes");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key is not 16 base64 bytes");
     if (f->origins > 1) /* RFC 6454 §7.3: a single origin */
-        return hs_server_refuse(r, 400, "Origin repeated");
-    if (f->bad_protocol) return hs_server_refuse(r, 400, "Sec-WebSocket-Protocol is not a token list");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Origin repeated");
+    if (f->bad_protocol) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Protocol is not a token list");
     return 0;
 }
 
@@ -2227,12 +2353,11 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     size_t max = opts && opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     ptrdiff_t n = cws_http_parse_request(&r->http, buf, len, max);
     if (n == CWS_ERR_AGAIN) return n;
-    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, 431, "request head over the size limit");
-    if (n < 0) return hs_server_refuse(r, 400, "malformed HTTP request");
+    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, CWS_ERR_TOO_BIG, "request head over the size limit");
+    if (n < 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "malformed HTTP request");
 
     static const cws_str hs_server_empty = {"", 0};
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
-    r->status = 0;
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
@@ -2242,7 +2367,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
         int http11 = r->http.version_major > 1 ||
                      (r->http.version_major == 1 && r->http.version_minor >= 1);
         if (f.hosts > 1 || (http11 && f.hosts == 0))
-            return hs_server_refuse(r, 400, "Host missing or repeated");
+            return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;
         r->error = "not a WebSocket upgrade request";
         return CWS_ERR_NOT_UPGRADE;
@@ -2254,14 +2379,13 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     if (f.origins) r->origin = f.origin;
 
     if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
-        return hs_server_refuse(r, 403, "origin refused");
+        return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "origin refused");
     cws_str offered;
     if (opts && opts->select_protocol && cws_hs_offered_protocol(r, 0, &offered)) {
         int i = opts->select_protocol(opts->user, r);
         /* An index outside the offered list means no subprotocol. */
         if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
     }
-    r->status = 101;
     return n;
 }
 
@@ -2282,7 +2406,8 @@ int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
 }
 
 ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
-    if (!r || r->status != 101 || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
+    /* Only an accepted request has its key set. */
+    if (!r || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
     if (!cws__http_fields_ok(extra_headers)) return CWS_ERR_INVALID;
     char accept[29];
     cws_hs_accept_key(r->key, accept);
@@ -3377,7 +3502,11 @@ const char *cws_version(void) { return CWS_VERSION_STRING; }
  * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
  * already collected for it in the same round are skipped, never used. */
 enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
-enum { RT_EV_READ = 1, RT_EV_WRITE = 2 };
+enum {
+    RT_EV_READ = 1,
+    RT_EV_WRITE = 2,
+    RT_EV_REGISTERED = 0x80 /* in rt_io.events: the fd is known to epoll / poll */
+};
 
 typedef struct rt_io {
     int fd;
@@ -3501,7 +3630,13 @@ struct cws_socket {
     uint8_t why;            /* enum rt_why */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
     rt_outq *q;             /* NULL while nothing is queued */
-    void *aux;              /* server: handshake buffer; client: its state */
+    union {                 /* what only some sockets need, by owner: */
+        struct srv_hsbuf *hs_head;  /* server, handshaking: the request head
+                                       while it arrives in pieces, or NULL */
+        char *protocol;             /* server, once open: the chosen
+                                       subprotocol (a copy), or NULL */
+        struct cli_state *client;   /* client: its state, for life */
+    } own;
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
@@ -3648,10 +3783,31 @@ void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
-/* The settings server and client sockets share (0 picks the default),
- * and cfg->conn for one role (the runtime's callbacks). */
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms);
+/* The fields cws_server_config and cws_client_config share, as the user
+ * set them (0: default, CWS_DISABLED: off). */
+typedef struct rt_sock_settings {
+    int receive;
+    size_t high_water, max_message;
+    uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
+    cws_socket_callbacks cb;
+} rt_sock_settings;
+/* The runtime's defaults, the same for both roles (docs/api.md). */
+#define RT_HIGH_WATER_DEFAULT ((size_t)4 << 20)
+#define RT_PING_DEFAULT_MS 30000u
+#define RT_PONG_DEFAULT_MS 10000u
+#define RT_CLOSE_DEFAULT_MS 5000u
+#define RT_TIMEOUT_DEFAULT_MS 10000u /* handshake (server), connect (client) */
+/* A timeout that is off still arms a deadline, one that never comes in
+ * practice (24 days): nothing downstream needs a special case. */
+#define RT_NEVER_MS 0x7FFFFFFFu
+static inline uint32_t rt_timeout_ms(uint32_t v, uint32_t dflt) {
+    uint32_t ms = cws__timeout(v, dflt);
+    return ms ? ms : RT_NEVER_MS;
+}
+static inline int rt_receive_mode_ok(int m) { return m == CWS_RECEIVE_MESSAGES || m == CWS_RECEIVE_STREAM; }
+/* Resolves set into cfg, and cfg->conn for one role (the runtime's
+ * callbacks). CWS_OK or CWS_ERR_INVALID. */
+int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
@@ -3691,7 +3847,7 @@ void cws__client_deadline(cws_socket *s);
 void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
-void cws__client_free_aux(cws_socket *s);
+void cws__client_free_state(cws_socket *s);
 const char *cws__client_fail_reason(const cws_socket *s);
 void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */
@@ -3715,7 +3871,7 @@ typedef struct cli_waiter {
     int done, opened, gone, err;
 } cli_waiter;
 
-/* Client-only state, s->aux for the socket's whole life; the handshake
+/* Client-only state, s->own.client for the socket's whole life; the handshake
  * parts are released once open. */
 typedef struct cli_state {
     rt_sockcfg cfg;
@@ -3795,7 +3951,7 @@ static int cli_parse_url(const char *url, cli_url *u) {
     return CWS_OK;
 }
 
-static cli_state *cli_of(const cws_socket *s) { return s->aux; }
+static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
 
 const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
@@ -3841,7 +3997,7 @@ static void cli_release_handshake(cli_state *c) {
     c->rlen = c->rcap = 0;
 }
 
-void cws__client_free_aux(cws_socket *s) {
+void cws__client_free_state(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (!c) return;
     if (c->waiter) {
@@ -3979,14 +4135,14 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cli_fail(s, CWS_ERR_NOMEM, "out of memory");
         return;
     }
-    if (s->io.kind != RT_IO_DEAD && s->aux) cli_release_handshake(cli_of(s));
+    if (s->io.kind != RT_IO_DEAD && s->own.client) cli_release_handshake(cli_of(s));
 }
 
 cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !url || !cfg) {
+    if (!loop || !url || !cfg || !rt_receive_mode_ok(cfg->receive)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -4019,10 +4175,9 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        sc->cb = cfg->cb;
-        sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-        cws__sockcfg_init(sc, CWS_CLIENT, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                          cfg->close_timeout_ms);
+        rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                                cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+        (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -4043,7 +4198,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     }
     rt_free(u);
     if (reqlen > 0) {
-        s->aux = c;
+        s->own.client = c;
         s->io.state = RT_ST_CONNECTING;
         if (cws__outq_append(s, (const uint8_t *)req, (size_t)reqlen) < 0) reqlen = CWS_ERR_NOMEM;
     }
@@ -4068,7 +4223,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     if (loop->clients) loop->clients->prev = s;
     loop->clients = s;
     cws__loop_update_now(loop);
-    cws__timer_set(loop, &s->tn, loop->now + (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000));
+    cws__timer_set(loop, &s->tn, loop->now + rt_timeout_ms(cfg->connect_timeout_ms, RT_TIMEOUT_DEFAULT_MS));
     cli_try_next(s);
     return s;
 }
@@ -4182,7 +4337,10 @@ int cws__fd_prepare(int fd) {
     return 0;
 }
 
-cws_loop *cws_loop_new(void) {
+cws_loop *cws_loop_new(int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_NOMEM;
     cws_loop *loop = rt_alloc(sizeof *loop);
     if (!loop) return NULL;
     memset(loop, 0, sizeof *loop);
@@ -4194,11 +4352,13 @@ cws_loop *cws_loop_new(void) {
 #ifndef CWS_USE_POLL
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
+        *err = errno == ENOMEM ? CWS_ERR_NOMEM : CWS_ERR_IO;
         rt_free(loop->rbuf);
         rt_free(loop);
         return NULL;
     }
 #endif
+    *err = CWS_OK;
     loop->origin_ns = loop_clock_ns();
     loop->now = 0;
     return loop;
@@ -4234,19 +4394,19 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     loop->pfd[loop->npfd].revents = 0;
     loop->pio[loop->npfd] = io;
     loop->npfd++;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     loop->pfd[io->poll_idx].events = loop_poll_events(events);
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+    if (!(io->events & RT_EV_REGISTERED)) return;
     size_t i = io->poll_idx, last = loop->npfd - 1;
     if (i != last) {
         loop->pfd[i] = loop->pfd[last];
@@ -4288,24 +4448,24 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     if ((io->events & 0x7f) == events) return 0;
     struct epoll_event e;
     memset(&e, 0, sizeof e);
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+    if (!(io->events & RT_EV_REGISTERED)) return;
     struct epoll_event e; /* non-NULL for kernels before 2.6.9 */
     memset(&e, 0, sizeof e);
     (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, &e);
@@ -4784,9 +4944,8 @@ void cws__outq_free(cws_socket *s) {
     outq_put(rt_sock_loop(s), q);
 }
 /* ---- file: src/runtime/server.c ---- */
-/* The server: listen and accept, the opening handshake of each socket
- * (plain HTTP through on_http), max_connections, broadcast and graceful
- * shutdown. */
+/* The server: listen and accept, max_connections, broadcast and graceful
+ * shutdown. The opening handshake of each socket is server_handshake.c. */
 
 
 #include <errno.h>
@@ -4808,32 +4967,26 @@ void cws__outq_free(cws_socket *s) {
 
 #define SRV_ACCEPTS_PER_EVENT 64
 #define SRV_ACCEPT_BACKOFF_MS 100u
-#define SRV_LINGER_MS 2000u
 #define SRV_BUSY_LINGER_MAX 256
-#define SRV_HS_INITIAL 1024u
 
-/* The request head while it arrives in pieces. Moving the buffer resets
- * the parse (it restarts from byte 0), which happens only log(n) times.
- * A server socket's aux is this buffer while the head is incomplete, and
- * the chosen subprotocol (a NUL-terminated copy, or NULL) once open. */
-typedef struct srv_hsbuf {
-    size_t len, cap;
-    cws_hs_request req;
-    char data[];
-} srv_hsbuf;
 
+/* Resolves 0 (default) and CWS_DISABLED (off) in every setting; cfg
+ * was checked by srv_config_ok. */
 static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg = *cfg;
     srv->cfg.host = NULL; /* not kept: the caller's string may go away */
-    srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
+    srv->max_connections = cws__limit(cfg->max_connections, 100000);
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
-    srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
-    rt_sockcfg *sc = &srv->scfg;
-    sc->cb = cfg->cb;
-    sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
-                        : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-    cws__sockcfg_init(sc, CWS_SERVER, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                      cfg->close_timeout_ms);
+    srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
+    rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                            cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+    (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
+}
+
+static int srv_config_ok(const cws_server_config *cfg) {
+    /* Unbounded request heads would let any client hold any memory. */
+    return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
+           rt_receive_mode_ok(cfg->receive);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -4882,7 +5035,7 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !cfg || cfg->port < 0 || cfg->port > 65535) {
+    if (!loop || !cfg || !srv_config_ok(cfg)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -4926,6 +5079,7 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     cws__loop_update_now(loop);
     srv->next_server = loop->servers;
     loop->servers = srv;
+    *err = CWS_OK; /* a first address may have failed before one bound */
     return srv;
 }
 
@@ -5016,147 +5170,6 @@ void cws__server_listen_event(cws_server *srv) {
     }
 }
 
-/* ------------------------------------------------------------ handshake */
-
-void cws__server_linger(cws_socket *s) {
-    /* The request head stays until the caller is done with it (on_http may
-     * still read it after replying); srv_hs_result frees it. */
-    s->io.state = RT_ST_LINGER;
-    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
-    cws__socket_dirty(s);
-}
-
-void cws__server_reject(cws_socket *s, int status) {
-    char out[512];
-    ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
-    if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
-        cws__socket_destroy(s, RT_WHY_NOMEM);
-        return;
-    }
-    cws__server_linger(s);
-}
-
-static void srv_plain_http(cws_socket *s, const cws_http_head *head) {
-    cws_server *srv = rt_sock_server(s);
-    cws_http_reply r;
-    memset(&r, 0, sizeof r);
-    r.s = s;
-    r.head_only = cws_str_ieq(head->method, "HEAD");
-    if (srv->cfg.on_http) {
-        srv->cfg.on_http(&r, head, srv->cfg.user);
-        if (s->io.kind == RT_IO_DEAD) return;
-        if (!r.sent) cws_http_reply_send(&r, 500, "text/plain", "no reply\n", 9, NULL);
-    } else {
-        cws_http_reply_send(&r, 404, "text/plain", "Not Found\n", 10, NULL);
-    }
-}
-
-static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_t rest_len) {
-    cws_server *srv = rt_sock_server(s);
-    if (srv->shutting) {
-        cws__server_reject(s, 503);
-        return;
-    }
-    int status = srv->cfg.on_upgrade ? srv->cfg.on_upgrade(s, req, srv->cfg.user) : 0;
-    if (s->io.kind == RT_IO_DEAD) return;
-    if (!status && srv->shutting) status = 503; /* on_upgrade started a shutdown */
-    if (status) {
-        cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
-        return;
-    }
-    char out[1024];
-    ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
-    if (n <= 0) {
-        cws__server_reject(s, 500);
-        return;
-    }
-    /* Copied (only when there is one) before on_open may ask for it: the
-     * head it points into goes once the handshake is decided. */
-    if (req->protocol.len) {
-        char *p = rt_alloc(req->protocol.len + 1);
-        if (!p) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        memcpy(p, req->protocol.ptr, req->protocol.len);
-        p[req->protocol.len] = '\0';
-        s->aux = p;
-    }
-    if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
-        cws__socket_open(s, rest, rest_len) < 0)
-        cws__socket_destroy(s, RT_WHY_NOMEM);
-}
-
-/* hb is the head's buffer (NULL when the head is in the loop's read
- * buffer), detached from s->aux by the caller so that an upgrade can put
- * the subprotocol there; it is given back only if the head is still
- * incomplete. */
-static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len,
-                          srv_hsbuf *hb) {
-    if (r > 0) {
-        srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
-    } else if (r == CWS_ERR_NOT_UPGRADE) {
-        srv_plain_http(s, &req->http);
-    } else if (r == CWS_ERR_HTTP) {
-        cws__server_reject(s, req->status >= 400 ? req->status : 400);
-    } else if (r == CWS_ERR_TOO_BIG) {
-        cws__server_reject(s, 431);
-    } else if (r != CWS_ERR_AGAIN) {
-        cws__server_reject(s, 400);
-    } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
-    if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
-        s->aux = hb; /* undecided: wait for more of the head */
-        return;
-    }
-    /* Decided: the head (which req and rest pointed into) is not needed. */
-    rt_free(hb);
-}
-
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
-    cws_server *srv = rt_sock_server(s);
-    srv_hsbuf *hb = s->aux;
-    if (!hb) {
-        /* Fast path: the whole head usually arrives in one read; parse it in
-         * the loop's buffer and allocate nothing. */
-        cws_hs_request req;
-        memset(&req, 0, sizeof req);
-        ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
-        if (r != CWS_ERR_AGAIN) {
-            srv_hs_result(s, r, &req, (char *)data, n, NULL);
-            return;
-        }
-        size_t cap = CWS__MAX(SRV_HS_INITIAL, n * 2);
-        hb = rt_alloc(sizeof *hb + cap);
-        if (!hb) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        memset(hb, 0, sizeof *hb);
-        hb->cap = cap;
-        memcpy(hb->data, data, n);
-        hb->len = n;
-        s->aux = hb;
-        return; /* nothing new to parse until more bytes come */
-    }
-    if (hb->cap - hb->len < n) {
-        size_t cap = CWS__MAX(hb->cap * 2, hb->len + n);
-        srv_hsbuf *nb = cws__realloc(NULL, hb, sizeof *hb + cap);
-        if (!nb) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        hb = nb;
-        hb->cap = cap;
-        memset(&hb->req, 0, sizeof hb->req); /* the buffer moved: parse afresh */
-        s->aux = hb;
-    }
-    memcpy(hb->data + hb->len, data, n);
-    hb->len += n;
-    ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
-    s->aux = NULL;
-    srv_hs_result(s, r, &hb->req, hb->data, hb->len, hb);
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 static void srv_finish_shutdown(cws_server *srv) {
@@ -5168,10 +5181,10 @@ static void srv_finish_shutdown(cws_server *srv) {
 
 void cws__server_socket_gone(cws_socket *s) {
     cws_server *srv = rt_sock_server(s);
-    if (s->aux) {
-        rt_free(s->aux);
-        s->aux = NULL;
-    }
+    /* Before open it may hold the head; from open on, the subprotocol. */
+    if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
+    else rt_free(s->own.hs_head);
+    s->own.protocol = NULL;
     if (s->prev) s->prev->next = s->next;
     else srv->socks = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -5281,6 +5294,161 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     cws__buf_unref(srv->loop, b);
     return sent;
 }
+/* ---- file: src/runtime/server_handshake.c ---- */
+/* The server's side of each socket's opening handshake: the request head
+ * as it arrives (a buffer only when it comes in pieces), then the 101 and
+ * the WebSocket, an HTTP refusal, or a plain-HTTP answer through on_http.
+ * Used by server.c (accept) and http_reply.c (linger). */
+
+#include <string.h>
+
+/* How long an HTTP answer may take to leave before the socket is closed. */
+#define SRV_LINGER_MS 2000u
+#define SRV_HS_INITIAL 1024u
+
+/* The request head while it arrives in pieces. Moving the buffer resets
+ * the parse (it restarts from byte 0), which happens only log(n) times.
+ * It is the socket's own.hs_head while the head is incomplete. */
+typedef struct srv_hsbuf {
+    size_t len, cap;
+    cws_hs_request req;
+    char data[];
+} srv_hsbuf;
+
+void cws__server_linger(cws_socket *s) {
+    /* The request head stays until the caller is done with it (on_http may
+     * still read it after replying); srv_hs_result frees it. */
+    s->io.state = RT_ST_LINGER;
+    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
+    cws__socket_dirty(s);
+}
+
+void cws__server_reject(cws_socket *s, int status) {
+    char out[512];
+    ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
+    if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
+        cws__socket_destroy(s, RT_WHY_NOMEM);
+        return;
+    }
+    cws__server_linger(s);
+}
+
+static void srv_plain_http(cws_socket *s, const cws_http_head *head) {
+    cws_server *srv = rt_sock_server(s);
+    cws_http_reply r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.head_only = cws_str_ieq(head->method, "HEAD");
+    if (srv->cfg.on_http) {
+        srv->cfg.on_http(&r, head, srv->cfg.user);
+        if (s->io.kind == RT_IO_DEAD) return;
+        if (!r.sent) cws_http_reply_send(&r, 500, "text/plain", "no reply\n", 9, NULL);
+    } else {
+        cws_http_reply_send(&r, 404, "text/plain", "Not Found\n", 10, NULL);
+    }
+}
+
+static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_t rest_len) {
+    cws_server *srv = rt_sock_server(s);
+    if (srv->shutting) {
+        cws__server_reject(s, 503);
+        return;
+    }
+    int status = srv->cfg.on_upgrade ? srv->cfg.on_upgrade(s, req, srv->cfg.user) : 0;
+    if (s->io.kind == RT_IO_DEAD) return;
+    if (!status && srv->shutting) status = 503; /* on_upgrade started a shutdown */
+    if (status) {
+        cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
+        return;
+    }
+    char out[1024];
+    ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
+    if (n <= 0) {
+        cws__server_reject(s, 500);
+        return;
+    }
+    /* Copied (only when there is one) before on_open may ask for it: the
+     * head it points into goes once the handshake is decided. */
+    if (req->protocol.len) {
+        char *p = rt_alloc(req->protocol.len + 1);
+        if (!p) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        memcpy(p, req->protocol.ptr, req->protocol.len);
+        p[req->protocol.len] = '\0';
+        s->own.protocol = p;
+    }
+    if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
+        cws__socket_open(s, rest, rest_len) < 0)
+        cws__socket_destroy(s, RT_WHY_NOMEM);
+}
+
+/* hb is the head's buffer (NULL when the head is in the loop's read
+ * buffer), detached from s->own.hs_head by the caller so that an upgrade can put
+ * the subprotocol there; it is given back only if the head is still
+ * incomplete. */
+static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len,
+                          srv_hsbuf *hb) {
+    if (r > 0) {
+        srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
+    } else if (r == CWS_ERR_NOT_UPGRADE) {
+        srv_plain_http(s, &req->http);
+    } else if (r != CWS_ERR_AGAIN) {
+        cws__server_reject(s, cws_hs_status((int)r));
+    } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
+    if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
+        s->own.hs_head = hb; /* undecided: wait for more of the head */
+        return;
+    }
+    /* Decided: the head (which req and rest pointed into) is not needed. */
+    rt_free(hb);
+}
+
+void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+    cws_server *srv = rt_sock_server(s);
+    srv_hsbuf *hb = s->own.hs_head;
+    if (!hb) {
+        /* Fast path: the whole head usually arrives in one read; parse it in
+         * the loop's buffer and allocate nothing. */
+        cws_hs_request req;
+        memset(&req, 0, sizeof req);
+        ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
+        if (r != CWS_ERR_AGAIN) {
+            srv_hs_result(s, r, &req, (char *)data, n, NULL);
+            return;
+        }
+        size_t cap = CWS__MAX(SRV_HS_INITIAL, n * 2);
+        hb = rt_alloc(sizeof *hb + cap);
+        if (!hb) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        memset(hb, 0, sizeof *hb);
+        hb->cap = cap;
+        memcpy(hb->data, data, n);
+        hb->len = n;
+        s->own.hs_head = hb;
+        return; /* nothing new to parse until more bytes come */
+    }
+    if (hb->cap - hb->len < n) {
+        size_t cap = CWS__MAX(hb->cap * 2, hb->len + n);
+        srv_hsbuf *nb = cws__realloc(NULL, hb, sizeof *hb + cap);
+        if (!nb) {
+            cws__socket_destroy(s, RT_WHY_NOMEM);
+            return;
+        }
+        hb = nb;
+        hb->cap = cap;
+        memset(&hb->req, 0, sizeof hb->req); /* the buffer moved: parse afresh */
+        s->own.hs_head = hb;
+    }
+    memcpy(hb->data + hb->len, data, n);
+    hb->len += n;
+    ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
+    s->own.hs_head = NULL;
+    srv_hs_result(s, r, &hb->req, hb->data, hb->len, hb);
+}
 /* ---- file: src/runtime/socket.c ---- */
 /* The per-connection object: a non-blocking fd, its cws_conn once open, a
  * lazily allocated output queue and one deadline whose meaning follows the
@@ -5318,7 +5486,7 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
-    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn.base)) {
+    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init_shared(rt_sock_conn_mem(s), &cfg->conn.base, NULL)) {
         rt_free(s);
         return NULL;
     }
@@ -5366,10 +5534,26 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
 
 /* The conn's user is the socket's; the socket is found from the conn's
  * address (the conn is embedded right after it). */
-static int sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static int sock_hears(const cws_socket *s) { return !(s->io.flags & RT_F_REPORTED); }
+
+static void sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
-    if (s->cfg->cb.on_message && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_message(s, user, opcode, data, len);
-    return 0;
+    if (s->cfg->cb.on_message && sock_hears(s)) s->cfg->cb.on_message(s, user, opcode, data, len);
+}
+
+static void sock_conn_begin(cws_conn *c, void *user, int opcode) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_begin && sock_hears(s)) s->cfg->cb.on_message_begin(s, user, opcode);
+}
+
+static void sock_conn_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_data && sock_hears(s)) s->cfg->cb.on_message_data(s, user, data, len);
+}
+
+static void sock_conn_end(cws_conn *c, void *user) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_end && sock_hears(s)) s->cfg->cb.on_message_end(s, user);
 }
 
 static void sock_schedule_ping(cws_socket *s, uint64_t from) {
@@ -5384,7 +5568,7 @@ static void sock_schedule_ping(cws_socket *s, uint64_t from) {
  * also the ping's payload, needs no field of its own. */
 static uint32_t sock_ping_sent(const cws_socket *s) { return (uint32_t)(s->tn.due - s->cfg->pong_timeout); }
 
-static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
     if (s->io.flags & RT_F_AWAIT_PONG) {
         uint8_t want[4];
@@ -5398,8 +5582,7 @@ static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t l
             sock_schedule_ping(s, s->tn.due - s->cfg->pong_timeout);
         }
     }
-    if (s->cfg->cb.on_pong && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_pong(s, user, data, len);
-    return 0;
+    if (s->cfg->cb.on_pong && sock_hears(s)) s->cfg->cb.on_pong(s, user, data, len);
 }
 
 static void sock_conn_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -5423,34 +5606,37 @@ static uint8_t *sock_conn_reserve(cws_conn *c, size_t n) {
     return p;
 }
 
-/* Feeds received bytes to the connection. The runtime's callbacks never
- * pause cws_conn_recv, so everything is consumed unless it failed. */
+/* Feeds received bytes to the connection. No runtime callback pauses
+ * cws_conn_recv, so one call takes everything unless it fails (and then
+ * the close frame is queued). */
 static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
-    while (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) {
-        ptrdiff_t r = cws_conn_recv(rt_sock_conn(s), data, len);
-        if (r <= 0) break; /* failed: the close frame is queued */
-        data += r;
-        len -= (size_t)r;
-    }
+    if (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) (void)cws_conn_recv(rt_sock_conn(s), data, len);
     cws__socket_dirty(s);
 }
 
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms) {
-    cfg->high_water = high_water ? high_water : (size_t)4 << 20;
-    cfg->max_message = max_message ? max_message : CWS_MAX_MESSAGE_DEFAULT;
-    cfg->pong_timeout = pong_ms ? pong_ms : 10000;
-    cfg->close_timeout = close_ms ? close_ms : 5000;
+int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
+    if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
+    cfg->cb = set->cb;
+    cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
+    cfg->max_message = cws__limit(set->max_message, CWS_MAX_MESSAGE_DEFAULT);
+    cfg->ping_interval = cws__timeout(set->ping_interval_ms, RT_PING_DEFAULT_MS);
+    cfg->pong_timeout = rt_timeout_ms(set->pong_timeout_ms, RT_PONG_DEFAULT_MS);
+    cfg->close_timeout = rt_timeout_ms(set->close_timeout_ms, RT_CLOSE_DEFAULT_MS);
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
-    cc->max_frame_size = cfg->max_message;
-    cc->max_message_size = cfg->max_message;
+    cc->receive = set->receive;
+    cc->max_frame_size = set->max_message;
+    cc->max_message_size = set->max_message;
     cc->cb.on_message = sock_conn_message;
+    cc->cb.on_message_begin = sock_conn_begin;
+    cc->cb.on_message_data = sock_conn_data;
+    cc->cb.on_message_end = sock_conn_end;
     cc->cb.on_pong = sock_conn_pong;
     cc->cb.on_close = sock_conn_close;
     cc->cb.write = sock_conn_write;
+    return CWS_OK;
 }
 
 int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
@@ -5493,7 +5679,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (rt_sock_server(s)) {
         cws__server_socket_gone(s);
     } else {
-        cws__client_free_aux(s);
+        cws__client_free_state(s);
         if (s->prev) s->prev->next = s->next;
         else if (loop->clients == s) loop->clients = s->next;
         if (s->next) s->next->prev = s->prev;
@@ -5503,7 +5689,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
 }
 
 void cws__socket_free(cws_socket *s) {
-    if (!s->cfg->server) rt_free(s->aux); /* the client's settings: s->cfg */
+    if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
     rt_free(s);
 }
 
@@ -5581,7 +5767,7 @@ void cws__socket_service(cws_socket *s) {
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
-    if (s->io.events & 0x80) (void)cws__loop_mod(loop, &s->io, want);
+    if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
 void cws__socket_settle_all(cws_loop *loop) {
@@ -5686,26 +5872,39 @@ static int sock_usable(const cws_socket *s) {
            !(s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED));
 }
 
+/* After queueing: the socket flushes this round, and a data frame may
+ * take it over its high-water mark. */
+static int sock_sent(cws_socket *s, int rc, int data) {
+    cws__socket_dirty(s);
+    if (data) cws__socket_check_high_water(s);
+    return rc;
+}
+
 int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    /* A text frame that is not UTF-8 would make the peer fail with 1007. */
-    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    int rc = cws_conn_send(rt_sock_conn(s), opcode, data, len);
-    cws__socket_dirty(s);
-    cws__socket_check_high_water(s);
-    return rc;
+    return sock_sent(s, cws_conn_send(rt_sock_conn(s), opcode, data, len), 1);
+}
+
+int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_send_fragment(rt_sock_conn(s), opcode, data, len, fin), 1);
 }
 
 int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    int rc = cws_conn_ping(rt_sock_conn(s), data, len);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_ping(rt_sock_conn(s), data, len), 0);
 }
 
-int cws_socket_close(cws_socket *s, int code, const char *reason) {
+int cws_socket_pong(cws_socket *s, const void *data, size_t len) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_pong(rt_sock_conn(s), data, len), 0);
+}
+
+int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len) {
     if (!s || s->io.kind == RT_IO_DEAD) return CWS_ERR_INVALID;
     if (s->io.flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
     if (!rt_sock_conn(s)) {
@@ -5716,9 +5915,7 @@ int cws_socket_close(cws_socket *s, int code, const char *reason) {
         cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
         return CWS_OK;
     }
-    int rc = cws_conn_close(rt_sock_conn(s), code, reason, reason ? strlen(reason) : 0);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_close(rt_sock_conn(s), code, reason, reason_len), 0);
 }
 
 size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
@@ -5736,12 +5933,11 @@ cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
- * aux (only when one was chosen), a client in its own state. */
+ * own.protocol (only when one was chosen), a client in its own state. */
 const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
-    /* Before open, a server socket's aux is its request head. */
-    return s->io.state >= RT_ST_OPEN && s->aux ? (const char *)s->aux : "";
+    return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */
@@ -5899,8 +6095,12 @@ void cws__timer_free_all(cws_loop *loop) {
 }
 
 cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
-                           void *user) {
+                           void *user, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_INVALID;
     if (!loop || !fn) return NULL;
+    *err = CWS_ERR_NOMEM;
     cws_timer *t = rt_alloc(sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
@@ -5908,6 +6108,7 @@ cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_
         rt_free(t);
         return NULL;
     }
+    *err = CWS_OK;
     t->node.slot = RT_T_NONE;
     t->node.kind = RT_T_USER;
     t->loop = loop;

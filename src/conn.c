@@ -4,7 +4,7 @@
  * and fails the connection (§7.1.7) with the right code when the peer
  * breaks a rule.
  *
- * Receive modes. Streamed (on_message NULL): begin / data / end callbacks,
+ * Receive modes. CWS_RECEIVE_STREAM: begin / data / end callbacks,
  * payload straight from the caller's buffer, no allocation. Whole: one
  * on_message per message; a single-frame message entirely inside one recv
  * buffer is handed out in place, anything else is reassembled in a buffer
@@ -20,17 +20,27 @@
 enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
 
 static size_t conn_max_frame(const cws_conn *c) {
-    return c->cfg->max_frame_size ? c->cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
 static size_t conn_max_message(const cws_conn *c) {
-    return c->cfg->max_message_size ? c->cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
 }
+
+static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
 size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
 
-cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
-    if (!mem || !cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+static int conn_config_ok(const cws_conn_config *cfg) {
+    return cfg && (cfg->role == CWS_SERVER || cfg->role == CWS_CLIENT) &&
+           (cfg->receive == CWS_RECEIVE_MESSAGES || cfg->receive == CWS_RECEIVE_STREAM);
+}
+
+cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
+    if (!mem || !conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     cws_conn *c = mem;
     memset(c, 0, sizeof *c);
     cws_frame_parser_init(&c->parser, cfg->role);
@@ -42,13 +52,32 @@ cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
 /* cws_conn_new's block: the conn, then its private copy of the settings. */
 #define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg) {
-    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
+    if (!conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     uint8_t *block = cws__realloc(&cfg->alloc, NULL, CONN_NEW_CFG_OFF + sizeof *cfg);
-    if (!block) return NULL;
+    if (!block) {
+        if (err) *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
     cws_conn_config *copy = (cws_conn_config *)(void *)(block + CONN_NEW_CFG_OFF);
     *copy = *cfg;
-    return cws_conn_init(block, copy);
+    return cws_conn_init_shared(block, copy, err);
+}
+
+/* CONN_PAUSE once, if a callback just called cws_conn_pause(). */
+static int conn_take_pause(cws_conn *c) {
+    if (!c->pause) return CONN_GO;
+    c->pause = 0;
+    return CONN_PAUSE;
+}
+
+int cws_conn_pause(cws_conn *c) {
+    if (!c || !c->in_recv) return CWS_ERR_STATE;
+    c->pause = 1;
+    return CWS_OK;
 }
 
 static void conn_release_rx(cws_conn *c) {
@@ -115,7 +144,8 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
 }
 
 static int conn_end_streamed(cws_conn *c) {
-    return c->cfg->cb.on_message_end && c->cfg->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message_end) c->cfg->cb.on_message_end(c, c->user);
+    return conn_take_pause(c);
 }
 
 /* on_message for the message that just ended; data is the in-place view
@@ -125,23 +155,25 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
         data = c->rx ? c->rx->data : (const uint8_t *)"";
         len = c->rx ? c->rx->len : 0;
     }
-    int r = c->cfg->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message) c->cfg->cb.on_message(c, c->user, opcode, data, len);
     cws__buf_free(&c->cfg->alloc, &c->rx);
-    return r;
+    return conn_take_pause(c);
 }
 
 /* A chunk of a data frame. *rewind is set when on_message_begin paused:
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     const cws_frame_header *h = ev->hdr;
-    int streamed = c->cfg->cb.on_message == NULL;
+    int streamed = conn_streamed(c);
     int r = CONN_GO;
     if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
         if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
-        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin &&
-            c->cfg->cb.on_message_begin(c, c->user, h->opcode)) {
-            *rewind = 1;
-            return CONN_PAUSE;
+        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin) {
+            c->cfg->cb.on_message_begin(c, c->user, h->opcode);
+            if (conn_take_pause(c)) {
+                *rewind = 1;
+                return CONN_PAUSE;
+            }
         }
     }
     /* A single-frame message wholly in this buffer needs no copy. */
@@ -152,7 +184,8 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
         if (streamed) {
-            if (c->cfg->cb.on_message_data && c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
+            if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len);
+            r = conn_take_pause(c);
         } else if (!view) {
             uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
             if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
@@ -223,10 +256,12 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     case CWS_OP_PING:
         /* §5.5.2: a pong with the same payload, unless our close is out. */
         if (!c->cfg->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
-        if (c->cfg->cb.on_ping && c->cfg->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_ping) c->cfg->cb.on_ping(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     case CWS_OP_PONG:
-        if (c->cfg->cb.on_pong && c->cfg->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_pong) c->cfg->cb.on_pong(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     default:
         r = conn_got_close(c, p, n);

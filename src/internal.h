@@ -5,6 +5,7 @@
 #define CWS_INTERNAL_H
 
 #include "cws.h"
+#include "cws_util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,16 @@ typedef struct cws__max_align_probe {
 #define CWS__MAX_ALIGN offsetof(cws__max_align_probe, a)
 /* n rounded up to a multiple of CWS__MAX_ALIGN. */
 #define CWS__ALIGN_UP(n) (((n) + CWS__MAX_ALIGN - 1) / CWS__MAX_ALIGN * CWS__MAX_ALIGN)
+
+/* The config rule (cws.h): 0 means the default, CWS_DISABLED means off.
+ * A size limit that is off is SIZE_MAX; a timeout that is off is 0 (no
+ * timer). */
+static inline size_t cws__limit(size_t v, size_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? SIZE_MAX : v;
+}
+static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
+}
 
 /* realloc through the user's hook, or libc when none is set. */
 void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
@@ -118,7 +129,7 @@ void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
 /* Kept small (104 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
- * (cws_conn_init) or the conn's own copy (cws_conn_new). */
+ * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
     cws_frame_parser parser; /* its error field also holds why we failed */
     const cws_conn_config *cfg;
@@ -141,6 +152,7 @@ struct cws_conn {
     unsigned in_recv : 1;     /* inside cws_conn_recv() */
     unsigned rx_started : 1;  /* the current frame's header was handled */
     unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
+    unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -150,6 +162,8 @@ struct cws_conn {
     unsigned reported : 1;    /* on_close was called */
     unsigned tx_frag : 1;     /* a fragmented send is open */
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
+    uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
+                                 in fragments (its states fit a byte) */
 };
 
 /* Sends one frame (masked in the client role). Returns CWS_OK or an error. */

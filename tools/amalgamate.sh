@@ -132,6 +132,7 @@ BEGIN {
     # Section 3 first (buffered), so that every file it pulls in is known.
     emit("include/cws.h")
     public_done = 1
+    emit("include/cws_util.h")
     public_end = nbuf
     emit("include/cws_deflate.h")
     deflate_public_end = nbuf

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
