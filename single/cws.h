@@ -28,12 +28,21 @@
  *                   it permessage-deflate (RFC 7692): offers are then
  *                   declined and compressed frames fail with 1002.
  *
+ *   CWS_STATIC      give every function and object of the library internal
+ *                   linkage (static) in the implementation file, so that
+ *                   two libraries that each embed cws link into one
+ *                   program without clashing. Define it before the first
+ *                   include of this header, together with
+ *                   CWS_IMPLEMENTATION: only that file can then call cws.
+ *                   Functions it does not call cost no warning (they are
+ *                   marked unused) and, optimized, no code.
+ *
  * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang
  * do without -pedantic, work too). C++ files may include this header for
  * the declarations (they are extern "C"), but the file that defines
  * CWS_IMPLEMENTATION must be compiled as C.
- * Library-internal functions have external linkage and the reserved prefix
- * cws__; file-local ones are static.
+ * Library-internal functions have external linkage (internal under
+ * CWS_STATIC) and the reserved prefix cws__; file-local ones are static.
  *
  * MIT License
  *
@@ -70,6 +79,23 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#endif
+
+/* CWS_STATIC: the public functions become static (and unused-warning
+ * free), here and through CWS__LINK in the implementation below. */
+#ifndef CWS__UNUSED
+#if defined(__GNUC__) || defined(__clang__)
+#define CWS__UNUSED __attribute__((unused))
+#else
+#define CWS__UNUSED
+#endif
+#endif
+#if defined(CWS_STATIC) && !defined(CWS_IMPLEMENTATION)
+#error "cws.h: CWS_STATIC makes cws private to the file that compiles it: define CWS_IMPLEMENTATION too, before the include"
+#endif
+#if defined(CWS_STATIC) && !defined(CWS_API)
+#define CWS_API static CWS__UNUSED
+#define CWS__API_STATIC
 #endif
 
 /* ---- file: include/cws.h ---- */
@@ -937,12 +963,20 @@ typedef struct cws_inflater cws_inflater;
 
 /* A decompressor for streams whose window is at most 2^window_bits bytes
  * (0 means 15). NULL on failure, *err = CWS_ERR_INVALID or CWS_ERR_NOMEM. */
+#ifndef CWS_STATIC /* cws_inflater_new: not in src/ yet */
 CWS_API cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err);
+#endif
+#ifndef CWS_STATIC /* cws_inflater_free: not in src/ yet */
 CWS_API void cws_inflater_free(cws_inflater *z);
+#endif
 /* Starts a new stream with an empty window (no context takeover). */
+#ifndef CWS_STATIC /* cws_inflater_reset: not in src/ yet */
 CWS_API void cws_inflater_reset(cws_inflater *z);
+#endif
 /* Bytes this inflater holds (its struct, window and tables). */
+#ifndef CWS_STATIC /* cws_inflater_mem_usage: not in src/ yet */
 CWS_API size_t cws_inflater_mem_usage(const cws_inflater *z);
+#endif
 
 /* A final block (BFINAL = 1) ended the stream. */
 #define CWS_INFLATE_END 1
@@ -957,8 +991,10 @@ CWS_API size_t cws_inflater_mem_usage(const cws_inflater *z);
  *                    failed until cws_inflater_reset().
  * Output never exceeds out_cap, so a caller bounds what a small input can
  * make it write by the space it offers. */
+#ifndef CWS_STATIC /* cws_inflate: not in src/ yet */
 CWS_API int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
                         uint8_t *out, size_t out_cap, size_t *produced);
+#endif
 
 /* ---- deflate ---- */
 
@@ -974,13 +1010,21 @@ enum cws_deflate_flush {
 /* A compressor at level (0: default; 1..9) whose matches reach at most
  * 2^window_bits bytes back (0 means 15). NULL on failure, *err =
  * CWS_ERR_INVALID or CWS_ERR_NOMEM. */
+#ifndef CWS_STATIC /* cws_deflater_new: not in src/ yet */
 CWS_API cws_deflater *cws_deflater_new(int level, int window_bits, const cws_allocator *alloc,
                                        int *err);
+#endif
+#ifndef CWS_STATIC /* cws_deflater_free: not in src/ yet */
 CWS_API void cws_deflater_free(cws_deflater *z);
+#endif
 /* Starts a new stream with no history (no context takeover). */
+#ifndef CWS_STATIC /* cws_deflater_reset: not in src/ yet */
 CWS_API void cws_deflater_reset(cws_deflater *z);
+#endif
 /* Bytes this deflater holds (its struct, window, hash tables, buffers). */
+#ifndef CWS_STATIC /* cws_deflater_mem_usage: not in src/ yet */
 CWS_API size_t cws_deflater_mem_usage(const cws_deflater *z);
+#endif
 
 /* Compresses in[0..in_len) into out[0..out_cap) (*consumed, *produced as
  * for cws_inflate). Returns CWS_OK once all input is consumed and, when
@@ -988,11 +1032,15 @@ CWS_API size_t cws_deflater_mem_usage(const cws_deflater *z);
  * written; CWS_ERR_AGAIN when out filled first: call again with more space,
  * the unconsumed rest of the input and the same flush. After FINISH only
  * cws_deflater_reset() is allowed (else CWS_ERR_STATE). */
+#ifndef CWS_STATIC /* cws_deflate: not in src/ yet */
 CWS_API int cws_deflate(cws_deflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
                         uint8_t *out, size_t out_cap, size_t *produced, int flush);
+#endif
 /* The most bytes one call with CWS_DEFLATE_SYNC can write for in_len bytes
  * of input (with nothing pending from earlier calls). */
+#ifndef CWS_STATIC /* cws_deflate_bound: not in src/ yet */
 CWS_API size_t cws_deflate_bound(size_t in_len);
+#endif
 
 #ifdef __cplusplus
 }
@@ -1006,6 +1054,19 @@ CWS_API size_t cws_deflate_bound(size_t in_len);
  * ==================================================================== */
 #if defined(CWS_IMPLEMENTATION) && !defined(CWS__IMPLEMENTATION_DONE)
 #define CWS__IMPLEMENTATION_DONE
+
+/* Linkage of the library functions and objects (tools/amalgamate.sh
+ * puts these in front of each): external, or static under CWS_STATIC. */
+#ifdef CWS_STATIC
+#ifndef CWS__API_STATIC
+#error "cws.h: define CWS_STATIC before the first include of cws.h in this file, and leave CWS_API undefined"
+#endif
+#define CWS__LINK static CWS__UNUSED
+#define CWS__EXTERN static CWS__UNUSED
+#else
+#define CWS__LINK
+#define CWS__EXTERN extern
+#endif
 
 /* glibc fixes its feature set at the first system include; if that came
  * before this header, the POSIX declarations used below are missing. */
@@ -1059,7 +1120,7 @@ static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
 }
 
 /* realloc through the user's hook, or libc when none is set. */
-void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
+CWS__LINK void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
 
 static inline uint16_t cws__load_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
@@ -1092,14 +1153,14 @@ static inline int cws__ieq_n(const char *a, const char *b, size_t n) {
 /* ---- layer 1 primitives: portable references for the fast paths ---- */
 
 /* Byte-at-a-time masking (RFC 6455 §5.3); cws_mask_copy must match it. */
-void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                       uint64_t offset);
 /* Byte-at-a-time UTF-8 validation with cws_utf8_feed's contract; the fast
  * path must match it (same result, same *bad, same final state). */
-int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+CWS__LINK int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad);
 /* cws_random's fallback: len bytes from /dev/urandom (CWS_OK or
  * CWS_ERR_RANDOM). */
-int cws__random_urandom(void *buf, size_t len);
+CWS__LINK int cws__random_urandom(void *buf, size_t len);
 
 /* ---- layer 2: HTTP head helpers (src/http.c) ---- */
 
@@ -1111,26 +1172,26 @@ typedef struct cws__text {
     int full; /* 1 once something did not fit */
 } cws__text;
 
-void cws__text_put(cws__text *t, const void *s, size_t n);
-void cws__text_puts(cws__text *t, const char *z);
-void cws__text_putu(cws__text *t, uint64_t v);
+CWS__LINK void cws__text_put(cws__text *t, const void *s, size_t n);
+CWS__LINK void cws__text_puts(cws__text *t, const char *z);
+CWS__LINK void cws__text_putu(cws__text *t, uint64_t v);
 /* The length written, or CWS_ERR_NOSPACE if anything did not fit. */
-ptrdiff_t cws__text_end(const cws__text *t);
+CWS__LINK ptrdiff_t cws__text_end(const cws__text *t);
 /* Appends "HTTP/1.1 <status> <text>\r\n". */
-void cws__http_status_line(cws__text *t, int status);
+CWS__LINK void cws__http_status_line(cws__text *t, int status);
 /* RFC 7230 §3.2.6 tchar / token. */
-int cws__http_is_tchar(unsigned char c);
-int cws__http_is_token(cws_str s);
+CWS__LINK int cws__http_is_tchar(unsigned char c);
+CWS__LINK int cws__http_is_token(cws_str s);
 /* 1 if z holds no control character but HTAB (a safe header value). */
-int cws__http_value_ok(const char *z);
+CWS__LINK int cws__http_value_ok(const char *z);
 /* 1 if z is NULL or a run of well-formed "Name: value\r\n" lines. */
-int cws__http_fields_ok(const char *z);
+CWS__LINK int cws__http_fields_ok(const char *z);
 
 /* ---- layers 3-4: frame codec and connection (src/frame.c, src/conn*.c) ---- */
 
 /* Undoes the START chunk just parsed (n bytes at data, masked again), so
  * the next cws_frame_parse() gives the same event once more. */
-void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n);
+CWS__LINK void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n);
 
 /* A growable byte buffer in one allocation; the bytes are data[head..head+len). */
 typedef struct cws__buf {
@@ -1141,8 +1202,8 @@ typedef struct cws__buf {
 /* Makes room for n more bytes after the used ones (compacting, then growing
  * geometrically, never beyond limit bytes in all). Returns where they go,
  * or NULL if the limit or the allocator says no. */
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
-void cws__buf_free(const cws_allocator *a, cws__buf **b);
+CWS__LINK uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
+CWS__LINK void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
 /* Kept small (104 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
@@ -1184,7 +1245,7 @@ struct cws_conn {
 };
 
 /* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
-int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
 /* A copy-free way out for an embedder that queues bytes itself (the
  * runtime): a connection marked with cws__conn_set_direct() has a cfg that
  * is the first member of this struct, and encodes each frame straight into
@@ -1197,16 +1258,16 @@ typedef struct cws__conn_config_direct {
     uint8_t *(*reserve)(cws_conn *c, size_t n);
 } cws__conn_config_direct;
 /* Marks c (initialised from a cws__conn_config_direct's base). */
-void cws__conn_set_direct(cws_conn *c);
+CWS__LINK void cws__conn_set_direct(cws_conn *c);
 /* Sends a close frame (code 0: none) and marks the close as sent. */
-int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
+CWS__LINK int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 
 #endif
 /* ---- (back in src/alloc.c) ---- */
 
 #include <stdlib.h>
 
-void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
+CWS__LINK void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
     if (a && a->fn) return a->fn(a->user, ptr, size);
     if (size == 0) {
         free(ptr);
@@ -1215,7 +1276,7 @@ void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
     return realloc(ptr, size);
 }
 
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
+CWS__LINK uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
     cws__buf *b = *bp;
     size_t used = b ? b->len : 0;
     if (n > limit || used > limit - n) return NULL;
@@ -1237,7 +1298,7 @@ uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_
     return nb->data + nb->head + nb->len;
 }
 
-void cws__buf_free(const cws_allocator *a, cws__buf **b) {
+CWS__LINK void cws__buf_free(const cws_allocator *a, cws__buf **b) {
     if (*b) cws__realloc(a, *b, 0);
     *b = NULL;
 }
@@ -1248,7 +1309,7 @@ void cws__buf_free(const cws_allocator *a, cws__buf **b) {
 static const char base64_alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t cws_base64_encode(const void *src, size_t len, char *dst) {
+CWS__LINK size_t cws_base64_encode(const void *src, size_t len, char *dst) {
     const uint8_t *s = src;
     size_t o = 0;
     while (len >= 3) {
@@ -1309,7 +1370,7 @@ static const uint8_t base64_values[256] = {
     BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
 };
 
-ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap) {
+CWS__LINK ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap) {
     if (len % 4 != 0) return CWS_ERR_INVALID;
     if (len == 0) return 0;
     const unsigned char *s = (const unsigned char *)src;
@@ -1350,7 +1411,7 @@ ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t ca
 /* ---- file: src/close_code.c ---- */
 /* Which status codes may travel in a close frame (RFC 6455 §7.4). */
 
-int cws_close_code_valid(int code) {
+CWS__LINK int cws_close_code_valid(int code) {
     /* §7.4.2: 3000-3999 are registered with IANA, 4000-4999 private use. */
     if (code >= 3000 && code <= 4999) return 1;
     /* §7.4.1 plus the IANA registry: 1004 is reserved, 1005/1006/1015 are
@@ -1388,14 +1449,14 @@ static size_t conn_max_message(const cws_conn *c) {
 
 static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
-size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
+CWS__LINK size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
 
 static int conn_config_ok(const cws_conn_config *cfg) {
     return cfg && (cfg->role == CWS_SERVER || cfg->role == CWS_CLIENT) &&
            (cfg->receive == CWS_RECEIVE_MESSAGES || cfg->receive == CWS_RECEIVE_STREAM);
 }
 
-cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
+CWS__LINK cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
     if (!mem || !conn_config_ok(cfg)) {
         if (err) *err = CWS_ERR_INVALID;
         return NULL;
@@ -1411,7 +1472,7 @@ cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) 
 /* cws_conn_new's block: the conn, then its private copy of the settings. */
 #define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
+CWS__LINK cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
     if (!conn_config_ok(cfg)) {
         if (err) *err = CWS_ERR_INVALID;
         return NULL;
@@ -1433,7 +1494,7 @@ static int conn_take_pause(cws_conn *c) {
     return CONN_PAUSE;
 }
 
-int cws_conn_pause(cws_conn *c) {
+CWS__LINK int cws_conn_pause(cws_conn *c) {
     if (!c || !c->in_recv) return CWS_ERR_STATE;
     c->pause = 1;
     return CWS_OK;
@@ -1443,7 +1504,7 @@ static void conn_release_rx(cws_conn *c) {
     cws__buf_free(&c->cfg->alloc, &c->rx);
 }
 
-void cws_conn_deinit(cws_conn *c) {
+CWS__LINK void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
@@ -1451,7 +1512,7 @@ void cws_conn_deinit(cws_conn *c) {
     c->keys = NULL;
 }
 
-void cws_conn_free(cws_conn *c) {
+CWS__LINK void cws_conn_free(cws_conn *c) {
     if (!c) return;
     cws_conn_deinit(c);
     cws_allocator a = c->cfg->alloc; /* the copy goes with the block */
@@ -1632,7 +1693,7 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     return r;
 }
 
-ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
+CWS__LINK ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     if (!c || (!data && len)) return CWS_ERR_INVALID;
     if (c->fail_err) return -(int)c->fail_err;
     if (c->in_recv) return CWS_ERR_STATE;
@@ -1672,27 +1733,27 @@ ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     return (ptrdiff_t)used;
 }
 
-void cws_conn_abort(cws_conn *c) {
+CWS__LINK void cws_conn_abort(cws_conn *c) {
     if (!c || c->aborted) return;
     c->aborted = 1;
     conn_report(c, CWS_CLOSE_ABNORMAL, "", 0);
 }
 
-int cws_conn_done(const cws_conn *c) {
+CWS__LINK int cws_conn_done(const cws_conn *c) {
     if (!c) return 1;
     return c->aborted || c->fail_err || c->write_failed || (c->sent_close && c->got_close);
 }
 
-int cws_conn_state(const cws_conn *c) {
+CWS__LINK int cws_conn_state(const cws_conn *c) {
     if (cws_conn_done(c)) return CWS_STATE_CLOSED;
     return c->sent_close || c->got_close ? CWS_STATE_CLOSING : CWS_STATE_OPEN;
 }
 
-int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
-const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->parser.error : NULL; }
-int cws_conn_role(const cws_conn *c) { return c->parser.role; }
-void *cws_conn_user(const cws_conn *c) { return c->user; }
-void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
+CWS__LINK int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
+CWS__LINK const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->parser.error : NULL; }
+CWS__LINK int cws_conn_role(const cws_conn *c) { return c->parser.role; }
+CWS__LINK void *cws_conn_user(const cws_conn *c) { return c->user; }
+CWS__LINK void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
 /* ---- file: src/conn_send.c ---- */
 /* cws_conn, the sending half: frames out to the write callback or to the
  * internal output buffer, masking keys for the client role (RFC 6455
@@ -1757,9 +1818,9 @@ static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const c
     return CWS_OK;
 }
 
-void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
+CWS__LINK void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
 
-int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
+CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     if (c->write_failed) return CWS_ERR_IO;
     cws_frame_header h;
     memset(&h, 0, sizeof h);
@@ -1794,7 +1855,7 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
     return CWS_OK;
 }
 
-int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+CWS__LINK int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
     uint8_t payload[CWS_CONTROL_MAX];
     size_t n = 0;
     if (code) {
@@ -1816,7 +1877,7 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
-int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
+CWS__LINK int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
     if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
@@ -1846,7 +1907,7 @@ static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, siz
     return 1;
 }
 
-int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
+CWS__LINK int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
     if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
         return CWS_ERR_INVALID;
     int r = conn_can_send(c);
@@ -1869,15 +1930,15 @@ static int conn_send_control(cws_conn *c, int opcode, const void *data, size_t l
     return r ? r : cws__conn_emit(c, opcode, 1, data, len);
 }
 
-int cws_conn_ping(cws_conn *c, const void *data, size_t len) {
+CWS__LINK int cws_conn_ping(cws_conn *c, const void *data, size_t len) {
     return conn_send_control(c, CWS_OP_PING, data, len);
 }
 
-int cws_conn_pong(cws_conn *c, const void *data, size_t len) {
+CWS__LINK int cws_conn_pong(cws_conn *c, const void *data, size_t len) {
     return conn_send_control(c, CWS_OP_PONG, data, len);
 }
 
-int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+CWS__LINK int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
     if (!c || (!reason && reason_len)) return CWS_ERR_INVALID;
     /* §5.5.1: a reason needs a code, and both fit in 125 bytes; §7.4. */
     if (code == 0 ? reason_len != 0 : !cws_close_code_valid(code)) return CWS_ERR_INVALID;
@@ -1887,7 +1948,7 @@ int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len)
     return r ? r : cws__conn_emit_close(c, code, reason, reason_len);
 }
 
-size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
+CWS__LINK size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
     if (!c || !c->out || !c->out->len) {
         if (data) *data = NULL;
         return 0;
@@ -1896,7 +1957,7 @@ size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
     return c->out->len;
 }
 
-void cws_conn_consume(cws_conn *c, size_t n) {
+CWS__LINK void cws_conn_consume(cws_conn *c, size_t n) {
     if (!c || !c->out) return;
     n = CWS__MIN(n, c->out->len);
     c->out->head += n;
@@ -1905,13 +1966,13 @@ void cws_conn_consume(cws_conn *c, size_t n) {
     if (!c->out->len) cws__buf_free(&c->cfg->alloc, &c->out);
 }
 
-size_t cws_conn_buffered_amount(const cws_conn *c) {
+CWS__LINK size_t cws_conn_buffered_amount(const cws_conn *c) {
     return c && c->out ? c->out->len : 0;
 }
 /* ---- file: src/error.c ---- */
 /* Error names: generated from the CWS_ERRORS list in cws.h. */
 
-const char *cws_strerror(int err) {
+CWS__LINK const char *cws_strerror(int err) {
     switch (err) {
 #define ERROR_TEXT(name, value, text) \
     case CWS_##name: return text;
@@ -1935,7 +1996,7 @@ enum {
     FRAME_STATE_FAILED = 3
 };
 
-void cws_frame_parser_init(cws_frame_parser *p, int role) {
+CWS__LINK void cws_frame_parser_init(cws_frame_parser *p, int role) {
     memset(p, 0, sizeof *p);
     p->role = (uint8_t)(role == CWS_CLIENT ? CWS_CLIENT : CWS_SERVER);
 }
@@ -2008,7 +2069,7 @@ static size_t frame_stash(cws_frame_parser *p, const uint8_t *buf, size_t len, c
     return used + take;
 }
 
-ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_frame_event *ev) {
+CWS__LINK ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_frame_event *ev) {
     size_t used = 0;
     ev->ready = 0;
     if (p->state == FRAME_STATE_FAILED) return CWS_ERR_PROTOCOL;
@@ -2055,14 +2116,14 @@ ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_fra
     return (ptrdiff_t)(used + n);
 }
 
-void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n) {
+CWS__LINK void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n) {
     p->offset -= n;
     /* Mask again so the next parse, which unmasks, yields the same bytes. */
     if (n && p->hdr.masked) cws_mask(data, n, p->hdr.mask, p->offset);
     p->state = FRAME_STATE_BEGIN;
 }
 
-size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_frame_header *h) {
+CWS__LINK size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_frame_header *h) {
     size_t n = 2;
     uint8_t mask_bit = h->masked ? 0x80u : 0u;
     out[0] = (uint8_t)((h->fin ? 0x80u : 0u) | ((h->rsv & 7u) << 4) | (h->opcode & 0x0Fu));
@@ -2119,7 +2180,7 @@ static void hs_client_line(cws__text *t, const char *name, const char *value) {
     cws__text_puts(t, "\r\n");
 }
 
-ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
+CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
                                 size_t cap) {
     if (!c || !opts || (!out && cap)) return CWS_ERR_INVALID;
     const char *path = opts->path ? opts->path : "/";
@@ -2179,7 +2240,7 @@ static int hs_client_offered(const cws_hs_client *c, cws_str proto) {
     return 0;
 }
 
-ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
+CWS__LINK ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
     if (!c) return CWS_ERR_INVALID;
     ptrdiff_t n = cws_http_parse_response(&c->http, buf, len, c->max_size);
     if (n == CWS_ERR_AGAIN) return n;
@@ -2231,7 +2292,7 @@ ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
 static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void cws_hs_accept_key(cws_str key, char out[29]) {
+CWS__LINK void cws_hs_accept_key(cws_str key, char out[29]) {
     cws_sha1_ctx ctx;
     uint8_t digest[CWS_SHA1_LEN];
     cws_sha1_init(&ctx);
@@ -2297,7 +2358,7 @@ static ptrdiff_t hs_server_refuse(cws_hs_request *r, int err, const char *why) {
     return err;
 }
 
-int cws_hs_status(int err) {
+CWS__LINK int cws_hs_status(int err) {
     switch (err) {
     case CWS_ERR_HS_BAD_REQUEST: return 400;
     case CWS_ERR_HS_FORBIDDEN: return 403;
@@ -2347,7 +2408,7 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     return 0;
 }
 
-ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
+CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
                               size_t len) {
     if (!r) return CWS_ERR_INVALID;
     size_t max = opts && opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
@@ -2389,7 +2450,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     return n;
 }
 
-int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
+CWS__LINK int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
     if (!r) return 0;
     size_t pos = 0;
     cws_str name, value, tok;
@@ -2405,7 +2466,7 @@ int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
     return 0;
 }
 
-ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
+CWS__LINK ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
     /* Only an accepted request has its key set. */
     if (!r || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
     if (!cws__http_fields_ok(extra_headers)) return CWS_ERR_INVALID;
@@ -2426,7 +2487,7 @@ ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char
     return cws__text_end(&t);
 }
 
-ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
+CWS__LINK ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
     if (status < 400 || status > 599 || (!out && cap)) return CWS_ERR_INVALID;
     const char *text = cws_http_status_text(status);
     cws__text t = {out, cap, 0, 0};
@@ -2464,9 +2525,9 @@ ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
  * (ALPHA, DIGIT and !#$%&'*+-.^_`|~), one bit per byte value. */
 static const uint32_t http_tchar_bits[8] = {0x00000000u, 0x03FF6CFAu, 0xC7FFFFFEu, 0x57FFFFFFu, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u};
 
-int cws__http_is_tchar(unsigned char c) { return (int)((http_tchar_bits[c >> 5] >> (c & 31u)) & 1u); }
+CWS__LINK int cws__http_is_tchar(unsigned char c) { return (int)((http_tchar_bits[c >> 5] >> (c & 31u)) & 1u); }
 
-int cws__http_is_token(cws_str s) {
+CWS__LINK int cws__http_is_token(cws_str s) {
     if (s.len == 0) return 0;
     for (size_t i = 0; i < s.len; i++)
         if (!cws__http_is_tchar((unsigned char)s.ptr[i])) return 0;
@@ -2485,13 +2546,13 @@ static cws_str http_trim(const char *p, size_t n) {
     return s;
 }
 
-int cws__http_value_ok(const char *z) {
+CWS__LINK int cws__http_value_ok(const char *z) {
     for (; *z; z++)
         if (http_is_ctl((unsigned char)*z)) return 0;
     return 1;
 }
 
-int cws__http_fields_ok(const char *z) {
+CWS__LINK int cws__http_fields_ok(const char *z) {
     if (!z) return 1;
     while (*z) {
         const char *colon = z;
@@ -2507,7 +2568,7 @@ int cws__http_fields_ok(const char *z) {
 
 /* --- output text builder: writes what fits, remembers overflow --- */
 
-void cws__text_put(cws__text *t, const void *s, size_t n) {
+CWS__LINK void cws__text_put(cws__text *t, const void *s, size_t n) {
     if (t->full || n > t->cap - t->len) {
         t->full = 1;
         return;
@@ -2516,9 +2577,9 @@ void cws__text_put(cws__text *t, const void *s, size_t n) {
     t->len += n;
 }
 
-void cws__text_puts(cws__text *t, const char *z) { cws__text_put(t, z, strlen(z)); }
+CWS__LINK void cws__text_puts(cws__text *t, const char *z) { cws__text_put(t, z, strlen(z)); }
 
-void cws__text_putu(cws__text *t, uint64_t v) {
+CWS__LINK void cws__text_putu(cws__text *t, uint64_t v) {
     char digits[20];
     size_t n = 0;
     do {
@@ -2528,7 +2589,7 @@ void cws__text_putu(cws__text *t, uint64_t v) {
     cws__text_put(t, digits + sizeof digits - n, n);
 }
 
-ptrdiff_t cws__text_end(const cws__text *t) {
+CWS__LINK ptrdiff_t cws__text_end(const cws__text *t) {
     return t->full ? CWS_ERR_NOSPACE : (ptrdiff_t)t->len;
 }
 
@@ -2701,17 +2762,17 @@ bad:
     return CWS_ERR_INVALID;
 }
 
-ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max) {
+CWS__LINK ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max) {
     return http_parse_head(h, buf, len, max, 1);
 }
 
-ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max) {
+CWS__LINK ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max) {
     return http_parse_head(h, buf, len, max, 0);
 }
 
 /* --- reading fields --- */
 
-int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value) {
+CWS__LINK int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value) {
     if (!h || !pos || !h->fields.ptr) return 0;
     const char *f = h->fields.ptr;
     size_t n = h->fields.len, i = *pos;
@@ -2730,13 +2791,13 @@ int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws
     return 1;
 }
 
-int cws_str_ieq(cws_str s, const char *z) {
+CWS__LINK int cws_str_ieq(cws_str s, const char *z) {
     if (!z) return 0;
     size_t n = strlen(z);
     return s.len == n && (n == 0 || cws__ieq_n(s.ptr, z, n));
 }
 
-int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
+CWS__LINK int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
     size_t pos = 0;
     cws_str k, v;
     int count = 0;
@@ -2747,7 +2808,7 @@ int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
     return count;
 }
 
-int cws_http_next_token(cws_str *list, cws_str *token) {
+CWS__LINK int cws_http_next_token(cws_str *list, cws_str *token) {
     if (!list) return 0;
     while (list->len) {
         size_t k = 0;
@@ -2764,7 +2825,7 @@ int cws_http_next_token(cws_str *list, cws_str *token) {
     return 0;
 }
 
-int cws_http_has_token(const cws_http_head *h, const char *name, const char *token) {
+CWS__LINK int cws_http_has_token(const cws_http_head *h, const char *name, const char *token) {
     size_t pos = 0;
     cws_str k, v, t;
     while (cws_http_next_header(h, &pos, &k, &v)) {
@@ -2775,7 +2836,7 @@ int cws_http_has_token(const cws_http_head *h, const char *name, const char *tok
     return 0;
 }
 
-int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
+CWS__LINK int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
     if (!key || (!query.ptr && query.len)) return 0;
     size_t klen = strlen(key), i = 0;
     while (i < query.len) {
@@ -2797,7 +2858,7 @@ int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
 
 /* --- writing responses --- */
 
-const char *cws_http_status_text(int status) {
+CWS__LINK const char *cws_http_status_text(int status) {
     switch (status) {
     case 100: return "Continue";
     case 101: return "Switching Protocols";
@@ -2840,7 +2901,7 @@ const char *cws_http_status_text(int status) {
 }
 
 /* "HTTP/1.1 <status> <text>\r\n" */
-void cws__http_status_line(cws__text *t, int status) {
+CWS__LINK void cws__http_status_line(cws__text *t, int status) {
     cws__text_puts(t, "HTTP/1.1 ");
     cws__text_putu(t, (uint64_t)status);
     cws__text_puts(t, " ");
@@ -2848,7 +2909,7 @@ void cws__http_status_line(cws__text *t, int status) {
     cws__text_puts(t, "\r\n");
 }
 
-ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
+CWS__LINK ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
                                  const char *extra_headers, char *out, size_t cap) {
     if (status < 100 || status > 999 || (!out && cap)) return CWS_ERR_INVALID;
     if ((content_type && !cws__http_value_ok(content_type)) || !cws__http_fields_ok(extra_headers))
@@ -2881,7 +2942,7 @@ ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t co
 #define MASK_LITTLE_ENDIAN 1
 #endif
 
-void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                       uint64_t offset) {
     for (size_t i = 0; i < len; i++) dst[i] = src[i] ^ key[(offset + i) & 3];
 }
@@ -2942,7 +3003,7 @@ static inline void mask_short(uint8_t *dst, const uint8_t *src, size_t len, uint
     if (len & 1) *dst = (uint8_t)(*src ^ last);
 }
 
-void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                    uint64_t offset) {
     unsigned rot = (unsigned)(offset & 3);
     size_t i = 0;
@@ -2985,7 +3046,7 @@ void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
     if (len - i) mask_short(dst + i, src + i, len - i, k);
 }
 
-void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
+CWS__LINK void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
     cws_mask_copy(buf, buf, len, key, offset);
 }
 /* ---- file: src/random.c ---- */
@@ -3007,7 +3068,7 @@ void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
 #endif
 
 /* For kernels without getrandom(2) (before Linux 3.17). */
-int cws__random_urandom(void *buf, size_t len) {
+CWS__LINK int cws__random_urandom(void *buf, size_t len) {
     uint8_t *p = buf;
     if (len == 0) return CWS_OK;
     int fd;
@@ -3028,7 +3089,7 @@ int cws__random_urandom(void *buf, size_t len) {
     return CWS_OK;
 }
 
-int cws_random(void *buf, size_t len) {
+CWS__LINK int cws_random(void *buf, size_t len) {
     uint8_t *p = buf;
     while (len > 0) {
         /* getrandom returns at most 32 MiB per call and may be cut short
@@ -3095,7 +3156,7 @@ static void sha1_block(uint32_t h[5], const uint8_t *block) {
     h[4] += e;
 }
 
-void cws_sha1_init(cws_sha1_ctx *ctx) {
+CWS__LINK void cws_sha1_init(cws_sha1_ctx *ctx) {
     /* Initial hash value, FIPS 180-4 §5.3.1. */
     ctx->h[0] = 0x67452301u;
     ctx->h[1] = 0xEFCDAB89u;
@@ -3106,7 +3167,7 @@ void cws_sha1_init(cws_sha1_ctx *ctx) {
     ctx->used = 0;
 }
 
-void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
+CWS__LINK void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
     const uint8_t *p = data;
     if (len == 0) return; /* data may be NULL then */
     ctx->total += len;
@@ -3132,7 +3193,7 @@ void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
     }
 }
 
-void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
+CWS__LINK void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
     /* Padding, FIPS 180-4 §5.1.1: 0x80, zeros, then the bit length as a
      * 64-bit big-endian number ending a block. */
     uint64_t bits = ctx->total * 8;
@@ -3156,7 +3217,7 @@ void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
     ctx->used = 0;
 }
 
-void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]) {
+CWS__LINK void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]) {
     cws_sha1_ctx ctx;
     cws_sha1_init(&ctx);
     cws_sha1_update(&ctx, data, len);
@@ -3277,7 +3338,7 @@ static const uint64_t utf8_rows[256] = {
  * treated as failed rather than trusted. */
 static int utf8_state_ok(uint32_t s) { return s <= UTF8_AFTER_F4 && s % 6 == 0 && s != UTF8_REJECT; }
 
-void cws_utf8_init(cws_utf8 *v) { v->state = UTF8_ACCEPT; }
+CWS__LINK void cws_utf8_init(cws_utf8 *v) { v->state = UTF8_ACCEPT; }
 
 /* Where in p[0..n) a run starting in state s dies; n if it does not. */
 static size_t utf8_find_reject(uint32_t s, const uint8_t *p, size_t n) {
@@ -3353,7 +3414,7 @@ static uint32_t utf8_run_block(uint64_t s, const uint8_t *p) {
     return guesses_hold ? (uint32_t)(s3 & 63) : UTF8_REJECT;
 }
 
-int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
+CWS__LINK int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
     const uint8_t *p = data;
     uint32_t s = v->state;
     if (!utf8_state_ok(s)) {
@@ -3388,7 +3449,7 @@ int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
 
 /* The reference: one byte at a time with the RFC 3629 §4 ranges written
  * out, sharing nothing with the fast path but the state numbers. */
-int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
+CWS__LINK int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
     const uint8_t *p = data;
     uint32_t s = v->state;
     if (!utf8_state_ok(s)) {
@@ -3445,9 +3506,9 @@ int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad
     return CWS_OK;
 }
 
-int cws_utf8_finish(const cws_utf8 *v) { return v->state == UTF8_ACCEPT ? CWS_OK : CWS_ERR_UTF8; }
+CWS__LINK int cws_utf8_finish(const cws_utf8 *v) { return v->state == UTF8_ACCEPT ? CWS_OK : CWS_ERR_UTF8; }
 
-int cws_utf8_validate(const void *data, size_t len) {
+CWS__LINK int cws_utf8_validate(const void *data, size_t len) {
     cws_utf8 v;
     cws_utf8_init(&v);
     int rc = cws_utf8_feed(&v, data, len, NULL);
@@ -3455,7 +3516,7 @@ int cws_utf8_validate(const void *data, size_t len) {
 }
 /* ---- file: src/version.c ---- */
 
-const char *cws_version(void) { return CWS_VERSION_STRING; }
+CWS__LINK const char *cws_version(void) { return CWS_VERSION_STRING; }
 
 #ifndef CWS_NO_RUNTIME
 /* ---- file: src/runtime/client.c ---- */
@@ -3743,44 +3804,44 @@ struct cws_http_reply {
 };
 
 /* ---------------------------------------------------------------- loop.c */
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events);
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
-void cws__loop_del(cws_loop *loop, rt_io *io);
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events);
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io);
 /* Marks io dead and frees it (by kind) after the current round. */
-void cws__loop_bury(cws_loop *loop, rt_io *io);
-void cws__loop_reap(cws_loop *loop);
-void cws__loop_update_now(cws_loop *loop);
+CWS__LINK void cws__loop_bury(cws_loop *loop, rt_io *io);
+CWS__LINK void cws__loop_reap(cws_loop *loop);
+CWS__LINK void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
-int cws__fd_prepare(int fd);
+CWS__LINK int cws__fd_prepare(int fd);
 
 /* ---------------------------------------------------------------- timer.c */
 /* Every object owning a node reserves a heap slot when created, so arming
  * a deadline later never allocates (and never fails). */
-int cws__timer_reserve(cws_loop *loop);
-void cws__timer_release(cws_loop *loop);
-void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due);
-void cws__timer_clear(cws_loop *loop, rt_tnode *n);
+CWS__LINK int cws__timer_reserve(cws_loop *loop);
+CWS__LINK void cws__timer_release(cws_loop *loop);
+CWS__LINK void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due);
+CWS__LINK void cws__timer_clear(cws_loop *loop, rt_tnode *n);
 /* Milliseconds until the earliest deadline (capped at max), 0 if due. */
-int cws__timer_wait_ms(cws_loop *loop, int max);
-void cws__timer_run_due(cws_loop *loop);
-void cws__timer_free_all(cws_loop *loop);
+CWS__LINK int cws__timer_wait_ms(cws_loop *loop, int max);
+CWS__LINK void cws__timer_run_due(cws_loop *loop);
+CWS__LINK void cws__timer_free_all(cws_loop *loop);
 
 /* ---------------------------------------------------------------- outq.c */
-int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
-int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
+CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b);
 /* n bytes at the end of the queue, counted as queued, for the caller to
  * fill at once (cws_conn's direct encoding); NULL if n does not fit the
  * tail buffer or a standard one (the caller appends instead), or no memory. */
-uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
+CWS__LINK uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
 /* Frees the cached queues that went unused since the last call, if
  * RT_CACHE_TRIM_MS have passed (called once per loop round). */
-void cws__outq_cache_trim(cws_loop *loop);
-rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
-void cws__buf_unref(cws_loop *loop, rt_buf *b);
+CWS__LINK void cws__outq_cache_trim(cws_loop *loop);
+CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
+CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b);
 /* writev as much as the kernel takes: 0, or -1 on a socket error. */
-int cws__outq_flush(cws_socket *s);
-void cws__outq_free(cws_socket *s);
-void cws__outq_cache_free(cws_loop *loop);
+CWS__LINK int cws__outq_flush(cws_socket *s);
+CWS__LINK void cws__outq_free(cws_socket *s);
+CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
 /* The fields cws_server_config and cws_client_config share, as the user
@@ -3807,51 +3868,51 @@ static inline uint32_t rt_timeout_ms(uint32_t v, uint32_t dflt) {
 static inline int rt_receive_mode_ok(int m) { return m == CWS_RECEIVE_MESSAGES || m == CWS_RECEIVE_STREAM; }
 /* Resolves set into cfg, and cfg->conn for one role (the runtime's
  * callbacks). CWS_OK or CWS_ERR_INVALID. */
-int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set);
+CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
-cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
+CWS__LINK cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
-void cws__socket_dirty(cws_socket *s);
+CWS__LINK void cws__socket_dirty(cws_socket *s);
 /* Flushes, applies the high-water policy and closes TCP when done. */
-void cws__socket_service(cws_socket *s);
-void cws__socket_settle_all(cws_loop *loop);
+CWS__LINK void cws__socket_service(cws_socket *s);
+CWS__LINK void cws__socket_settle_all(cws_loop *loop);
 /* Right after queueing: flush if over the high-water mark, then close
  * with 1008 if still over (the queue stays within high_water + 1 message). */
-void cws__socket_check_high_water(cws_socket *s);
-void cws__socket_event(cws_socket *s, unsigned ev);
-void cws__socket_deadline(cws_socket *s);
+CWS__LINK void cws__socket_check_high_water(cws_socket *s);
+CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev);
+CWS__LINK void cws__socket_deadline(cws_socket *s);
 /* Opens the embedded cws_conn, calls on_open and feeds bytes that followed the head. */
-int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len);
+CWS__LINK int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len);
 /* Tears down: reports on_close if due, closes the fd, buries s. */
-void cws__socket_destroy(cws_socket *s, int why);
+CWS__LINK void cws__socket_destroy(cws_socket *s, int why);
 /* The memory of a destroyed socket, at the end of the round. */
-void cws__socket_free(cws_socket *s);
+CWS__LINK void cws__socket_free(cws_socket *s);
 
 /* ---------------------------------------------------------------- server.c */
-void cws__server_listen_event(cws_server *srv);
-void cws__server_deadline(cws_server *srv);
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
-void cws__server_socket_gone(cws_socket *s);
+CWS__LINK void cws__server_listen_event(cws_server *srv);
+CWS__LINK void cws__server_deadline(cws_server *srv);
+CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+CWS__LINK void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain
  * what the peer still sends (so its read sees our answer, not a reset),
  * then close. */
-void cws__server_linger(cws_socket *s);
+CWS__LINK void cws__server_linger(cws_socket *s);
 /* Queues a complete error answer (cws_hs_reject) and lingers. */
-void cws__server_reject(cws_socket *s, int status);
+CWS__LINK void cws__server_reject(cws_socket *s, int status);
 
 /* ---------------------------------------------------------------- client.c */
-void cws__client_event(cws_socket *s, unsigned ev);
-void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
-void cws__client_deadline(cws_socket *s);
+CWS__LINK void cws__client_event(cws_socket *s, unsigned ev);
+CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
+CWS__LINK void cws__client_deadline(cws_socket *s);
 /* Reports a failure before open through on_close(1006) and the waiter. */
-void cws__client_failed(cws_socket *s);
+CWS__LINK void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
-void cws__client_free_state(cws_socket *s);
-const char *cws__client_fail_reason(const cws_socket *s);
-void cws__client_opened(cws_socket *s);
+CWS__LINK void cws__client_free_state(cws_socket *s);
+CWS__LINK const char *cws__client_fail_reason(const cws_socket *s);
+CWS__LINK void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */
-const char *cws__client_protocol(const cws_socket *s);
+CWS__LINK const char *cws__client_protocol(const cws_socket *s);
 
 #endif
 /* ---- (back in src/runtime/client.c) ---- */
@@ -3953,7 +4014,7 @@ static int cli_parse_url(const char *url, cli_url *u) {
 
 static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
 
-const char *cws__client_fail_reason(const cws_socket *s) {
+CWS__LINK const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
     if (c && c->reason) return c->reason;
     switch (s->why) {
@@ -3972,7 +4033,7 @@ static void cli_fail(cws_socket *s, int err, const char *reason) {
     cws__socket_destroy(s, RT_WHY_CONNECT);
 }
 
-void cws__client_failed(cws_socket *s) {
+CWS__LINK void cws__client_failed(cws_socket *s) {
     cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
 }
 
@@ -3997,7 +4058,7 @@ static void cli_release_handshake(cli_state *c) {
     c->rlen = c->rcap = 0;
 }
 
-void cws__client_free_state(cws_socket *s) {
+CWS__LINK void cws__client_free_state(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (!c) return;
     if (c->waiter) {
@@ -4010,12 +4071,12 @@ void cws__client_free_state(cws_socket *s) {
     /* c itself (and the settings in it) lives until the socket is freed. */
 }
 
-const char *cws__client_protocol(const cws_socket *s) {
+CWS__LINK const char *cws__client_protocol(const cws_socket *s) {
     cli_state *c = cli_of(s);
     return c ? c->protocol : "";
 }
 
-void cws__client_opened(cws_socket *s) {
+CWS__LINK void cws__client_opened(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (c->waiter) { /* stays attached: the socket may still die this round */
         c->waiter->done = 1;
@@ -4066,7 +4127,7 @@ static void cli_try_next(cws_socket *s) {
     cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
 }
 
-void cws__client_event(cws_socket *s, unsigned ev) {
+CWS__LINK void cws__client_event(cws_socket *s, unsigned ev) {
     (void)ev;
     int soerr = 0;
     socklen_t sl = sizeof soerr;
@@ -4096,7 +4157,7 @@ void cws__client_event(cws_socket *s, unsigned ev) {
     cws__socket_service(s);
 }
 
-void cws__client_deadline(cws_socket *s) {
+CWS__LINK void cws__client_deadline(cws_socket *s) {
     if (s->io.state == RT_ST_FAILED) {
         cws__socket_destroy(s, s->why ? s->why : RT_WHY_CONNECT);
         return;
@@ -4104,7 +4165,7 @@ void cws__client_deadline(cws_socket *s) {
     cli_fail(s, CWS_ERR_TIMEOUT, "connect timed out");
 }
 
-void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     cli_state *c = cli_of(s);
     if (c->rcap - c->rlen < n) {
         size_t cap = CWS__MAX(CWS__MAX(c->rcap * 2, CLI_HS_INITIAL), c->rlen + n);
@@ -4138,7 +4199,7 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     if (s->io.kind != RT_IO_DEAD && s->own.client) cli_release_handshake(cli_of(s));
 }
 
-cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
@@ -4228,7 +4289,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     return s;
 }
 
-cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+CWS__LINK cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     cws_socket *s = cws_connect(loop, url, cfg, err);
@@ -4264,7 +4325,7 @@ cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_c
 #define REPLY_STACK_HEAD 1024
 #define REPLY_CLOSE_FIELD "Connection: close\r\n\r\n"
 
-int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type, const void *body, size_t len,
+CWS__LINK int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type, const void *body, size_t len,
                         const char *extra_headers) {
     if (!r || !r->s || (len && !body) || status < 100 || status > 999) return CWS_ERR_INVALID;
     if (r->sent) return CWS_ERR_STATE;
@@ -4318,13 +4379,13 @@ static uint64_t loop_clock_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void cws__loop_update_now(cws_loop *loop) {
+CWS__LINK void cws__loop_update_now(cws_loop *loop) {
     loop->now = (loop_clock_ns() - loop->origin_ns) / 1000000u;
 }
 
-uint64_t cws_loop_now(const cws_loop *loop) { return loop ? loop->now : 0; }
+CWS__LINK uint64_t cws_loop_now(const cws_loop *loop) { return loop ? loop->now : 0; }
 
-int cws__fd_prepare(int fd) {
+CWS__LINK int cws__fd_prepare(int fd) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
     int fdf = fcntl(fd, F_GETFD);
@@ -4337,7 +4398,7 @@ int cws__fd_prepare(int fd) {
     return 0;
 }
 
-cws_loop *cws_loop_new(int *err) {
+CWS__LINK cws_loop *cws_loop_new(int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_ERR_NOMEM;
@@ -4374,7 +4435,7 @@ static short loop_poll_events(unsigned ev) {
     return e;
 }
 
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     if (loop->npfd == loop->pcap) {
         size_t cap = loop->pcap ? loop->pcap * 2 : 64;
         struct pollfd *p = cws__realloc(NULL, loop->pfd, cap * sizeof *p);
@@ -4398,14 +4459,14 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     return 0;
 }
 
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
     if (!(io->events & RT_EV_REGISTERED)) return -1;
     loop->pfd[io->poll_idx].events = loop_poll_events(events);
     io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
-void cws__loop_del(cws_loop *loop, rt_io *io) {
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io) {
     if (!(io->events & RT_EV_REGISTERED)) return;
     size_t i = io->poll_idx, last = loop->npfd - 1;
     if (i != last) {
@@ -4442,7 +4503,7 @@ static uint32_t loop_epoll_events(unsigned ev) {
     return e;
 }
 
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     struct epoll_event e;
     memset(&e, 0, sizeof e);
     e.events = loop_epoll_events(events);
@@ -4452,7 +4513,7 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     return 0;
 }
 
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
     if (!(io->events & RT_EV_REGISTERED)) return -1;
     if ((io->events & 0x7f) == events) return 0;
     struct epoll_event e;
@@ -4464,7 +4525,7 @@ int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
     return 0;
 }
 
-void cws__loop_del(cws_loop *loop, rt_io *io) {
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io) {
     if (!(io->events & RT_EV_REGISTERED)) return;
     struct epoll_event e; /* non-NULL for kernels before 2.6.9 */
     memset(&e, 0, sizeof e);
@@ -4490,7 +4551,7 @@ static int loop_wait(cws_loop *loop, int timeout, rt_ready **out) {
 
 /* ------------------------------------------------------------ graveyard */
 
-void cws__loop_bury(cws_loop *loop, rt_io *io) {
+CWS__LINK void cws__loop_bury(cws_loop *loop, rt_io *io) {
     uint8_t kind = io->kind;
     io->kind = RT_IO_DEAD;
     if (!loop->dispatching && kind != RT_IO_SOCKET) {
@@ -4542,7 +4603,7 @@ static void loop_free_graves(cws_loop *loop) {
 
 /* Outside a round: drops the dead from the flush list (one pass) and
  * frees the graveyard. */
-void cws__loop_reap(cws_loop *loop) {
+CWS__LINK void cws__loop_reap(cws_loop *loop) {
     for (cws_socket **pp = &loop->dirty; *pp;) {
         if ((*pp)->io.kind == RT_IO_DEAD) *pp = (*pp)->dirty_next;
         else pp = &(*pp)->dirty_next;
@@ -4565,7 +4626,7 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
     }
 }
 
-int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
+CWS__LINK int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
     loop->dispatching++;
@@ -4602,7 +4663,7 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
     return rc;
 }
 
-int cws_loop_run(cws_loop *loop) {
+CWS__LINK int cws_loop_run(cws_loop *loop) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
     while (!loop->stop) {
@@ -4613,13 +4674,13 @@ int cws_loop_run(cws_loop *loop) {
     return rc;
 }
 
-void cws_loop_stop(cws_loop *loop) {
+CWS__LINK void cws_loop_stop(cws_loop *loop) {
     if (loop) loop->stop = 1;
 }
 
 /* ------------------------------------------------------------ watchers */
 
-int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
+CWS__LINK int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
     if (!loop || fd < 0 || !fn || fcntl(fd, F_GETFD) < 0) return CWS_ERR_INVALID;
     for (rt_watch *w = loop->watches; w; w = w->next)
         if (w->io.fd == fd) return CWS_ERR_STATE;
@@ -4639,7 +4700,7 @@ int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
     return CWS_OK;
 }
 
-void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
+CWS__LINK void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
     if (!loop) return;
     for (rt_watch **pp = &loop->watches; *pp; pp = &(*pp)->next) {
         rt_watch *w = *pp;
@@ -4651,7 +4712,7 @@ void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
     }
 }
 
-void cws_loop_free(cws_loop *loop) {
+CWS__LINK void cws_loop_free(cws_loop *loop) {
     if (!loop) return;
     loop->dispatching++; /* callbacks fired below may not free under us */
     while (loop->servers) cws_server_free(loop->servers);
@@ -4690,7 +4751,7 @@ void cws_loop_free(cws_loop *loop) {
 #define OUTQ_ENT_INIT 8
 #define OUTQ_ENT_CACHED_MAX 64
 
-rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
+CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     rt_buf *b;
     if (cap <= RT_BUF_STD && loop->nbuf_cache) {
         b = loop->buf_cache[--loop->nbuf_cache];
@@ -4707,7 +4768,7 @@ rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     return b;
 }
 
-void cws__buf_unref(cws_loop *loop, rt_buf *b) {
+CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b) {
     if (--b->refs) return;
     if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
     else rt_free(b);
@@ -4754,7 +4815,7 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
     loop->nq_cache++;
 }
 
-void cws__outq_cache_trim(cws_loop *loop) {
+CWS__LINK void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
     /* nq_cache_low queues sat in the cache the whole interval: free them,
@@ -4770,7 +4831,7 @@ void cws__outq_cache_trim(cws_loop *loop) {
     loop->nq_cache_low = loop->nq_cache;
 }
 
-void cws__outq_cache_free(cws_loop *loop) {
+CWS__LINK void cws__outq_cache_free(cws_loop *loop) {
     while (loop->q_cache) {
         rt_outq *q = loop->q_cache;
         loop->q_cache = q->next_free;
@@ -4808,7 +4869,7 @@ static int outq_push(rt_outq *q, const uint8_t *ptr, size_t len, rt_buf *b) {
     return 0;
 }
 
-uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
+CWS__LINK uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
     rt_outq *q = s->q;
     if (q) {
         rt_qent *t = outq_tail(q);
@@ -4839,7 +4900,7 @@ uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
     return b->data;
 }
 
-int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
+CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     if (!len) return 0;
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
@@ -4869,7 +4930,7 @@ int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     return 0;
 }
 
-int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
+CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
     if (outq_push(q, b->data, b->used, b) < 0) return CWS_ERR_NOMEM;
@@ -4894,7 +4955,7 @@ static void outq_consume(cws_socket *s, size_t n) {
     }
 }
 
-int cws__outq_flush(cws_socket *s) {
+CWS__LINK int cws__outq_flush(cws_socket *s) {
     rt_outq *q = s->q;
     while (q && q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
@@ -4932,7 +4993,7 @@ int cws__outq_flush(cws_socket *s) {
     return 0;
 }
 
-void cws__outq_free(cws_socket *s) {
+CWS__LINK void cws__outq_free(cws_socket *s) {
     rt_outq *q = s->q;
     if (!q) return;
     while (q->count) {
@@ -5031,7 +5092,7 @@ static int srv_listen_fd(const cws_server_config *cfg, int *err) {
     return fd;
 }
 
-cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err) {
+CWS__LINK cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
@@ -5083,11 +5144,11 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     return srv;
 }
 
-int cws_server_port(const cws_server *s) { return s ? s->port : 0; }
+CWS__LINK int cws_server_port(const cws_server *s) { return s ? s->port : 0; }
 
-size_t cws_server_count(const cws_server *s) { return s ? s->count : 0; }
+CWS__LINK size_t cws_server_count(const cws_server *s) { return s ? s->count : 0; }
 
-int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
+CWS__LINK int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
 
 /* ------------------------------------------------------------ accept */
 
@@ -5121,7 +5182,7 @@ static void srv_busy(cws_server *srv, int fd) {
     else cws__socket_destroy(s, RT_WHY_NONE);
 }
 
-void cws__server_listen_event(cws_server *srv) {
+CWS__LINK void cws__server_listen_event(cws_server *srv) {
     cws_loop *loop = srv->loop;
     for (int i = 0; i < SRV_ACCEPTS_PER_EVENT && !srv->shutting; i++) {
         struct sockaddr_storage ss;
@@ -5179,7 +5240,7 @@ static void srv_finish_shutdown(cws_server *srv) {
     cws_loop_stop(srv->loop);
 }
 
-void cws__server_socket_gone(cws_socket *s) {
+CWS__LINK void cws__server_socket_gone(cws_socket *s) {
     cws_server *srv = rt_sock_server(s);
     /* Before open it may hold the head; from open on, the subprotocol. */
     if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
@@ -5200,7 +5261,7 @@ static void srv_stop_listening(cws_server *srv) {
     srv->io.fd = -1;
 }
 
-void cws__server_deadline(cws_server *srv) {
+CWS__LINK void cws__server_deadline(cws_server *srv) {
     if (srv->shutting) {
         /* The grace period is over: drop whoever did not finish closing. */
         while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_SHUTDOWN);
@@ -5213,7 +5274,7 @@ void cws__server_deadline(cws_server *srv) {
     }
 }
 
-void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
+CWS__LINK void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
     if (!srv || srv->shutting) return;
     static const char reason[] = "server shutting down";
     if (!cws_close_code_valid(code)) code = CWS_CLOSE_GOING_AWAY;
@@ -5239,7 +5300,7 @@ void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
     cws__timer_set(loop, &srv->tn, loop->now + timeout_ms);
 }
 
-void cws_server_free(cws_server *srv) {
+CWS__LINK void cws_server_free(cws_server *srv) {
     if (!srv) return;
     cws_loop *loop = srv->loop;
     srv->done = 1; /* tearing down below is not a shutdown completing */
@@ -5261,7 +5322,7 @@ void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
-ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
+CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
                                const cws_socket *except) {
     if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
@@ -5315,7 +5376,7 @@ typedef struct srv_hsbuf {
     char data[];
 } srv_hsbuf;
 
-void cws__server_linger(cws_socket *s) {
+CWS__LINK void cws__server_linger(cws_socket *s) {
     /* The request head stays until the caller is done with it (on_http may
      * still read it after replying); srv_hs_result frees it. */
     s->io.state = RT_ST_LINGER;
@@ -5323,7 +5384,7 @@ void cws__server_linger(cws_socket *s) {
     cws__socket_dirty(s);
 }
 
-void cws__server_reject(cws_socket *s, int status) {
+CWS__LINK void cws__server_reject(cws_socket *s, int status) {
     char out[512];
     ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
     if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
@@ -5405,7 +5466,7 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
     rt_free(hb);
 }
 
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     cws_server *srv = rt_sock_server(s);
     srv_hsbuf *hb = s->own.hs_head;
     if (!hb) {
@@ -5482,7 +5543,7 @@ static const char *sock_why_text(int why) {
     }
 }
 
-cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
+CWS__LINK cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
@@ -5500,7 +5561,7 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     return s;
 }
 
-void cws__socket_dirty(cws_socket *s) {
+CWS__LINK void cws__socket_dirty(cws_socket *s) {
     if (s->io.flags & RT_F_DIRTY || s->io.kind == RT_IO_DEAD) return;
     s->io.flags |= RT_F_DIRTY;
     s->dirty_next = rt_sock_loop(s)->dirty;
@@ -5614,7 +5675,7 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
     cws__socket_dirty(s);
 }
 
-int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
+CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
     cfg->cb = set->cb;
     cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
@@ -5639,7 +5700,7 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     return CWS_OK;
 }
 
-int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
+CWS__LINK int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
     s->io.state = RT_ST_OPEN; /* the conn exists since the socket does */
     s->io.flags |= RT_F_OPENED;
     cws__timer_clear(rt_sock_loop(s), &s->tn);
@@ -5653,7 +5714,7 @@ int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
 
 /* ------------------------------------------------------------ teardown */
 
-void cws__socket_destroy(cws_socket *s, int why) {
+CWS__LINK void cws__socket_destroy(cws_socket *s, int why) {
     if (s->io.kind == RT_IO_DEAD) return;
     if (why && !s->why) s->why = (uint8_t)why;
     cws_loop *loop = rt_sock_loop(s);
@@ -5688,7 +5749,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
     cws__loop_bury(loop, &s->io);
 }
 
-void cws__socket_free(cws_socket *s) {
+CWS__LINK void cws__socket_free(cws_socket *s) {
     if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
     rt_free(s);
 }
@@ -5715,7 +5776,7 @@ static void sock_overflow(cws_socket *s) {
 
 /* Enforces the high-water mark right after queueing (so the queue stays
  * within high_water + one message): flush first, then judge. */
-void cws__socket_check_high_water(cws_socket *s) {
+CWS__LINK void cws__socket_check_high_water(cws_socket *s) {
     if (!s->q || s->q->bytes <= s->cfg->high_water || s->io.flags & RT_F_OVERFLOW) return;
     if (cws__outq_flush(s) < 0) {
         s->why = RT_WHY_IO;
@@ -5725,7 +5786,7 @@ void cws__socket_check_high_water(cws_socket *s) {
     if (s->q && s->q->bytes > s->cfg->high_water) sock_overflow(s);
 }
 
-void cws__socket_service(cws_socket *s) {
+CWS__LINK void cws__socket_service(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     cws_loop *loop = rt_sock_loop(s);
     switch (s->io.state) {
@@ -5770,7 +5831,7 @@ void cws__socket_service(cws_socket *s) {
     if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
-void cws__socket_settle_all(cws_loop *loop) {
+CWS__LINK void cws__socket_settle_all(cws_loop *loop) {
     while (loop->dirty) {
         cws_socket *s = loop->dirty;
         loop->dirty = s->dirty_next;
@@ -5818,7 +5879,7 @@ static void sock_read(cws_socket *s) {
     }
 }
 
-void cws__socket_event(cws_socket *s, unsigned ev) {
+CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev) {
     if (s->io.state == RT_ST_FAILED) return; /* reported by its deadline */
     if (s->io.state == RT_ST_CONNECTING) {
         cws__client_event(s, ev);
@@ -5835,7 +5896,7 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 
-void cws__socket_deadline(cws_socket *s) {
+CWS__LINK void cws__socket_deadline(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     switch (s->io.state) {
     case RT_ST_HANDSHAKE: /* slowloris: the request head never completed */
@@ -5880,31 +5941,31 @@ static int sock_sent(cws_socket *s, int rc, int data) {
     return rc;
 }
 
-int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
+CWS__LINK int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
     return sock_sent(s, cws_conn_send(rt_sock_conn(s), opcode, data, len), 1);
 }
 
-int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin) {
+CWS__LINK int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
     return sock_sent(s, cws_conn_send_fragment(rt_sock_conn(s), opcode, data, len, fin), 1);
 }
 
-int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
+CWS__LINK int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
     return sock_sent(s, cws_conn_ping(rt_sock_conn(s), data, len), 0);
 }
 
-int cws_socket_pong(cws_socket *s, const void *data, size_t len) {
+CWS__LINK int cws_socket_pong(cws_socket *s, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
     return sock_sent(s, cws_conn_pong(rt_sock_conn(s), data, len), 0);
 }
 
-int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len) {
+CWS__LINK int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len) {
     if (!s || s->io.kind == RT_IO_DEAD) return CWS_ERR_INVALID;
     if (s->io.flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
     if (!rt_sock_conn(s)) {
@@ -5918,30 +5979,30 @@ int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_
     return sock_sent(s, cws_conn_close(rt_sock_conn(s), code, reason, reason_len), 0);
 }
 
-size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
+CWS__LINK size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
 
-int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
+CWS__LINK int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 
-void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }
+CWS__LINK void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }
 
-void cws_socket_set_user(cws_socket *s, void *user) {
+CWS__LINK void cws_socket_set_user(cws_socket *s, void *user) {
     if (s) cws_conn_set_user(rt_sock_conn_mem(s), user);
 }
 
-cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
+CWS__LINK cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
-cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
+CWS__LINK cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
  * own.protocol (only when one was chosen), a client in its own state. */
-const char *cws_socket_protocol(const cws_socket *s) {
+CWS__LINK const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
     return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */
-const char *cws_socket_peer(const cws_socket *s) {
+CWS__LINK const char *cws_socket_peer(const cws_socket *s) {
     if (!s) return "";
     cws_loop *loop = rt_sock_loop(s);
     char *out = loop->peer_text;
@@ -6000,7 +6061,7 @@ static void timer_sift_down(cws_loop *loop, size_t i) {
     timer_place(loop, i, n);
 }
 
-int cws__timer_reserve(cws_loop *loop) {
+CWS__LINK int cws__timer_reserve(cws_loop *loop) {
     if (loop->heap_need + 1 > loop->heap_cap) {
         size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
         rt_tnode **h = cws__realloc(NULL, loop->heap, cap * sizeof *h);
@@ -6012,11 +6073,11 @@ int cws__timer_reserve(cws_loop *loop) {
     return 0;
 }
 
-void cws__timer_release(cws_loop *loop) {
+CWS__LINK void cws__timer_release(cws_loop *loop) {
     if (loop->heap_need) loop->heap_need--;
 }
 
-void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
+CWS__LINK void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
     if (n->slot != RT_T_NONE) {
         uint64_t old = n->due;
         n->due = due;
@@ -6030,7 +6091,7 @@ void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
     timer_sift_up(loop, i);
 }
 
-void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
+CWS__LINK void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
     if (n->slot == RT_T_NONE) return;
     size_t i = n->slot, last = --loop->heap_len;
     n->slot = RT_T_NONE;
@@ -6041,7 +6102,7 @@ void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
     else timer_sift_down(loop, i);
 }
 
-int cws__timer_wait_ms(cws_loop *loop, int max) {
+CWS__LINK int cws__timer_wait_ms(cws_loop *loop, int max) {
     if (!loop->heap_len) return max;
     uint64_t due = loop->heap[0]->due;
     if (due <= loop->now) return 0;
@@ -6066,7 +6127,7 @@ static void timer_user_fire(cws_loop *loop, cws_timer *t) {
     cws__timer_set(loop, &t->node, next);
 }
 
-void cws__timer_run_due(cws_loop *loop) {
+CWS__LINK void cws__timer_run_due(cws_loop *loop) {
     /* Bounded by the heap's size on entry, so a callback that re-arms at
      * "now" runs again next round instead of spinning here. */
     size_t budget = loop->heap_len;
@@ -6086,7 +6147,7 @@ void cws__timer_run_due(cws_loop *loop) {
     }
 }
 
-void cws__timer_free_all(cws_loop *loop) {
+CWS__LINK void cws__timer_free_all(cws_loop *loop) {
     while (loop->heap_len) {
         rt_tnode *n = loop->heap[0];
         cws__timer_clear(loop, n);
@@ -6094,7 +6155,7 @@ void cws__timer_free_all(cws_loop *loop) {
     }
 }
 
-cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
+CWS__LINK cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
                            void *user, int *err) {
     int dummy;
     if (!err) err = &dummy;
@@ -6121,7 +6182,7 @@ cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_
     return t;
 }
 
-void cws_timer_stop(cws_timer *t) {
+CWS__LINK void cws_timer_stop(cws_timer *t) {
     if (!t) return;
     if (t->firing) {
         t->stopped = 1; /* freed when its callback returns */

@@ -32,7 +32,7 @@ $(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE)
 		echo "warning: $(SINGLE) is out of date (run 'make single-header'); testing it as it is" >&2
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(SINGLE_IMPL_OBJ)
+$(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(SINGLE_IMPL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
