@@ -36,7 +36,7 @@ fi
 
 # Names outside include/cws.h that the doc may mention; "cws_socket_*"
 # style prefixes (ending in _) are families, not names.
-elsewhere='CWS_IMPLEMENTATION|.*_'
+elsewhere='CWS_IMPLEMENTATION|CWS_NO_DEFLATE|CWS_STATIC|.*_'
 stale=$(grep -oE '\b(cws_[a-z0-9_]+|CWS_[A-Z0-9_]+)\b' docs/api.md | sort -u |
     while read -r n; do
         { cat $headers; tools/errors-table.sh; } | grep -qw -- "$n" || echo "$n"
