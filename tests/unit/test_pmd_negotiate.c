@@ -317,8 +317,8 @@ static const char *const rep_offers[] = {
     "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
     "permessage-deflate; server_no_context_takeover",
     "permessage-deflate; client_no_context_takeover; client_max_window_bits",
-    "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
-    "server_max_window_bits=13; client_max_window_bits=12",
+    ("permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+     "server_max_window_bits=13; client_max_window_bits=12"),
 };
 static const int windows[] = {0, 8, 9, 11, 15};
 
