@@ -2916,24 +2916,27 @@ typedef struct cws__pmd_agreed {
     /* The client compresses with at most this window; the server inflates
      * with it. */
     uint8_t client_max_window_bits;
-    /* Server side only: the response carries server_max_window_bits /
-     * client_max_window_bits (the flags above are carried when set).
-     * Filled by cws__pmd_server_select for cws__pmd_format_response. */
+    /* The response carries server_max_window_bits / client_max_window_bits
+     * (server: will carry, for cws__pmd_format_response; client: carried).
+     * The two flags above are carried exactly when set, except that a
+     * client's own client_no_context_takeover offer binds it anyway. */
     uint8_t response_server_bits;
     uint8_t response_client_bits;
 } cws__pmd_agreed;
 
-/* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9. A NULL
- * cfg is valid (it means "off"). The functions below refuse the others
- * with CWS_ERR_INVALID. */
+/* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9 (checked
+ * here too, so that one call validates the whole struct). NULL or
+ * !cfg->enable is valid (off; the other fields are then ignored). The
+ * functions below refuse the others with CWS_ERR_INVALID. */
 int cws__pmd_config_check(const cws_deflate_config *cfg);
 
 /* Server: reads every Sec-WebSocket-Extensions field of req, in order, as
  * one list (RFC 6455 §9.1). The first permessage-deflate offer that is well
  * formed and acceptable under cfg wins. Returns 1 (accepted, *agreed
  * filled), 0 (none: go on without compression; a bad offer is declined,
- * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID for a cfg that
- * cws__pmd_config_check refuses. NULL cfg or !cfg->enable: 0. */
+ * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID (req or agreed
+ * NULL, or a cfg that cws__pmd_config_check refuses). NULL cfg or
+ * !cfg->enable: 0. */
 int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
                            cws__pmd_agreed *agreed);
 
@@ -2953,7 +2956,8 @@ ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t
  * nothing was offered). Returns CWS_OK with *accepted 0 (no extension) or
  * 1 (*agreed filled), CWS_ERR_HS_EXTENSION if the response must fail the
  * connection (RFC 6455 §4.1, §9.1; RFC 7692 §5, §7), or CWS_ERR_INVALID
- * for an invalid cfg. */
+ * (a NULL pointer but cfg, or an invalid cfg). A field with no element
+ * (empty, or only commas) names no extension. */
 int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
                           cws__pmd_agreed *agreed, int *accepted);
 
