@@ -3084,6 +3084,33 @@ CWS__LINK void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t
 #include <stddef.h>
 #include <stdint.h>
 
+/* permessage-deflate settings (RFC 7692). All zero: off. One struct for
+ * both roles; each field says what it means to a server and to a client.
+ * Internal until the extension is wired into the handshake and cws_conn
+ * (issue 11); it then moves to cws.h as it is. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
 /* The longest offer or response we write: all four parameters, two-digit
  * windows, 126 bytes. */
 #define CWS__PMD_ELEMENT_MAX 128
@@ -3114,7 +3141,7 @@ typedef struct cws__pmd_agreed {
  * here too, so that one call validates the whole struct). NULL or
  * !cfg->enable is valid (off; the other fields are then ignored). The
  * functions below refuse the others with CWS_ERR_INVALID. */
-int cws__pmd_config_check(const cws_deflate_config *cfg);
+CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg);
 
 /* Server: reads every Sec-WebSocket-Extensions field of req, in order, as
  * one list (RFC 6455 §9.1). The first permessage-deflate offer that is well
@@ -3123,19 +3150,19 @@ int cws__pmd_config_check(const cws_deflate_config *cfg);
  * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID (req or agreed
  * NULL, or a cfg that cws__pmd_config_check refuses). NULL cfg or
  * !cfg->enable: 0. */
-int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
+CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
                            cws__pmd_agreed *agreed);
 
 /* Server: the response element for *a (from cws__pmd_server_select), e.g.
  * "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
  * Returns its length, CWS_ERR_NOSPACE, or CWS_ERR_INVALID (a window out of
  * 8..15). */
-ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap);
+CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap);
 
 /* Client: the offer for cfg (cfg->enable set), e.g.
  * "permessage-deflate; client_max_window_bits". Returns its length,
  * CWS_ERR_NOSPACE, or CWS_ERR_INVALID (cfg NULL, disabled or invalid). */
-ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap);
+CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap);
 
 /* Client: checks every Sec-WebSocket-Extensions field of resp against
  * what cws__pmd_format_offer(cfg) offered (cfg NULL or !cfg->enable:
@@ -3144,7 +3171,7 @@ ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t
  * connection (RFC 6455 §4.1, §9.1; RFC 7692 §5, §7), or CWS_ERR_INVALID
  * (a NULL pointer but cfg, or an invalid cfg). A field with no element
  * (empty, or only commas) names no extension. */
-int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
+CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
                           cws__pmd_agreed *agreed, int *accepted);
 
 #endif
@@ -3375,7 +3402,7 @@ static int pmd_window_ok(int bits) { return bits == 0 || (bits >= 8 && bits <= 1
 /* A configured window: 0 means the largest, 15 (RFC 7692 §7.1.2). */
 static uint8_t pmd_window_or_max(int bits) { return (uint8_t)(bits ? bits : 15); }
 
-int cws__pmd_config_check(const cws_deflate_config *cfg) {
+CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg) {
     if (!cfg || !cfg->enable) return CWS_OK; /* off: the other fields mean nothing */
     if (!pmd_window_ok(cfg->server_max_window_bits) || !pmd_window_ok(cfg->client_max_window_bits))
         return CWS_ERR_INVALID;
@@ -3416,7 +3443,7 @@ static void pmd_server_agree(const pmd_params *o, const cws_deflate_config *cfg,
     a->response_client_bits = (uint8_t)(m < 15);
 }
 
-int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
+CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
                            cws__pmd_agreed *agreed) {
     if (!req || !agreed || cws__pmd_config_check(cfg) != CWS_OK) return CWS_ERR_INVALID;
     if (!cfg || !cfg->enable) return 0;
@@ -3449,7 +3476,7 @@ static void pmd_put_window(cws__text *t, const char *name, unsigned bits) {
     cws__text_putu(t, bits);
 }
 
-ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap) {
+CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap) {
     if (!a || (!out && cap) || !pmd_agreed_ok(a)) return CWS_ERR_INVALID;
     cws__text t = {out, cap, 0, 0};
     cws__text_puts(&t, pmd_ext_name);
@@ -3462,7 +3489,7 @@ ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t c
 
 /* ---- client ---- */
 
-ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap) {
+CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap) {
     if (!cfg || !cfg->enable || cws__pmd_config_check(cfg) != CWS_OK || (!out && cap))
         return CWS_ERR_INVALID;
     cws__text t = {out, cap, 0, 0};
@@ -3510,7 +3537,7 @@ static int pmd_client_agree(const pmd_params *r, const cws_deflate_config *cfg, 
     return 1;
 }
 
-int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
+CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
                           cws__pmd_agreed *agreed, int *accepted) {
     if (!resp || !agreed || !accepted || cws__pmd_config_check(cfg) != CWS_OK)
         return CWS_ERR_INVALID;

@@ -15,10 +15,37 @@
 #ifndef CWS_PMD_H
 #define CWS_PMD_H
 
-#include "cws.h"
+#include "internal.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* permessage-deflate settings (RFC 7692). All zero: off. One struct for
+ * both roles; each field says what it means to a server and to a client.
+ * Internal until the extension is wired into the handshake and cws_conn
+ * (issue 11); it then moves to cws.h as it is. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
 
 /* The longest offer or response we write: all four parameters, two-digit
  * windows, 126 bytes. */
