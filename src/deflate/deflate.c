@@ -34,6 +34,10 @@
 #define DEF_MIN_SLIDE 8192      /* small windows still get blocks this long */
 #define DEF_SYM_BYTES 16384     /* a block's symbols, at most */
 #define DEF_TOO_FAR 4096        /* a 3-byte match farther than this costs more than literals */
+/* After this many positions in a row without a match the data looks
+ * incompressible: search one candidate per position until a match shows
+ * up again (every position is still hashed). */
+#define DEF_MISS_RUN 64
 #define DEF_EOB 256
 #define DEF_STORED_MAX 65535u   /* RFC 1951 §3.2.4: LEN is 16 bits */
 #define DEF_NUM_LITLEN 286      /* 286 and 287 never occur (§3.2.5) */
@@ -53,16 +57,16 @@ typedef struct def_params {
 
 static const def_params def_levels[10] = {
     /*  chain nice lazy good  mode        hlen hbits ins */
-    {0, 0, 0, 0, DEF_GREEDY, 4, 14, 0},
-    {4, 16, 0, 0, DEF_GREEDY, 4, 14, 8},     /* 1: fast */
-    {8, 32, 0, 0, DEF_GREEDY, 4, 14, 16},    /* 2 */
-    {24, 64, 0, 0, DEF_GREEDY, 4, 14, 32},   /* 3 */
-    {16, 32, 8, 4, DEF_LAZY, 3, 14, 0},      /* 4 */
-    {32, 64, 16, 8, DEF_LAZY, 3, 14, 0},     /* 5 */
-    {128, 128, 16, 8, DEF_LAZY, 3, 14, 0},   /* 6: default */
-    {256, 128, 32, 8, DEF_LAZY, 3, 14, 0},   /* 7 */
-    {1024, 258, 128, 32, DEF_LAZY, 3, 14, 0}, /* 8 */
-    {4096, 258, 258, 32, DEF_LAZY, 3, 14, 0}, /* 9 */
+    {0, 0, 0, 0, DEF_GREEDY, 4, 13, 0},
+    {4, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
+    {8, 32, 0, 0, DEF_GREEDY, 4, 13, 16},    /* 2 */
+    {24, 64, 0, 0, DEF_GREEDY, 4, 13, 32},   /* 3 */
+    {16, 32, 8, 4, DEF_LAZY, 4, 13, 0},      /* 4 */
+    {32, 64, 16, 8, DEF_LAZY, 4, 13, 0},     /* 5 */
+    {128, 128, 16, 8, DEF_LAZY, 4, 13, 0},   /* 6: default */
+    {256, 128, 32, 8, DEF_LAZY, 4, 13, 0},   /* 7 */
+    {1024, 258, 128, 32, DEF_LAZY, 4, 13, 0}, /* 8 */
+    {4096, 258, 258, 32, DEF_LAZY, 4, 13, 0}, /* 9 */
 };
 
 /* What the block writer does next (each step writes at most 48 bits). */
@@ -88,6 +92,7 @@ struct cws_deflater {
     size_t mem;
     def_params p;
     uint32_t wsize, wmask, slide, bufsize;
+    uint32_t prev_base; /* prev[] index of position 0: slides need not move prev */
     uint32_t hash_bits, hash_drop, hash_size;
     uint8_t *win;
     uint16_t *head, *prev;
@@ -100,6 +105,7 @@ struct cws_deflater {
     uint32_t pend_from;    /* hashing deferred at a flush: [pend_from, pos) */
     int pend;
     int have_prev;         /* lazy: the byte at pos-1 is not yet coded */
+    uint32_t misses;       /* positions in a row without a match */
     uint32_t prev_len, prev_dist;
 
     /* the open block */
@@ -130,6 +136,12 @@ struct cws_deflater {
 
 static inline uint32_t def_load32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint16_t def_load16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2); /* compared for equality only: host order is fine */
+    return v;
 }
 
 static inline uint64_t def_load64(const uint8_t *p) {
@@ -278,6 +290,8 @@ void cws_deflater_reset(cws_deflater *z) {
     z->pos = z->avail = 0;
     z->pend = z->have_prev = 0;
     z->pend_from = z->prev_len = z->prev_dist = 0;
+    z->prev_base = 0;
+    z->misses = 0;
     z->block_start = z->block_len = z->nsym = z->sym_len = 0;
     memset(z->lit_freq, 0, sizeof z->lit_freq);
     memset(z->dist_freq, 0, sizeof z->dist_freq);
@@ -311,7 +325,7 @@ static inline uint32_t def_hash(const cws_deflater *z, const uint8_t *p) {
 static inline uint32_t def_insert(cws_deflater *z, uint32_t p) {
     uint32_t h = def_hash(z, z->win + p);
     uint32_t cand = z->head[h];
-    z->prev[p & z->wmask] = (uint16_t)cand;
+    z->prev[(p + z->prev_base) & z->wmask] = (uint16_t)cand;
     z->head[h] = (uint16_t)p;
     return cand;
 }
@@ -340,28 +354,33 @@ static void def_insert_pending(cws_deflater *z) {
 static uint32_t def_longest(const cws_deflater *z, uint32_t p, uint32_t cand, uint32_t best,
                             uint32_t chain, uint32_t *dist) {
     const uint8_t *w = z->win, *s = w + p;
+    const uint16_t *prev = z->prev;
+    const uint32_t wmask = z->wmask, base = z->prev_base;
     uint32_t maxlen = CWS__MIN(z->avail - p, (uint32_t)DEF_MAX_MATCH);
     uint32_t nice = CWS__MIN((uint32_t)z->p.nice, maxlen);
     /* RFC 1951 §3.2.5 / RFC 7692 §7.1.2: no farther back than the window. */
     uint32_t lo = p > z->wsize ? p - z->wsize : 1;
+    uint32_t found = 0;
     if (best >= maxlen) return best;
+    uint16_t head = def_load16(s), tail = def_load16(s + best - 1);
     while (cand >= lo) {
         const uint8_t *m = w + cand;
-        /* Cheap rejects: a longer match must agree at best-1..best and at
-         * the start. */
-        if (m[best] == s[best] && m[best - 1] == s[best - 1] && m[0] == s[0] && m[1] == s[1]) {
-            uint32_t len = def_match_len(s, m, maxlen);
+        /* A longer match must agree at best-1..best and at the start. */
+        if (def_load16(m + best - 1) == tail && def_load16(m) == head) {
+            uint32_t len = def_match_len(s + 2, m + 2, maxlen - 2) + 2;
             if (len > best) {
                 best = len;
-                *dist = p - cand;
+                found = p - cand;
                 if (len >= nice) break;
+                tail = def_load16(s + best - 1);
             }
         }
         if (--chain == 0) break;
-        uint32_t next = z->prev[cand & z->wmask];
+        uint32_t next = prev[(cand + base) & wmask];
         if (next >= cand) break; /* the link was overwritten: chain ends */
         cand = next;
     }
+    if (found) *dist = found;
     return best;
 }
 
@@ -717,6 +736,9 @@ static void def_slide(cws_deflater *z) {
     z->pos -= b;
     z->block_start -= b;
     if (z->pend) z->pend_from -= b;
+    /* Position p becomes p - b but keeps its prev[] slot (B need not be a
+     * multiple of W). */
+    z->prev_base = (z->prev_base + b) & z->wmask;
     /* Positions that slid out become 0, "no candidate". */
     for (uint32_t i = 0; i < z->hash_size; i++) {
         uint32_t v = z->head[i];
@@ -738,7 +760,8 @@ static void def_run_greedy(cws_deflater *z, uint32_t limit) {
         if (p + hl <= z->avail) {
             uint32_t cand = def_insert(z, p);
             if (cand) {
-                len = def_longest(z, p, cand, DEF_MIN_MATCH - 1, chain, &dist);
+                uint32_t steps = z->misses >= DEF_MISS_RUN ? 1 : chain;
+                len = def_longest(z, p, cand, DEF_MIN_MATCH - 1, steps, &dist);
                 if (len == DEF_MIN_MATCH && dist > DEF_TOO_FAR) len = 0;
             }
         } else if (!z->pend) {
@@ -746,10 +769,12 @@ static void def_run_greedy(cws_deflater *z, uint32_t limit) {
             z->pend_from = p;
         }
         if (len >= DEF_MIN_MATCH) {
+            z->misses = 0;
             def_put_match(z, len, dist);
             if (len <= ins_max) def_insert_range(z, p + 1, p + len);
             z->pos = p + len;
         } else {
+            z->misses++;
             def_put_literal(z, w[p]);
             z->pos = p + 1;
         }
@@ -768,6 +793,7 @@ static void def_run_lazy(cws_deflater *z, uint32_t limit) {
             if (cand && z->prev_len < z->p.lazy) {
                 uint32_t chain = z->p.chain;
                 if (z->prev_len >= z->p.good) chain = chain / 4 + 1;
+                if (z->misses >= DEF_MISS_RUN) chain = 1;
                 len = def_longest(z, p, cand, CWS__MAX(z->prev_len, DEF_MIN_MATCH - 1u), chain, &dist);
                 if (len == DEF_MIN_MATCH && dist > DEF_TOO_FAR) len = 0;
             }
@@ -775,6 +801,7 @@ static void def_run_lazy(cws_deflater *z, uint32_t limit) {
             z->pend = 1;
             z->pend_from = p;
         }
+        z->misses = len >= DEF_MIN_MATCH ? 0 : z->misses + 1;
         if (z->prev_len >= DEF_MIN_MATCH && len <= z->prev_len) {
             uint32_t end = p - 1 + z->prev_len;
             def_put_match(z, z->prev_len, z->prev_dist);
