@@ -45,10 +45,13 @@
 #define INF_DIST_ENOUGH 400
 #define INF_CLEN_ROOT CWS__DEFLATE_MAX_CLEN_BITS /* 7: never needs a sub-table */
 
-/* The fast loop runs while one symbol's worth of input can be read as a
- * 64-bit word and the longest match (258) plus an 8-byte copy overrun fits. */
-#define INF_FAST_IN 8
+/* The fast loop runs while two 64-bit refills can be read (each takes at
+ * most 7 bytes) and two literals, the longest match (258) and an 8-byte
+ * copy overrun fit. */
+#define INF_FAST_IN 16
 #define INF_FAST_OUT (258 + 16)
+/* Bytes after the window that 8-byte copies out of it may read. */
+#define INF_WINDOW_SLACK 8
 
 enum inf_kind { INF_KIND_LITLEN, INF_KIND_DIST, INF_KIND_CLEN };
 
@@ -250,6 +253,17 @@ static inline uint64_t inf_load_le64(const uint8_t *p) {
            (uint64_t)p[7] << 56;
 }
 
+/* Tops the bit buffer up to 56..63 bits with one 8-byte load (8 bytes must
+ * be readable at *in), taking only the whole bytes that fit. Bits above
+ * *nbits then hold the next input bits, which a later refill ORs in again
+ * unchanged. 56 bits cover a length, a distance and their extra bits (15 +
+ * 5 + 15 + 13 = 48). */
+static inline void inf_refill(uint64_t *bits, unsigned *nbits, const uint8_t **in) {
+    *bits |= inf_load_le64(*in) << *nbits;
+    *in += (63 - *nbits) >> 3;
+    *nbits |= 56;
+}
+
 /* ---------------------------------------------------------------- output */
 
 /* Writes len bytes (room is there) of the match dist back: first from the
@@ -268,8 +282,12 @@ static uint8_t *inf_copy_match(const cws_inflater *z, const inf_io *io, uint8_t 
         len -= n;
     }
     const uint8_t *src = out - dist;
-    while (len--) *out++ = *src++; /* may overlap: byte by byte */
-    return out;
+    if (dist >= len) {
+        memcpy(out, src, len);
+    } else {
+        for (uint32_t i = 0; i < len; i++) out[i] = src[i]; /* overlaps: byte by byte */
+    }
+    return out + len;
 }
 
 /* A distance must stay within the window and within what was written since
@@ -438,23 +456,33 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
     uint8_t *out = io->out;
     uint8_t *const out_last = io->out_end - INF_FAST_OUT;
     const uint32_t *lit = z->lit_table, *dist_table = z->dist_table;
+    const uint32_t window_mask = z->window_size - 1;
     uint64_t bits = z->bits;
     unsigned nbits = z->nbits;
     enum inf_step result = INF_GO;
 
     while (in <= in_last && out <= out_last) {
-        /* Refill to 56..63 bits: room for a length, a distance and their
-         * extra bits (15 + 5 + 15 + 13 = 48). */
-        bits |= inf_load_le64(in) << nbits;
-        in += (63 - nbits) >> 3;
-        nbits |= 56;
-
+        inf_refill(&bits, &nbits, &in);
         uint32_t e = inf_lookup(lit, INF_LIT_ROOT, bits);
         if (e & INF_E_LIT) {
+            /* Up to three literals per refill (each code <= 15 bits). */
             bits >>= INF_E_LEN(e);
             nbits -= INF_E_LEN(e);
             *out++ = (uint8_t)INF_E_VAL(e);
-            continue;
+            e = inf_lookup(lit, INF_LIT_ROOT, bits);
+            if (e & INF_E_LIT) {
+                bits >>= INF_E_LEN(e);
+                nbits -= INF_E_LEN(e);
+                *out++ = (uint8_t)INF_E_VAL(e);
+                e = inf_lookup(lit, INF_LIT_ROOT, bits);
+                if (e & INF_E_LIT) {
+                    bits >>= INF_E_LEN(e);
+                    nbits -= INF_E_LEN(e);
+                    *out++ = (uint8_t)INF_E_VAL(e);
+                    continue;
+                }
+            }
+            inf_refill(&bits, &nbits, &in); /* e stays valid: bits only grow */
         }
         if (e & (INF_E_EOB | INF_E_BAD)) {
             bits >>= INF_E_LEN(e);
@@ -477,19 +505,28 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
         bits >>= used;
         nbits -= used;
 
-        if (dist > (size_t)(out - io->out_start) || dist > z->window_size) {
+        const uint8_t *src = out - dist;
+        size_t here = (size_t)(out - io->out_start);
+        if (dist > here || dist > z->window_size) {
             if (!inf_dist_ok(z, io, out, dist)) {
                 result = INF_CORRUPT;
                 break;
             }
-            out = inf_copy_match(z, io, out, dist, len);
-            continue;
+            /* All of it in the window without wrapping: copy as below
+             * (the slack after the window covers the overrun read). */
+            uint32_t back = dist - (uint32_t)here;
+            uint32_t from = (z->window_pos - back) & window_mask;
+            if (back < len || from + len > z->window_size) {
+                out = inf_copy_match(z, io, out, dist, len);
+                continue;
+            }
+            src = z->window + from;
         }
-        const uint8_t *src = out - dist;
         uint8_t *const end = out + len;
         if (dist >= 8) {
-            /* 8 bytes at a time; the overrun past end stays in the room
-             * INF_FAST_OUT keeps, and is overwritten later. */
+            /* 8 bytes at a time (dist >= 8, or src in the window: no
+             * overlap within a word); the overrun past end stays in the
+             * room INF_FAST_OUT keeps, and is overwritten later. */
             do {
                 uint64_t t;
                 memcpy(&t, src, 8);
@@ -596,7 +633,7 @@ static int inf_run(cws_inflater *z, inf_io *io) {
 /* ---------------------------------------------------------------- API */
 
 static size_t inf_alloc_size(uint32_t window_size) {
-    return CWS__ALIGN_UP(sizeof(cws_inflater)) + window_size;
+    return CWS__ALIGN_UP(sizeof(cws_inflater)) + window_size + INF_WINDOW_SLACK;
 }
 
 cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err) {
@@ -611,7 +648,7 @@ cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int 
         if (err) *err = CWS_ERR_NOMEM;
         return NULL;
     }
-    memset(z, 0, sizeof *z);
+    memset(z, 0, inf_alloc_size(window_size)); /* the window too: see INF_WINDOW_SLACK */
     if (alloc) z->alloc = *alloc;
     z->window = (uint8_t *)z + CWS__ALIGN_UP(sizeof(cws_inflater));
     z->window_size = window_size;
