@@ -118,6 +118,8 @@ struct cws_deflater {
     uint32_t em_i, em_j, st_left, st_off;
     uint16_t lit_code[CWS__DEFLATE_NUM_LITLEN], dist_code[CWS__DEFLATE_NUM_DIST];
     uint8_t lit_len[CWS__DEFLATE_NUM_LITLEN], dist_len[CWS__DEFLATE_NUM_DIST];
+    uint16_t fixed_lit_code[CWS__DEFLATE_NUM_LITLEN], fixed_dist_code[CWS__DEFLATE_NUM_DIST];
+    uint8_t fixed_lit_len[CWS__DEFLATE_NUM_LITLEN], fixed_dist_len[CWS__DEFLATE_NUM_DIST];
     uint16_t clen_code[DEF_NUM_CLEN];
     uint8_t clen_len[DEF_NUM_CLEN];
     uint8_t item_sym[DEF_NUM_LITLEN + DEF_NUM_DIST], item_extra[DEF_NUM_LITLEN + DEF_NUM_DIST];
@@ -131,6 +133,8 @@ struct cws_deflater {
     int flushing; /* a SYNC or FINISH being written */
     int finished;
 };
+
+static void def_build_fixed(cws_deflater *z);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -270,6 +274,7 @@ cws_deflater *cws_deflater_new(int level, int window_bits, const cws_allocator *
     z->prev = (uint16_t *)(void *)(block + l.prev);
     z->sym = block + l.sym;
     z->flags = block + l.flags;
+    def_build_fixed(z);
     if (err) *err = CWS_OK;
     return z;
 }
@@ -418,11 +423,19 @@ static unsigned def_fixed_len(unsigned s) {
     return s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
 }
 
+/* The fixed code (§3.2.6), built once per deflater. */
+static void def_build_fixed(cws_deflater *z) {
+    for (unsigned s = 0; s < CWS__DEFLATE_NUM_LITLEN; s++) z->fixed_lit_len[s] = (uint8_t)def_fixed_len(s);
+    memset(z->fixed_dist_len, 5, CWS__DEFLATE_NUM_DIST);
+    cws__huff_codes(z->fixed_lit_len, CWS__DEFLATE_NUM_LITLEN, z->fixed_lit_code);
+    cws__huff_codes(z->fixed_dist_len, CWS__DEFLATE_NUM_DIST, z->fixed_dist_code);
+}
+
 static void def_set_fixed_codes(cws_deflater *z) {
-    for (unsigned s = 0; s < CWS__DEFLATE_NUM_LITLEN; s++) z->lit_len[s] = (uint8_t)def_fixed_len(s);
-    memset(z->dist_len, 5, CWS__DEFLATE_NUM_DIST);
-    cws__huff_codes(z->lit_len, CWS__DEFLATE_NUM_LITLEN, z->lit_code);
-    cws__huff_codes(z->dist_len, CWS__DEFLATE_NUM_DIST, z->dist_code);
+    memcpy(z->lit_code, z->fixed_lit_code, sizeof z->lit_code);
+    memcpy(z->lit_len, z->fixed_lit_len, sizeof z->lit_len);
+    memcpy(z->dist_code, z->fixed_dist_code, sizeof z->dist_code);
+    memcpy(z->dist_len, z->fixed_dist_len, sizeof z->dist_len);
 }
 
 /* Run-length codes the concatenated code lengths (§3.2.7): 16 repeats the

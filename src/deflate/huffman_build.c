@@ -123,6 +123,15 @@ void cws__huff_lengths(const uint32_t *freq, unsigned n, unsigned max_bits, uint
         for (unsigned c = 0; c < count[l]; c++) lens[keys[i++] & 511] = (uint8_t)l;
 }
 
+/* The low len bits of c in reverse order (len <= 16). */
+static uint16_t hb_reverse(uint32_t c, unsigned len) {
+    c = ((c & 0x5555u) << 1) | ((c >> 1) & 0x5555u);
+    c = ((c & 0x3333u) << 2) | ((c >> 2) & 0x3333u);
+    c = ((c & 0x0F0Fu) << 4) | ((c >> 4) & 0x0F0Fu);
+    c = ((c & 0x00FFu) << 8) | ((c >> 8) & 0x00FFu);
+    return (uint16_t)(c >> (16 - len));
+}
+
 void cws__huff_codes(const uint8_t *lens, unsigned n, uint16_t *codes) {
     unsigned count[16] = {0};
     uint32_t next[16];
@@ -139,8 +148,6 @@ void cws__huff_codes(const uint8_t *lens, unsigned n, uint16_t *codes) {
             codes[s] = 0;
             continue;
         }
-        uint32_t c = next[l]++, r = 0;
-        for (unsigned b = 0; b < l; b++) r |= ((c >> b) & 1u) << (l - 1 - b);
-        codes[s] = (uint16_t)r;
+        codes[s] = hb_reverse(next[l]++, l);
     }
 }
