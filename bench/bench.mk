@@ -61,3 +61,24 @@ bench-load: $(BENCH_TOOLS) $(BENCH_CWS)
 bench: $(BENCH_TOOLS) $(BENCH_CWS)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh all
+
+# DEFLATE codec: cws_inflate against zlib's raw inflate (zlib is only the
+# yardstick here, as in the tests).
+.PHONY: bench-codec-inflate
+
+$(BENCH_DIR)/codec_inflate: bench/codec_inflate.c bench/codec_corpus.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz
+
+bench-codec-inflate: $(BENCH_DIR)/codec_inflate
+	$(BENCH_DIR)/codec_inflate
+
+# cws_deflate against zlib's raw deflate at levels 1 and 6: MB/s and ratio.
+.PHONY: bench-codec-deflate
+
+$(BENCH_DIR)/codec_deflate: bench/codec_deflate.c bench/codec_corpus.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz
+
+bench-codec-deflate: $(BENCH_DIR)/codec_deflate
+	$(BENCH_DIR)/codec_deflate
