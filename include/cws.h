@@ -132,6 +132,46 @@ CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *n
 /* Number of fields named name (case-insensitive); *value (if not NULL)
  * gets the first one. */
 CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
+/* --- permessage-deflate (RFC 7692) --- */
+
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
+/* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
+ * cws_conn_set_deflate(). Filled by cws_hs_server_parse and
+ * cws_hs_client_parse; enabled is 0 when the extension is off. */
+typedef struct cws_deflate_params {
+    uint8_t enabled;
+    uint8_t server_no_context_takeover; /* the server compresses each message alone */
+    uint8_t client_no_context_takeover; /* the client does */
+    uint8_t server_max_window_bits;     /* 8..15: the server's window */
+    uint8_t client_max_window_bits;     /* 8..15: the client's window */
+    uint8_t response_server_bits;       /* private: what the 101 carries */
+    uint8_t response_client_bits;       /* private */
+} cws_deflate_params;
+
 /* --- server side --- */
 
 #define CWS_HANDSHAKE_MAX_DEFAULT 8192
@@ -142,6 +182,7 @@ typedef struct cws_hs_request {
     cws_str key;          /* Sec-WebSocket-Key, validated */
     cws_str origin;       /* empty if absent */
     cws_str protocol;     /* the subprotocol chosen; empty if none */
+    cws_deflate_params deflate; /* permessage-deflate, if accepted */
     const char *error;    /* detail for logs: the failed rule, or NULL */
 } cws_hs_request;
 
@@ -152,6 +193,10 @@ typedef struct cws_hs_server_opts {
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
     int (*select_protocol)(void *user, const cws_hs_request *req);
+    /* permessage-deflate: NULL or !enable declines every offer; else the
+     * first acceptable offer wins (r->deflate) and cws_hs_accept answers
+     * it. A malformed offer is declined, never a refusal (RFC 7692 §5). */
+    const cws_deflate_config *deflate;
     void *user;
 } cws_hs_server_opts;
 
@@ -180,7 +225,8 @@ CWS_API int cws_hs_status(int err);
  * fields, in order); returns 1 if it exists. */
 CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
 /* Writes the 101 response with Sec-WebSocket-Accept, the chosen
- * subprotocol, no extensions, and extra_headers (may be NULL).
+ * subprotocol, Sec-WebSocket-Extensions when r->deflate.enabled, and
+ * extra_headers (may be NULL).
  * Returns its length or CWS_ERR_NOSPACE. */
 CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap);
 /* Writes a complete error response for status (with Sec-WebSocket-Version
@@ -200,6 +246,7 @@ typedef struct cws_hs_client_opts {
     cws_rng_fn rng;            /* NULL: cws_random */
     void *rng_user;
     size_t max_size;           /* response limit; 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    const cws_deflate_config *deflate; /* offer permessage-deflate if enabled */
 } cws_hs_client_opts;
 
 typedef struct cws_hs_client {
@@ -209,6 +256,8 @@ typedef struct cws_hs_client {
     char accept[29];        /* the Sec-WebSocket-Accept we expect */
     char offered[256];      /* copy of opts->protocols */
     size_t max_size;
+    cws_deflate_config deflate_offered; /* copy of *opts->deflate, or zero */
+    cws_deflate_params deflate;         /* what the response agreed */
     const char *error;      /* detail for logs: the failed rule, or NULL */
 } cws_hs_client;
 
@@ -373,6 +422,10 @@ typedef struct cws_conn_config {
     cws_allocator alloc;
     cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
     void *rng_user;
+    /* Compression settings (level, threshold) for connections on which
+     * cws_conn_set_deflate() turns permessage-deflate on; enable and the
+     * window fields are the handshake's business. */
+    cws_deflate_config deflate;
 } cws_conn_config;
 
 enum cws_state {
@@ -408,6 +461,24 @@ CWS_API void cws_conn_deinit(cws_conn *c);
  * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
  * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+/* Turns permessage-deflate on as the handshake agreed (params from
+ * cws_hs_request.deflate or cws_hs_client.deflate; nothing happens when
+ * params->enabled is 0). Call it before any data moves. Then messages of
+ * at least cfg->deflate.threshold bytes go out compressed (RFC 7692 §7.2.1,
+ * RSV1 on the first frame), received ones are inflated before delivery,
+ * and max_message_size bounds the inflated size (1009 as soon as it is
+ * crossed). The codec's state is allocated when first needed and, without
+ * context takeover, released after each message. CWS_OK, CWS_ERR_INVALID,
+ * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
+ * when the library was built without the codec (CWS_NO_DEFLATE). */
+CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
+/* 1 if permessage-deflate is on for c. */
+CWS_API int cws_conn_deflate(const cws_conn *c);
+/* OR'd into the opcode of cws_conn_send, cws_socket_send or
+ * cws_server_broadcast: this message goes uncompressed even when
+ * permessage-deflate is on (e.g. data that is compressed already). */
+#define CWS_SEND_UNCOMPRESSED 0x100
+
 /* From inside a callback: cws_conn_recv returns once this callback does
  * (CWS_OK; CWS_ERR_STATE outside cws_conn_recv). */
 CWS_API int cws_conn_pause(cws_conn *c);

@@ -233,6 +233,46 @@ CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *n
 /* Number of fields named name (case-insensitive); *value (if not NULL)
  * gets the first one. */
 CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
+/* --- permessage-deflate (RFC 7692) --- */
+
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
+/* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
+ * cws_conn_set_deflate(). Filled by cws_hs_server_parse and
+ * cws_hs_client_parse; enabled is 0 when the extension is off. */
+typedef struct cws_deflate_params {
+    uint8_t enabled;
+    uint8_t server_no_context_takeover; /* the server compresses each message alone */
+    uint8_t client_no_context_takeover; /* the client does */
+    uint8_t server_max_window_bits;     /* 8..15: the server's window */
+    uint8_t client_max_window_bits;     /* 8..15: the client's window */
+    uint8_t response_server_bits;       /* private: what the 101 carries */
+    uint8_t response_client_bits;       /* private */
+} cws_deflate_params;
+
 /* --- server side --- */
 
 #define CWS_HANDSHAKE_MAX_DEFAULT 8192
@@ -243,6 +283,7 @@ typedef struct cws_hs_request {
     cws_str key;          /* Sec-WebSocket-Key, validated */
     cws_str origin;       /* empty if absent */
     cws_str protocol;     /* the subprotocol chosen; empty if none */
+    cws_deflate_params deflate; /* permessage-deflate, if accepted */
     const char *error;    /* detail for logs: the failed rule, or NULL */
 } cws_hs_request;
 
@@ -253,6 +294,10 @@ typedef struct cws_hs_server_opts {
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
     int (*select_protocol)(void *user, const cws_hs_request *req);
+    /* permessage-deflate: NULL or !enable declines every offer; else the
+     * first acceptable offer wins (r->deflate) and cws_hs_accept answers
+     * it. A malformed offer is declined, never a refusal (RFC 7692 §5). */
+    const cws_deflate_config *deflate;
     void *user;
 } cws_hs_server_opts;
 
@@ -281,7 +326,8 @@ CWS_API int cws_hs_status(int err);
  * fields, in order); returns 1 if it exists. */
 CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
 /* Writes the 101 response with Sec-WebSocket-Accept, the chosen
- * subprotocol, no extensions, and extra_headers (may be NULL).
+ * subprotocol, Sec-WebSocket-Extensions when r->deflate.enabled, and
+ * extra_headers (may be NULL).
  * Returns its length or CWS_ERR_NOSPACE. */
 CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap);
 /* Writes a complete error response for status (with Sec-WebSocket-Version
@@ -301,6 +347,7 @@ typedef struct cws_hs_client_opts {
     cws_rng_fn rng;            /* NULL: cws_random */
     void *rng_user;
     size_t max_size;           /* response limit; 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    const cws_deflate_config *deflate; /* offer permessage-deflate if enabled */
 } cws_hs_client_opts;
 
 typedef struct cws_hs_client {
@@ -310,6 +357,8 @@ typedef struct cws_hs_client {
     char accept[29];        /* the Sec-WebSocket-Accept we expect */
     char offered[256];      /* copy of opts->protocols */
     size_t max_size;
+    cws_deflate_config deflate_offered; /* copy of *opts->deflate, or zero */
+    cws_deflate_params deflate;         /* what the response agreed */
     const char *error;      /* detail for logs: the failed rule, or NULL */
 } cws_hs_client;
 
@@ -474,6 +523,10 @@ typedef struct cws_conn_config {
     cws_allocator alloc;
     cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
     void *rng_user;
+    /* Compression settings (level, threshold) for connections on which
+     * cws_conn_set_deflate() turns permessage-deflate on; enable and the
+     * window fields are the handshake's business. */
+    cws_deflate_config deflate;
 } cws_conn_config;
 
 enum cws_state {
@@ -509,6 +562,24 @@ CWS_API void cws_conn_deinit(cws_conn *c);
  * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
  * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+/* Turns permessage-deflate on as the handshake agreed (params from
+ * cws_hs_request.deflate or cws_hs_client.deflate; nothing happens when
+ * params->enabled is 0). Call it before any data moves. Then messages of
+ * at least cfg->deflate.threshold bytes go out compressed (RFC 7692 §7.2.1,
+ * RSV1 on the first frame), received ones are inflated before delivery,
+ * and max_message_size bounds the inflated size (1009 as soon as it is
+ * crossed). The codec's state is allocated when first needed and, without
+ * context takeover, released after each message. CWS_OK, CWS_ERR_INVALID,
+ * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
+ * when the library was built without the codec (CWS_NO_DEFLATE). */
+CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
+/* 1 if permessage-deflate is on for c. */
+CWS_API int cws_conn_deflate(const cws_conn *c);
+/* OR'd into the opcode of cws_conn_send, cws_socket_send or
+ * cws_server_broadcast: this message goes uncompressed even when
+ * permessage-deflate is on (e.g. data that is compressed already). */
+#define CWS_SEND_UNCOMPRESSED 0x100
+
 /* From inside a callback: cws_conn_recv returns once this callback does
  * (CWS_OK; CWS_ERR_STATE outside cws_conn_recv). */
 CWS_API int cws_conn_pause(cws_conn *c);
@@ -1183,7 +1254,29 @@ typedef struct cws__buf {
 CWS__LINK uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
 CWS__LINK void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
-/* Kept small (104 bytes on LP64): a server holds one per idle client.
+/* permessage-deflate's state on one connection (src/deflate/pmd_conn.c),
+ * reached only through its hooks, so that the core never names the codec
+ * and a connection without the extension carries one NULL pointer. */
+typedef struct cws__pmd cws__pmd;
+typedef struct cws__pmd_ops {
+    /* A chunk of a compressed message's payload; last: the message ends
+     * with it. Inflates and hands the bytes to cws__conn_deliver.
+     * Returns CWS__CONN_GO, _PAUSE or _FAILED. */
+    int (*rx)(cws_conn *c, const uint8_t *data, size_t len, int last);
+    /* Sends data compressed, as frames of one message (opcode on the
+     * first, CONT after; fin on the last). Returns a cws_err. */
+    int (*tx)(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+    void (*free)(cws_conn *c);
+} cws__pmd_ops;
+/* The first member of every cws__pmd. */
+struct cws__pmd {
+    const cws__pmd_ops *ops;
+};
+
+/* Outcome of handling one parser event (src/conn.c). */
+enum { CWS__CONN_GO = 0, CWS__CONN_PAUSE = 1, CWS__CONN_FAILED = -1 };
+
+/* Kept small (112 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
  * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
@@ -1197,6 +1290,7 @@ struct cws_conn {
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
     uint8_t *keys;      /* client role: pool of random masking keys, then
                            the index of the next unused byte */
+    cws__pmd *pmd;      /* permessage-deflate, or NULL */
     /* Two 8-byte words of state. The first is written per frame by the
      * receive path (and close_code, once); the second is read by every
      * send and rarely written. Apart, a send right after a receive (an
@@ -1209,6 +1303,8 @@ struct cws_conn {
     unsigned rx_started : 1;  /* the current frame's header was handled */
     unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
     unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
+    unsigned rx_z : 1;        /* the message being received is compressed */
+    unsigned tx_z : 1;        /* the fragmented message being sent is */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -1222,8 +1318,21 @@ struct cws_conn {
                                  in fragments (its states fit a byte) */
 };
 
-/* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
+/* Sends one frame (masked in the client role); opcode may carry
+ * CWS__EMIT_RSV1. Returns CWS_OK or an error. */
+#define CWS__EMIT_RSV1 0x40
 CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* "Fail the WebSocket connection" (RFC 6455 §7.1.7) with code; returns
+ * CWS__CONN_FAILED. */
+CWS__LINK int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
+/* Data of the message being received, for the application: UTF-8 check
+ * of text, then on_message_data or the reassembly buffer. Returns
+ * CWS__CONN_GO, _PAUSE or _FAILED. */
+CWS__LINK int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
+/* max_message_size as the config rule resolves it. */
+CWS__LINK size_t cws__conn_max_message(const cws_conn *c);
+/* Attaches permessage-deflate (src/deflate/pmd_conn.c). */
+CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p);
 /* A copy-free way out for an embedder that queues bytes itself (the
  * runtime): a connection marked with cws__conn_set_direct() has a cfg that
  * is the first member of this struct, and encodes each frame straight into
@@ -1414,8 +1523,10 @@ CWS__LINK int cws_close_code_valid(int code) {
  * holds the first bad byte: in streamed mode that chunk is not delivered
  * (the chunks before it were). */
 
-/* Outcome of handling one parser event. */
-enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
+#define CONN_GO CWS__CONN_GO
+#define CONN_PAUSE CWS__CONN_PAUSE
+#define CONN_FAILED CWS__CONN_FAILED
+#define conn_fail cws__conn_fail
 
 static size_t conn_max_frame(const cws_conn *c) {
     return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
@@ -1424,6 +1535,8 @@ static size_t conn_max_frame(const cws_conn *c) {
 static size_t conn_max_message(const cws_conn *c) {
     return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
 }
+
+CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
 static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
@@ -1484,6 +1597,8 @@ static void conn_release_rx(cws_conn *c) {
 
 CWS__LINK void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
+    if (c->pmd) c->pmd->ops->free(c);
+    c->pmd = NULL;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
     if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
@@ -1507,7 +1622,7 @@ static void conn_report(cws_conn *c, int code, const char *reason, size_t len) {
 
 /* "Fail the WebSocket connection" (§7.1.7): one close frame with code
  * (unless ours is already out), then nothing more in either direction. */
-static int conn_fail(cws_conn *c, int err, int code, const char *why) {
+CWS__LINK int cws__conn_fail(cws_conn *c, int err, int code, const char *why) {
     c->fail_err = (uint8_t)-err;
     c->parser.error = why; /* the parser is done with too: nothing more is parsed */
     size_t n = strlen(why);
@@ -1527,6 +1642,11 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "new message inside a fragmented one (RFC 6455 §5.4)");
     }
+    /* RSV1 is permessage-deflate's "compressed" bit; the frame parser lets
+     * it through only once the extension is on (RFC 7692 §6.1). */
+    if ((h->rsv & 4) && h->opcode == CWS_OP_CONT)
+        return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                         "RSV1 on a continuation frame (RFC 7692 §6.1)");
     if (h->len > conn_max_frame(c))
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
@@ -1534,6 +1654,7 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
+        c->rx_z = (h->rsv & 4) != 0;
         cws_utf8_init(&c->utf8);
     }
     c->msg_len = before + h->len;
@@ -1558,6 +1679,21 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
     return conn_take_pause(c);
 }
 
+CWS__LINK int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len) {
+    if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, data, len, NULL) != CWS_OK)
+        return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                         "invalid UTF-8 in a text message (RFC 6455 §8.1)");
+    if (conn_streamed(c)) {
+        if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, data, len);
+        return conn_take_pause(c);
+    }
+    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, len, conn_max_message(c));
+    if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
+    memcpy(dst, data, len);
+    c->rx->len += len;
+    return CONN_GO;
+}
+
 /* A chunk of a data frame. *rewind is set when on_message_begin paused:
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
@@ -1574,22 +1710,19 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
             }
         }
     }
-    /* A single-frame message wholly in this buffer needs no copy. */
-    int view = (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
-               h->opcode != CWS_OP_CONT;
-    if (ev->len) {
+    /* A whole single-frame message in this buffer needs no copy. */
+    int view = !streamed && (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
+               h->opcode != CWS_OP_CONT && !c->rx_z;
+    if (c->rx_z) {
+        r = c->pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
+        if (r == CONN_FAILED) return r;
+    } else if (view) {
         if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
-        if (streamed) {
-            if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len);
-            r = conn_take_pause(c);
-        } else if (!view) {
-            uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
-            if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
-            memcpy(dst, ev->data, ev->len);
-            c->rx->len += ev->len;
-        }
+    } else if (ev->len) {
+        r = cws__conn_deliver(c, ev->data, ev->len);
+        if (r == CONN_FAILED) return r;
     }
     if (!(ev->flags & CWS_FRAME_END)) return r;
     c->rx_started = 0;
@@ -1599,6 +1732,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
         return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                          "text message ends inside a UTF-8 sequence (RFC 6455 §8.1)");
     c->rx_op = 0;
+    c->rx_z = 0;
     c->msg_len = 0;
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
@@ -1697,6 +1831,11 @@ CWS__LINK ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
             break;
         }
         int rewind = 0;
+        if ((ev.hdr->opcode & 0x8) && ev.hdr->rsv) {
+            r = conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                          "RSV bit on a control frame (RFC 7692 §6.1)");
+            break;
+        }
         r = (ev.hdr->opcode & 0x8) ? conn_control(c, &ev) : conn_data(c, &ev, &rewind);
         if (rewind) {
             cws__frame_parser_rewind(&c->parser, ev.data, ev.len);
@@ -1732,6 +1871,21 @@ CWS__LINK const char *cws_conn_error(const cws_conn *c) { return c && c->fail_er
 CWS__LINK int cws_conn_role(const cws_conn *c) { return c->parser.role; }
 CWS__LINK void *cws_conn_user(const cws_conn *c) { return c->user; }
 CWS__LINK void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
+
+CWS__LINK int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
+    if (!c || !p) return CWS_ERR_INVALID;
+    if (!p->enabled) return CWS_OK;
+#ifdef CWS_NO_DEFLATE
+    return CWS_ERR_STATE; /* built without the codec */
+#else
+    /* Only before any data: the first message must know its framing. */
+    if (c->pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
+        return CWS_ERR_STATE;
+    return cws__pmd_attach(c, p);
+#endif
+}
+
+CWS__LINK int cws_conn_deflate(const cws_conn *c) { return c && c->pmd != NULL; }
 /* ---- file: src/conn_send.c ---- */
 /* cws_conn, the sending half: frames out to the write callback or to the
  * internal output buffer, masking keys for the client role (RFC 6455
@@ -1743,6 +1897,9 @@ CWS__LINK void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
+/* Messages shorter than this go uncompressed unless the config says
+ * otherwise (deflating a few bytes costs more than it saves). */
+#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -1803,7 +1960,8 @@ CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *da
     cws_frame_header h;
     memset(&h, 0, sizeof h);
     h.fin = (uint8_t)(fin ? 1 : 0);
-    h.opcode = (uint8_t)opcode;
+    h.opcode = (uint8_t)(opcode & 0x0F);
+    h.rsv = (opcode & CWS__EMIT_RSV1) ? 4 : 0; /* RFC 7692 §6: a compressed message */
     h.len = len;
     /* §5.1: a client masks every frame, a server none. */
     if (c->parser.role == CWS_CLIENT) {
@@ -1855,13 +2013,26 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
+/* Whether a message of len bytes goes out compressed: permessage-deflate
+ * is on, the sender did not ask otherwise, and it reaches the threshold. */
+static int conn_compresses(const cws_conn *c, int flags, size_t len) {
+    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    size_t t = c->cfg->deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+}
+
 CWS__LINK int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
-    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (flags & ~CWS_SEND_UNCOMPRESSED) ||
+        (!data && len))
+        return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
     /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
@@ -1886,7 +2057,10 @@ static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, siz
 }
 
 CWS__LINK int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
-    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED) || (!data && len))
         return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
@@ -1894,7 +2068,10 @@ CWS__LINK int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, 
     if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
     uint8_t state;
     if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
-    r = cws__conn_emit(c, opcode, fin, data, len);
+    /* A message of unknown length: compressed whole or not at all, as its
+     * first fragment decides (no threshold applies). */
+    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
     if (r == CWS_OK) {
         c->tx_frag = !fin;
         c->tx_utf8 = state;
@@ -2127,6 +2304,83 @@ CWS__LINK size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], cons
 /* Client side of the opening handshake (RFC 6455 §4.1): write the upgrade
  * request with a fresh key, then check the server's answer rule by rule,
  * each failure with its own CWS_ERR_HS_* code. */
+/* ---- file: src/pmd.h ---- */
+/* permessage-deflate negotiation (RFC 7692 §5, §7.1), both roles, as pure
+ * functions over parsed header blocks: no I/O, no allocation, no state
+ * beyond what the caller passes. The handshake code calls them; the
+ * connection runs the codec with the cws__pmd_agreed they produce.
+ *
+ *   server:  cws__pmd_server_select(req, cfg, &a)       1: accepted
+ *            cws__pmd_format_response(&a, buf, cap)     the element to send
+ *   client:  cws__pmd_format_offer(cfg, buf, cap)       the element to send
+ *            cws__pmd_client_check(resp, cfg, &a, &ok)  ok 1: accepted
+ *
+ * Both write a Sec-WebSocket-Extensions *value* (no field name, no CRLF,
+ * no NUL) of at most CWS__PMD_ELEMENT_MAX bytes. Both ends derive the same
+ * cws__pmd_agreed from the same exchange (tests/unit/test_pmd_negotiate.c
+ * checks this for every client and server config). */
+#ifndef CWS_PMD_H
+#define CWS_PMD_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* The longest offer or response we write: all four parameters, two-digit
+ * windows, 126 bytes. */
+#define CWS__PMD_ELEMENT_MAX 128
+
+/* What both ends use once the handshake is done: the public
+ * cws_deflate_params (cws.h). The window fields are always 8..15 (log2 of
+ * the LZ77 window, RFC 7692 §7.1.2), the flags 0/1. response_server_bits
+ * and response_client_bits say whether the response carries
+ * server_max_window_bits / client_max_window_bits (server: will carry, for
+ * cws__pmd_format_response; client: carried). The no_context_takeover
+ * flags are carried exactly when set, except that a client's own
+ * client_no_context_takeover offer binds it anyway. The negotiation
+ * functions leave `enabled` to their callers. */
+typedef cws_deflate_params cws__pmd_agreed;
+
+/* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9 (checked
+ * here too, so that one call validates the whole struct). NULL or
+ * !cfg->enable is valid (off; the other fields are then ignored). The
+ * functions below refuse the others with CWS_ERR_INVALID. */
+CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg);
+
+/* Server: reads every Sec-WebSocket-Extensions field of req, in order, as
+ * one list (RFC 6455 §9.1). The first permessage-deflate offer that is well
+ * formed and acceptable under cfg wins. Returns 1 (accepted, *agreed
+ * filled), 0 (none: go on without compression; a bad offer is declined,
+ * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID (req or agreed
+ * NULL, or a cfg that cws__pmd_config_check refuses). NULL cfg or
+ * !cfg->enable: 0. */
+CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
+                           cws__pmd_agreed *agreed);
+
+/* Server: the response element for *a (from cws__pmd_server_select), e.g.
+ * "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
+ * Returns its length, CWS_ERR_NOSPACE, or CWS_ERR_INVALID (a window out of
+ * 8..15). */
+CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap);
+
+/* Client: the offer for cfg (cfg->enable set), e.g.
+ * "permessage-deflate; client_max_window_bits". Returns its length,
+ * CWS_ERR_NOSPACE, or CWS_ERR_INVALID (cfg NULL, disabled or invalid). */
+CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap);
+
+/* Client: checks every Sec-WebSocket-Extensions field of resp against
+ * what cws__pmd_format_offer(cfg) offered (cfg NULL or !cfg->enable:
+ * nothing was offered). Returns CWS_OK with *accepted 0 (no extension) or
+ * 1 (*agreed filled), CWS_ERR_HS_EXTENSION if the response must fail the
+ * connection (RFC 6455 §4.1, §9.1; RFC 7692 §5, §7), or CWS_ERR_INVALID
+ * (a NULL pointer but cfg, or an invalid cfg). A field with no element
+ * (empty, or only commas) names no extension. */
+CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
+                          cws__pmd_agreed *agreed, int *accepted);
+
+#endif
+/* ---- (back in src/handshake_client.c) ---- */
 
 /* Option values go into header lines verbatim: a CR or LF in one would
  * let the caller's input forge extra fields (header injection). */
@@ -2158,6 +2412,17 @@ static void hs_client_line(cws__text *t, const char *name, const char *value) {
     cws__text_puts(t, "\r\n");
 }
 
+/* The codec may be left out of the single header (CWS_NO_DEFLATE): then
+ * nothing is offered, and a server cannot agree to what was not offered. */
+static int hs_client_offers_deflate(const cws_deflate_config *cfg) {
+#ifdef CWS_NO_DEFLATE
+    (void)cfg;
+    return 0;
+#else
+    return cfg && cfg->enable;
+#endif
+}
+
 CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
                                 size_t cap) {
     if (!c || !opts || (!out && cap)) return CWS_ERR_INVALID;
@@ -2172,11 +2437,14 @@ CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_
     if ((opts->origin && !cws__http_value_ok(opts->origin)) ||
         !cws__http_fields_ok(opts->extra_headers))
         return CWS_ERR_INVALID;
+    int offer_deflate = hs_client_offers_deflate(opts->deflate);
+    if (offer_deflate && !cws__pmd_config_check(opts->deflate)) return CWS_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->max_size = opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     memcpy(c->offered, protocols, strlen(protocols) + 1);
     c->protocol.ptr = "";
+    if (offer_deflate) c->deflate_offered = *opts->deflate;
 
     /* RFC 6455 §4.1: a nonce of 16 random bytes, base64-encoded. */
     uint8_t nonce[16];
@@ -2200,6 +2468,14 @@ CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_
     cws__text_puts(&t, "Sec-WebSocket-Version: 13\r\n");
     if (protocols[0]) hs_client_line(&t, "Sec-WebSocket-Protocol", protocols);
     if (opts->origin) hs_client_line(&t, "Origin", opts->origin);
+    if (offer_deflate) {
+        char offer[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_offer(opts->deflate, offer, sizeof offer);
+        if (n < 0) return n;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, offer, (size_t)n);
+        cws__text_puts(&t, "\r\n");
+    }
     if (opts->extra_headers) cws__text_puts(&t, opts->extra_headers);
     cws__text_puts(&t, "\r\n");
     return cws__text_end(&t);
@@ -2241,9 +2517,13 @@ CWS__LINK ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept missing or repeated");
     if (accept.len != 28 || memcmp(accept.ptr, c->accept, 28) != 0)
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept does not match the key");
-    /* We offer no extension, so any answer names one we did not offer. */
-    if (cws_http_header(h, "Sec-WebSocket-Extensions", NULL) != 0)
-        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered");
+    /* RFC 6455 §9.1, RFC 7692 §7.1: only what we offered, as we offered it. */
+    int accepted = 0;
+    const cws_deflate_config *offered = c->deflate_offered.enable ? &c->deflate_offered : NULL;
+    memset(&c->deflate, 0, sizeof c->deflate);
+    if (cws__pmd_client_check(h, offered, &c->deflate, &accepted) != CWS_OK)
+        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered or not acceptable");
+    c->deflate.enabled = (uint8_t)accepted;
     cws_str proto;
     int protos = cws_http_header(h, "Sec-WebSocket-Protocol", &proto);
     if (protos > 1) /* §11.3.4 */
@@ -2326,8 +2606,7 @@ static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
         } else if (HS_SERVER_IS(name, "Content-Length")) {
             if (!(value.len == 1 && value.ptr[0] == '0')) f->has_body = 1;
         }
-        /* Sec-WebSocket-Extensions offers are read by nobody: we
-         * negotiate no extension, so none is ever echoed (§9.1). */
+        /* Sec-WebSocket-Extensions offers are read by hs_server_deflate. */
     }
 }
 
@@ -2386,6 +2665,20 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     return 0;
 }
 
+/* permessage-deflate: the first acceptable offer wins; none, or a
+ * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
+ * out with the codec (CWS_NO_DEFLATE). */
+static void hs_server_deflate(cws_hs_request *r, const cws_hs_server_opts *opts) {
+#ifdef CWS_NO_DEFLATE
+    (void)r;
+    (void)opts;
+#else
+    if (opts && opts->deflate && opts->deflate->enable &&
+        cws__pmd_server_select(&r->http, opts->deflate, &r->deflate) == 1)
+        r->deflate.enabled = 1;
+#endif
+}
+
 CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
                               size_t len) {
     if (!r) return CWS_ERR_INVALID;
@@ -2397,6 +2690,7 @@ CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_o
 
     static const cws_str hs_server_empty = {"", 0};
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
+    memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
@@ -2425,6 +2719,7 @@ CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_o
         /* An index outside the offered list means no subprotocol. */
         if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
     }
+    hs_server_deflate(r, opts);
     return n;
 }
 
@@ -2458,6 +2753,14 @@ CWS__LINK ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_hea
     if (r->protocol.len) {
         cws__text_puts(&t, "Sec-WebSocket-Protocol: ");
         cws__text_put(&t, r->protocol.ptr, r->protocol.len);
+        cws__text_puts(&t, "\r\n");
+    }
+    if (r->deflate.enabled) {
+        char ext[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_response(&r->deflate, ext, sizeof ext);
+        if (n < 0) return CWS_ERR_INVALID;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, ext, (size_t)n);
         cws__text_puts(&t, "\r\n");
     }
     if (extra_headers) cws__text_puts(&t, extra_headers);
@@ -3040,120 +3343,6 @@ CWS__LINK void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t
  * case-insensitively, and so does the rest of cws (cws_http_has_token).
  * Accepting "Permessage-Deflate" costs nothing since we only ever write
  * lower case. */
-/* ---- file: src/pmd.h ---- */
-/* permessage-deflate negotiation (RFC 7692 §5, §7.1), both roles, as pure
- * functions over parsed header blocks: no I/O, no allocation, no state
- * beyond what the caller passes. The handshake code calls them; the
- * connection runs the codec with the cws__pmd_agreed they produce.
- *
- *   server:  cws__pmd_server_select(req, cfg, &a)       1: accepted
- *            cws__pmd_format_response(&a, buf, cap)     the element to send
- *   client:  cws__pmd_format_offer(cfg, buf, cap)       the element to send
- *            cws__pmd_client_check(resp, cfg, &a, &ok)  ok 1: accepted
- *
- * Both write a Sec-WebSocket-Extensions *value* (no field name, no CRLF,
- * no NUL) of at most CWS__PMD_ELEMENT_MAX bytes. Both ends derive the same
- * cws__pmd_agreed from the same exchange (tests/unit/test_pmd_negotiate.c
- * checks this for every client and server config). */
-#ifndef CWS_PMD_H
-#define CWS_PMD_H
-
-
-#include <stddef.h>
-#include <stdint.h>
-
-/* permessage-deflate settings (RFC 7692). All zero: off. One struct for
- * both roles; each field says what it means to a server and to a client.
- * Internal until the extension is wired into the handshake and cws_conn
- * (issue 11); it then moves to cws.h as it is. */
-typedef struct cws_deflate_config {
-    int enable;                     /* 1: server accepts offers, client offers */
-    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
-    /* Server: the largest window it compresses with (it answers an offer's
-     * server_max_window_bits with the smaller of the two). Client: 8..15
-     * asks the server to compress with at most that; 0 asks nothing. */
-    int server_max_window_bits;
-    /* Server: asks a client that offered client_max_window_bits to
-     * compress with at most this window (0: 15). Client: the largest
-     * window it compresses with; it offers client_max_window_bits, with
-     * this value unless 0. */
-    int client_max_window_bits;
-    /* 1: the server compresses each message on its own (server: always;
-     * client: asks the server to). Saves the server's state between
-     * messages at some cost in ratio. */
-    int server_no_context_takeover;
-    /* 1: the client compresses each message on its own (server: requires
-     * it of the client; client: offers it). */
-    int client_no_context_takeover;
-    size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
-} cws_deflate_config;
-
-/* The longest offer or response we write: all four parameters, two-digit
- * windows, 126 bytes. */
-#define CWS__PMD_ELEMENT_MAX 128
-
-/* What both ends use once the handshake is done. The window fields are
- * always 8..15 (log2 of the LZ77 window, RFC 7692 §7.1.2); the flags 0/1. */
-typedef struct cws__pmd_agreed {
-    /* The server starts each message with an empty window: the server
-     * resets its deflater, the client may reset its inflater. */
-    uint8_t server_no_context_takeover;
-    /* The same for the client's messages. */
-    uint8_t client_no_context_takeover;
-    /* The server compresses with at most this window; the client inflates
-     * with it. */
-    uint8_t server_max_window_bits;
-    /* The client compresses with at most this window; the server inflates
-     * with it. */
-    uint8_t client_max_window_bits;
-    /* The response carries server_max_window_bits / client_max_window_bits
-     * (server: will carry, for cws__pmd_format_response; client: carried).
-     * The two flags above are carried exactly when set, except that a
-     * client's own client_no_context_takeover offer binds it anyway. */
-    uint8_t response_server_bits;
-    uint8_t response_client_bits;
-} cws__pmd_agreed;
-
-/* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9 (checked
- * here too, so that one call validates the whole struct). NULL or
- * !cfg->enable is valid (off; the other fields are then ignored). The
- * functions below refuse the others with CWS_ERR_INVALID. */
-CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg);
-
-/* Server: reads every Sec-WebSocket-Extensions field of req, in order, as
- * one list (RFC 6455 §9.1). The first permessage-deflate offer that is well
- * formed and acceptable under cfg wins. Returns 1 (accepted, *agreed
- * filled), 0 (none: go on without compression; a bad offer is declined,
- * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID (req or agreed
- * NULL, or a cfg that cws__pmd_config_check refuses). NULL cfg or
- * !cfg->enable: 0. */
-CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
-                           cws__pmd_agreed *agreed);
-
-/* Server: the response element for *a (from cws__pmd_server_select), e.g.
- * "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
- * Returns its length, CWS_ERR_NOSPACE, or CWS_ERR_INVALID (a window out of
- * 8..15). */
-CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap);
-
-/* Client: the offer for cfg (cfg->enable set), e.g.
- * "permessage-deflate; client_max_window_bits". Returns its length,
- * CWS_ERR_NOSPACE, or CWS_ERR_INVALID (cfg NULL, disabled or invalid). */
-CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap);
-
-/* Client: checks every Sec-WebSocket-Extensions field of resp against
- * what cws__pmd_format_offer(cfg) offered (cfg NULL or !cfg->enable:
- * nothing was offered). Returns CWS_OK with *accepted 0 (no extension) or
- * 1 (*agreed filled), CWS_ERR_HS_EXTENSION if the response must fail the
- * connection (RFC 6455 §4.1, §9.1; RFC 7692 §5, §7), or CWS_ERR_INVALID
- * (a NULL pointer but cfg, or an invalid cfg). A field with no element
- * (empty, or only commas) names no extension. */
-CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
-                          cws__pmd_agreed *agreed, int *accepted);
-
-#endif
-/* ---- (back in src/pmd_negotiate.c) ---- */
 
 
 static const char pmd_field_name[] = "Sec-WebSocket-Extensions";
@@ -5864,6 +6053,183 @@ CWS__LINK int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, siz
     if (consumed) *consumed = (size_t)(io.in - in);
     if (produced) *produced = (size_t)(io.out - io.out_start);
     return rc;
+}
+/* ---- file: src/deflate/pmd_conn.c ---- */
+/* permessage-deflate (RFC 7692) on one cws_conn: inflating received
+ * messages and deflating sent ones, with the parameters the handshake
+ * agreed. The connection reaches this file only through the hooks in
+ * cws__pmd_ops (src/internal.h): a connection without the extension holds
+ * one NULL pointer, and the single header can leave the codec out.
+ *
+ * Receive: a compressed message's payload is inflated chunk by chunk into
+ * a bounded stack buffer and handed on as it comes (cws__conn_deliver),
+ * so inflated bytes are counted, and the message fails with 1009 the
+ * moment it passes max_message_size, without inflating the rest: a
+ * decompression bomb costs no more than the limit.
+ *
+ * Send: a message is compressed through a bounded stack buffer with a
+ * sync flush; the flush's empty stored block (00 00 ff ff) is removed
+ * from the end of the message (§7.2.1). A message longer than the buffer
+ * goes out as several frames, RSV1 on the first only (§6.1).
+ *
+ * Without context takeover the codec's state is freed after each
+ * message, so an idle connection holds none (§7.1.1). */
+
+/* Bytes of inflated output handed on at a time. */
+#define PMD_RX_CHUNK 8192
+/* Bytes of compressed output per frame when a message is long. */
+#define PMD_TX_CHUNK 16384
+/* The empty stored block a sync flush ends with (RFC 7692 §7.2.1). */
+static const uint8_t pmd_tail[4] = {0x00, 0x00, 0xff, 0xff};
+
+typedef struct pmd_state {
+    cws__pmd base;            /* first: c->pmd points here */
+    cws_inflater *inf;        /* NULL until needed */
+    cws_deflater *def;
+    uint64_t inflated;        /* bytes of the message being received */
+    uint8_t rx_window;        /* the peer's window, as agreed */
+    uint8_t tx_window;        /* ours */
+    uint8_t rx_reset;         /* the peer starts each message afresh */
+    uint8_t tx_reset;         /* we do */
+    uint8_t rx_ended;         /* the message's final block is done */
+} pmd_state;
+
+static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->pmd; }
+
+/* ---------------------------------------------------------------- receive */
+
+/* Inflates in[0..len) and hands the output on. *paused is set when a
+ * callback asked to pause (the rest of this chunk is still delivered: its
+ * compressed bytes are consumed). */
+static int pmd_inflate_feed(cws_conn *c, pmd_state *z, const uint8_t *in, size_t len, int *paused) {
+    uint8_t out[PMD_RX_CHUNK];
+    for (;;) {
+        if (z->rx_ended) return CWS__CONN_GO; /* §7.2.3.4: after BFINAL, nothing */
+        size_t used = 0, made = 0;
+        int rc = cws_inflate(z->inf, in, len, &used, out, sizeof out, &made);
+        if (rc == CWS_ERR_DEFLATE)
+            return cws__conn_fail(c, CWS_ERR_DEFLATE, CWS_CLOSE_INVALID_DATA,
+                               "corrupt DEFLATE data in a compressed message (RFC 7692 §6.2)");
+        in += used;
+        len -= used;
+        if (made) {
+            if (made > cws__conn_max_message(c) - z->inflated)
+                return cws__conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG,
+                                   "message inflates past max_message_size");
+            z->inflated += made;
+            int r = cws__conn_deliver(c, out, made);
+            if (r == CWS__CONN_FAILED) return r;
+            if (r == CWS__CONN_PAUSE) *paused = 1;
+        }
+        if (rc == CWS_INFLATE_END) z->rx_ended = 1;
+        if (rc == CWS_OK && !used && !made) return CWS__CONN_GO; /* wants more input */
+        /* Done when the input is used up and the output had room to spare. */
+        if (rc == CWS_OK && len == 0 && made < sizeof out) return CWS__CONN_GO;
+    }
+}
+
+static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
+    pmd_state *z = pmd_of(c);
+    if (!z->inf) {
+        /* zlib cannot compress with a 256-byte window and uses 512 bytes
+         * when asked for 8 bits: read such peers with 9. */
+        int bits = z->rx_window < 9 ? 9 : z->rx_window;
+        z->inf = cws_inflater_new(bits, &c->cfg->alloc, NULL);
+        if (!z->inf)
+            return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
+    }
+    int paused = 0;
+    int r = pmd_inflate_feed(c, z, data, len, &paused);
+    /* §7.2.2: the sender removed the flush's tail; put it back. */
+    if (r != CWS__CONN_FAILED && last) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
+    if (r == CWS__CONN_FAILED) return r;
+    if (last) {
+        z->inflated = 0;
+        z->rx_ended = 0;
+        if (z->rx_reset) { /* no context takeover: nothing to keep */
+            cws_inflater_free(z->inf);
+            z->inf = NULL;
+        }
+    }
+    return paused ? CWS__CONN_PAUSE : CWS__CONN_GO;
+}
+
+/* ---------------------------------------------------------------- send */
+
+/* Sends buf as the next frame of the message: the first carries the
+ * opcode and RSV1, the rest are continuations. */
+static int pmd_emit(cws_conn *c, int *opcode, int fin, const uint8_t *buf, size_t n) {
+    int op = *opcode;
+    *opcode = CWS_OP_CONT;
+    return cws__conn_emit(c, op == CWS_OP_CONT ? op : op | CWS__EMIT_RSV1, fin, buf, n);
+}
+
+static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
+    pmd_state *z = pmd_of(c);
+    if (!z->def) {
+        z->def = cws_deflater_new(c->cfg->deflate.level, z->tx_window, &c->cfg->alloc, NULL);
+        if (!z->def) return CWS_ERR_NOMEM;
+    }
+    /* Four spare bytes: the last four of a full buffer are held back in
+     * case they are the tail to remove. */
+    uint8_t buf[PMD_TX_CHUNK + 4];
+    size_t have = 0;
+    int rc;
+    for (;;) {
+        size_t used = 0, made = 0;
+        rc = cws_deflate(z->def, data, len, &used, buf + have, sizeof buf - have, &made, CWS_DEFLATE_SYNC);
+        data += used;
+        len -= used;
+        have += made;
+        if (rc != CWS_ERR_AGAIN) break;
+        int r = pmd_emit(c, &opcode, 0, buf, have - 4);
+        if (r) return r;
+        memmove(buf, buf + have - 4, 4);
+        have = 4;
+    }
+    if (rc != CWS_OK) return rc;
+    /* A message's last flush loses its tail (§7.2.1); a fragment that is
+     * not the last keeps it, so the stream stays whole for the receiver. */
+    size_t n = fin && have >= 4 && !memcmp(buf + have - 4, pmd_tail, 4) ? have - 4 : have;
+    int r = pmd_emit(c, &opcode, fin, buf, n);
+    if (fin && z->tx_reset) { /* no context takeover: nothing to keep */
+        cws_deflater_free(z->def);
+        z->def = NULL;
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------- life */
+
+static void pmd_free(cws_conn *c) {
+    pmd_state *z = pmd_of(c);
+    cws_inflater_free(z->inf);
+    cws_deflater_free(z->def);
+    cws__realloc(&c->cfg->alloc, z, 0);
+}
+
+static const cws__pmd_ops pmd_ops = {pmd_rx, pmd_tx, pmd_free};
+
+static int pmd_bits_ok(int b) { return b >= CWS_DEFLATE_WINDOW_MIN && b <= CWS_DEFLATE_WINDOW_MAX; }
+
+CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
+    if (!pmd_bits_ok(p->server_max_window_bits) || !pmd_bits_ok(p->client_max_window_bits))
+        return CWS_ERR_INVALID;
+    int level = c->cfg->deflate.level;
+    if (level < 0 || level > CWS_DEFLATE_LEVEL_BEST) return CWS_ERR_INVALID;
+    pmd_state *z = cws__realloc(&c->cfg->alloc, NULL, sizeof *z);
+    if (!z) return CWS_ERR_NOMEM;
+    memset(z, 0, sizeof *z);
+    z->base.ops = &pmd_ops;
+    /* The agreement is written from the server's side; turn it to ours. */
+    int server = c->parser.role == CWS_SERVER;
+    z->tx_window = server ? p->server_max_window_bits : p->client_max_window_bits;
+    z->rx_window = server ? p->client_max_window_bits : p->server_max_window_bits;
+    z->tx_reset = server ? p->server_no_context_takeover : p->client_no_context_takeover;
+    z->rx_reset = server ? p->client_no_context_takeover : p->server_no_context_takeover;
+    c->pmd = &z->base;
+    c->parser.allowed_rsv |= 4; /* RSV1 now means "compressed" */
+    return CWS_OK;
 }
 #endif /* CWS_NO_DEFLATE */
 

@@ -9,6 +9,9 @@
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
+/* Messages shorter than this go uncompressed unless the config says
+ * otherwise (deflating a few bytes costs more than it saves). */
+#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -69,7 +72,8 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
     cws_frame_header h;
     memset(&h, 0, sizeof h);
     h.fin = (uint8_t)(fin ? 1 : 0);
-    h.opcode = (uint8_t)opcode;
+    h.opcode = (uint8_t)(opcode & 0x0F);
+    h.rsv = (opcode & CWS__EMIT_RSV1) ? 4 : 0; /* RFC 7692 §6: a compressed message */
     h.len = len;
     /* §5.1: a client masks every frame, a server none. */
     if (c->parser.role == CWS_CLIENT) {
@@ -121,13 +125,26 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
+/* Whether a message of len bytes goes out compressed: permessage-deflate
+ * is on, the sender did not ask otherwise, and it reaches the threshold. */
+static int conn_compresses(const cws_conn *c, int flags, size_t len) {
+    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    size_t t = c->cfg->deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+}
+
 int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
-    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (flags & ~CWS_SEND_UNCOMPRESSED) ||
+        (!data && len))
+        return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
     /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
@@ -152,7 +169,10 @@ static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, siz
 }
 
 int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
-    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED) || (!data && len))
         return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
@@ -160,7 +180,10 @@ int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len
     if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
     uint8_t state;
     if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
-    r = cws__conn_emit(c, opcode, fin, data, len);
+    /* A message of unknown length: compressed whole or not at all, as its
+     * first fragment decides (no threshold applies). */
+    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
     if (r == CWS_OK) {
         c->tx_frag = !fin;
         c->tx_utf8 = state;

@@ -9,6 +9,7 @@
  * that names an HTTP status (cws_hs_status), never NOT_UPGRADE: a client
  * that asked for a WebSocket should learn why it did not get one. */
 #include "internal.h"
+#include "pmd.h"
 
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
 static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -69,8 +70,7 @@ static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
         } else if (HS_SERVER_IS(name, "Content-Length")) {
             if (!(value.len == 1 && value.ptr[0] == '0')) f->has_body = 1;
         }
-        /* Sec-WebSocket-Extensions offers are read by nobody: we
-         * negotiate no extension, so none is ever echoed (§9.1). */
+        /* Sec-WebSocket-Extensions offers are read by hs_server_deflate. */
     }
 }
 
@@ -129,6 +129,20 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     return 0;
 }
 
+/* permessage-deflate: the first acceptable offer wins; none, or a
+ * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
+ * out with the codec (CWS_NO_DEFLATE). */
+static void hs_server_deflate(cws_hs_request *r, const cws_hs_server_opts *opts) {
+#ifdef CWS_NO_DEFLATE
+    (void)r;
+    (void)opts;
+#else
+    if (opts && opts->deflate && opts->deflate->enable &&
+        cws__pmd_server_select(&r->http, opts->deflate, &r->deflate) == 1)
+        r->deflate.enabled = 1;
+#endif
+}
+
 ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
                               size_t len) {
     if (!r) return CWS_ERR_INVALID;
@@ -140,6 +154,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
 
     static const cws_str hs_server_empty = {"", 0};
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
+    memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
@@ -168,6 +183,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
         /* An index outside the offered list means no subprotocol. */
         if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
     }
+    hs_server_deflate(r, opts);
     return n;
 }
 
@@ -201,6 +217,14 @@ ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char
     if (r->protocol.len) {
         cws__text_puts(&t, "Sec-WebSocket-Protocol: ");
         cws__text_put(&t, r->protocol.ptr, r->protocol.len);
+        cws__text_puts(&t, "\r\n");
+    }
+    if (r->deflate.enabled) {
+        char ext[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_response(&r->deflate, ext, sizeof ext);
+        if (n < 0) return CWS_ERR_INVALID;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, ext, (size_t)n);
         cws__text_puts(&t, "\r\n");
     }
     if (extra_headers) cws__text_puts(&t, extra_headers);

@@ -20,58 +20,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* permessage-deflate settings (RFC 7692). All zero: off. One struct for
- * both roles; each field says what it means to a server and to a client.
- * Internal until the extension is wired into the handshake and cws_conn
- * (issue 11); it then moves to cws.h as it is. */
-typedef struct cws_deflate_config {
-    int enable;                     /* 1: server accepts offers, client offers */
-    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
-    /* Server: the largest window it compresses with (it answers an offer's
-     * server_max_window_bits with the smaller of the two). Client: 8..15
-     * asks the server to compress with at most that; 0 asks nothing. */
-    int server_max_window_bits;
-    /* Server: asks a client that offered client_max_window_bits to
-     * compress with at most this window (0: 15). Client: the largest
-     * window it compresses with; it offers client_max_window_bits, with
-     * this value unless 0. */
-    int client_max_window_bits;
-    /* 1: the server compresses each message on its own (server: always;
-     * client: asks the server to). Saves the server's state between
-     * messages at some cost in ratio. */
-    int server_no_context_takeover;
-    /* 1: the client compresses each message on its own (server: requires
-     * it of the client; client: offers it). */
-    int client_no_context_takeover;
-    size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
-} cws_deflate_config;
 
 /* The longest offer or response we write: all four parameters, two-digit
  * windows, 126 bytes. */
 #define CWS__PMD_ELEMENT_MAX 128
 
-/* What both ends use once the handshake is done. The window fields are
- * always 8..15 (log2 of the LZ77 window, RFC 7692 §7.1.2); the flags 0/1. */
-typedef struct cws__pmd_agreed {
-    /* The server starts each message with an empty window: the server
-     * resets its deflater, the client may reset its inflater. */
-    uint8_t server_no_context_takeover;
-    /* The same for the client's messages. */
-    uint8_t client_no_context_takeover;
-    /* The server compresses with at most this window; the client inflates
-     * with it. */
-    uint8_t server_max_window_bits;
-    /* The client compresses with at most this window; the server inflates
-     * with it. */
-    uint8_t client_max_window_bits;
-    /* The response carries server_max_window_bits / client_max_window_bits
-     * (server: will carry, for cws__pmd_format_response; client: carried).
-     * The two flags above are carried exactly when set, except that a
-     * client's own client_no_context_takeover offer binds it anyway. */
-    uint8_t response_server_bits;
-    uint8_t response_client_bits;
-} cws__pmd_agreed;
+/* What both ends use once the handshake is done: the public
+ * cws_deflate_params (cws.h). The window fields are always 8..15 (log2 of
+ * the LZ77 window, RFC 7692 §7.1.2), the flags 0/1. response_server_bits
+ * and response_client_bits say whether the response carries
+ * server_max_window_bits / client_max_window_bits (server: will carry, for
+ * cws__pmd_format_response; client: carried). The no_context_takeover
+ * flags are carried exactly when set, except that a client's own
+ * client_no_context_takeover offer binds it anyway. The negotiation
+ * functions leave `enabled` to their callers. */
+typedef cws_deflate_params cws__pmd_agreed;
 
 /* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9 (checked
  * here too, so that one call validates the whole struct). NULL or

@@ -557,7 +557,7 @@ static void test_format_offer(void **state) {
 
 static void test_format_response(void **state) {
     (void)state;
-    cws__pmd_agreed a = {1, 1, 15, 15, 1, 0};
+    cws__pmd_agreed a = {0, 1, 1, 15, 15, 1, 0};
     char out[CWS__PMD_ELEMENT_MAX];
     ptrdiff_t n = cws__pmd_format_response(&a, out, sizeof out);
     const char *want = "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
@@ -606,12 +606,12 @@ static void test_format_nospace(void **state) {
         cfg.server_no_context_takeover = (bits >> 2) & 1;
         cfg.client_no_context_takeover = (bits >> 3) & 1;
         check_caps(fmt_offer, &cfg);
-        cws__pmd_agreed a = {(uint8_t)(bits & 1), (uint8_t)((bits >> 1) & 1), 15, 12,
+        cws__pmd_agreed a = {0, (uint8_t)(bits & 1), (uint8_t)((bits >> 1) & 1), 15, 12,
                              (uint8_t)((bits >> 2) & 1), (uint8_t)((bits >> 3) & 1)};
         check_caps(fmt_response, &a);
     }
     /* The longest element of each kind fits CWS__PMD_ELEMENT_MAX. */
-    cws__pmd_agreed all = {1, 1, 15, 15, 1, 1};
+    cws__pmd_agreed all = {0, 1, 1, 15, 15, 1, 1};
     char out[CWS__PMD_ELEMENT_MAX];
     assert_true(cws__pmd_format_response(&all, out, sizeof out) > 0);
     cws_deflate_config big = {ON, .server_max_window_bits = 15, .client_max_window_bits = 15,
