@@ -472,8 +472,9 @@ CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
  * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
  * when the library was built without the codec (CWS_NO_DEFLATE). */
 CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
-/* 1 if permessage-deflate is on for c. */
-CWS_API int cws_conn_deflate(const cws_conn *c);
+/* 1 if permessage-deflate is on for c (then *params, if not NULL, gets
+ * what was agreed), else 0. */
+CWS_API int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params);
 /* OR'd into the opcode of cws_conn_send, cws_socket_send or
  * cws_server_broadcast: this message goes uncompressed even when
  * permessage-deflate is on (e.g. data that is compressed already). */
@@ -667,7 +668,9 @@ typedef struct cws_server_config {
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
-    cws_hs_server_opts hs;        /* origin check, subprotocol choice */
+    cws_hs_server_opts hs;        /* origin check, subprotocol choice
+                                     (its deflate field is set from below) */
+    cws_deflate_config deflate;   /* permessage-deflate; all zero: off */
     /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
      * request is valid only during the call; cws_socket_set_user() here. */
     int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
@@ -689,6 +692,10 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * CWS_OP_BINARY) to every open socket but except (may be NULL). The frame
  * is built once and its bytes shared by every recipient's queue; a slow
  * recipient only fills its own queue (the high-water policy applies).
+ * With permessage-deflate, a receiver whose server_no_context_takeover
+ * was agreed gets a compressed frame that is also built once (per window
+ * size); one with context takeover gets its own. CWS_SEND_UNCOMPRESSED
+ * may be OR'd into opcode.
  * Do not broadcast to a socket while a fragmented send of its own is in
  * progress. Returns the number of recipients or
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
@@ -719,6 +726,7 @@ typedef struct cws_client_config {
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
+    cws_deflate_config deflate;   /* permessage-deflate offer; all zero: off */
     cws_socket_callbacks cb;
     void *user;                   /* the socket's user (cws_socket_user) */
 } cws_client_config;

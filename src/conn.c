@@ -378,4 +378,8 @@ int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
 #endif
 }
 
-int cws_conn_deflate(const cws_conn *c) { return c && c->pmd != NULL; }
+int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
+    if (!c || !c->pmd) return 0;
+    if (params) *params = c->pmd->params;
+    return 1;
+}

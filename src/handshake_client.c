@@ -60,7 +60,7 @@ ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts
         !cws__http_fields_ok(opts->extra_headers))
         return CWS_ERR_INVALID;
     int offer_deflate = hs_client_offers_deflate(opts->deflate);
-    if (offer_deflate && !cws__pmd_config_check(opts->deflate)) return CWS_ERR_INVALID;
+    if (offer_deflate && cws__pmd_config_check(opts->deflate) != CWS_OK) return CWS_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->max_size = opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;

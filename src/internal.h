@@ -144,6 +144,7 @@ typedef struct cws__pmd_ops {
 /* The first member of every cws__pmd. */
 struct cws__pmd {
     const cws__pmd_ops *ops;
+    cws_deflate_params params; /* as the handshake agreed */
 };
 
 /* Outcome of handling one parser event (src/conn.c). */

@@ -166,6 +166,7 @@ int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
     if (!z) return CWS_ERR_NOMEM;
     memset(z, 0, sizeof *z);
     z->base.ops = &pmd_ops;
+    z->base.params = *p;
     /* The agreement is written from the server's side; turn it to ours. */
     int server = c->parser.role == CWS_SERVER;
     z->tx_window = server ? p->server_max_window_bits : p->client_max_window_bits;

@@ -282,6 +282,11 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     size_t plen = CWS__MIN(c->hc->protocol.len, sizeof c->protocol - 1);
     if (plen) memcpy(c->protocol, c->hc->protocol.ptr, plen);
     c->protocol[plen] = '\0';
+    /* Compression first: the bytes after the head may be compressed. */
+    if (cws_conn_set_deflate(rt_sock_conn_mem(s), &c->hc->deflate) != CWS_OK) {
+        cli_fail(s, CWS_ERR_NOMEM, "out of memory");
+        return;
+    }
     /* Bytes after the head are frames: feed them once the conn exists.
      * They live in c->rbuf, released only after opening. */
     if (cws__socket_open(s, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
@@ -328,13 +333,14 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
-                                cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+                                cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
-    size_t reqcap = 512 + strlen(u->authority) + strlen(u->path) + (cfg->protocols ? strlen(cfg->protocols) : 0) +
+    /* 768: the fixed fields and a permessage-deflate offer (<= 128). */
+    size_t reqcap = 768 + strlen(u->authority) + strlen(u->path) + (cfg->protocols ? strlen(cfg->protocols) : 0) +
                     (cfg->origin ? strlen(cfg->origin) : 0) + (cfg->extra_headers ? strlen(cfg->extra_headers) : 0);
     char *req = rt_alloc(reqcap);
     ptrdiff_t reqlen = CWS_ERR_NOMEM;
@@ -346,6 +352,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         o.protocols = cfg->protocols;
         o.origin = cfg->origin;
         o.extra_headers = cfg->extra_headers;
+        o.deflate = cfg->deflate.enable ? &cfg->deflate : NULL;
         memset(hc, 0, sizeof *hc);
         reqlen = cws_hs_client_request(hc, &o, req, reqcap);
     }

@@ -269,6 +269,12 @@ struct cws_server {
     int port;
     cws_server_config cfg;
     rt_sockcfg scfg;
+    /* Broadcasts compressed once (permessage-deflate without server
+     * context takeover): a deflater per window size, made on first use,
+     * and the scratch buffer the message is compressed into. */
+    struct cws_deflater *bcast_def[8];
+    uint8_t *bcast_z;
+    size_t bcast_zcap;
 };
 
 /* The plain-HTTP answer being built during on_http. */
@@ -322,6 +328,7 @@ void cws__outq_cache_free(cws_loop *loop);
 /* The fields cws_server_config and cws_client_config share, as the user
  * set them (0: default, CWS_DISABLED: off). */
 typedef struct rt_sock_settings {
+    const cws_deflate_config *deflate;
     int receive;
     size_t high_water, max_message;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
@@ -367,6 +374,11 @@ void cws__socket_free(cws_socket *s);
 void cws__server_listen_event(cws_server *srv);
 void cws__server_deadline(cws_server *srv);
 void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+/* ---------------------------------------------------------------- broadcast_deflate.c */
+/* The broadcast's compressed frame for receivers without server context
+ * takeover and with window bits; NULL if out of memory. */
+rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits);
+void cws__server_bcast_free(cws_server *srv);
 void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain
  * what the peer still sends (so its read sees our answer, not a reset),

@@ -11,6 +11,7 @@
 #endif
 
 #include "runtime.h"
+#include "../pmd.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -42,15 +43,16 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->max_connections = cws__limit(cfg->max_connections, 100000);
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
-    rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
-                            cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+    srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
+    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+                            cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
 static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
-           rt_receive_mode_ok(cfg->receive);
+           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK;
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -312,6 +314,7 @@ void cws_server_free(cws_server *srv) {
     loop->dispatching--;
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
+    cws__server_bcast_free(srv);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
     for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {
@@ -325,9 +328,32 @@ void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
+/* Whether a broadcast of len bytes is compressed for receivers that
+ * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
+static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
+    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
+    size_t t = srv->cfg.deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : 1024);
+}
+
+/* Queues the broadcast for s compressed; 1 if it was queued. zb caches
+ * the shared frame per window size. */
+static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
+                              const void *data, size_t len) {
+    if (!p->server_no_context_takeover) /* its own context: its own bytes */
+        return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
+    rt_buf **slot = &zb[p->server_max_window_bits - 8];
+    if (!*slot) *slot = cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits);
+    return *slot && cws__outq_append_shared(s, *slot) == 0;
+}
+
 ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
                                const cws_socket *except) {
-    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED))
+        return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
     /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
@@ -345,16 +371,25 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     b->used = hl + len;
     b->shared = 1;
     ptrdiff_t sent = 0;
+    rt_buf *zb[8] = {NULL};
+    int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
             continue;
-        if (cws__outq_append_shared(s, b) < 0) continue;
+        cws_deflate_params p;
+        if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
+            if (!srv_bcast_deflated(srv, s, &p, zb, opcode, data, len)) continue;
+        } else if (cws__outq_append_shared(s, b) < 0) {
+            continue;
+        }
         sent++;
         cws__socket_dirty(s);
         /* A slow reader fills only its own queue; past the mark it is closed. */
         cws__socket_check_high_water(s);
     }
     cws__buf_unref(srv->loop, b);
+    for (size_t i = 0; i < 8; i++)
+        if (zb[i]) cws__buf_unref(srv->loop, zb[i]);
     return sent;
 }

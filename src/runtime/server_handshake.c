@@ -84,6 +84,7 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         s->own.protocol = p;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
+        cws_conn_set_deflate(rt_sock_conn_mem(s), &req->deflate) != CWS_OK ||
         cws__socket_open(s, rest, rest_len) < 0)
         cws__socket_destroy(s, RT_WHY_NOMEM);
 }

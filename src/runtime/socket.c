@@ -182,6 +182,7 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
     cc->receive = set->receive;
+    if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */
     cc->max_frame_size = set->max_message;
     cc->max_message_size = set->max_message;
     cc->cb.on_message = sock_conn_message;

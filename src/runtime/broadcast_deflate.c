@@ -1,0 +1,64 @@
+/* A broadcast compressed once (RFC 7692): for receivers that agreed to
+ * server_no_context_takeover, every compressed message is a stream of its
+ * own, so the same bytes are right for all of them (given their window).
+ * One deflater per window size is kept by the server, reset after each
+ * message. Left out with the codec (CWS_NO_DEFLATE): no connection then
+ * has the extension, so nothing asks. */
+#include "runtime.h"
+#include "cws_deflate.h"
+
+#ifndef CWS_NO_DEFLATE
+rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+    cws_deflater **d = &srv->bcast_def[bits - CWS_DEFLATE_WINDOW_MIN];
+    if (!*d) *d = cws_deflater_new(srv->cfg.deflate.level, bits, NULL, NULL);
+    if (!*d) return NULL;
+    size_t need = cws_deflate_bound(len);
+    if (srv->bcast_zcap < need) {
+        uint8_t *z = cws__realloc(NULL, srv->bcast_z, need);
+        if (!z) return NULL;
+        srv->bcast_z = z;
+        srv->bcast_zcap = need;
+    }
+    size_t used = 0, made = 0;
+    int rc = cws_deflate(*d, data, len, &used, srv->bcast_z, srv->bcast_zcap, &made, CWS_DEFLATE_SYNC);
+    cws_deflater_reset(*d);
+    if (rc != CWS_OK || made < 4) return NULL;
+    size_t n = made - 4; /* §7.2.1: without the sync flush's 00 00 ff ff */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.rsv = 4; /* RSV1: compressed (§6) */
+    h.opcode = (uint8_t)opcode;
+    h.len = n;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(srv->loop, hl + n);
+    if (!b) return NULL;
+    memcpy(b->data, hdr, hl);
+    memcpy(b->data + hl, srv->bcast_z, n);
+    b->used = hl + n;
+    b->shared = 1;
+    return b;
+}
+
+void cws__server_bcast_free(cws_server *srv) {
+    for (size_t i = 0; i < sizeof srv->bcast_def / sizeof srv->bcast_def[0]; i++) {
+        cws_deflater_free(srv->bcast_def[i]);
+        srv->bcast_def[i] = NULL;
+    }
+    rt_free(srv->bcast_z);
+    srv->bcast_z = NULL;
+    srv->bcast_zcap = 0;
+}
+#else
+rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+    (void)srv;
+    (void)opcode;
+    (void)data;
+    (void)len;
+    (void)bits;
+    return NULL;
+}
+
+void cws__server_bcast_free(cws_server *srv) { (void)srv; }
+#endif
