@@ -780,6 +780,9 @@ CWS_API const char *cws_socket_peer(const cws_socket *s);
  * NUL-terminated copy valid while the socket is; "" when none (or before
  * the handshake is done). Client and server side. */
 CWS_API const char *cws_socket_protocol(const cws_socket *s);
+/* 1 if permessage-deflate was agreed for s (then *params, if not NULL,
+ * gets the agreement), else 0; as cws_conn_deflate. */
+CWS_API int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params);
 #endif /* CWS_NO_RUNTIME */
 
 #ifdef __cplusplus

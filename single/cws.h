@@ -573,8 +573,9 @@ CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
  * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
  * when the library was built without the codec (CWS_NO_DEFLATE). */
 CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
-/* 1 if permessage-deflate is on for c. */
-CWS_API int cws_conn_deflate(const cws_conn *c);
+/* 1 if permessage-deflate is on for c (then *params, if not NULL, gets
+ * what was agreed), else 0. */
+CWS_API int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params);
 /* OR'd into the opcode of cws_conn_send, cws_socket_send or
  * cws_server_broadcast: this message goes uncompressed even when
  * permessage-deflate is on (e.g. data that is compressed already). */
@@ -768,7 +769,9 @@ typedef struct cws_server_config {
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
-    cws_hs_server_opts hs;        /* origin check, subprotocol choice */
+    cws_hs_server_opts hs;        /* origin check, subprotocol choice
+                                     (its deflate field is set from below) */
+    cws_deflate_config deflate;   /* permessage-deflate; all zero: off */
     /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
      * request is valid only during the call; cws_socket_set_user() here. */
     int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
@@ -790,6 +793,10 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * CWS_OP_BINARY) to every open socket but except (may be NULL). The frame
  * is built once and its bytes shared by every recipient's queue; a slow
  * recipient only fills its own queue (the high-water policy applies).
+ * With permessage-deflate, a receiver whose server_no_context_takeover
+ * was agreed gets a compressed frame that is also built once (per window
+ * size); one with context takeover gets its own. CWS_SEND_UNCOMPRESSED
+ * may be OR'd into opcode.
  * Do not broadcast to a socket while a fragmented send of its own is in
  * progress. Returns the number of recipients or
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
@@ -820,6 +827,7 @@ typedef struct cws_client_config {
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
+    cws_deflate_config deflate;   /* permessage-deflate offer; all zero: off */
     cws_socket_callbacks cb;
     void *user;                   /* the socket's user (cws_socket_user) */
 } cws_client_config;
@@ -873,6 +881,9 @@ CWS_API const char *cws_socket_peer(const cws_socket *s);
  * NUL-terminated copy valid while the socket is; "" when none (or before
  * the handshake is done). Client and server side. */
 CWS_API const char *cws_socket_protocol(const cws_socket *s);
+/* 1 if permessage-deflate was agreed for s (then *params, if not NULL,
+ * gets the agreement), else 0; as cws_conn_deflate. */
+CWS_API int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params);
 #endif /* CWS_NO_RUNTIME */
 
 #ifdef __cplusplus
@@ -1271,6 +1282,7 @@ typedef struct cws__pmd_ops {
 /* The first member of every cws__pmd. */
 struct cws__pmd {
     const cws__pmd_ops *ops;
+    cws_deflate_params params; /* as the handshake agreed */
 };
 
 /* Outcome of handling one parser event (src/conn.c). */
@@ -1885,7 +1897,11 @@ CWS__LINK int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
 #endif
 }
 
-CWS__LINK int cws_conn_deflate(const cws_conn *c) { return c && c->pmd != NULL; }
+CWS__LINK int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
+    if (!c || !c->pmd) return 0;
+    if (params) *params = c->pmd->params;
+    return 1;
+}
 /* ---- file: src/conn_send.c ---- */
 /* cws_conn, the sending half: frames out to the write callback or to the
  * internal output buffer, masking keys for the client role (RFC 6455
@@ -2438,7 +2454,7 @@ CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_
         !cws__http_fields_ok(opts->extra_headers))
         return CWS_ERR_INVALID;
     int offer_deflate = hs_client_offers_deflate(opts->deflate);
-    if (offer_deflate && !cws__pmd_config_check(opts->deflate)) return CWS_ERR_INVALID;
+    if (offer_deflate && cws__pmd_config_check(opts->deflate) != CWS_OK) return CWS_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->max_size = opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
@@ -6221,6 +6237,7 @@ CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
     if (!z) return CWS_ERR_NOMEM;
     memset(z, 0, sizeof *z);
     z->base.ops = &pmd_ops;
+    z->base.params = *p;
     /* The agreement is written from the server's side; turn it to ours. */
     int server = c->parser.role == CWS_SERVER;
     z->tx_window = server ? p->server_max_window_bits : p->client_max_window_bits;
@@ -6234,10 +6251,13 @@ CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
 #endif /* CWS_NO_DEFLATE */
 
 #ifndef CWS_NO_RUNTIME
-/* ---- file: src/runtime/client.c ---- */
-/* The client: ws:// URL parsing, name lookup, non-blocking connect (each
- * resolved address in turn), the client handshake, cws_connect_wait. */
-
+/* ---- file: src/runtime/broadcast_deflate.c ---- */
+/* A broadcast compressed once (RFC 7692): for receivers that agreed to
+ * server_no_context_takeover, every compressed message is a stream of its
+ * own, so the same bytes are right for all of them (given their window).
+ * One deflater per window size is kept by the server, reset after each
+ * message. Left out with the codec (CWS_NO_DEFLATE): no connection then
+ * has the extension, so nothing asks. */
 /* ---- file: src/runtime/runtime.h ---- */
 /* Private to the runtime (layer 5): the loop, timers, sockets, server and
  * client share these structures. Built only on the public API of layers
@@ -6509,6 +6529,12 @@ struct cws_server {
     int port;
     cws_server_config cfg;
     rt_sockcfg scfg;
+    /* Broadcasts compressed once (permessage-deflate without server
+     * context takeover): a deflater per window size, made on first use,
+     * and the scratch buffer the message is compressed into. */
+    struct cws_deflater *bcast_def[8];
+    uint8_t *bcast_z;
+    size_t bcast_zcap;
 };
 
 /* The plain-HTTP answer being built during on_http. */
@@ -6562,6 +6588,7 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 /* The fields cws_server_config and cws_client_config share, as the user
  * set them (0: default, CWS_DISABLED: off). */
 typedef struct rt_sock_settings {
+    const cws_deflate_config *deflate;
     int receive;
     size_t high_water, max_message;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
@@ -6607,6 +6634,11 @@ CWS__LINK void cws__socket_free(cws_socket *s);
 CWS__LINK void cws__server_listen_event(cws_server *srv);
 CWS__LINK void cws__server_deadline(cws_server *srv);
 CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+/* ---------------------------------------------------------------- broadcast_deflate.c */
+/* The broadcast's compressed frame for receivers without server context
+ * takeover and with window bits; NULL if out of memory. */
+CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits);
+CWS__LINK void cws__server_bcast_free(cws_server *srv);
 CWS__LINK void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain
  * what the peer still sends (so its read sees our answer, not a reset),
@@ -6630,7 +6662,67 @@ CWS__LINK void cws__client_opened(cws_socket *s);
 CWS__LINK const char *cws__client_protocol(const cws_socket *s);
 
 #endif
-/* ---- (back in src/runtime/client.c) ---- */
+/* ---- (back in src/runtime/broadcast_deflate.c) ---- */
+
+#ifndef CWS_NO_DEFLATE
+CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+    cws_deflater **d = &srv->bcast_def[bits - CWS_DEFLATE_WINDOW_MIN];
+    if (!*d) *d = cws_deflater_new(srv->cfg.deflate.level, bits, NULL, NULL);
+    if (!*d) return NULL;
+    size_t need = cws_deflate_bound(len);
+    if (srv->bcast_zcap < need) {
+        uint8_t *z = cws__realloc(NULL, srv->bcast_z, need);
+        if (!z) return NULL;
+        srv->bcast_z = z;
+        srv->bcast_zcap = need;
+    }
+    size_t used = 0, made = 0;
+    int rc = cws_deflate(*d, data, len, &used, srv->bcast_z, srv->bcast_zcap, &made, CWS_DEFLATE_SYNC);
+    cws_deflater_reset(*d);
+    if (rc != CWS_OK || made < 4) return NULL;
+    size_t n = made - 4; /* §7.2.1: without the sync flush's 00 00 ff ff */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.rsv = 4; /* RSV1: compressed (§6) */
+    h.opcode = (uint8_t)opcode;
+    h.len = n;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(srv->loop, hl + n);
+    if (!b) return NULL;
+    memcpy(b->data, hdr, hl);
+    memcpy(b->data + hl, srv->bcast_z, n);
+    b->used = hl + n;
+    b->shared = 1;
+    return b;
+}
+
+CWS__LINK void cws__server_bcast_free(cws_server *srv) {
+    for (size_t i = 0; i < sizeof srv->bcast_def / sizeof srv->bcast_def[0]; i++) {
+        cws_deflater_free(srv->bcast_def[i]);
+        srv->bcast_def[i] = NULL;
+    }
+    rt_free(srv->bcast_z);
+    srv->bcast_z = NULL;
+    srv->bcast_zcap = 0;
+}
+#else
+CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+    (void)srv;
+    (void)opcode;
+    (void)data;
+    (void)len;
+    (void)bits;
+    return NULL;
+}
+
+CWS__LINK void cws__server_bcast_free(cws_server *srv) { (void)srv; }
+#endif
+/* ---- file: src/runtime/client.c ---- */
+/* The client: ws:// URL parsing, name lookup, non-blocking connect (each
+ * resolved address in turn), the client handshake, cws_connect_wait. */
+
 
 #include <errno.h>
 #include <netdb.h>
@@ -6905,6 +6997,11 @@ CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     size_t plen = CWS__MIN(c->hc->protocol.len, sizeof c->protocol - 1);
     if (plen) memcpy(c->protocol, c->hc->protocol.ptr, plen);
     c->protocol[plen] = '\0';
+    /* Compression first: the bytes after the head may be compressed. */
+    if (cws_conn_set_deflate(rt_sock_conn_mem(s), &c->hc->deflate) != CWS_OK) {
+        cli_fail(s, CWS_ERR_NOMEM, "out of memory");
+        return;
+    }
     /* Bytes after the head are frames: feed them once the conn exists.
      * They live in c->rbuf, released only after opening. */
     if (cws__socket_open(s, (uint8_t *)c->rbuf + r, c->rlen - (size_t)r) < 0) {
@@ -6951,13 +7048,14 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
-                                cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+                                cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
-    size_t reqcap = 512 + strlen(u->authority) + strlen(u->path) + (cfg->protocols ? strlen(cfg->protocols) : 0) +
+    /* 768: the fixed fields and a permessage-deflate offer (<= 128). */
+    size_t reqcap = 768 + strlen(u->authority) + strlen(u->path) + (cfg->protocols ? strlen(cfg->protocols) : 0) +
                     (cfg->origin ? strlen(cfg->origin) : 0) + (cfg->extra_headers ? strlen(cfg->extra_headers) : 0);
     char *req = rt_alloc(reqcap);
     ptrdiff_t reqlen = CWS_ERR_NOMEM;
@@ -6969,6 +7067,7 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         o.protocols = cfg->protocols;
         o.origin = cfg->origin;
         o.extra_headers = cfg->extra_headers;
+        o.deflate = cfg->deflate.enable ? &cfg->deflate : NULL;
         memset(hc, 0, sizeof *hc);
         reqlen = cws_hs_client_request(hc, &o, req, reqcap);
     }
@@ -7754,15 +7853,16 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->max_connections = cws__limit(cfg->max_connections, 100000);
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
-    rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
-                            cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+    srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
+    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+                            cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
 static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
-           rt_receive_mode_ok(cfg->receive);
+           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK;
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -8024,6 +8124,7 @@ CWS__LINK void cws_server_free(cws_server *srv) {
     loop->dispatching--;
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
+    cws__server_bcast_free(srv);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
     for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {
@@ -8037,9 +8138,32 @@ CWS__LINK void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
+/* Whether a broadcast of len bytes is compressed for receivers that
+ * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
+static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
+    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
+    size_t t = srv->cfg.deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : 1024);
+}
+
+/* Queues the broadcast for s compressed; 1 if it was queued. zb caches
+ * the shared frame per window size. */
+static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
+                              const void *data, size_t len) {
+    if (!p->server_no_context_takeover) /* its own context: its own bytes */
+        return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
+    rt_buf **slot = &zb[p->server_max_window_bits - 8];
+    if (!*slot) *slot = cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits);
+    return *slot && cws__outq_append_shared(s, *slot) == 0;
+}
+
 CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
                                const cws_socket *except) {
-    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED))
+        return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
     /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
@@ -8057,17 +8181,26 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
     b->used = hl + len;
     b->shared = 1;
     ptrdiff_t sent = 0;
+    rt_buf *zb[8] = {NULL};
+    int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
             continue;
-        if (cws__outq_append_shared(s, b) < 0) continue;
+        cws_deflate_params p;
+        if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
+            if (!srv_bcast_deflated(srv, s, &p, zb, opcode, data, len)) continue;
+        } else if (cws__outq_append_shared(s, b) < 0) {
+            continue;
+        }
         sent++;
         cws__socket_dirty(s);
         /* A slow reader fills only its own queue; past the mark it is closed. */
         cws__socket_check_high_water(s);
     }
     cws__buf_unref(srv->loop, b);
+    for (size_t i = 0; i < 8; i++)
+        if (zb[i]) cws__buf_unref(srv->loop, zb[i]);
     return sent;
 }
 /* ---- file: src/runtime/server_handshake.c ---- */
@@ -8156,6 +8289,7 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         s->own.protocol = p;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
+        cws_conn_set_deflate(rt_sock_conn_mem(s), &req->deflate) != CWS_OK ||
         cws__socket_open(s, rest, rest_len) < 0)
         cws__socket_destroy(s, RT_WHY_NOMEM);
 }
@@ -8403,6 +8537,7 @@ CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_setting
     cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
     cc->receive = set->receive;
+    if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */
     cc->max_frame_size = set->max_message;
     cc->max_message_size = set->max_message;
     cc->cb.on_message = sock_conn_message;
@@ -8707,6 +8842,10 @@ CWS__LINK void cws_socket_set_user(cws_socket *s, void *user) {
 CWS__LINK cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
 CWS__LINK cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
+
+CWS__LINK int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params) {
+    return s && rt_sock_conn(s) ? cws_conn_deflate(rt_sock_conn(s), params) : 0;
+}
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
  * own.protocol (only when one was chosen), a client in its own state. */

@@ -96,6 +96,12 @@ int main(int argc, char **argv) {
     cfg.high_water = o.high_water;
     cfg.handshake_timeout_ms = o.handshake_timeout_ms;
     cfg.ping_interval_ms = o.ping_interval_ms;
+    /* Browsers offer permessage-deflate on every WebSocket; chat JSON
+     * shrinks several times. Without server context takeover each
+     * broadcast is compressed once for every receiver, and an idle
+     * connection holds no compressor. */
+    cfg.deflate.enable = !o.no_deflate;
+    cfg.deflate.server_no_context_takeover = 1;
     cfg.on_upgrade = on_upgrade;
     cfg.on_http = on_http;
     cfg.cb = chat_socket_callbacks;

@@ -40,6 +40,9 @@ static const char options_help[] =
     "                           (default 20); above it, and --burst, it is closed\n"
     "                           with 1008\n"
     "  --burst N                messages one client may send at once (default 40)\n"
+    "  --no-deflate             do not compress: decline the permessage-deflate\n"
+    "                           (RFC 7692) that browsers offer; by default it is\n"
+    "                           on, each message compressed once for everyone\n"
     "  --help                   show this text\n";
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
@@ -71,6 +74,10 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(options_help, out);
             return 1;
+        }
+        if (strcmp(flag, "--no-deflate") == 0) { /* the one flag without a value */
+            o->no_deflate = 1;
+            continue;
         }
         /* Both "--flag value" and "--flag=value". */
         char name[32];

@@ -21,6 +21,7 @@ typedef struct chat_options {
     uint32_t ping_interval_ms;
     double rate;              /* messages per second per connection */
     double burst;             /* bucket size */
+    int no_deflate;           /* 1: decline permessage-deflate */
 } chat_options;
 
 /* Fills o from argv. Returns 0 to run, 1 if --help was printed (exit 0),

@@ -227,6 +227,8 @@ static void on_open(cws_socket *s, void *user) {
          * characters (RFC 6455 §4.1, RFC 7230 §3.2.6). */
         const char *p = cws_socket_protocol(s);
         fprintf(stderr, "connected to %s\nsubprotocol: %s\n", c->opt.url, p[0] ? p : "(none)");
+        if (c->opt.deflate)
+            fprintf(stderr, "compression: %s\n", cws_socket_deflate(s, NULL) ? "permessage-deflate" : "(none)");
     }
 }
 
@@ -314,6 +316,7 @@ int main(int argc, char **argv) {
     cfg.protocols = c.opt.subprotocol;
     cfg.extra_headers = c.opt.headers;
     cfg.high_water = CLIENT_QUEUE_LIMIT;
+    cfg.deflate.enable = c.opt.deflate;
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
     cfg.cb.on_pong = on_pong;

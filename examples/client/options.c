@@ -15,6 +15,8 @@ static void usage(FILE *out) {
           "                    messages out; binary messages in print as hex)\n"
           "  --subprotocol P   offer subprotocol P (Sec-WebSocket-Protocol)\n"
           "  --header 'N: V'   add a request header; repeatable\n"
+          "  --deflate         offer permessage-deflate (RFC 7692); with -v, say\n"
+          "                    whether the server took it\n"
           "  --ping N          ping every N seconds (may be fractional) and print\n"
           "                    the round-trip time on stderr\n"
           "  --verbose, -v     print on stderr \"connected to URL\" and the\n"
@@ -67,6 +69,9 @@ int client_options_parse(client_options *o, int argc, char **argv) {
             takes_value = 0;
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->verbose = 1;
+            takes_value = 0;
+        } else if (strcmp(arg, "--deflate") == 0) {
+            o->deflate = 1;
             takes_value = 0;
         } else if (arg[0] != '-') {
             if (o->url) return bad_usage("more than one URL", arg);

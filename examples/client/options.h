@@ -9,6 +9,7 @@ typedef struct client_options {
     double ping_seconds;     /* 0: no pings */
     int binary;              /* send lines as binary, print binary raw */
     int verbose;             /* connection details on stderr */
+    int deflate;             /* offer permessage-deflate */
 } client_options;
 
 /* Returns 0 to run, 1 after printing --help, 2 on bad usage (already

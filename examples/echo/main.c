@@ -6,6 +6,7 @@
  *
  *   cws-echo [--host ADDR] [--port N] [--max-message BYTES] [--high-water BYTES]
  *            [--ping-interval MS] [--handshake-timeout MS]
+ *            [--deflate [--deflate-threshold BYTES]]
  *
  * SIGINT/SIGTERM close every client with 1001 (going away) and exit 0.
  */
@@ -36,6 +37,8 @@ typedef struct echo_options {
     size_t high_water;           /* 0: derived from max_message */
     uint32_t ping_interval_ms;   /* 0: no pings */
     uint32_t handshake_timeout_ms;
+    int deflate;                 /* accept permessage-deflate offers */
+    size_t deflate_threshold;    /* compress messages from this size; 0: all */
 } echo_options;
 
 /* An echo queues each message once more on its way back: leave room for
@@ -98,6 +101,11 @@ static void usage(FILE *out) {
             "  --handshake-timeout MS\n"
             "                       drop a client that has not sent its whole\n"
             "                       upgrade request by then (default %u)\n"
+            "  --deflate            accept permessage-deflate (RFC 7692): clients\n"
+            "                       that offer it get compressed echoes\n"
+            "  --deflate-threshold BYTES\n"
+            "                       with --deflate, compress echoes of at least\n"
+            "                       this size (default 0: every one)\n"
             "  --help               show this text\n"
             "\n"
             "The first line on stdout is \"listening on ws://HOST:PORT\".\n",
@@ -118,15 +126,20 @@ static int parse_number(const char *s, unsigned long long min, unsigned long lon
 
 /* Returns 0 to run, 1 to exit successfully (--help), 2 on bad usage. */
 static int parse_options(int argc, char **argv, echo_options *o) {
-    /* Every option but --help takes a value, hence the step of two. */
-    for (int i = 1; i < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long n;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 1;
-        } else if (strcmp(arg, "--host") == 0 && val) {
+        }
+        if (strcmp(arg, "--deflate") == 0) {
+            o->deflate = 1;
+            continue;
+        }
+        /* Every other option takes a value. */
+        const char *val = i + 1 < argc ? argv[++i] : NULL;
+        if (strcmp(arg, "--host") == 0 && val) {
             o->host = val;
         } else if (strcmp(arg, "--port") == 0 && parse_number(val, 0, 65535, &n) == 0) {
             o->port = (int)n;
@@ -139,6 +152,8 @@ static int parse_options(int argc, char **argv, echo_options *o) {
         } else if (strcmp(arg, "--handshake-timeout") == 0 &&
                    parse_number(val, 1, UINT32_MAX, &n) == 0) {
             o->handshake_timeout_ms = (uint32_t)n;
+        } else if (strcmp(arg, "--deflate-threshold") == 0 && parse_number(val, 0, CWS_DISABLED - 1, &n) == 0) {
+            o->deflate_threshold = (size_t)n;
         } else {
             fprintf(stderr, "cws-echo: bad or incomplete option '%s' (try --help)\n", arg);
             return 2;
@@ -174,6 +189,10 @@ int main(int argc, char **argv) {
      * "never", which the config spells CWS_DISABLED. */
     cfg.ping_interval_ms = opt.ping_interval_ms ? opt.ping_interval_ms : CWS_DISABLED;
     cfg.handshake_timeout_ms = opt.handshake_timeout_ms;
+    cfg.deflate.enable = opt.deflate;
+    /* Our 0 ("compress every echo") is the config's CWS_DISABLED (no
+     * threshold); its 0 would mean the library's default. */
+    cfg.deflate.threshold = opt.deflate_threshold ? opt.deflate_threshold : CWS_DISABLED;
     cfg.cb.on_message = on_message;
     cfg.user = &app;
 

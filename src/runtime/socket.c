@@ -488,6 +488,10 @@ cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
 cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
+int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params) {
+    return s && rt_sock_conn(s) ? cws_conn_deflate(rt_sock_conn(s), params) : 0;
+}
+
 /* Nothing is stored per socket for it: a server socket keeps its copy in
  * own.protocol (only when one was chosen), a client in its own state. */
 const char *cws_socket_protocol(const cws_socket *s) {
