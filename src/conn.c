@@ -90,12 +90,14 @@ static void conn_release_rx(cws_conn *c) {
 
 void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
-    if (c->pmd) c->pmd->ops->free(c);
-    c->pmd = NULL;
+    uint8_t **keys = cws__conn_keys(c);
+    if (*keys) cws__realloc(&c->cfg->alloc, *keys, 0);
+    *keys = NULL;
+    if (c->has_pmd) c->ext.pmd->ops->free(c);
+    c->has_pmd = 0;
+    c->ext.keys = NULL;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
-    if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
-    c->keys = NULL;
 }
 
 void cws_conn_free(cws_conn *c) {
@@ -207,7 +209,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     int view = !streamed && (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
                h->opcode != CWS_OP_CONT && !c->rx_z;
     if (c->rx_z) {
-        r = c->pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
+        r = c->ext.pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
         if (r == CONN_FAILED) return r;
     } else if (view) {
         if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
@@ -372,14 +374,14 @@ int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
     return CWS_ERR_STATE; /* built without the codec */
 #else
     /* Only before any data: the first message must know its framing. */
-    if (c->pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
+    if (c->has_pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
         return CWS_ERR_STATE;
     return cws__pmd_attach(c, p);
 #endif
 }
 
 int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
-    if (!c || !c->pmd) return 0;
-    if (params) *params = c->pmd->params;
+    if (!c || !c->has_pmd) return 0;
+    if (params) *params = c->ext.pmd->params;
     return 1;
 }

@@ -16,20 +16,22 @@
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
 static int conn_next_key(cws_conn *c, uint8_t key[4]) {
-    if (!c->keys) {
-        c->keys = cws__realloc(&c->cfg->alloc, NULL, CONN_KEY_POOL + 1);
-        if (!c->keys) return CWS_ERR_NOMEM;
-        c->keys[CONN_KEY_POOL] = CONN_KEY_POOL;
+    uint8_t **pool = cws__conn_keys(c);
+    if (!*pool) {
+        *pool = cws__realloc(&c->cfg->alloc, NULL, CONN_KEY_POOL + 1);
+        if (!*pool) return CWS_ERR_NOMEM;
+        (*pool)[CONN_KEY_POOL] = CONN_KEY_POOL;
     }
-    uint8_t pos = c->keys[CONN_KEY_POOL];
+    uint8_t *keys = *pool;
+    uint8_t pos = keys[CONN_KEY_POOL];
     if (pos > CONN_KEY_POOL - 4) {
         const cws_conn_config *cfg = c->cfg;
-        int r = cfg->rng ? cfg->rng(cfg->rng_user, c->keys, CONN_KEY_POOL) : cws_random(c->keys, CONN_KEY_POOL);
+        int r = cfg->rng ? cfg->rng(cfg->rng_user, keys, CONN_KEY_POOL) : cws_random(keys, CONN_KEY_POOL);
         if (r != 0) return CWS_ERR_RANDOM;
         pos = 0;
     }
-    memcpy(key, c->keys + pos, 4);
-    c->keys[CONN_KEY_POOL] = (uint8_t)(pos + 4);
+    memcpy(key, keys + pos, 4);
+    keys[CONN_KEY_POOL] = (uint8_t)(pos + 4);
     return CWS_OK;
 }
 
@@ -128,7 +130,7 @@ static int conn_can_send(const cws_conn *c) {
 /* Whether a message of len bytes goes out compressed: permessage-deflate
  * is on, the sender did not ask otherwise, and it reaches the threshold. */
 static int conn_compresses(const cws_conn *c, int flags, size_t len) {
-    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    if (!c->has_pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
     size_t t = c->cfg->deflate.threshold;
     return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
 }
@@ -144,7 +146,7 @@ int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
     /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
+    if (conn_compresses(c, flags, len)) return c->ext.pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
@@ -182,8 +184,8 @@ int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len
     if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
     /* A message of unknown length: compressed whole or not at all, as its
      * first fragment decides (no threshold applies). */
-    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
-    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
+    if (opcode != CWS_OP_CONT) c->tx_z = c->has_pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->ext.pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
     if (r == CWS_OK) {
         c->tx_frag = !fin;
         c->tx_utf8 = state;

@@ -144,13 +144,14 @@ typedef struct cws__pmd_ops {
 /* The first member of every cws__pmd. */
 struct cws__pmd {
     const cws__pmd_ops *ops;
+    uint8_t *keys;             /* the conn's masking-key pool moves here */
     cws_deflate_params params; /* as the handshake agreed */
 };
 
 /* Outcome of handling one parser event (src/conn.c). */
 enum { CWS__CONN_GO = 0, CWS__CONN_PAUSE = 1, CWS__CONN_FAILED = -1 };
 
-/* Kept small (112 bytes on LP64): a server holds one per idle client.
+/* Kept small (104 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
  * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
@@ -162,9 +163,14 @@ struct cws_conn {
                            also holds a control frame cut across recv calls,
                            past its used bytes */
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
-    uint8_t *keys;      /* client role: pool of random masking keys, then
-                           the index of the next unused byte */
-    cws__pmd *pmd;      /* permessage-deflate, or NULL */
+    /* One pointer for what only some connections have: the client's pool
+     * of random masking keys (then the index of its next unused byte),
+     * or, once has_pmd is set, permessage-deflate's state, which then
+     * holds the pool. Use cws__conn_pmd() and the pool through it. */
+    union {
+        uint8_t *keys;
+        cws__pmd *pmd;
+    } ext;
     /* Two 8-byte words of state. The first is written per frame by the
      * receive path (and close_code, once); the second is read by every
      * send and rarely written. Apart, a send right after a receive (an
@@ -179,6 +185,7 @@ struct cws_conn {
     unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
     unsigned rx_z : 1;        /* the message being received is compressed */
     unsigned tx_z : 1;        /* the fragmented message being sent is */
+    unsigned has_pmd : 1;     /* ext holds permessage-deflate */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -191,6 +198,11 @@ struct cws_conn {
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
 };
+
+/* permessage-deflate's state, or NULL when the extension is off. */
+static inline cws__pmd *cws__conn_pmd(const cws_conn *c) { return c->has_pmd ? c->ext.pmd : NULL; }
+/* Where the masking-key pool pointer lives. */
+static inline uint8_t **cws__conn_keys(cws_conn *c) { return c->has_pmd ? &c->ext.pmd->keys : &c->ext.keys; }
 
 /* Sends one frame (masked in the client role); opcode may carry
  * CWS__EMIT_RSV1. Returns CWS_OK or an error. */

@@ -28,7 +28,7 @@
 static const uint8_t pmd_tail[4] = {0x00, 0x00, 0xff, 0xff};
 
 typedef struct pmd_state {
-    cws__pmd base;            /* first: c->pmd points here */
+    cws__pmd base;            /* first: c->ext.pmd points here */
     cws_inflater *inf;        /* NULL until needed */
     cws_deflater *def;
     uint64_t inflated;        /* bytes of the message being received */
@@ -39,7 +39,7 @@ typedef struct pmd_state {
     uint8_t rx_ended;         /* the message's final block is done */
 } pmd_state;
 
-static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->pmd; }
+static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->ext.pmd; }
 
 /* ---------------------------------------------------------------- receive */
 
@@ -173,7 +173,9 @@ int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
     z->rx_window = server ? p->client_max_window_bits : p->server_max_window_bits;
     z->tx_reset = server ? p->server_no_context_takeover : p->client_no_context_takeover;
     z->rx_reset = server ? p->client_no_context_takeover : p->server_no_context_takeover;
-    c->pmd = &z->base;
+    z->base.keys = c->ext.keys; /* the masking-key pool, if any, moves in */
+    c->ext.pmd = &z->base;
+    c->has_pmd = 1;
     c->parser.allowed_rsv |= 4; /* RSV1 now means "compressed" */
     return CWS_OK;
 }
