@@ -3413,10 +3413,13 @@ static const uint8_t cws__deflate_clen_order[19] = {
 #define INF_DIST_ENOUGH 400
 #define INF_CLEN_ROOT CWS__DEFLATE_MAX_CLEN_BITS /* 7: never needs a sub-table */
 
-/* The fast loop runs while one symbol's worth of input can be read as a
- * 64-bit word and the longest match (258) plus an 8-byte copy overrun fits. */
-#define INF_FAST_IN 8
+/* The fast loop runs while two 64-bit refills can be read (each takes at
+ * most 7 bytes) and two literals, the longest match (258) and an 8-byte
+ * copy overrun fit. */
+#define INF_FAST_IN 16
 #define INF_FAST_OUT (258 + 16)
+/* Bytes after the window that 8-byte copies out of it may read. */
+#define INF_WINDOW_SLACK 8
 
 enum inf_kind { INF_KIND_LITLEN, INF_KIND_DIST, INF_KIND_CLEN };
 
@@ -3440,8 +3443,8 @@ struct cws_inflater {
     uint32_t window_size;   /* 2^window_bits */
     uint32_t window_pos;    /* where the next byte of output goes */
     uint32_t window_fill;   /* bytes of history held, at most window_size */
-    uint64_t bits;          /* input bits not yet used, next bit lowest; */
-    unsigned nbits;         /* bits above nbits are zero */
+    uint64_t bits;          /* input bits not yet used, next bit lowest */
+    unsigned nbits;         /* how many; the bits above are zero */
     enum inf_state state;
     int final_block;        /* BFINAL of the current block */
     int fixed_loaded;       /* the tables hold the fixed code (§3.2.6) */
@@ -3464,10 +3467,15 @@ typedef struct inf_io {
 
 /* ---------------------------------------------------------------- tables */
 
-static uint32_t inf_reverse(uint32_t code, unsigned len) {
-    uint32_t r = 0;
-    for (unsigned i = 0; i < len; i++, code >>= 1) r = (r << 1) | (code & 1u);
-    return r;
+/* The low len bits of code in reverse order: Huffman codes are packed
+ * starting with their most significant bit (RFC 1951 §3.1.1), tables are
+ * indexed by the bit buffer, next bit lowest. */
+static inline uint32_t inf_reverse(uint32_t code, unsigned len) {
+    code = ((code & 0x5555u) << 1) | ((code >> 1) & 0x5555u);
+    code = ((code & 0x3333u) << 2) | ((code >> 2) & 0x3333u);
+    code = ((code & 0x0F0Fu) << 4) | ((code >> 4) & 0x0F0Fu);
+    code = ((code & 0x00FFu) << 8) | ((code >> 8) & 0x00FFu);
+    return code >> (16 - len);
 }
 
 /* The table entry (without its length) that decodes to sym. */
@@ -3490,77 +3498,112 @@ static uint32_t inf_symbol_entry(enum inf_kind kind, unsigned sym) {
     return (uint32_t)sym << 16;
 }
 
-/* Fills table (primary size 2^root, room for cap entries) to decode the
- * canonical Huffman code with lengths lens[0..n) (RFC 1951 §3.2.2).
- * Returns 0, or -1 if the lengths over-subscribe the code or leave it
- * incomplete. Incomplete is allowed only for distances with a single code
- * of one bit, or none at all (§3.2.7); their unused codes decode as
- * INF_E_BAD one bit long. */
-static int inf_build(uint32_t *table, unsigned root, unsigned cap, const uint8_t *lens,
-                     unsigned n, enum inf_kind kind) {
-    unsigned count[CWS__DEFLATE_MAX_BITS + 1] = {0};
-    for (unsigned s = 0; s < n; s++) count[lens[s]]++;
-    count[0] = 0;
-
-    int left = 1; /* unused codes at the current length */
-    unsigned used = 0;
-    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
-        left = 2 * left - (int)count[len];
-        if (left < 0) return -1; /* over-subscribed */
-        used += count[len];
-    }
-    if (left > 0) {
-        int one_short_dist = kind == INF_KIND_DIST && (used == 0 || (used == 1 && count[1] == 1));
-        if (!one_short_dist) return -1;
-        for (unsigned i = 0; i < (1u << root); i++) table[i] = INF_E_BAD | 1u;
-        if (used == 0) return 0;
-    }
-
-    /* Symbols sorted by (length, symbol) get consecutive codes (§3.2.2). */
+/* A code in the making: symbols sorted by (length, symbol) and their
+ * canonical codes (RFC 1951 §3.2.2). */
+typedef struct inf_code {
+    unsigned count[CWS__DEFLATE_MAX_BITS + 1]; /* codes of each length */
+    unsigned used;                             /* symbols with a code */
     uint16_t sorted[CWS__DEFLATE_NUM_LITLEN];
-    uint16_t code_of[CWS__DEFLATE_NUM_LITLEN];
-    unsigned offset[CWS__DEFLATE_MAX_BITS + 2];
-    uint32_t next_code[CWS__DEFLATE_MAX_BITS + 1];
-    offset[1] = 0;
-    next_code[0] = 0;
-    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
-        offset[len + 1] = offset[len] + count[len];
-        next_code[len] = (next_code[len - 1] + count[len - 1]) << 1;
-    }
-    for (unsigned s = 0; s < n; s++)
-        if (lens[s]) sorted[offset[lens[s]]++] = (uint16_t)s;
-    for (unsigned i = 0; i < used; i++) code_of[i] = (uint16_t)next_code[lens[sorted[i]]]++;
+    uint16_t code_of[CWS__DEFLATE_NUM_LITLEN]; /* of sorted[i] */
+} inf_code;
 
+/* Counts the lengths; 1 if they make a complete code, 0 if incomplete,
+ * -1 if they over-subscribe it. */
+static int inf_count(inf_code *c, const uint8_t *lens, unsigned n) {
+    memset(c->count, 0, sizeof c->count);
+    for (unsigned s = 0; s < n; s++) c->count[lens[s]]++;
+    c->count[0] = 0;
+    int left = 1; /* codes still free at the current length */
+    c->used = 0;
+    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
+        left = 2 * left - (int)c->count[len];
+        if (left < 0) return -1;
+        c->used += c->count[len];
+    }
+    return left == 0;
+}
+
+/* Symbols sorted by (length, symbol) get consecutive codes. */
+static void inf_assign(inf_code *c, const uint8_t *lens, unsigned n) {
+    unsigned offset[CWS__DEFLATE_MAX_BITS + 1];
+    uint32_t next_code[CWS__DEFLATE_MAX_BITS + 1];
+    unsigned at = 0;
+    uint32_t code = 0;
+    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
+        offset[len] = at;
+        at += c->count[len];
+        code = (code + c->count[len - 1]) << 1;
+        next_code[len] = code;
+    }
+    for (unsigned s = 0; s < n; s++) {
+        if (!lens[s]) continue;
+        unsigned i = offset[lens[s]]++;
+        c->sorted[i] = (uint16_t)s;
+        c->code_of[i] = (uint16_t)next_code[lens[s]]++;
+    }
+}
+
+/* Entries for codes longer than root: one sub-table per root-bit prefix,
+ * sized by the longest code under it. Returns -1 if cap is exceeded
+ * (it is not, for cap from the worst case above). */
+static int inf_fill_subtables(uint32_t *table, unsigned root, unsigned cap, const inf_code *c,
+                              const uint8_t *lens, unsigned first, enum inf_kind kind) {
     unsigned next_free = 1u << root, sub_base = 0, sub_bits = 0;
     uint32_t sub_prefix = UINT32_MAX;
-    for (unsigned i = 0; i < used; i++) {
-        unsigned sym = sorted[i], len = lens[sym];
-        uint32_t code = code_of[i];
-        uint32_t entry = inf_symbol_entry(kind, sym) | len;
-        if (len <= root) {
-            for (uint32_t k = inf_reverse(code, len); k < (1u << root); k += 1u << len) table[k] = entry;
-            continue;
-        }
-        uint32_t prefix = code >> (len - root);
+    for (unsigned i = first; i < c->used; i++) {
+        unsigned sym = c->sorted[i], len = lens[sym];
+        uint32_t code = c->code_of[i], prefix = code >> (len - root);
         if (prefix != sub_prefix) {
             /* Codes sharing these first bits are consecutive; the last is
-             * the longest and sets the sub-table's size. */
+             * the longest. */
             unsigned last = i;
-            while (last + 1 < used &&
-                   (uint32_t)code_of[last + 1] >> (lens[sorted[last + 1]] - root) == prefix)
+            while (last + 1 < c->used &&
+                   (uint32_t)c->code_of[last + 1] >> (lens[c->sorted[last + 1]] - root) == prefix)
                 last++;
-            sub_bits = lens[sorted[last]] - root;
-            if (next_free + (1u << sub_bits) > cap) return -1; /* cannot happen: cap is enough */
+            sub_bits = lens[c->sorted[last]] - root;
+            if (next_free + (1u << sub_bits) > cap) return -1;
             sub_base = next_free;
             next_free += 1u << sub_bits;
             sub_prefix = prefix;
             table[inf_reverse(prefix, root)] = INF_E_SUB | sub_bits << 4 | (uint32_t)sub_base << 16;
         }
-        uint32_t rest = inf_reverse(code, len) >> root;
-        for (uint32_t k = rest; k < (1u << sub_bits); k += 1u << (len - root))
+        uint32_t entry = inf_symbol_entry(kind, sym) | len;
+        for (uint32_t k = inf_reverse(code, len) >> root; k < (1u << sub_bits); k += 1u << (len - root))
             table[sub_base + k] = entry;
     }
     return 0;
+}
+
+/* Fills table (primary size 2^root, room for cap entries) to decode the
+ * code with lengths lens[0..n). Returns 0, or -1 if the lengths
+ * over-subscribe the code or leave it incomplete. Incomplete is allowed
+ * only for distances with a single code of one bit, or none at all
+ * (§3.2.7); their unused codes decode as INF_E_BAD one bit long.
+ * (zlib also lets a literal/length code made of the end-of-block code
+ * alone through, and reads on with an empty code length code until the
+ * missing end-of-block code fails it; here both fail at once.) */
+static int inf_build(uint32_t *table, unsigned root, unsigned cap, const uint8_t *lens,
+                     unsigned n, enum inf_kind kind) {
+    inf_code c;
+    int complete = inf_count(&c, lens, n);
+    if (complete < 0) return -1;
+    if (!complete) {
+        int one_short = kind == INF_KIND_DIST && (c.used == 0 || (c.used == 1 && c.count[1] == 1));
+        if (!one_short) return -1;
+        table[0] = table[1] = INF_E_BAD | 1u;
+    }
+    inf_assign(&c, lens, n);
+
+    /* The primary table grows by doubling: the entries of codes of length
+     * len are written into the first 2^len, which are then copied to make
+     * 2^(len+1), so every code ends up at each index its bits prefix. */
+    unsigned i = 0;
+    for (unsigned len = 1; len <= root; len++) {
+        for (; i < c.used && lens[c.sorted[i]] == len; i++)
+            table[inf_reverse(c.code_of[i], len)] = inf_symbol_entry(kind, c.sorted[i]) | len;
+        if (len < root) memcpy(table + (1u << len), table, sizeof *table << len);
+    }
+    return inf_fill_subtables(table, root, cap, &c, lens, i, kind);
 }
 
 /* The fixed literal/length and distance codes (RFC 1951 §3.2.6). */
@@ -3618,6 +3661,17 @@ static inline uint64_t inf_load_le64(const uint8_t *p) {
            (uint64_t)p[7] << 56;
 }
 
+/* Tops the bit buffer up to 56..63 bits with one 8-byte load (8 bytes must
+ * be readable at *in), taking only the whole bytes that fit. Bits above
+ * *nbits then hold the next input bits, which a later refill ORs in again
+ * unchanged. 56 bits cover a length, a distance and their extra bits (15 +
+ * 5 + 15 + 13 = 48). */
+static inline void inf_refill(uint64_t *bits, unsigned *nbits, const uint8_t **in) {
+    *bits |= inf_load_le64(*in) << *nbits;
+    *in += (63 - *nbits) >> 3;
+    *nbits |= 56;
+}
+
 /* ---------------------------------------------------------------- output */
 
 /* Writes len bytes (room is there) of the match dist back: first from the
@@ -3636,8 +3690,12 @@ static uint8_t *inf_copy_match(const cws_inflater *z, const inf_io *io, uint8_t 
         len -= n;
     }
     const uint8_t *src = out - dist;
-    while (len--) *out++ = *src++; /* may overlap: byte by byte */
-    return out;
+    if (dist >= len) {
+        memcpy(out, src, len);
+    } else {
+        for (uint32_t i = 0; i < len; i++) out[i] = src[i]; /* overlaps: byte by byte */
+    }
+    return out + len;
 }
 
 /* A distance must stay within the window and within what was written since
@@ -3806,23 +3864,33 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
     uint8_t *out = io->out;
     uint8_t *const out_last = io->out_end - INF_FAST_OUT;
     const uint32_t *lit = z->lit_table, *dist_table = z->dist_table;
+    const uint32_t window_mask = z->window_size - 1;
     uint64_t bits = z->bits;
     unsigned nbits = z->nbits;
     enum inf_step result = INF_GO;
 
     while (in <= in_last && out <= out_last) {
-        /* Refill to 56..63 bits: room for a length, a distance and their
-         * extra bits (15 + 5 + 15 + 13 = 48). */
-        bits |= inf_load_le64(in) << nbits;
-        in += (63 - nbits) >> 3;
-        nbits |= 56;
-
+        inf_refill(&bits, &nbits, &in);
         uint32_t e = inf_lookup(lit, INF_LIT_ROOT, bits);
         if (e & INF_E_LIT) {
+            /* Up to three literals per refill (each code <= 15 bits). */
             bits >>= INF_E_LEN(e);
             nbits -= INF_E_LEN(e);
             *out++ = (uint8_t)INF_E_VAL(e);
-            continue;
+            e = inf_lookup(lit, INF_LIT_ROOT, bits);
+            if (e & INF_E_LIT) {
+                bits >>= INF_E_LEN(e);
+                nbits -= INF_E_LEN(e);
+                *out++ = (uint8_t)INF_E_VAL(e);
+                e = inf_lookup(lit, INF_LIT_ROOT, bits);
+                if (e & INF_E_LIT) {
+                    bits >>= INF_E_LEN(e);
+                    nbits -= INF_E_LEN(e);
+                    *out++ = (uint8_t)INF_E_VAL(e);
+                    continue;
+                }
+            }
+            inf_refill(&bits, &nbits, &in); /* e stays valid: bits only grow */
         }
         if (e & (INF_E_EOB | INF_E_BAD)) {
             bits >>= INF_E_LEN(e);
@@ -3845,19 +3913,30 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
         bits >>= used;
         nbits -= used;
 
-        if (dist > (size_t)(out - io->out_start) || dist > z->window_size) {
+        const uint8_t *src;
+        size_t here = (size_t)(out - io->out_start);
+        if (dist <= here && dist <= z->window_size) {
+            src = out - dist;
+        } else {
             if (!inf_dist_ok(z, io, out, dist)) {
                 result = INF_CORRUPT;
                 break;
             }
-            out = inf_copy_match(z, io, out, dist, len);
-            continue;
+            /* All of it in the window without wrapping: copy as below
+             * (the slack after the window covers the overrun read). */
+            uint32_t back = dist - (uint32_t)here;
+            uint32_t from = (z->window_pos - back) & window_mask;
+            if (back < len || from + len > z->window_size) {
+                out = inf_copy_match(z, io, out, dist, len);
+                continue;
+            }
+            src = z->window + from;
         }
-        const uint8_t *src = out - dist;
         uint8_t *const end = out + len;
         if (dist >= 8) {
-            /* 8 bytes at a time; the overrun past end stays in the room
-             * INF_FAST_OUT keeps, and is overwritten later. */
+            /* 8 bytes at a time (dist >= 8, or src in the window: no
+             * overlap within a word); the overrun past end stays in the
+             * room INF_FAST_OUT keeps, and is overwritten later. */
             do {
                 uint64_t t;
                 memcpy(&t, src, 8);
@@ -3873,8 +3952,9 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
         out = end;
     }
 
-    /* Hand back the whole bytes loaded but not counted, and clear them. */
-    z->bits = nbits < 64 ? bits & ((UINT64_C(1) << nbits) - 1) : bits;
+    /* Clear the bits loaded beyond nbits: the slow path reads zeros there,
+     * and takes those bytes again from *in. */
+    z->bits = bits & ((UINT64_C(1) << nbits) - 1); /* nbits <= 63 */
     z->nbits = nbits;
     io->in = in;
     io->out = out;
@@ -3964,7 +4044,7 @@ static int inf_run(cws_inflater *z, inf_io *io) {
 /* ---------------------------------------------------------------- API */
 
 static size_t inf_alloc_size(uint32_t window_size) {
-    return CWS__ALIGN_UP(sizeof(cws_inflater)) + window_size;
+    return CWS__ALIGN_UP(sizeof(cws_inflater)) + window_size + INF_WINDOW_SLACK;
 }
 
 cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err) {
@@ -3979,7 +4059,7 @@ cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int 
         if (err) *err = CWS_ERR_NOMEM;
         return NULL;
     }
-    memset(z, 0, sizeof *z);
+    memset(z, 0, inf_alloc_size(window_size)); /* the window too: see INF_WINDOW_SLACK */
     if (alloc) z->alloc = *alloc;
     z->window = (uint8_t *)z + CWS__ALIGN_UP(sizeof(cws_inflater));
     z->window_size = window_size;

@@ -75,8 +75,8 @@ struct cws_inflater {
     uint32_t window_size;   /* 2^window_bits */
     uint32_t window_pos;    /* where the next byte of output goes */
     uint32_t window_fill;   /* bytes of history held, at most window_size */
-    uint64_t bits;          /* input bits not yet used, next bit lowest; */
-    unsigned nbits;         /* bits above nbits are zero */
+    uint64_t bits;          /* input bits not yet used, next bit lowest */
+    unsigned nbits;         /* how many; the bits above are zero */
     enum inf_state state;
     int final_block;        /* BFINAL of the current block */
     int fixed_loaded;       /* the tables hold the fixed code (§3.2.6) */
@@ -210,7 +210,10 @@ static int inf_fill_subtables(uint32_t *table, unsigned root, unsigned cap, cons
  * code with lengths lens[0..n). Returns 0, or -1 if the lengths
  * over-subscribe the code or leave it incomplete. Incomplete is allowed
  * only for distances with a single code of one bit, or none at all
- * (§3.2.7); their unused codes decode as INF_E_BAD one bit long. */
+ * (§3.2.7); their unused codes decode as INF_E_BAD one bit long.
+ * (zlib also lets a literal/length code made of the end-of-block code
+ * alone through, and reads on with an empty code length code until the
+ * missing end-of-block code fails it; here both fail at once.) */
 static int inf_build(uint32_t *table, unsigned root, unsigned cap, const uint8_t *lens,
                      unsigned n, enum inf_kind kind) {
     inf_code c;
