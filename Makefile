@@ -37,7 +37,6 @@ UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # zlib is a test oracle only (tests of the DEFLATE codec); libcws never links it.
 TEST_LIBS   := -lcmocka -lz
-TEST_SUPPORT:= $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c))
 
 .PHONY: all lib examples tests test unit integration deps run clean install uninstall \
         bench bench-deps fuzz single-header check-single-header
@@ -71,7 +70,7 @@ $(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard
 	$(CC) $(LDFLAGS) -o $@ $^
 .PRECIOUS: $(BUILD)/obj/%.o
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(LIB_A)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 

@@ -23,14 +23,14 @@ int main(int argc, char **argv) {
     int port = 0;
     for (int i = 1; i + 1 < argc; i += 2)
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     if (!loop) return 1;
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
     cfg.port = port;
     cfg.backlog = 4096;
-    cfg.ping_interval_ms = (uint32_t)-1; /* no keep-alive traffic in a benchmark */
+    cfg.ping_interval_ms = CWS_DISABLED; /* no keep-alive traffic in a benchmark */
     cfg.on_upgrade = bcast_on_upgrade;
     cfg.cb.on_message = bcast_on_message;
     int err = 0;

@@ -18,6 +18,7 @@
  *   micro [--quick]   (--quick: ~0.05 s per row, for a smoke run) */
 #define _POSIX_C_SOURCE 200809L
 #include <cws.h>
+#include <cws_util.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,9 +219,9 @@ typedef struct conn_ctx {
     uint64_t out_bytes;
 } conn_ctx;
 
-static int cc_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static void cc_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     (void)user;
-    return cws_conn_send(c, opcode, data, len) == CWS_OK ? 0 : 1;
+    if (cws_conn_send(c, opcode, data, len) == CWS_OK ? 0 : 1) cws_conn_pause(c);
 }
 
 static int cc_write(cws_conn *c, void *user, const uint8_t *data, size_t len) {
@@ -258,7 +259,7 @@ static void bench_conn(void) {
         cfg.cb.on_message = cc_on_message;
         cfg.cb.write = cc_write;
         cfg.user = &x;
-        x.c = cws_conn_new(&cfg);
+        x.c = cws_conn_new(&cfg, NULL);
         if (!x.c) {
             fprintf(stderr, "micro: cws_conn_new failed\n");
             exit(1);

@@ -2,7 +2,7 @@
  * cws — a WebSocket (RFC 6455) library in C11, libc only.
  *
  * Layers, bottom to top (each usable without the ones above it):
- *   1. primitives   sha1, base64, utf8, mask
+ *   1. primitives   sha1, base64, utf8, mask (declared in cws_util.h)
  *   2. handshake    HTTP/1.1 header block tokenizer, server and client sides
  *   3. frame codec  incremental zero-copy parser, header encoder
  *   4. connection   cws_conn: a sans-I/O WebSocket endpoint
@@ -41,33 +41,42 @@ extern "C" {
  * Errors
  * ==================================================================== */
 
+/* Every error, once: the enum, cws_strerror() and the table in
+ * docs/api.md are generated from this list, so they cannot drift.
+ * X(name, value, text): name without its CWS_ prefix. */
+#define CWS_ERRORS(X)                                                                  \
+    X(OK, 0, "success")                                                                \
+    X(ERR_AGAIN, -1, "need more data")                                                 \
+    X(ERR_INVALID, -2, "invalid argument")                                             \
+    X(ERR_NOMEM, -3, "out of memory")                                                  \
+    X(ERR_STATE, -4, "not allowed in this state")                                      \
+    X(ERR_PROTOCOL, -5, "protocol error")                                              \
+    X(ERR_UTF8, -6, "invalid UTF-8")                                                   \
+    X(ERR_TOO_BIG, -7, "size limit exceeded")                                          \
+    X(ERR_CLOSED, -8, "connection closed")                                             \
+    X(ERR_NOSPACE, -10, "output buffer too small")                                     \
+    X(ERR_NOT_UPGRADE, -11, "not a WebSocket upgrade request")                         \
+    X(ERR_IO, -13, "I/O error")                                                        \
+    X(ERR_TIMEOUT, -14, "timed out")                                                   \
+    X(ERR_RESOLVE, -15, "host name lookup failed")                                     \
+    X(ERR_RANDOM, -16, "no random bytes available")                                    \
+    X(ERR_DEFLATE, -17, "corrupt DEFLATE data")                                        \
+    X(ERR_HS_MALFORMED, -20, "handshake: malformed HTTP response")                     \
+    X(ERR_HS_STATUS, -21, "handshake: status is not 101")                              \
+    X(ERR_HS_UPGRADE, -22, "handshake: Upgrade is not websocket")                      \
+    X(ERR_HS_CONNECTION, -23, "handshake: Connection lacks Upgrade")                   \
+    X(ERR_HS_ACCEPT, -24, "handshake: wrong Sec-WebSocket-Accept")                     \
+    X(ERR_HS_PROTOCOL, -25, "handshake: subprotocol not offered")                      \
+    X(ERR_HS_EXTENSION, -26, "handshake: extension not offered or not acceptable")     \
+    X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
+    X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
+    X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+
 enum cws_err {
-    CWS_OK = 0,
-    CWS_ERR_AGAIN = -1,        /* need more input / would block */
-    CWS_ERR_INVALID = -2,      /* invalid argument or API misuse */
-    CWS_ERR_NOMEM = -3,        /* allocation failed or a limit forbade it */
-    CWS_ERR_STATE = -4,        /* not allowed in this state (e.g. send after close) */
-    CWS_ERR_PROTOCOL = -5,     /* peer broke RFC 6455 (close code 1002) */
-    CWS_ERR_UTF8 = -6,         /* invalid UTF-8 (close code 1007) */
-    CWS_ERR_TOO_BIG = -7,      /* a size limit was exceeded (1009 / HTTP 431) */
-    CWS_ERR_CLOSED = -8,       /* the connection is closed */
-    CWS_ERR_HTTP = -9,         /* handshake request refused; see ->status */
-    CWS_ERR_NOSPACE = -10,     /* caller's output buffer too small */
-    CWS_ERR_NOT_UPGRADE = -11, /* a valid HTTP request that is not an upgrade */
-    CWS_ERR_CALLBACK = -12,    /* a callback asked to stop */
-    CWS_ERR_IO = -13,          /* socket or write-callback failure */
-    CWS_ERR_TIMEOUT = -14,
-    CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
-    CWS_ERR_RANDOM = -16,      /* no random bytes available */
-    CWS_ERR_DEFLATE = -17,     /* corrupt DEFLATE data (close code 1007) */
-    /* Client-side response checks (RFC 6455 §4.1), one per rule. */
-    CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
-    CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
-    CWS_ERR_HS_UPGRADE = -22,    /* Upgrade lacks the token "websocket" */
-    CWS_ERR_HS_CONNECTION = -23, /* Connection lacks the token "Upgrade" */
-    CWS_ERR_HS_ACCEPT = -24,     /* Sec-WebSocket-Accept missing or wrong */
-    CWS_ERR_HS_PROTOCOL = -25,   /* subprotocol not offered (or duplicated) */
-    CWS_ERR_HS_EXTENSION = -26   /* extension not offered */
+#define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
+    CWS_ERRORS(CWS__ERR_ENUM)
+#undef CWS__ERR_ENUM
 };
 
 /* A static, human-readable name for an error value (never NULL). */
@@ -86,10 +95,6 @@ typedef struct cws_str {
     size_t len;
 } cws_str;
 
-/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
- * Returns CWS_OK or CWS_ERR_RANDOM. */
-CWS_API int cws_random(void *buf, size_t len);
-
 /* A user random source; returns 0 on success. */
 typedef int (*cws_rng_fn)(void *user, void *buf, size_t len);
 
@@ -101,61 +106,8 @@ typedef struct cws_allocator {
 } cws_allocator;
 
 /* ======================================================================
- * Layer 1: primitives
- * ==================================================================== */
-
-/* --- SHA-1 (FIPS 180-4) --- */
-#define CWS_SHA1_LEN 20
-
-typedef struct cws_sha1_ctx {
-    uint32_t h[5];
-    uint64_t total;    /* bytes hashed so far */
-    uint8_t block[64];
-    size_t used;       /* bytes pending in block */
-} cws_sha1_ctx;
-
-CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
-CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
-CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
-CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
-
-/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
-#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
-#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
-
-/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
-CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
-/* Strict decode: length a multiple of 4, only alphabet characters, '='
- * only as final padding, and unused trailing bits zero (canonical form).
- * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
-
-/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
-typedef struct cws_utf8 {
-    uint32_t state; /* private: 0 = at a character boundary */
-} cws_utf8;
-
-CWS_API void cws_utf8_init(cws_utf8 *v);
-/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
- * valid so far (a sequence cut at the chunk end stays pending), or
- * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
- * is then that byte's index in this chunk. Once failed, it stays failed. */
-CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
-/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
-CWS_API int cws_utf8_finish(const cws_utf8 *v);
-/* One-shot: CWS_OK if data is complete, valid UTF-8. */
-CWS_API int cws_utf8_validate(const void *data, size_t len);
-
-/* --- masking (RFC 6455 §5.3) --- */
-/* XORs buf with key, starting at key byte (offset % 4): pass the payload
- * offset of buf within its frame to continue a mask across chunks. */
-CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
-/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
-CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-                           const uint8_t key[4], uint64_t offset);
-
-/* ======================================================================
  * Layer 2: HTTP/1.1 header blocks and the opening handshake (RFC 6455 §4)
+ * (the head parser and the other HTTP helpers are in cws_util.h)
  * ==================================================================== */
 
 /* A parsed request or response head. All cws_str fields point into the
@@ -174,43 +126,51 @@ typedef struct cws_http_head {
     size_t scanned_;      /* private: resume point of the end-of-head scan */
 } cws_http_head;
 
-/* Incremental head parser. Call with the bytes received so far (the same
- * buffer start each time, with new bytes appended): the scan resumes where
- * it stopped, so feeding one byte at a time is linear. Zero h before the
- * first call. Returns head_len (> 0) when the head is complete and well
- * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
- * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
- * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
- * are kept between calls, so the buffer may move (realloc) as it grows;
- * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
- * read. */
-CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
-CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
-
 /* Header iteration: start with *pos = 0; returns 1 and the next field
  * (value trimmed of optional whitespace), or 0 at the end. */
 CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value);
 /* Number of fields named name (case-insensitive); *value (if not NULL)
  * gets the first one. */
 CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
-/* Pops the next comma-separated token of *list (trimmed, empty elements
- * skipped); returns 1 and the token, or 0 when the list is exhausted. */
-CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
-/* 1 if any field named name holds token (case-insensitive), else 0. */
-CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
-/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
- * returns 1 if present. */
-CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
-/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
-CWS_API int cws_str_ieq(cws_str s, const char *z);
-/* "Not Found" for 404 and so on; "Unknown" if unknown. */
-CWS_API const char *cws_http_status_text(int status);
-/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
- * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
- * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
- * empty line. Returns its length or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
-                                         const char *extra_headers, char *out, size_t cap);
+/* --- permessage-deflate (RFC 7692) --- */
+
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
+/* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
+ * cws_conn_set_deflate(). Filled by cws_hs_server_parse and
+ * cws_hs_client_parse; enabled is 0 when the extension is off. */
+typedef struct cws_deflate_params {
+    uint8_t enabled;
+    uint8_t server_no_context_takeover; /* the server compresses each message alone */
+    uint8_t client_no_context_takeover; /* the client does */
+    uint8_t server_max_window_bits;     /* 8..15: the server's window */
+    uint8_t client_max_window_bits;     /* 8..15: the client's window */
+    uint8_t response_server_bits;       /* private: what the 101 carries */
+    uint8_t response_client_bits;       /* private */
+} cws_deflate_params;
 
 /* --- server side --- */
 
@@ -222,8 +182,8 @@ typedef struct cws_hs_request {
     cws_str key;          /* Sec-WebSocket-Key, validated */
     cws_str origin;       /* empty if absent */
     cws_str protocol;     /* the subprotocol chosen; empty if none */
-    int status;           /* HTTP status to answer: 101, or the error's */
-    const char *error;    /* static text naming the failed rule, or NULL */
+    cws_deflate_params deflate; /* permessage-deflate, if accepted */
+    const char *error;    /* detail for logs: the failed rule, or NULL */
 } cws_hs_request;
 
 typedef struct cws_hs_server_opts {
@@ -233,6 +193,10 @@ typedef struct cws_hs_server_opts {
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
     int (*select_protocol)(void *user, const cws_hs_request *req);
+    /* permessage-deflate: NULL or !enable declines every offer; else the
+     * first acceptable offer wins (r->deflate) and cws_hs_accept answers
+     * it. A malformed offer is declined, never a refusal (RFC 7692 §5). */
+    const cws_deflate_config *deflate;
     void *user;
 } cws_hs_server_opts;
 
@@ -244,19 +208,25 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HTTP         refused: r->status is 400, 403, 405, 426 or 431,
- *                        r->error says why; answer with cws_hs_reject()
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
+ *                        refused (r->error names the rule): answer with
+ *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
  * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
  * without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
+/* The HTTP status that answers a refused upgrade: 400 for
+ * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
+ * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
 CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
 /* Writes the 101 response with Sec-WebSocket-Accept, the chosen
- * subprotocol, no extensions, and extra_headers (may be NULL).
+ * subprotocol, Sec-WebSocket-Extensions when r->deflate.enabled, and
+ * extra_headers (may be NULL).
  * Returns its length or CWS_ERR_NOSPACE. */
 CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap);
 /* Writes a complete error response for status (with Sec-WebSocket-Version
@@ -276,6 +246,7 @@ typedef struct cws_hs_client_opts {
     cws_rng_fn rng;            /* NULL: cws_random */
     void *rng_user;
     size_t max_size;           /* response limit; 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    const cws_deflate_config *deflate; /* offer permessage-deflate if enabled */
 } cws_hs_client_opts;
 
 typedef struct cws_hs_client {
@@ -285,7 +256,9 @@ typedef struct cws_hs_client {
     char accept[29];        /* the Sec-WebSocket-Accept we expect */
     char offered[256];      /* copy of opts->protocols */
     size_t max_size;
-    const char *error;      /* static text naming the failed rule, or NULL */
+    cws_deflate_config deflate_offered; /* copy of *opts->deflate, or zero */
+    cws_deflate_params deflate;         /* what the response agreed */
+    const char *error;      /* detail for logs: the failed rule, or NULL */
 } cws_hs_client;
 
 /* Builds the request (fresh random key). Returns its length,
@@ -390,71 +363,57 @@ enum cws_close_code {
     CWS_CLOSE_TRY_AGAIN = 1013
 };
 
-/* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
- * return the bytes consumed so far (call it again with the rest to resume,
- * even if the rest is empty: a paused on_message_end comes then).
- * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close
- * and cws_conn_abort; never cws_conn_free, and cws_conn_recv returns
+/* How received messages reach the application. */
+enum cws_receive_mode {
+    CWS_RECEIVE_MESSAGES = 0, /* on_message once per whole message,
+                                 reassembled up to max_message_size */
+    CWS_RECEIVE_STREAM = 1    /* on_message_begin / _data / _end as bytes
+                                 arrive: no buffering, no allocation */
+};
+
+/* Callbacks return nothing. To stop cws_conn_recv() from inside one, call
+ * cws_conn_pause(): recv then returns the bytes consumed so far (call it
+ * again with the rest to resume, even if the rest is empty: a paused
+ * on_message_end comes then). Every callback may call cws_conn_send*,
+ * cws_conn_ping, cws_conn_pong, cws_conn_close, cws_conn_abort and
+ * cws_conn_pause; never cws_conn_free, and cws_conn_recv returns
  * CWS_ERR_STATE there. Data pointers are valid only during the call.
  * Text is checked as it arrives: the chunk holding the first invalid
  * UTF-8 byte is not delivered (earlier chunks were), and the connection
- * fails with 1007. */
+ * fails with 1007. Any callback may be NULL. */
 typedef struct cws_conn_callbacks {
-    /* Streamed receive, used when on_message is NULL: no buffering. */
-    int (*on_message_begin)(cws_conn *c, void *user, int opcode);
-    int (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_message_end)(cws_conn *c, void *user);
-    /* Whole messages, reassembled up to max_message_size. */
-    int (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
+    /* CWS_RECEIVE_STREAM */
+    void (*on_message_begin)(cws_conn *c, void *user, int opcode);
+    void (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_conn *c, void *user);
+    /* CWS_RECEIVE_MESSAGES */
+    void (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
     /* A ping arrived (the pong is already queued unless no_auto_pong). */
-    int (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
     /* Called once when the WebSocket ends: with the peer's close code and
      * reason (1005 if its close had none), with the code we sent when we
      * failed the connection (1002, 1007, 1009, ...; the reason is then
      * cws_conn_error()'s text), or 1006 after cws_conn_abort(). The
      * reason is never NULL. */
     void (*on_close)(cws_conn *c, void *user, int code, const char *reason, size_t reason_len);
-    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure
-     * (then every later send returns CWS_ERR_IO and cws_conn_done() is 1;
-     * call cws_conn_abort() when the transport is gone).
+    /* Outbound bytes. Its result is a report, not a request to stop:
+     * 0 if the bytes were taken, non-zero on transport failure (then every
+     * later send returns CWS_ERR_IO and cws_conn_done() is 1; call
+     * cws_conn_abort() when the transport is gone).
      * If NULL, bytes collect in an internal buffer: see cws_conn_output(). */
     int (*write)(cws_conn *c, void *user, const uint8_t *data, size_t len);
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
 
-/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
- * each field says what it means to a server and to a client. */
-typedef struct cws_deflate_config {
-    int enable;                     /* 1: server accepts offers, client offers */
-    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
-    /* Server: the largest window it compresses with (it answers an offer's
-     * server_max_window_bits with the smaller of the two). Client: 8..15
-     * asks the server to compress with at most that; 0 asks nothing. */
-    int server_max_window_bits;
-    /* Server: asks a client that offered client_max_window_bits to
-     * compress with at most this window (0: 15). Client: the largest
-     * window it compresses with; it offers client_max_window_bits, with
-     * this value unless 0. */
-    int client_max_window_bits;
-    /* 1: the server compresses each message on its own (server: always;
-     * client: asks the server to). Saves the server's state between
-     * messages at some cost in ratio. */
-    int server_no_context_takeover;
-    /* 1: the client compresses each message on its own (server: requires
-     * it of the client; client: offers it). */
-    int client_no_context_takeover;
-    size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
-} cws_deflate_config;
-
-/* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
- * may be a temporary. cws_conn_init() does not copy: the connection reads
- * *cfg for its whole life (one config shared by every connection of a
- * server, like llhttp's settings), so it must outlive them, unchanged. */
+/* Settings of a connection; 0 in any field means its default, and
+ * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
+ * cfg may be a temporary; cws_conn_init_shared() does not copy (see
+ * there). */
 typedef struct cws_conn_config {
     int role;                  /* CWS_SERVER or CWS_CLIENT */
+    int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     int no_auto_pong;          /* 1: the application answers pings itself */
@@ -463,6 +422,10 @@ typedef struct cws_conn_config {
     cws_allocator alloc;
     cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
     void *rng_user;
+    /* Compression settings (level, threshold) for connections on which
+     * cws_conn_set_deflate() turns permessage-deflate on; enable and the
+     * window fields are the handshake's business. */
+    cws_deflate_config deflate;
 } cws_conn_config;
 
 enum cws_state {
@@ -471,34 +434,59 @@ enum cws_state {
     CWS_STATE_CLOSED = 2,   /* close handshake done, or failed, or aborted */
 };
 
-/* Allocates a connection (through cfg->alloc) with its own copy of *cfg;
- * NULL if out of memory or cfg is invalid. Free it with cws_conn_free(). */
-CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg);
+/* Allocates a connection (through cfg->alloc) with its own copy of *cfg.
+ * NULL on failure, *err (if not NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM.
+ * Free it with cws_conn_free(). */
+CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_free(cws_conn *c);
 
 /* Embedding: a connection in memory the caller owns (e.g. in the same
  * allocation as the caller's per-connection object: one malloc, no
  * pointer). mem holds cws_conn_sizeof() bytes, aligned for any type (as
  * malloc returns; place it at an offset that is a multiple of
- * _Alignof(max_align_t)). cfg is shared, not copied: it must outlive the
- * connection. Returns mem as the connection, or NULL if an argument is
- * invalid. cws_conn_deinit() frees what the connection allocated
- * (buffers), not mem; never call cws_conn_free() on such a connection. */
+ * _Alignof(max_align_t)). The config is shared, not copied: the
+ * connection reads *cfg for its whole life, so one config can serve every
+ * connection of a server (like llhttp's settings); it must outlive them,
+ * unchanged. Returns mem as the connection, or NULL with *err (if not
+ * NULL) = CWS_ERR_INVALID. cws_conn_deinit() frees what the connection
+ * allocated (buffers), not mem; never call cws_conn_free() on it. */
 CWS_API size_t cws_conn_sizeof(void);
-CWS_API cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg);
+CWS_API cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_deinit(cws_conn *c);
 
 /* Feeds received bytes; payload is unmasked in place in data. Returns the
- * bytes consumed (fewer than len only if a callback returned non-zero) or a
+ * bytes consumed (fewer than len only if a callback paused) or a
  * negative error once the connection has failed (the close frame with the
  * right code is already queued; CWS_ERR_PROTOCOL, _UTF8, _TOO_BIG, or
  * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
  * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+/* Turns permessage-deflate on as the handshake agreed (params from
+ * cws_hs_request.deflate or cws_hs_client.deflate; nothing happens when
+ * params->enabled is 0). Call it before any data moves. Then messages of
+ * at least cfg->deflate.threshold bytes go out compressed (RFC 7692 §7.2.1,
+ * RSV1 on the first frame), received ones are inflated before delivery,
+ * and max_message_size bounds the inflated size (1009 as soon as it is
+ * crossed). The codec's state is allocated when first needed and, without
+ * context takeover, released after each message. CWS_OK, CWS_ERR_INVALID,
+ * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
+ * when the library was built without the codec (CWS_NO_DEFLATE). */
+CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
+/* 1 if permessage-deflate is on for c. */
+CWS_API int cws_conn_deflate(const cws_conn *c);
+/* OR'd into the opcode of cws_conn_send, cws_socket_send or
+ * cws_server_broadcast: this message goes uncompressed even when
+ * permessage-deflate is on (e.g. data that is compressed already). */
+#define CWS_SEND_UNCOMPRESSED 0x100
 
-/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY; text is not
- * checked for UTF-8, that is the caller's duty). The senders return
- * CWS_OK or: CWS_ERR_INVALID (bad opcode or arguments, a control payload
+/* From inside a callback: cws_conn_recv returns once this callback does
+ * (CWS_OK; CWS_ERR_STATE outside cws_conn_recv). */
+CWS_API int cws_conn_pause(cws_conn *c);
+
+/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY). The senders return
+ * CWS_OK or: CWS_ERR_UTF8 (text that is not UTF-8: nothing is sent, as
+ * the peer would fail the connection with 1007; fragments are checked as
+ * one stream), CWS_ERR_INVALID (bad opcode or arguments, a control payload
  * over 125 bytes, a close code cws_close_code_valid() refuses, a reason
  * over 123 bytes, not UTF-8, or without a code), CWS_ERR_STATE (CWS_OP_CONT
  * with no fragmented send open, or a new message while one is open),
@@ -512,7 +500,8 @@ CWS_API int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len)
 CWS_API int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_conn_ping(cws_conn *c, const void *data, size_t len);
 CWS_API int cws_conn_pong(cws_conn *c, const void *data, size_t len);
-/* Starts (or answers) the close handshake. code 0 sends no status code. */
+/* Starts (or answers) the close handshake. code 0 sends no status code;
+ * reason (reason_len bytes, may be NULL when 0) must be UTF-8. */
 CWS_API int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 /* The transport ended: reports 1006 through on_close if not yet closed. */
 CWS_API void cws_conn_abort(cws_conn *c);
@@ -577,7 +566,7 @@ CWS_API int cws_close_code_valid(int code);
  *    within min(close_timeout, 1 s) the TCP connection is dropped. Either
  *    way on_close reports 1008. The queue therefore stays within
  *    high_water + one message.
- *  - Ping (server: every 30 s; client: off): the runtime pings an open
+ *  - Ping (every 30 s, both roles): the runtime pings an open
  *    socket every ping_interval_ms; a peer that does not answer within
  *    pong_timeout_ms (10 s) is dropped (TCP close, no close frame: it
  *    would queue behind what the peer is not reading) and on_close reports
@@ -601,7 +590,8 @@ typedef struct cws_server cws_server;
 /* One WebSocket over TCP, accepted by a server or opened by cws_connect. */
 typedef struct cws_socket cws_socket;
 
-CWS_API cws_loop *cws_loop_new(void);
+/* NULL on failure, *err (if not NULL) = CWS_ERR_NOMEM or CWS_ERR_IO. */
+CWS_API cws_loop *cws_loop_new(int *err);
 /* Frees servers (their sockets get on_close 1006), client sockets (same),
  * timers and watches that are left. Not from inside a callback. */
 CWS_API void cws_loop_free(cws_loop *loop);
@@ -619,9 +609,10 @@ typedef void (*cws_timer_fn)(cws_loop *loop, void *user);
  * timer (interval_ms 0) is freed when its callback returns: do not stop it
  * after that. A repeating one lives until cws_timer_stop(), which may be
  * called from its own callback. All timers share one binary heap
- * (O(log n) per start, stop or expiry). */
+ * (O(log n) per start, stop or expiry). NULL on failure, *err (if not
+ * NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM. */
 CWS_API cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms,
-                                   cws_timer_fn fn, void *user);
+                                   cws_timer_fn fn, void *user, int *err);
 CWS_API void cws_timer_stop(cws_timer *t);
 
 /* Calls fn whenever fd is readable (e.g. stdin in a client, a signal
@@ -631,10 +622,17 @@ typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
 
+/* The same rules as cws_conn_callbacks: return nothing, any may be NULL,
+ * data is valid during the call. To stop hearing from a socket, close it. */
 typedef struct cws_socket_callbacks {
     void (*on_open)(cws_socket *s, void *user);
-    /* A whole message (reassembled up to max_message_size). */
+    /* receive = CWS_RECEIVE_MESSAGES: a whole message (reassembled up to
+     * max_message_size). */
     void (*on_message)(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len);
+    /* receive = CWS_RECEIVE_STREAM: a message as its bytes arrive. */
+    void (*on_message_begin)(cws_socket *s, void *user, int opcode);
+    void (*on_message_data)(cws_socket *s, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_socket *s, void *user);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
     /* Called exactly once for a socket that reached on_open (and, for a
      * client, also when connecting or its handshake failed: 1006 with a
@@ -651,18 +649,22 @@ typedef struct cws_http_reply cws_http_reply;
 CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type,
                                 const void *body, size_t len, const char *extra_headers);
 
+/* Every limit and timeout: 0 means the default shown, CWS_DISABLED
+ * turns it off (max_handshake_size cannot be off: CWS_ERR_INVALID).
+ * docs/api.md has the table of defaults. */
 typedef struct cws_server_config {
     const char *host;             /* listen address ("::", "0.0.0.0", "::1");
                                      NULL: "127.0.0.1" */
     int port;                     /* 0: ephemeral (see cws_server_port) */
     int backlog;                  /* 0: 511 */
     int reuse_port;               /* 1: SO_REUSEPORT (one loop per thread) */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
-    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
-    uint32_t ping_interval_ms;    /* 0: 30000; (uint32_t)-1 disables */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_hs_server_opts hs;        /* origin check, subprotocol choice */
@@ -688,7 +690,7 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * is built once and its bytes shared by every recipient's queue; a slow
  * recipient only fills its own queue (the high-water policy applies).
  * Do not broadcast to a socket while a fragmented send of its own is in
- * progress through cws_socket_conn(). Returns the number of recipients or
+ * progress. Returns the number of recipients or
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
@@ -704,14 +706,17 @@ CWS_API int cws_server_done(const cws_server *s);
 /* Closes everything at once (open sockets get on_close 1006) and frees. */
 CWS_API void cws_server_free(cws_server *s);
 
+/* The same rule as cws_server_config: 0 is the default, CWS_DISABLED is
+ * off, and the defaults are the server's. */
 typedef struct cws_client_config {
     const char *protocols;        /* offered subprotocols, or NULL */
     const char *origin;
     const char *extra_headers;    /* "Name: value\r\n" lines */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
-    uint32_t ping_interval_ms;    /* 0: none */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_socket_callbacks cb;
@@ -735,20 +740,29 @@ CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_clien
  * runtime frees it as usual. Not from inside a callback. */
 CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 
-/* Queues a message (text must be valid UTF-8: else CWS_ERR_UTF8).
- * CWS_ERR_CLOSED once the socket is closing or over its high-water mark. */
+/* The senders follow cws_conn_send's rules (text must be UTF-8, else
+ * CWS_ERR_UTF8 and nothing is sent) and queue the bytes; they also
+ * return CWS_ERR_CLOSED once the socket is closing or over its
+ * high-water mark. */
 CWS_API int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len);
+/* As cws_conn_send_fragment: CWS_OP_TEXT/BINARY first, then CWS_OP_CONT;
+ * fin = 1 on the last. Do not broadcast to a socket while one is open. */
+CWS_API int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_socket_ping(cws_socket *s, const void *data, size_t len);
-/* Starts the close handshake (reason may be NULL); on a client still
+CWS_API int cws_socket_pong(cws_socket *s, const void *data, size_t len);
+/* Starts the close handshake, as cws_conn_close (code 0: none; reason
+ * reason_len bytes of UTF-8, may be NULL when 0). On a client still
  * connecting, gives up (on_close 1006 follows from the loop). */
-CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason);
+CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len);
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
 CWS_API void cws_socket_set_user(cws_socket *s, void *user);
-/* The sans-I/O connection underneath (NULL before the handshake is done). */
+/* The sans-I/O connection underneath (NULL before the handshake is done):
+ * an escape hatch for what the socket API does not cover. Sending
+ * through it bypasses the runtime's flush and high-water checks. */
 CWS_API cws_conn *cws_socket_conn(cws_socket *s);
 CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
 /* The peer's address as text ("127.0.0.1:53122", "[::1]:53122"), in a

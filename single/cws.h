@@ -28,12 +28,21 @@
  *                   it permessage-deflate (RFC 7692): offers are then
  *                   declined and compressed frames fail with 1002.
  *
+ *   CWS_STATIC      give every function and object of the library internal
+ *                   linkage (static) in the implementation file, so that
+ *                   two libraries that each embed cws link into one
+ *                   program without clashing. Define it before the first
+ *                   include of this header, together with
+ *                   CWS_IMPLEMENTATION: only that file can then call cws.
+ *                   Functions it does not call cost no warning (they are
+ *                   marked unused) and, optimized, no code.
+ *
  * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang
  * do without -pedantic, work too). C++ files may include this header for
  * the declarations (they are extern "C"), but the file that defines
  * CWS_IMPLEMENTATION must be compiled as C.
- * Library-internal functions have external linkage and the reserved prefix
- * cws__; file-local ones are static.
+ * Library-internal functions have external linkage (internal under
+ * CWS_STATIC) and the reserved prefix cws__; file-local ones are static.
  *
  * MIT License
  *
@@ -72,12 +81,29 @@
 #endif
 #endif
 
+/* CWS_STATIC: the public functions become static (and unused-warning
+ * free), here and through CWS__LINK in the implementation below. */
+#ifndef CWS__UNUSED
+#if defined(__GNUC__) || defined(__clang__)
+#define CWS__UNUSED __attribute__((unused))
+#else
+#define CWS__UNUSED
+#endif
+#endif
+#if defined(CWS_STATIC) && !defined(CWS_IMPLEMENTATION)
+#error "cws.h: CWS_STATIC makes cws private to the file that compiles it: define CWS_IMPLEMENTATION too, before the include"
+#endif
+#if defined(CWS_STATIC) && !defined(CWS_API)
+#define CWS_API static CWS__UNUSED
+#define CWS__API_STATIC
+#endif
+
 /* ---- file: include/cws.h ---- */
 /*
  * cws — a WebSocket (RFC 6455) library in C11, libc only.
  *
  * Layers, bottom to top (each usable without the ones above it):
- *   1. primitives   sha1, base64, utf8, mask
+ *   1. primitives   sha1, base64, utf8, mask (declared in cws_util.h)
  *   2. handshake    HTTP/1.1 header block tokenizer, server and client sides
  *   3. frame codec  incremental zero-copy parser, header encoder
  *   4. connection   cws_conn: a sans-I/O WebSocket endpoint
@@ -116,33 +142,42 @@ extern "C" {
  * Errors
  * ==================================================================== */
 
+/* Every error, once: the enum, cws_strerror() and the table in
+ * docs/api.md are generated from this list, so they cannot drift.
+ * X(name, value, text): name without its CWS_ prefix. */
+#define CWS_ERRORS(X)                                                                  \
+    X(OK, 0, "success")                                                                \
+    X(ERR_AGAIN, -1, "need more data")                                                 \
+    X(ERR_INVALID, -2, "invalid argument")                                             \
+    X(ERR_NOMEM, -3, "out of memory")                                                  \
+    X(ERR_STATE, -4, "not allowed in this state")                                      \
+    X(ERR_PROTOCOL, -5, "protocol error")                                              \
+    X(ERR_UTF8, -6, "invalid UTF-8")                                                   \
+    X(ERR_TOO_BIG, -7, "size limit exceeded")                                          \
+    X(ERR_CLOSED, -8, "connection closed")                                             \
+    X(ERR_NOSPACE, -10, "output buffer too small")                                     \
+    X(ERR_NOT_UPGRADE, -11, "not a WebSocket upgrade request")                         \
+    X(ERR_IO, -13, "I/O error")                                                        \
+    X(ERR_TIMEOUT, -14, "timed out")                                                   \
+    X(ERR_RESOLVE, -15, "host name lookup failed")                                     \
+    X(ERR_RANDOM, -16, "no random bytes available")                                    \
+    X(ERR_DEFLATE, -17, "corrupt DEFLATE data")                                        \
+    X(ERR_HS_MALFORMED, -20, "handshake: malformed HTTP response")                     \
+    X(ERR_HS_STATUS, -21, "handshake: status is not 101")                              \
+    X(ERR_HS_UPGRADE, -22, "handshake: Upgrade is not websocket")                      \
+    X(ERR_HS_CONNECTION, -23, "handshake: Connection lacks Upgrade")                   \
+    X(ERR_HS_ACCEPT, -24, "handshake: wrong Sec-WebSocket-Accept")                     \
+    X(ERR_HS_PROTOCOL, -25, "handshake: subprotocol not offered")                      \
+    X(ERR_HS_EXTENSION, -26, "handshake: extension not offered or not acceptable")     \
+    X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
+    X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
+    X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+
 enum cws_err {
-    CWS_OK = 0,
-    CWS_ERR_AGAIN = -1,        /* need more input / would block */
-    CWS_ERR_INVALID = -2,      /* invalid argument or API misuse */
-    CWS_ERR_NOMEM = -3,        /* allocation failed or a limit forbade it */
-    CWS_ERR_STATE = -4,        /* not allowed in this state (e.g. send after close) */
-    CWS_ERR_PROTOCOL = -5,     /* peer broke RFC 6455 (close code 1002) */
-    CWS_ERR_UTF8 = -6,         /* invalid UTF-8 (close code 1007) */
-    CWS_ERR_TOO_BIG = -7,      /* a size limit was exceeded (1009 / HTTP 431) */
-    CWS_ERR_CLOSED = -8,       /* the connection is closed */
-    CWS_ERR_HTTP = -9,         /* handshake request refused; see ->status */
-    CWS_ERR_NOSPACE = -10,     /* caller's output buffer too small */
-    CWS_ERR_NOT_UPGRADE = -11, /* a valid HTTP request that is not an upgrade */
-    CWS_ERR_CALLBACK = -12,    /* a callback asked to stop */
-    CWS_ERR_IO = -13,          /* socket or write-callback failure */
-    CWS_ERR_TIMEOUT = -14,
-    CWS_ERR_RESOLVE = -15,     /* host name lookup failed */
-    CWS_ERR_RANDOM = -16,      /* no random bytes available */
-    CWS_ERR_DEFLATE = -17,     /* corrupt DEFLATE data (close code 1007) */
-    /* Client-side response checks (RFC 6455 §4.1), one per rule. */
-    CWS_ERR_HS_MALFORMED = -20,  /* not a parsable HTTP/1.1 response */
-    CWS_ERR_HS_STATUS = -21,     /* status is not 101 */
-    CWS_ERR_HS_UPGRADE = -22,    /* Upgrade lacks the token "websocket" */
-    CWS_ERR_HS_CONNECTION = -23, /* Connection lacks the token "Upgrade" */
-    CWS_ERR_HS_ACCEPT = -24,     /* Sec-WebSocket-Accept missing or wrong */
-    CWS_ERR_HS_PROTOCOL = -25,   /* subprotocol not offered (or duplicated) */
-    CWS_ERR_HS_EXTENSION = -26   /* extension not offered */
+#define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
+    CWS_ERRORS(CWS__ERR_ENUM)
+#undef CWS__ERR_ENUM
 };
 
 /* A static, human-readable name for an error value (never NULL). */
@@ -161,10 +196,6 @@ typedef struct cws_str {
     size_t len;
 } cws_str;
 
-/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
- * Returns CWS_OK or CWS_ERR_RANDOM. */
-CWS_API int cws_random(void *buf, size_t len);
-
 /* A user random source; returns 0 on success. */
 typedef int (*cws_rng_fn)(void *user, void *buf, size_t len);
 
@@ -176,61 +207,8 @@ typedef struct cws_allocator {
 } cws_allocator;
 
 /* ======================================================================
- * Layer 1: primitives
- * ==================================================================== */
-
-/* --- SHA-1 (FIPS 180-4) --- */
-#define CWS_SHA1_LEN 20
-
-typedef struct cws_sha1_ctx {
-    uint32_t h[5];
-    uint64_t total;    /* bytes hashed so far */
-    uint8_t block[64];
-    size_t used;       /* bytes pending in block */
-} cws_sha1_ctx;
-
-CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
-CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
-CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
-CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
-
-/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
-#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
-#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
-
-/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
-CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
-/* Strict decode: length a multiple of 4, only alphabet characters, '='
- * only as final padding, and unused trailing bits zero (canonical form).
- * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
-
-/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
-typedef struct cws_utf8 {
-    uint32_t state; /* private: 0 = at a character boundary */
-} cws_utf8;
-
-CWS_API void cws_utf8_init(cws_utf8 *v);
-/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
- * valid so far (a sequence cut at the chunk end stays pending), or
- * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
- * is then that byte's index in this chunk. Once failed, it stays failed. */
-CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
-/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
-CWS_API int cws_utf8_finish(const cws_utf8 *v);
-/* One-shot: CWS_OK if data is complete, valid UTF-8. */
-CWS_API int cws_utf8_validate(const void *data, size_t len);
-
-/* --- masking (RFC 6455 §5.3) --- */
-/* XORs buf with key, starting at key byte (offset % 4): pass the payload
- * offset of buf within its frame to continue a mask across chunks. */
-CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
-/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
-CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-                           const uint8_t key[4], uint64_t offset);
-
-/* ======================================================================
  * Layer 2: HTTP/1.1 header blocks and the opening handshake (RFC 6455 §4)
+ * (the head parser and the other HTTP helpers are in cws_util.h)
  * ==================================================================== */
 
 /* A parsed request or response head. All cws_str fields point into the
@@ -249,43 +227,51 @@ typedef struct cws_http_head {
     size_t scanned_;      /* private: resume point of the end-of-head scan */
 } cws_http_head;
 
-/* Incremental head parser. Call with the bytes received so far (the same
- * buffer start each time, with new bytes appended): the scan resumes where
- * it stopped, so feeding one byte at a time is linear. Zero h before the
- * first call. Returns head_len (> 0) when the head is complete and well
- * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
- * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
- * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
- * are kept between calls, so the buffer may move (realloc) as it grows;
- * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
- * read. */
-CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
-CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
-
 /* Header iteration: start with *pos = 0; returns 1 and the next field
  * (value trimmed of optional whitespace), or 0 at the end. */
 CWS_API int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value);
 /* Number of fields named name (case-insensitive); *value (if not NULL)
  * gets the first one. */
 CWS_API int cws_http_header(const cws_http_head *h, const char *name, cws_str *value);
-/* Pops the next comma-separated token of *list (trimmed, empty elements
- * skipped); returns 1 and the token, or 0 when the list is exhausted. */
-CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
-/* 1 if any field named name holds token (case-insensitive), else 0. */
-CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
-/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
- * returns 1 if present. */
-CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
-/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
-CWS_API int cws_str_ieq(cws_str s, const char *z);
-/* "Not Found" for 404 and so on; "Unknown" if unknown. */
-CWS_API const char *cws_http_status_text(int status);
-/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
- * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
- * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
- * empty line. Returns its length or CWS_ERR_NOSPACE. */
-CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
-                                         const char *extra_headers, char *out, size_t cap);
+/* --- permessage-deflate (RFC 7692) --- */
+
+/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
+ * each field says what it means to a server and to a client. */
+typedef struct cws_deflate_config {
+    int enable;                     /* 1: server accepts offers, client offers */
+    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
+    /* Server: the largest window it compresses with (it answers an offer's
+     * server_max_window_bits with the smaller of the two). Client: 8..15
+     * asks the server to compress with at most that; 0 asks nothing. */
+    int server_max_window_bits;
+    /* Server: asks a client that offered client_max_window_bits to
+     * compress with at most this window (0: 15). Client: the largest
+     * window it compresses with; it offers client_max_window_bits, with
+     * this value unless 0. */
+    int client_max_window_bits;
+    /* 1: the server compresses each message on its own (server: always;
+     * client: asks the server to). Saves the server's state between
+     * messages at some cost in ratio. */
+    int server_no_context_takeover;
+    /* 1: the client compresses each message on its own (server: requires
+     * it of the client; client: offers it). */
+    int client_no_context_takeover;
+    size_t threshold;               /* shorter messages go uncompressed;
+                                       0: 1024; CWS_DISABLED: none */
+} cws_deflate_config;
+
+/* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
+ * cws_conn_set_deflate(). Filled by cws_hs_server_parse and
+ * cws_hs_client_parse; enabled is 0 when the extension is off. */
+typedef struct cws_deflate_params {
+    uint8_t enabled;
+    uint8_t server_no_context_takeover; /* the server compresses each message alone */
+    uint8_t client_no_context_takeover; /* the client does */
+    uint8_t server_max_window_bits;     /* 8..15: the server's window */
+    uint8_t client_max_window_bits;     /* 8..15: the client's window */
+    uint8_t response_server_bits;       /* private: what the 101 carries */
+    uint8_t response_client_bits;       /* private */
+} cws_deflate_params;
 
 /* --- server side --- */
 
@@ -297,8 +283,8 @@ typedef struct cws_hs_request {
     cws_str key;          /* Sec-WebSocket-Key, validated */
     cws_str origin;       /* empty if absent */
     cws_str protocol;     /* the subprotocol chosen; empty if none */
-    int status;           /* HTTP status to answer: 101, or the error's */
-    const char *error;    /* static text naming the failed rule, or NULL */
+    cws_deflate_params deflate; /* permessage-deflate, if accepted */
+    const char *error;    /* detail for logs: the failed rule, or NULL */
 } cws_hs_request;
 
 typedef struct cws_hs_server_opts {
@@ -308,6 +294,10 @@ typedef struct cws_hs_server_opts {
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
     int (*select_protocol)(void *user, const cws_hs_request *req);
+    /* permessage-deflate: NULL or !enable declines every offer; else the
+     * first acceptable offer wins (r->deflate) and cws_hs_accept answers
+     * it. A malformed offer is declined, never a refusal (RFC 7692 §5). */
+    const cws_deflate_config *deflate;
     void *user;
 } cws_hs_server_opts;
 
@@ -319,19 +309,25 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HTTP         refused: r->status is 400, 403, 405, 426 or 431,
- *                        r->error says why; answer with cws_hs_reject()
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
+ *                        refused (r->error names the rule): answer with
+ *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
  * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
  * without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
+/* The HTTP status that answers a refused upgrade: 400 for
+ * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
+ * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
 CWS_API int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out);
 /* Writes the 101 response with Sec-WebSocket-Accept, the chosen
- * subprotocol, no extensions, and extra_headers (may be NULL).
+ * subprotocol, Sec-WebSocket-Extensions when r->deflate.enabled, and
+ * extra_headers (may be NULL).
  * Returns its length or CWS_ERR_NOSPACE. */
 CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap);
 /* Writes a complete error response for status (with Sec-WebSocket-Version
@@ -351,6 +347,7 @@ typedef struct cws_hs_client_opts {
     cws_rng_fn rng;            /* NULL: cws_random */
     void *rng_user;
     size_t max_size;           /* response limit; 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    const cws_deflate_config *deflate; /* offer permessage-deflate if enabled */
 } cws_hs_client_opts;
 
 typedef struct cws_hs_client {
@@ -360,7 +357,9 @@ typedef struct cws_hs_client {
     char accept[29];        /* the Sec-WebSocket-Accept we expect */
     char offered[256];      /* copy of opts->protocols */
     size_t max_size;
-    const char *error;      /* static text naming the failed rule, or NULL */
+    cws_deflate_config deflate_offered; /* copy of *opts->deflate, or zero */
+    cws_deflate_params deflate;         /* what the response agreed */
+    const char *error;      /* detail for logs: the failed rule, or NULL */
 } cws_hs_client;
 
 /* Builds the request (fresh random key). Returns its length,
@@ -465,71 +464,57 @@ enum cws_close_code {
     CWS_CLOSE_TRY_AGAIN = 1013
 };
 
-/* Callbacks return 0 to go on; non-zero makes cws_conn_recv() stop and
- * return the bytes consumed so far (call it again with the rest to resume,
- * even if the rest is empty: a paused on_message_end comes then).
- * Every callback may call cws_conn_send*, cws_conn_ping, cws_conn_close
- * and cws_conn_abort; never cws_conn_free, and cws_conn_recv returns
+/* How received messages reach the application. */
+enum cws_receive_mode {
+    CWS_RECEIVE_MESSAGES = 0, /* on_message once per whole message,
+                                 reassembled up to max_message_size */
+    CWS_RECEIVE_STREAM = 1    /* on_message_begin / _data / _end as bytes
+                                 arrive: no buffering, no allocation */
+};
+
+/* Callbacks return nothing. To stop cws_conn_recv() from inside one, call
+ * cws_conn_pause(): recv then returns the bytes consumed so far (call it
+ * again with the rest to resume, even if the rest is empty: a paused
+ * on_message_end comes then). Every callback may call cws_conn_send*,
+ * cws_conn_ping, cws_conn_pong, cws_conn_close, cws_conn_abort and
+ * cws_conn_pause; never cws_conn_free, and cws_conn_recv returns
  * CWS_ERR_STATE there. Data pointers are valid only during the call.
  * Text is checked as it arrives: the chunk holding the first invalid
  * UTF-8 byte is not delivered (earlier chunks were), and the connection
- * fails with 1007. */
+ * fails with 1007. Any callback may be NULL. */
 typedef struct cws_conn_callbacks {
-    /* Streamed receive, used when on_message is NULL: no buffering. */
-    int (*on_message_begin)(cws_conn *c, void *user, int opcode);
-    int (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_message_end)(cws_conn *c, void *user);
-    /* Whole messages, reassembled up to max_message_size. */
-    int (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
+    /* CWS_RECEIVE_STREAM */
+    void (*on_message_begin)(cws_conn *c, void *user, int opcode);
+    void (*on_message_data)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_conn *c, void *user);
+    /* CWS_RECEIVE_MESSAGES */
+    void (*on_message)(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len);
     /* A ping arrived (the pong is already queued unless no_auto_pong). */
-    int (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
-    int (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_ping)(cws_conn *c, void *user, const uint8_t *data, size_t len);
+    void (*on_pong)(cws_conn *c, void *user, const uint8_t *data, size_t len);
     /* Called once when the WebSocket ends: with the peer's close code and
      * reason (1005 if its close had none), with the code we sent when we
      * failed the connection (1002, 1007, 1009, ...; the reason is then
      * cws_conn_error()'s text), or 1006 after cws_conn_abort(). The
      * reason is never NULL. */
     void (*on_close)(cws_conn *c, void *user, int code, const char *reason, size_t reason_len);
-    /* Outbound bytes. Return 0 if accepted, non-zero on transport failure
-     * (then every later send returns CWS_ERR_IO and cws_conn_done() is 1;
-     * call cws_conn_abort() when the transport is gone).
+    /* Outbound bytes. Its result is a report, not a request to stop:
+     * 0 if the bytes were taken, non-zero on transport failure (then every
+     * later send returns CWS_ERR_IO and cws_conn_done() is 1; call
+     * cws_conn_abort() when the transport is gone).
      * If NULL, bytes collect in an internal buffer: see cws_conn_output(). */
     int (*write)(cws_conn *c, void *user, const uint8_t *data, size_t len);
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
 
-/* permessage-deflate (RFC 7692). All zero: off. One struct for both roles;
- * each field says what it means to a server and to a client. */
-typedef struct cws_deflate_config {
-    int enable;                     /* 1: server accepts offers, client offers */
-    int level;                      /* 0: 6; 1 (fastest) .. 9 (smallest) */
-    /* Server: the largest window it compresses with (it answers an offer's
-     * server_max_window_bits with the smaller of the two). Client: 8..15
-     * asks the server to compress with at most that; 0 asks nothing. */
-    int server_max_window_bits;
-    /* Server: asks a client that offered client_max_window_bits to
-     * compress with at most this window (0: 15). Client: the largest
-     * window it compresses with; it offers client_max_window_bits, with
-     * this value unless 0. */
-    int client_max_window_bits;
-    /* 1: the server compresses each message on its own (server: always;
-     * client: asks the server to). Saves the server's state between
-     * messages at some cost in ratio. */
-    int server_no_context_takeover;
-    /* 1: the client compresses each message on its own (server: requires
-     * it of the client; client: offers it). */
-    int client_no_context_takeover;
-    size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
-} cws_deflate_config;
-
-/* Settings of a connection. cws_conn_new() keeps a private copy, so cfg
- * may be a temporary. cws_conn_init() does not copy: the connection reads
- * *cfg for its whole life (one config shared by every connection of a
- * server, like llhttp's settings), so it must outlive them, unchanged. */
+/* Settings of a connection; 0 in any field means its default, and
+ * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
+ * cfg may be a temporary; cws_conn_init_shared() does not copy (see
+ * there). */
 typedef struct cws_conn_config {
     int role;                  /* CWS_SERVER or CWS_CLIENT */
+    int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     int no_auto_pong;          /* 1: the application answers pings itself */
@@ -538,6 +523,10 @@ typedef struct cws_conn_config {
     cws_allocator alloc;
     cws_rng_fn rng;            /* client masking keys; NULL: cws_random */
     void *rng_user;
+    /* Compression settings (level, threshold) for connections on which
+     * cws_conn_set_deflate() turns permessage-deflate on; enable and the
+     * window fields are the handshake's business. */
+    cws_deflate_config deflate;
 } cws_conn_config;
 
 enum cws_state {
@@ -546,34 +535,59 @@ enum cws_state {
     CWS_STATE_CLOSED = 2,   /* close handshake done, or failed, or aborted */
 };
 
-/* Allocates a connection (through cfg->alloc) with its own copy of *cfg;
- * NULL if out of memory or cfg is invalid. Free it with cws_conn_free(). */
-CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg);
+/* Allocates a connection (through cfg->alloc) with its own copy of *cfg.
+ * NULL on failure, *err (if not NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM.
+ * Free it with cws_conn_free(). */
+CWS_API cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_free(cws_conn *c);
 
 /* Embedding: a connection in memory the caller owns (e.g. in the same
  * allocation as the caller's per-connection object: one malloc, no
  * pointer). mem holds cws_conn_sizeof() bytes, aligned for any type (as
  * malloc returns; place it at an offset that is a multiple of
- * _Alignof(max_align_t)). cfg is shared, not copied: it must outlive the
- * connection. Returns mem as the connection, or NULL if an argument is
- * invalid. cws_conn_deinit() frees what the connection allocated
- * (buffers), not mem; never call cws_conn_free() on such a connection. */
+ * _Alignof(max_align_t)). The config is shared, not copied: the
+ * connection reads *cfg for its whole life, so one config can serve every
+ * connection of a server (like llhttp's settings); it must outlive them,
+ * unchanged. Returns mem as the connection, or NULL with *err (if not
+ * NULL) = CWS_ERR_INVALID. cws_conn_deinit() frees what the connection
+ * allocated (buffers), not mem; never call cws_conn_free() on it. */
 CWS_API size_t cws_conn_sizeof(void);
-CWS_API cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg);
+CWS_API cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err);
 CWS_API void cws_conn_deinit(cws_conn *c);
 
 /* Feeds received bytes; payload is unmasked in place in data. Returns the
- * bytes consumed (fewer than len only if a callback returned non-zero) or a
+ * bytes consumed (fewer than len only if a callback paused) or a
  * negative error once the connection has failed (the close frame with the
  * right code is already queued; CWS_ERR_PROTOCOL, _UTF8, _TOO_BIG, or
  * _NOMEM with code 1011), CWS_ERR_CLOSED after cws_conn_abort(). Bytes
  * after the peer's close frame are ignored (counted as consumed). */
 CWS_API ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len);
+/* Turns permessage-deflate on as the handshake agreed (params from
+ * cws_hs_request.deflate or cws_hs_client.deflate; nothing happens when
+ * params->enabled is 0). Call it before any data moves. Then messages of
+ * at least cfg->deflate.threshold bytes go out compressed (RFC 7692 §7.2.1,
+ * RSV1 on the first frame), received ones are inflated before delivery,
+ * and max_message_size bounds the inflated size (1009 as soon as it is
+ * crossed). The codec's state is allocated when first needed and, without
+ * context takeover, released after each message. CWS_OK, CWS_ERR_INVALID,
+ * CWS_ERR_STATE (data already moved), CWS_ERR_NOMEM, or CWS_ERR_STATE
+ * when the library was built without the codec (CWS_NO_DEFLATE). */
+CWS_API int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *params);
+/* 1 if permessage-deflate is on for c. */
+CWS_API int cws_conn_deflate(const cws_conn *c);
+/* OR'd into the opcode of cws_conn_send, cws_socket_send or
+ * cws_server_broadcast: this message goes uncompressed even when
+ * permessage-deflate is on (e.g. data that is compressed already). */
+#define CWS_SEND_UNCOMPRESSED 0x100
 
-/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY; text is not
- * checked for UTF-8, that is the caller's duty). The senders return
- * CWS_OK or: CWS_ERR_INVALID (bad opcode or arguments, a control payload
+/* From inside a callback: cws_conn_recv returns once this callback does
+ * (CWS_OK; CWS_ERR_STATE outside cws_conn_recv). */
+CWS_API int cws_conn_pause(cws_conn *c);
+
+/* Sends a whole message (CWS_OP_TEXT or CWS_OP_BINARY). The senders return
+ * CWS_OK or: CWS_ERR_UTF8 (text that is not UTF-8: nothing is sent, as
+ * the peer would fail the connection with 1007; fragments are checked as
+ * one stream), CWS_ERR_INVALID (bad opcode or arguments, a control payload
  * over 125 bytes, a close code cws_close_code_valid() refuses, a reason
  * over 123 bytes, not UTF-8, or without a code), CWS_ERR_STATE (CWS_OP_CONT
  * with no fragmented send open, or a new message while one is open),
@@ -587,7 +601,8 @@ CWS_API int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len)
 CWS_API int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_conn_ping(cws_conn *c, const void *data, size_t len);
 CWS_API int cws_conn_pong(cws_conn *c, const void *data, size_t len);
-/* Starts (or answers) the close handshake. code 0 sends no status code. */
+/* Starts (or answers) the close handshake. code 0 sends no status code;
+ * reason (reason_len bytes, may be NULL when 0) must be UTF-8. */
 CWS_API int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 /* The transport ended: reports 1006 through on_close if not yet closed. */
 CWS_API void cws_conn_abort(cws_conn *c);
@@ -652,7 +667,7 @@ CWS_API int cws_close_code_valid(int code);
  *    within min(close_timeout, 1 s) the TCP connection is dropped. Either
  *    way on_close reports 1008. The queue therefore stays within
  *    high_water + one message.
- *  - Ping (server: every 30 s; client: off): the runtime pings an open
+ *  - Ping (every 30 s, both roles): the runtime pings an open
  *    socket every ping_interval_ms; a peer that does not answer within
  *    pong_timeout_ms (10 s) is dropped (TCP close, no close frame: it
  *    would queue behind what the peer is not reading) and on_close reports
@@ -676,7 +691,8 @@ typedef struct cws_server cws_server;
 /* One WebSocket over TCP, accepted by a server or opened by cws_connect. */
 typedef struct cws_socket cws_socket;
 
-CWS_API cws_loop *cws_loop_new(void);
+/* NULL on failure, *err (if not NULL) = CWS_ERR_NOMEM or CWS_ERR_IO. */
+CWS_API cws_loop *cws_loop_new(int *err);
 /* Frees servers (their sockets get on_close 1006), client sockets (same),
  * timers and watches that are left. Not from inside a callback. */
 CWS_API void cws_loop_free(cws_loop *loop);
@@ -694,9 +710,10 @@ typedef void (*cws_timer_fn)(cws_loop *loop, void *user);
  * timer (interval_ms 0) is freed when its callback returns: do not stop it
  * after that. A repeating one lives until cws_timer_stop(), which may be
  * called from its own callback. All timers share one binary heap
- * (O(log n) per start, stop or expiry). */
+ * (O(log n) per start, stop or expiry). NULL on failure, *err (if not
+ * NULL) = CWS_ERR_INVALID or CWS_ERR_NOMEM. */
 CWS_API cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms,
-                                   cws_timer_fn fn, void *user);
+                                   cws_timer_fn fn, void *user, int *err);
 CWS_API void cws_timer_stop(cws_timer *t);
 
 /* Calls fn whenever fd is readable (e.g. stdin in a client, a signal
@@ -706,10 +723,17 @@ typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
 
+/* The same rules as cws_conn_callbacks: return nothing, any may be NULL,
+ * data is valid during the call. To stop hearing from a socket, close it. */
 typedef struct cws_socket_callbacks {
     void (*on_open)(cws_socket *s, void *user);
-    /* A whole message (reassembled up to max_message_size). */
+    /* receive = CWS_RECEIVE_MESSAGES: a whole message (reassembled up to
+     * max_message_size). */
     void (*on_message)(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len);
+    /* receive = CWS_RECEIVE_STREAM: a message as its bytes arrive. */
+    void (*on_message_begin)(cws_socket *s, void *user, int opcode);
+    void (*on_message_data)(cws_socket *s, void *user, const uint8_t *data, size_t len);
+    void (*on_message_end)(cws_socket *s, void *user);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
     /* Called exactly once for a socket that reached on_open (and, for a
      * client, also when connecting or its handshake failed: 1006 with a
@@ -726,18 +750,22 @@ typedef struct cws_http_reply cws_http_reply;
 CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type,
                                 const void *body, size_t len, const char *extra_headers);
 
+/* Every limit and timeout: 0 means the default shown, CWS_DISABLED
+ * turns it off (max_handshake_size cannot be off: CWS_ERR_INVALID).
+ * docs/api.md has the table of defaults. */
 typedef struct cws_server_config {
     const char *host;             /* listen address ("::", "0.0.0.0", "::1");
                                      NULL: "127.0.0.1" */
     int port;                     /* 0: ephemeral (see cws_server_port) */
     int backlog;                  /* 0: 511 */
     int reuse_port;               /* 1: SO_REUSEPORT (one loop per thread) */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
-    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
-    uint32_t ping_interval_ms;    /* 0: 30000; (uint32_t)-1 disables */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_hs_server_opts hs;        /* origin check, subprotocol choice */
@@ -763,7 +791,7 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * is built once and its bytes shared by every recipient's queue; a slow
  * recipient only fills its own queue (the high-water policy applies).
  * Do not broadcast to a socket while a fragmented send of its own is in
- * progress through cws_socket_conn(). Returns the number of recipients or
+ * progress. Returns the number of recipients or
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
@@ -779,14 +807,17 @@ CWS_API int cws_server_done(const cws_server *s);
 /* Closes everything at once (open sockets get on_close 1006) and frees. */
 CWS_API void cws_server_free(cws_server *s);
 
+/* The same rule as cws_server_config: 0 is the default, CWS_DISABLED is
+ * off, and the defaults are the server's. */
 typedef struct cws_client_config {
     const char *protocols;        /* offered subprotocols, or NULL */
     const char *origin;
     const char *extra_headers;    /* "Name: value\r\n" lines */
-    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT */
+    int receive;                  /* enum cws_receive_mode; 0: whole messages */
+    size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
-    uint32_t ping_interval_ms;    /* 0: none */
+    uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
     uint32_t close_timeout_ms;    /* 0: 5000 */
     cws_socket_callbacks cb;
@@ -810,20 +841,29 @@ CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_clien
  * runtime frees it as usual. Not from inside a callback. */
 CWS_API cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
 
-/* Queues a message (text must be valid UTF-8: else CWS_ERR_UTF8).
- * CWS_ERR_CLOSED once the socket is closing or over its high-water mark. */
+/* The senders follow cws_conn_send's rules (text must be UTF-8, else
+ * CWS_ERR_UTF8 and nothing is sent) and queue the bytes; they also
+ * return CWS_ERR_CLOSED once the socket is closing or over its
+ * high-water mark. */
 CWS_API int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len);
+/* As cws_conn_send_fragment: CWS_OP_TEXT/BINARY first, then CWS_OP_CONT;
+ * fin = 1 on the last. Do not broadcast to a socket while one is open. */
+CWS_API int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin);
 CWS_API int cws_socket_ping(cws_socket *s, const void *data, size_t len);
-/* Starts the close handshake (reason may be NULL); on a client still
+CWS_API int cws_socket_pong(cws_socket *s, const void *data, size_t len);
+/* Starts the close handshake, as cws_conn_close (code 0: none; reason
+ * reason_len bytes of UTF-8, may be NULL when 0). On a client still
  * connecting, gives up (on_close 1006 follows from the loop). */
-CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason);
+CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len);
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
 CWS_API void cws_socket_set_user(cws_socket *s, void *user);
-/* The sans-I/O connection underneath (NULL before the handshake is done). */
+/* The sans-I/O connection underneath (NULL before the handshake is done):
+ * an escape hatch for what the socket API does not cover. Sending
+ * through it bypasses the runtime's flush and high-water checks. */
 CWS_API cws_conn *cws_socket_conn(cws_socket *s);
 CWS_API cws_loop *cws_socket_loop(const cws_socket *s);
 /* The peer's address as text ("127.0.0.1:53122", "[::1]:53122"), in a
@@ -840,6 +880,122 @@ CWS_API const char *cws_socket_protocol(const cws_socket *s);
 #endif
 
 #endif /* CWS_H */
+/* ---- file: include/cws_util.h ---- */
+/*
+ * cws_util.h — the toolkit under cws.h: primitives (SHA-1, base64, UTF-8,
+ * masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
+ * query strings, response heads). The WebSocket API in cws.h is built on
+ * these; include this header when you need them yourself, e.g. to drive
+ * your own handshake or to parse a query in on_upgrade. Part of libcws and
+ * of single/cws.h.
+ */
+#ifndef CWS_UTIL_H
+#define CWS_UTIL_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fills buf with len bytes from the OS CSPRNG (getrandom, else /dev/urandom).
+ * Returns CWS_OK or CWS_ERR_RANDOM. */
+CWS_API int cws_random(void *buf, size_t len);
+
+/* ======================================================================
+ * Layer 1: primitives
+ * ==================================================================== */
+
+/* --- SHA-1 (FIPS 180-4) --- */
+#define CWS_SHA1_LEN 20
+
+typedef struct cws_sha1_ctx {
+    uint32_t h[5];
+    uint64_t total;    /* bytes hashed so far */
+    uint8_t block[64];
+    size_t used;       /* bytes pending in block */
+} cws_sha1_ctx;
+
+CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
+CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
+CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
+CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
+
+/* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
+#define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+#define CWS_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
+
+/* Writes CWS_BASE64_ENCODED_LEN(len) characters (no NUL); returns that count. */
+CWS_API size_t cws_base64_encode(const void *src, size_t len, char *dst);
+/* Strict decode: length a multiple of 4, only alphabet characters, '='
+ * only as final padding, and unused trailing bits zero (canonical form).
+ * Returns the decoded length, CWS_ERR_INVALID, or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap);
+
+/* --- UTF-8 validation (RFC 3629), incremental and fail-fast --- */
+typedef struct cws_utf8 {
+    uint32_t state; /* private: 0 = at a character boundary */
+} cws_utf8;
+
+CWS_API void cws_utf8_init(cws_utf8 *v);
+/* Feeds the next len bytes of a stream. Returns CWS_OK while the stream is
+ * valid so far (a sequence cut at the chunk end stays pending), or
+ * CWS_ERR_UTF8 at the first byte that makes it invalid; *bad (if not NULL)
+ * is then that byte's index in this chunk. Once failed, it stays failed. */
+CWS_API int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+/* CWS_OK if the stream ends at a character boundary, else CWS_ERR_UTF8. */
+CWS_API int cws_utf8_finish(const cws_utf8 *v);
+/* One-shot: CWS_OK if data is complete, valid UTF-8. */
+CWS_API int cws_utf8_validate(const void *data, size_t len);
+
+/* --- masking (RFC 6455 §5.3) --- */
+/* XORs buf with key, starting at key byte (offset % 4): pass the payload
+ * offset of buf within its frame to continue a mask across chunks. */
+CWS_API void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset);
+/* Same, writing src ^ key to dst (dst may equal src; no other overlap). */
+CWS_API void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+                           const uint8_t key[4], uint64_t offset);
+
+/* ======================================================================
+ * HTTP/1.1 helpers (RFC 7230)
+ * ==================================================================== */
+
+/* Incremental head parser. Call with the bytes received so far (the same
+ * buffer start each time, with new bytes appended): the scan resumes where
+ * it stopped, so feeding one byte at a time is linear. Zero h before the
+ * first call. Returns head_len (> 0) when the head is complete and well
+ * formed, CWS_ERR_AGAIN if incomplete, CWS_ERR_TOO_BIG if max bytes hold no
+ * complete head, CWS_ERR_INVALID if malformed (bad request/status line,
+ * bad field line, NUL or bare CR/LF, obs-fold; RFC 7230 §3). Only offsets
+ * are kept between calls, so the buffer may move (realloc) as it grows;
+ * max 0 means CWS_HANDSHAKE_MAX_DEFAULT. Bytes after the head are never
+ * read. */
+CWS_API ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max);
+CWS_API ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max);
+
+/* Pops the next comma-separated token of *list (trimmed, empty elements
+ * skipped); returns 1 and the token, or 0 when the list is exhausted. */
+CWS_API int cws_http_next_token(cws_str *list, cws_str *token);
+/* 1 if any field named name holds token (case-insensitive), else 0. */
+CWS_API int cws_http_has_token(const cws_http_head *h, const char *name, const char *token);
+/* The value of key in a query string "a=1&b=2" (raw, not percent-decoded);
+ * returns 1 if present. */
+CWS_API int cws_http_query_param(cws_str query, const char *key, cws_str *value);
+/* Case-insensitive comparison of s with a NUL-terminated string: 1 if equal. */
+CWS_API int cws_str_ieq(cws_str s, const char *z);
+/* "Not Found" for 404 and so on; "Unknown" if unknown. */
+CWS_API const char *cws_http_status_text(int status);
+/* Writes a response head "HTTP/1.1 <status> <text>" with Content-Length
+ * (omitted if content_length is (size_t)-1), Content-Type (if not NULL),
+ * and extra_headers ("Name: value\r\n" lines, may be NULL), ending with the
+ * empty line. Returns its length or CWS_ERR_NOSPACE. */
+CWS_API ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
+                                         const char *extra_headers, char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CWS_UTIL_H */
 
 #ifndef CWS_NO_DEFLATE
 /* ---- file: include/cws_deflate.h ---- */
@@ -948,15 +1104,28 @@ CWS_API size_t cws_deflate_bound(size_t in_len);
 #if defined(CWS_IMPLEMENTATION) && !defined(CWS__IMPLEMENTATION_DONE)
 #define CWS__IMPLEMENTATION_DONE
 
+/* Linkage of the library functions and objects (tools/amalgamate.sh
+ * puts these in front of each): external, or static under CWS_STATIC. */
+#ifdef CWS_STATIC
+#ifndef CWS__API_STATIC
+#error "cws.h: define CWS_STATIC before the first include of cws.h in this file, and leave CWS_API undefined"
+#endif
+#define CWS__LINK static CWS__UNUSED
+#define CWS__EXTERN static CWS__UNUSED
+#else
+#define CWS__LINK
+#define CWS__EXTERN extern
+#endif
+
 /* glibc fixes its feature set at the first system include; if that came
  * before this header, the POSIX declarations used below are missing. */
 #if defined(__GLIBC__) && !defined(__USE_POSIX199309)
 #error "cws.h: include it before any system header in the file that defines CWS_IMPLEMENTATION, or define _DEFAULT_SOURCE"
 #endif
 
-/* ---- file: src/base64.c ---- */
-/* base64, RFC 4648 §4 (standard alphabet, '=' padding). Decoding is strict
- * so that a Sec-WebSocket-Key has exactly one accepted spelling. */
+/* ---- file: src/alloc.c ---- */
+/* Memory: the allocator hook every allocation goes through, and the
+ * growable byte buffer the connection uses for reassembly and output. */
 /* ---- file: src/internal.h ---- */
 /* Private helpers shared by the library's own files; not installed.
  * Everything here is static inline or carries the cws__ prefix, so the
@@ -989,8 +1158,18 @@ typedef struct cws__max_align_probe {
 /* n rounded up to a multiple of CWS__MAX_ALIGN. */
 #define CWS__ALIGN_UP(n) (((n) + CWS__MAX_ALIGN - 1) / CWS__MAX_ALIGN * CWS__MAX_ALIGN)
 
+/* The config rule (cws.h): 0 means the default, CWS_DISABLED means off.
+ * A size limit that is off is SIZE_MAX; a timeout that is off is 0 (no
+ * timer). */
+static inline size_t cws__limit(size_t v, size_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? SIZE_MAX : v;
+}
+static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
+}
+
 /* realloc through the user's hook, or libc when none is set. */
-void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
+CWS__LINK void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
 
 static inline uint16_t cws__load_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
@@ -1023,14 +1202,14 @@ static inline int cws__ieq_n(const char *a, const char *b, size_t n) {
 /* ---- layer 1 primitives: portable references for the fast paths ---- */
 
 /* Byte-at-a-time masking (RFC 6455 §5.3); cws_mask_copy must match it. */
-void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                       uint64_t offset);
 /* Byte-at-a-time UTF-8 validation with cws_utf8_feed's contract; the fast
  * path must match it (same result, same *bad, same final state). */
-int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad);
+CWS__LINK int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad);
 /* cws_random's fallback: len bytes from /dev/urandom (CWS_OK or
  * CWS_ERR_RANDOM). */
-int cws__random_urandom(void *buf, size_t len);
+CWS__LINK int cws__random_urandom(void *buf, size_t len);
 
 /* ---- layer 2: HTTP head helpers (src/http.c) ---- */
 
@@ -1042,26 +1221,26 @@ typedef struct cws__text {
     int full; /* 1 once something did not fit */
 } cws__text;
 
-void cws__text_put(cws__text *t, const void *s, size_t n);
-void cws__text_puts(cws__text *t, const char *z);
-void cws__text_putu(cws__text *t, uint64_t v);
+CWS__LINK void cws__text_put(cws__text *t, const void *s, size_t n);
+CWS__LINK void cws__text_puts(cws__text *t, const char *z);
+CWS__LINK void cws__text_putu(cws__text *t, uint64_t v);
 /* The length written, or CWS_ERR_NOSPACE if anything did not fit. */
-ptrdiff_t cws__text_end(const cws__text *t);
+CWS__LINK ptrdiff_t cws__text_end(const cws__text *t);
 /* Appends "HTTP/1.1 <status> <text>\r\n". */
-void cws__http_status_line(cws__text *t, int status);
+CWS__LINK void cws__http_status_line(cws__text *t, int status);
 /* RFC 7230 §3.2.6 tchar / token. */
-int cws__http_is_tchar(unsigned char c);
-int cws__http_is_token(cws_str s);
+CWS__LINK int cws__http_is_tchar(unsigned char c);
+CWS__LINK int cws__http_is_token(cws_str s);
 /* 1 if z holds no control character but HTAB (a safe header value). */
-int cws__http_value_ok(const char *z);
+CWS__LINK int cws__http_value_ok(const char *z);
 /* 1 if z is NULL or a run of well-formed "Name: value\r\n" lines. */
-int cws__http_fields_ok(const char *z);
+CWS__LINK int cws__http_fields_ok(const char *z);
 
 /* ---- layers 3-4: frame codec and connection (src/frame.c, src/conn*.c) ---- */
 
 /* Undoes the START chunk just parsed (n bytes at data, masked again), so
  * the next cws_frame_parse() gives the same event once more. */
-void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n);
+CWS__LINK void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n);
 
 /* A growable byte buffer in one allocation; the bytes are data[head..head+len). */
 typedef struct cws__buf {
@@ -1072,12 +1251,34 @@ typedef struct cws__buf {
 /* Makes room for n more bytes after the used ones (compacting, then growing
  * geometrically, never beyond limit bytes in all). Returns where they go,
  * or NULL if the limit or the allocator says no. */
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
-void cws__buf_free(const cws_allocator *a, cws__buf **b);
+CWS__LINK uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
+CWS__LINK void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
-/* Kept small (104 bytes on LP64): a server holds one per idle client.
+/* permessage-deflate's state on one connection (src/deflate/pmd_conn.c),
+ * reached only through its hooks, so that the core never names the codec
+ * and a connection without the extension carries one NULL pointer. */
+typedef struct cws__pmd cws__pmd;
+typedef struct cws__pmd_ops {
+    /* A chunk of a compressed message's payload; last: the message ends
+     * with it. Inflates and hands the bytes to cws__conn_deliver.
+     * Returns CWS__CONN_GO, _PAUSE or _FAILED. */
+    int (*rx)(cws_conn *c, const uint8_t *data, size_t len, int last);
+    /* Sends data compressed, as frames of one message (opcode on the
+     * first, CONT after; fin on the last). Returns a cws_err. */
+    int (*tx)(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+    void (*free)(cws_conn *c);
+} cws__pmd_ops;
+/* The first member of every cws__pmd. */
+struct cws__pmd {
+    const cws__pmd_ops *ops;
+};
+
+/* Outcome of handling one parser event (src/conn.c). */
+enum { CWS__CONN_GO = 0, CWS__CONN_PAUSE = 1, CWS__CONN_FAILED = -1 };
+
+/* Kept small (112 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
- * (cws_conn_init) or the conn's own copy (cws_conn_new). */
+ * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
     cws_frame_parser parser; /* its error field also holds why we failed */
     const cws_conn_config *cfg;
@@ -1089,6 +1290,7 @@ struct cws_conn {
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
     uint8_t *keys;      /* client role: pool of random masking keys, then
                            the index of the next unused byte */
+    cws__pmd *pmd;      /* permessage-deflate, or NULL */
     /* Two 8-byte words of state. The first is written per frame by the
      * receive path (and close_code, once); the second is read by every
      * send and rarely written. Apart, a send right after a receive (an
@@ -1100,6 +1302,9 @@ struct cws_conn {
     unsigned in_recv : 1;     /* inside cws_conn_recv() */
     unsigned rx_started : 1;  /* the current frame's header was handled */
     unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
+    unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
+    unsigned rx_z : 1;        /* the message being received is compressed */
+    unsigned tx_z : 1;        /* the fragmented message being sent is */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -1109,10 +1314,25 @@ struct cws_conn {
     unsigned reported : 1;    /* on_close was called */
     unsigned tx_frag : 1;     /* a fragmented send is open */
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
+    uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
+                                 in fragments (its states fit a byte) */
 };
 
-/* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
-int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* Sends one frame (masked in the client role); opcode may carry
+ * CWS__EMIT_RSV1. Returns CWS_OK or an error. */
+#define CWS__EMIT_RSV1 0x40
+CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* "Fail the WebSocket connection" (RFC 6455 §7.1.7) with code; returns
+ * CWS__CONN_FAILED. */
+CWS__LINK int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
+/* Data of the message being received, for the application: UTF-8 check
+ * of text, then on_message_data or the reassembly buffer. Returns
+ * CWS__CONN_GO, _PAUSE or _FAILED. */
+CWS__LINK int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
+/* max_message_size as the config rule resolves it. */
+CWS__LINK size_t cws__conn_max_message(const cws_conn *c);
+/* Attaches permessage-deflate (src/deflate/pmd_conn.c). */
+CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p);
 /* A copy-free way out for an embedder that queues bytes itself (the
  * runtime): a connection marked with cws__conn_set_direct() has a cfg that
  * is the first member of this struct, and encodes each frame straight into
@@ -1125,17 +1345,58 @@ typedef struct cws__conn_config_direct {
     uint8_t *(*reserve)(cws_conn *c, size_t n);
 } cws__conn_config_direct;
 /* Marks c (initialised from a cws__conn_config_direct's base). */
-void cws__conn_set_direct(cws_conn *c);
+CWS__LINK void cws__conn_set_direct(cws_conn *c);
 /* Sends a close frame (code 0: none) and marks the close as sent. */
-int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
+CWS__LINK int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len);
 
 #endif
-/* ---- (back in src/base64.c) ---- */
+/* ---- (back in src/alloc.c) ---- */
+
+#include <stdlib.h>
+
+CWS__LINK void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
+    if (a && a->fn) return a->fn(a->user, ptr, size);
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+CWS__LINK uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
+    cws__buf *b = *bp;
+    size_t used = b ? b->len : 0;
+    if (n > limit || used > limit - n) return NULL;
+    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
+    if (b && b->head) { /* compact before growing */
+        memmove(b->data, b->data + b->head, b->len);
+        b->head = 0;
+        if (b->cap - b->len >= n) return b->data + b->len;
+    }
+    size_t cap = b ? b->cap : 0;
+    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
+    want = CWS__MAX(CWS__MIN(want, limit), used + n);
+    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
+    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
+    if (!nb) return NULL;
+    if (!b) nb->head = nb->len = 0;
+    nb->cap = want;
+    *bp = nb;
+    return nb->data + nb->head + nb->len;
+}
+
+CWS__LINK void cws__buf_free(const cws_allocator *a, cws__buf **b) {
+    if (*b) cws__realloc(a, *b, 0);
+    *b = NULL;
+}
+/* ---- file: src/base64.c ---- */
+/* base64, RFC 4648 §4 (standard alphabet, '=' padding). Decoding is strict
+ * so that a Sec-WebSocket-Key has exactly one accepted spelling. */
 
 static const char base64_alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t cws_base64_encode(const void *src, size_t len, char *dst) {
+CWS__LINK size_t cws_base64_encode(const void *src, size_t len, char *dst) {
     const uint8_t *s = src;
     size_t o = 0;
     while (len >= 3) {
@@ -1196,7 +1457,7 @@ static const uint8_t base64_values[256] = {
     BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X, BASE64_X,
 };
 
-ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap) {
+CWS__LINK ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t cap) {
     if (len % 4 != 0) return CWS_ERR_INVALID;
     if (len == 0) return 0;
     const unsigned char *s = (const unsigned char *)src;
@@ -1237,7 +1498,7 @@ ptrdiff_t cws_base64_decode(const char *src, size_t len, uint8_t *dst, size_t ca
 /* ---- file: src/close_code.c ---- */
 /* Which status codes may travel in a close frame (RFC 6455 §7.4). */
 
-int cws_close_code_valid(int code) {
+CWS__LINK int cws_close_code_valid(int code) {
     /* §7.4.2: 3000-3999 are registered with IANA, 4000-4999 private use. */
     if (code >= 3000 && code <= 4999) return 1;
     /* §7.4.1 plus the IANA registry: 1004 is reserved, 1005/1006/1015 are
@@ -1251,7 +1512,7 @@ int cws_close_code_valid(int code) {
  * and fails the connection (§7.1.7) with the right code when the peer
  * breaks a rule.
  *
- * Receive modes. Streamed (on_message NULL): begin / data / end callbacks,
+ * Receive modes. CWS_RECEIVE_STREAM: begin / data / end callbacks,
  * payload straight from the caller's buffer, no allocation. Whole: one
  * on_message per message; a single-frame message entirely inside one recv
  * buffer is handed out in place, anything else is reassembled in a buffer
@@ -1262,21 +1523,35 @@ int cws_close_code_valid(int code) {
  * holds the first bad byte: in streamed mode that chunk is not delivered
  * (the chunks before it were). */
 
-/* Outcome of handling one parser event. */
-enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
+#define CONN_GO CWS__CONN_GO
+#define CONN_PAUSE CWS__CONN_PAUSE
+#define CONN_FAILED CWS__CONN_FAILED
+#define conn_fail cws__conn_fail
 
 static size_t conn_max_frame(const cws_conn *c) {
-    return c->cfg->max_frame_size ? c->cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
 static size_t conn_max_message(const cws_conn *c) {
-    return c->cfg->max_message_size ? c->cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
-size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
+CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
-cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
-    if (!mem || !cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
+
+CWS__LINK size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
+
+static int conn_config_ok(const cws_conn_config *cfg) {
+    return cfg && (cfg->role == CWS_SERVER || cfg->role == CWS_CLIENT) &&
+           (cfg->receive == CWS_RECEIVE_MESSAGES || cfg->receive == CWS_RECEIVE_STREAM);
+}
+
+CWS__LINK cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
+    if (!mem || !conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     cws_conn *c = mem;
     memset(c, 0, sizeof *c);
     cws_frame_parser_init(&c->parser, cfg->role);
@@ -1288,28 +1563,49 @@ cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
 /* cws_conn_new's block: the conn, then its private copy of the settings. */
 #define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg) {
-    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+CWS__LINK cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
+    if (!conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     uint8_t *block = cws__realloc(&cfg->alloc, NULL, CONN_NEW_CFG_OFF + sizeof *cfg);
-    if (!block) return NULL;
+    if (!block) {
+        if (err) *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
     cws_conn_config *copy = (cws_conn_config *)(void *)(block + CONN_NEW_CFG_OFF);
     *copy = *cfg;
-    return cws_conn_init(block, copy);
+    return cws_conn_init_shared(block, copy, err);
+}
+
+/* CONN_PAUSE once, if a callback just called cws_conn_pause(). */
+static int conn_take_pause(cws_conn *c) {
+    if (!c->pause) return CONN_GO;
+    c->pause = 0;
+    return CONN_PAUSE;
+}
+
+CWS__LINK int cws_conn_pause(cws_conn *c) {
+    if (!c || !c->in_recv) return CWS_ERR_STATE;
+    c->pause = 1;
+    return CWS_OK;
 }
 
 static void conn_release_rx(cws_conn *c) {
     cws__buf_free(&c->cfg->alloc, &c->rx);
 }
 
-void cws_conn_deinit(cws_conn *c) {
+CWS__LINK void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
+    if (c->pmd) c->pmd->ops->free(c);
+    c->pmd = NULL;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
     if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
     c->keys = NULL;
 }
 
-void cws_conn_free(cws_conn *c) {
+CWS__LINK void cws_conn_free(cws_conn *c) {
     if (!c) return;
     cws_conn_deinit(c);
     cws_allocator a = c->cfg->alloc; /* the copy goes with the block */
@@ -1326,7 +1622,7 @@ static void conn_report(cws_conn *c, int code, const char *reason, size_t len) {
 
 /* "Fail the WebSocket connection" (§7.1.7): one close frame with code
  * (unless ours is already out), then nothing more in either direction. */
-static int conn_fail(cws_conn *c, int err, int code, const char *why) {
+CWS__LINK int cws__conn_fail(cws_conn *c, int err, int code, const char *why) {
     c->fail_err = (uint8_t)-err;
     c->parser.error = why; /* the parser is done with too: nothing more is parsed */
     size_t n = strlen(why);
@@ -1346,6 +1642,11 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "new message inside a fragmented one (RFC 6455 §5.4)");
     }
+    /* RSV1 is permessage-deflate's "compressed" bit; the frame parser lets
+     * it through only once the extension is on (RFC 7692 §6.1). */
+    if ((h->rsv & 4) && h->opcode == CWS_OP_CONT)
+        return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                         "RSV1 on a continuation frame (RFC 7692 §6.1)");
     if (h->len > conn_max_frame(c))
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
@@ -1353,6 +1654,7 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
+        c->rx_z = (h->rsv & 4) != 0;
         cws_utf8_init(&c->utf8);
     }
     c->msg_len = before + h->len;
@@ -1361,7 +1663,8 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
 }
 
 static int conn_end_streamed(cws_conn *c) {
-    return c->cfg->cb.on_message_end && c->cfg->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message_end) c->cfg->cb.on_message_end(c, c->user);
+    return conn_take_pause(c);
 }
 
 /* on_message for the message that just ended; data is the in-place view
@@ -1371,40 +1674,55 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
         data = c->rx ? c->rx->data : (const uint8_t *)"";
         len = c->rx ? c->rx->len : 0;
     }
-    int r = c->cfg->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message) c->cfg->cb.on_message(c, c->user, opcode, data, len);
     cws__buf_free(&c->cfg->alloc, &c->rx);
-    return r;
+    return conn_take_pause(c);
+}
+
+CWS__LINK int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len) {
+    if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, data, len, NULL) != CWS_OK)
+        return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                         "invalid UTF-8 in a text message (RFC 6455 §8.1)");
+    if (conn_streamed(c)) {
+        if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, data, len);
+        return conn_take_pause(c);
+    }
+    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, len, conn_max_message(c));
+    if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
+    memcpy(dst, data, len);
+    c->rx->len += len;
+    return CONN_GO;
 }
 
 /* A chunk of a data frame. *rewind is set when on_message_begin paused:
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     const cws_frame_header *h = ev->hdr;
-    int streamed = c->cfg->cb.on_message == NULL;
+    int streamed = conn_streamed(c);
     int r = CONN_GO;
     if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
         if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
-        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin &&
-            c->cfg->cb.on_message_begin(c, c->user, h->opcode)) {
-            *rewind = 1;
-            return CONN_PAUSE;
+        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin) {
+            c->cfg->cb.on_message_begin(c, c->user, h->opcode);
+            if (conn_take_pause(c)) {
+                *rewind = 1;
+                return CONN_PAUSE;
+            }
         }
     }
-    /* A single-frame message wholly in this buffer needs no copy. */
-    int view = (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
-               h->opcode != CWS_OP_CONT;
-    if (ev->len) {
+    /* A whole single-frame message in this buffer needs no copy. */
+    int view = !streamed && (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
+               h->opcode != CWS_OP_CONT && !c->rx_z;
+    if (c->rx_z) {
+        r = c->pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
+        if (r == CONN_FAILED) return r;
+    } else if (view) {
         if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
-        if (streamed) {
-            if (c->cfg->cb.on_message_data && c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
-        } else if (!view) {
-            uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
-            if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
-            memcpy(dst, ev->data, ev->len);
-            c->rx->len += ev->len;
-        }
+    } else if (ev->len) {
+        r = cws__conn_deliver(c, ev->data, ev->len);
+        if (r == CONN_FAILED) return r;
     }
     if (!(ev->flags & CWS_FRAME_END)) return r;
     c->rx_started = 0;
@@ -1414,6 +1732,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
         return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                          "text message ends inside a UTF-8 sequence (RFC 6455 §8.1)");
     c->rx_op = 0;
+    c->rx_z = 0;
     c->msg_len = 0;
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
@@ -1469,10 +1788,12 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     case CWS_OP_PING:
         /* §5.5.2: a pong with the same payload, unless our close is out. */
         if (!c->cfg->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
-        if (c->cfg->cb.on_ping && c->cfg->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_ping) c->cfg->cb.on_ping(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     case CWS_OP_PONG:
-        if (c->cfg->cb.on_pong && c->cfg->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_pong) c->cfg->cb.on_pong(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     default:
         r = conn_got_close(c, p, n);
@@ -1484,7 +1805,7 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     return r;
 }
 
-ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
+CWS__LINK ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     if (!c || (!data && len)) return CWS_ERR_INVALID;
     if (c->fail_err) return -(int)c->fail_err;
     if (c->in_recv) return CWS_ERR_STATE;
@@ -1510,6 +1831,11 @@ ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
             break;
         }
         int rewind = 0;
+        if ((ev.hdr->opcode & 0x8) && ev.hdr->rsv) {
+            r = conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                          "RSV bit on a control frame (RFC 7692 §6.1)");
+            break;
+        }
         r = (ev.hdr->opcode & 0x8) ? conn_control(c, &ev) : conn_data(c, &ev, &rewind);
         if (rewind) {
             cws__frame_parser_rewind(&c->parser, ev.data, ev.len);
@@ -1524,27 +1850,42 @@ ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
     return (ptrdiff_t)used;
 }
 
-void cws_conn_abort(cws_conn *c) {
+CWS__LINK void cws_conn_abort(cws_conn *c) {
     if (!c || c->aborted) return;
     c->aborted = 1;
     conn_report(c, CWS_CLOSE_ABNORMAL, "", 0);
 }
 
-int cws_conn_done(const cws_conn *c) {
+CWS__LINK int cws_conn_done(const cws_conn *c) {
     if (!c) return 1;
     return c->aborted || c->fail_err || c->write_failed || (c->sent_close && c->got_close);
 }
 
-int cws_conn_state(const cws_conn *c) {
+CWS__LINK int cws_conn_state(const cws_conn *c) {
     if (cws_conn_done(c)) return CWS_STATE_CLOSED;
     return c->sent_close || c->got_close ? CWS_STATE_CLOSING : CWS_STATE_OPEN;
 }
 
-int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
-const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->parser.error : NULL; }
-int cws_conn_role(const cws_conn *c) { return c->parser.role; }
-void *cws_conn_user(const cws_conn *c) { return c->user; }
-void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
+CWS__LINK int cws_conn_close_code(const cws_conn *c) { return c && c->reported ? c->close_code : 0; }
+CWS__LINK const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->parser.error : NULL; }
+CWS__LINK int cws_conn_role(const cws_conn *c) { return c->parser.role; }
+CWS__LINK void *cws_conn_user(const cws_conn *c) { return c->user; }
+CWS__LINK void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
+
+CWS__LINK int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
+    if (!c || !p) return CWS_ERR_INVALID;
+    if (!p->enabled) return CWS_OK;
+#ifdef CWS_NO_DEFLATE
+    return CWS_ERR_STATE; /* built without the codec */
+#else
+    /* Only before any data: the first message must know its framing. */
+    if (c->pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
+        return CWS_ERR_STATE;
+    return cws__pmd_attach(c, p);
+#endif
+}
+
+CWS__LINK int cws_conn_deflate(const cws_conn *c) { return c && c->pmd != NULL; }
 /* ---- file: src/conn_send.c ---- */
 /* cws_conn, the sending half: frames out to the write callback or to the
  * internal output buffer, masking keys for the client role (RFC 6455
@@ -1556,33 +1897,9 @@ void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
-
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
-    cws__buf *b = *bp;
-    size_t used = b ? b->len : 0;
-    if (n > limit || used > limit - n) return NULL;
-    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
-    if (b && b->head) { /* compact before growing */
-        memmove(b->data, b->data + b->head, b->len);
-        b->head = 0;
-        if (b->cap - b->len >= n) return b->data + b->len;
-    }
-    size_t cap = b ? b->cap : 0;
-    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
-    want = CWS__MAX(CWS__MIN(want, limit), used + n);
-    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
-    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
-    if (!nb) return NULL;
-    if (!b) nb->head = nb->len = 0;
-    nb->cap = want;
-    *bp = nb;
-    return nb->data + nb->head + nb->len;
-}
-
-void cws__buf_free(const cws_allocator *a, cws__buf **b) {
-    if (*b) cws__realloc(a, *b, 0);
-    *b = NULL;
-}
+/* Messages shorter than this go uncompressed unless the config says
+ * otherwise (deflating a few bytes costs more than it saves). */
+#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -1636,14 +1953,15 @@ static int conn_emit_write(cws_conn *c, const uint8_t *hdr, size_t hlen, const c
     return CWS_OK;
 }
 
-void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
+CWS__LINK void cws__conn_set_direct(cws_conn *c) { c->direct = 1; }
 
-int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
+CWS__LINK int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     if (c->write_failed) return CWS_ERR_IO;
     cws_frame_header h;
     memset(&h, 0, sizeof h);
     h.fin = (uint8_t)(fin ? 1 : 0);
-    h.opcode = (uint8_t)opcode;
+    h.opcode = (uint8_t)(opcode & 0x0F);
+    h.rsv = (opcode & CWS__EMIT_RSV1) ? 4 : 0; /* RFC 7692 §6: a compressed message */
     h.len = len;
     /* §5.1: a client masks every frame, a server none. */
     if (c->parser.role == CWS_CLIENT) {
@@ -1673,7 +1991,7 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
     return CWS_OK;
 }
 
-int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+CWS__LINK int cws__conn_emit_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
     uint8_t payload[CWS_CONTROL_MAX];
     size_t n = 0;
     if (code) {
@@ -1695,23 +2013,69 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
-int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
-    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
+/* Whether a message of len bytes goes out compressed: permessage-deflate
+ * is on, the sender did not ask otherwise, and it reaches the threshold. */
+static int conn_compresses(const cws_conn *c, int flags, size_t len) {
+    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    size_t t = c->cfg->deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+}
+
+CWS__LINK int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (flags & ~CWS_SEND_UNCOMPRESSED) ||
+        (!data && len))
+        return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
+    /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
+    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
-int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
-    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
+/* While a binary message is being sent in fragments, c->tx_utf8 says so;
+ * otherwise it holds the validator's state (a byte suffices). */
+#define CONN_TX_BINARY 0xFF
+
+/* The fragments of a text message are checked as one stream: a character
+ * may be cut between two fragments, not left unfinished by the last.
+ * *state gets what c->tx_utf8 becomes once this fragment is sent. */
+static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, size_t len, int fin,
+                            uint8_t *state) {
+    if (opcode == CWS_OP_BINARY || (opcode == CWS_OP_CONT && c->tx_utf8 == CONN_TX_BINARY)) {
+        *state = CONN_TX_BINARY;
+        return 1;
+    }
+    cws_utf8 v = {opcode == CWS_OP_TEXT ? 0u : c->tx_utf8};
+    if (cws_utf8_feed(&v, data, len, NULL) != CWS_OK) return 0;
+    if (fin && cws_utf8_finish(&v) != CWS_OK) return 0;
+    *state = (uint8_t)v.state;
+    return 1;
+}
+
+CWS__LINK int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED) || (!data && len))
         return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     /* §5.4: CONT only inside a message, TEXT/BINARY only outside one. */
     if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
-    r = cws__conn_emit(c, opcode, fin, data, len);
-    if (r == CWS_OK) c->tx_frag = !fin;
+    uint8_t state;
+    if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
+    /* A message of unknown length: compressed whole or not at all, as its
+     * first fragment decides (no threshold applies). */
+    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
+    if (r == CWS_OK) {
+        c->tx_frag = !fin;
+        c->tx_utf8 = state;
+    }
     return r;
 }
 
@@ -1721,15 +2085,15 @@ static int conn_send_control(cws_conn *c, int opcode, const void *data, size_t l
     return r ? r : cws__conn_emit(c, opcode, 1, data, len);
 }
 
-int cws_conn_ping(cws_conn *c, const void *data, size_t len) {
+CWS__LINK int cws_conn_ping(cws_conn *c, const void *data, size_t len) {
     return conn_send_control(c, CWS_OP_PING, data, len);
 }
 
-int cws_conn_pong(cws_conn *c, const void *data, size_t len) {
+CWS__LINK int cws_conn_pong(cws_conn *c, const void *data, size_t len) {
     return conn_send_control(c, CWS_OP_PONG, data, len);
 }
 
-int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
+CWS__LINK int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len) {
     if (!c || (!reason && reason_len)) return CWS_ERR_INVALID;
     /* §5.5.1: a reason needs a code, and both fit in 125 bytes; §7.4. */
     if (code == 0 ? reason_len != 0 : !cws_close_code_valid(code)) return CWS_ERR_INVALID;
@@ -1739,7 +2103,7 @@ int cws_conn_close(cws_conn *c, int code, const char *reason, size_t reason_len)
     return r ? r : cws__conn_emit_close(c, code, reason, reason_len);
 }
 
-size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
+CWS__LINK size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
     if (!c || !c->out || !c->out->len) {
         if (data) *data = NULL;
         return 0;
@@ -1748,7 +2112,7 @@ size_t cws_conn_output(cws_conn *c, const uint8_t **data) {
     return c->out->len;
 }
 
-void cws_conn_consume(cws_conn *c, size_t n) {
+CWS__LINK void cws_conn_consume(cws_conn *c, size_t n) {
     if (!c || !c->out) return;
     n = CWS__MIN(n, c->out->len);
     c->out->head += n;
@@ -1757,52 +2121,20 @@ void cws_conn_consume(cws_conn *c, size_t n) {
     if (!c->out->len) cws__buf_free(&c->cfg->alloc, &c->out);
 }
 
-size_t cws_conn_buffered_amount(const cws_conn *c) {
+CWS__LINK size_t cws_conn_buffered_amount(const cws_conn *c) {
     return c && c->out ? c->out->len : 0;
 }
 /* ---- file: src/error.c ---- */
-/* Error names and the default allocator. */
+/* Error names: generated from the CWS_ERRORS list in cws.h. */
 
-#include <stdlib.h>
-
-const char *cws_strerror(int err) {
+CWS__LINK const char *cws_strerror(int err) {
     switch (err) {
-    case CWS_OK: return "success";
-    case CWS_ERR_AGAIN: return "need more data";
-    case CWS_ERR_INVALID: return "invalid argument";
-    case CWS_ERR_NOMEM: return "out of memory";
-    case CWS_ERR_STATE: return "not allowed in this state";
-    case CWS_ERR_PROTOCOL: return "protocol error";
-    case CWS_ERR_UTF8: return "invalid UTF-8";
-    case CWS_ERR_TOO_BIG: return "size limit exceeded";
-    case CWS_ERR_CLOSED: return "connection closed";
-    case CWS_ERR_HTTP: return "handshake request refused";
-    case CWS_ERR_NOSPACE: return "output buffer too small";
-    case CWS_ERR_NOT_UPGRADE: return "not a WebSocket upgrade request";
-    case CWS_ERR_CALLBACK: return "stopped by a callback";
-    case CWS_ERR_IO: return "I/O error";
-    case CWS_ERR_TIMEOUT: return "timed out";
-    case CWS_ERR_RESOLVE: return "host name lookup failed";
-    case CWS_ERR_RANDOM: return "no random bytes available";
-    case CWS_ERR_DEFLATE: return "corrupt DEFLATE data";
-    case CWS_ERR_HS_MALFORMED: return "handshake: malformed HTTP response";
-    case CWS_ERR_HS_STATUS: return "handshake: status is not 101";
-    case CWS_ERR_HS_UPGRADE: return "handshake: Upgrade is not websocket";
-    case CWS_ERR_HS_CONNECTION: return "handshake: Connection lacks Upgrade";
-    case CWS_ERR_HS_ACCEPT: return "handshake: wrong Sec-WebSocket-Accept";
-    case CWS_ERR_HS_PROTOCOL: return "handshake: subprotocol not offered";
-    case CWS_ERR_HS_EXTENSION: return "handshake: extension not offered";
+#define ERROR_TEXT(name, value, text) \
+    case CWS_##name: return text;
+        CWS_ERRORS(ERROR_TEXT)
+#undef ERROR_TEXT
     default: return "unknown error";
     }
-}
-
-void *cws__realloc(const cws_allocator *a, void *ptr, size_t size) {
-    if (a && a->fn) return a->fn(a->user, ptr, size);
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    return realloc(ptr, size);
 }
 /* ---- file: src/frame.c ---- */
 /* Frame codec (RFC 6455 §5.2): an incremental, zero-copy frame parser and
@@ -1819,7 +2151,7 @@ enum {
     FRAME_STATE_FAILED = 3
 };
 
-void cws_frame_parser_init(cws_frame_parser *p, int role) {
+CWS__LINK void cws_frame_parser_init(cws_frame_parser *p, int role) {
     memset(p, 0, sizeof *p);
     p->role = (uint8_t)(role == CWS_CLIENT ? CWS_CLIENT : CWS_SERVER);
 }
@@ -1892,7 +2224,7 @@ static size_t frame_stash(cws_frame_parser *p, const uint8_t *buf, size_t len, c
     return used + take;
 }
 
-ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_frame_event *ev) {
+CWS__LINK ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_frame_event *ev) {
     size_t used = 0;
     ev->ready = 0;
     if (p->state == FRAME_STATE_FAILED) return CWS_ERR_PROTOCOL;
@@ -1939,14 +2271,14 @@ ptrdiff_t cws_frame_parse(cws_frame_parser *p, uint8_t *buf, size_t len, cws_fra
     return (ptrdiff_t)(used + n);
 }
 
-void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n) {
+CWS__LINK void cws__frame_parser_rewind(cws_frame_parser *p, uint8_t *data, size_t n) {
     p->offset -= n;
     /* Mask again so the next parse, which unmasks, yields the same bytes. */
     if (n && p->hdr.masked) cws_mask(data, n, p->hdr.mask, p->offset);
     p->state = FRAME_STATE_BEGIN;
 }
 
-size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_frame_header *h) {
+CWS__LINK size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_frame_header *h) {
     size_t n = 2;
     uint8_t mask_bit = h->masked ? 0x80u : 0u;
     out[0] = (uint8_t)((h->fin ? 0x80u : 0u) | ((h->rsv & 7u) << 4) | (h->opcode & 0x0Fu));
@@ -1972,6 +2304,83 @@ size_t cws_frame_header_encode(uint8_t out[CWS_FRAME_HEADER_MAX], const cws_fram
 /* Client side of the opening handshake (RFC 6455 §4.1): write the upgrade
  * request with a fresh key, then check the server's answer rule by rule,
  * each failure with its own CWS_ERR_HS_* code. */
+/* ---- file: src/pmd.h ---- */
+/* permessage-deflate negotiation (RFC 7692 §5, §7.1), both roles, as pure
+ * functions over parsed header blocks: no I/O, no allocation, no state
+ * beyond what the caller passes. The handshake code calls them; the
+ * connection runs the codec with the cws__pmd_agreed they produce.
+ *
+ *   server:  cws__pmd_server_select(req, cfg, &a)       1: accepted
+ *            cws__pmd_format_response(&a, buf, cap)     the element to send
+ *   client:  cws__pmd_format_offer(cfg, buf, cap)       the element to send
+ *            cws__pmd_client_check(resp, cfg, &a, &ok)  ok 1: accepted
+ *
+ * Both write a Sec-WebSocket-Extensions *value* (no field name, no CRLF,
+ * no NUL) of at most CWS__PMD_ELEMENT_MAX bytes. Both ends derive the same
+ * cws__pmd_agreed from the same exchange (tests/unit/test_pmd_negotiate.c
+ * checks this for every client and server config). */
+#ifndef CWS_PMD_H
+#define CWS_PMD_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* The longest offer or response we write: all four parameters, two-digit
+ * windows, 126 bytes. */
+#define CWS__PMD_ELEMENT_MAX 128
+
+/* What both ends use once the handshake is done: the public
+ * cws_deflate_params (cws.h). The window fields are always 8..15 (log2 of
+ * the LZ77 window, RFC 7692 §7.1.2), the flags 0/1. response_server_bits
+ * and response_client_bits say whether the response carries
+ * server_max_window_bits / client_max_window_bits (server: will carry, for
+ * cws__pmd_format_response; client: carried). The no_context_takeover
+ * flags are carried exactly when set, except that a client's own
+ * client_no_context_takeover offer binds it anyway. The negotiation
+ * functions leave `enabled` to their callers. */
+typedef cws_deflate_params cws__pmd_agreed;
+
+/* CWS_OK if cfg is usable: window fields 0 or 8..15, level 0..9 (checked
+ * here too, so that one call validates the whole struct). NULL or
+ * !cfg->enable is valid (off; the other fields are then ignored). The
+ * functions below refuse the others with CWS_ERR_INVALID. */
+CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg);
+
+/* Server: reads every Sec-WebSocket-Extensions field of req, in order, as
+ * one list (RFC 6455 §9.1). The first permessage-deflate offer that is well
+ * formed and acceptable under cfg wins. Returns 1 (accepted, *agreed
+ * filled), 0 (none: go on without compression; a bad offer is declined,
+ * never fatal, RFC 7692 §5 and §7), or CWS_ERR_INVALID (req or agreed
+ * NULL, or a cfg that cws__pmd_config_check refuses). NULL cfg or
+ * !cfg->enable: 0. */
+CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
+                           cws__pmd_agreed *agreed);
+
+/* Server: the response element for *a (from cws__pmd_server_select), e.g.
+ * "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
+ * Returns its length, CWS_ERR_NOSPACE, or CWS_ERR_INVALID (a window out of
+ * 8..15). */
+CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap);
+
+/* Client: the offer for cfg (cfg->enable set), e.g.
+ * "permessage-deflate; client_max_window_bits". Returns its length,
+ * CWS_ERR_NOSPACE, or CWS_ERR_INVALID (cfg NULL, disabled or invalid). */
+CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap);
+
+/* Client: checks every Sec-WebSocket-Extensions field of resp against
+ * what cws__pmd_format_offer(cfg) offered (cfg NULL or !cfg->enable:
+ * nothing was offered). Returns CWS_OK with *accepted 0 (no extension) or
+ * 1 (*agreed filled), CWS_ERR_HS_EXTENSION if the response must fail the
+ * connection (RFC 6455 §4.1, §9.1; RFC 7692 §5, §7), or CWS_ERR_INVALID
+ * (a NULL pointer but cfg, or an invalid cfg). A field with no element
+ * (empty, or only commas) names no extension. */
+CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
+                          cws__pmd_agreed *agreed, int *accepted);
+
+#endif
+/* ---- (back in src/handshake_client.c) ---- */
 
 /* Option values go into header lines verbatim: a CR or LF in one would
  * let the caller's input forge extra fields (header injection). */
@@ -2003,7 +2412,18 @@ static void hs_client_line(cws__text *t, const char *name, const char *value) {
     cws__text_puts(t, "\r\n");
 }
 
-ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
+/* The codec may be left out of the single header (CWS_NO_DEFLATE): then
+ * nothing is offered, and a server cannot agree to what was not offered. */
+static int hs_client_offers_deflate(const cws_deflate_config *cfg) {
+#ifdef CWS_NO_DEFLATE
+    (void)cfg;
+    return 0;
+#else
+    return cfg && cfg->enable;
+#endif
+}
+
+CWS__LINK ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
                                 size_t cap) {
     if (!c || !opts || (!out && cap)) return CWS_ERR_INVALID;
     const char *path = opts->path ? opts->path : "/";
@@ -2017,11 +2437,14 @@ ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts
     if ((opts->origin && !cws__http_value_ok(opts->origin)) ||
         !cws__http_fields_ok(opts->extra_headers))
         return CWS_ERR_INVALID;
+    int offer_deflate = hs_client_offers_deflate(opts->deflate);
+    if (offer_deflate && !cws__pmd_config_check(opts->deflate)) return CWS_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->max_size = opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     memcpy(c->offered, protocols, strlen(protocols) + 1);
     c->protocol.ptr = "";
+    if (offer_deflate) c->deflate_offered = *opts->deflate;
 
     /* RFC 6455 §4.1: a nonce of 16 random bytes, base64-encoded. */
     uint8_t nonce[16];
@@ -2045,6 +2468,14 @@ ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts
     cws__text_puts(&t, "Sec-WebSocket-Version: 13\r\n");
     if (protocols[0]) hs_client_line(&t, "Sec-WebSocket-Protocol", protocols);
     if (opts->origin) hs_client_line(&t, "Origin", opts->origin);
+    if (offer_deflate) {
+        char offer[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_offer(opts->deflate, offer, sizeof offer);
+        if (n < 0) return n;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, offer, (size_t)n);
+        cws__text_puts(&t, "\r\n");
+    }
     if (opts->extra_headers) cws__text_puts(&t, opts->extra_headers);
     cws__text_puts(&t, "\r\n");
     return cws__text_end(&t);
@@ -2063,7 +2494,7 @@ static int hs_client_offered(const cws_hs_client *c, cws_str proto) {
     return 0;
 }
 
-ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
+CWS__LINK ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
     if (!c) return CWS_ERR_INVALID;
     ptrdiff_t n = cws_http_parse_response(&c->http, buf, len, c->max_size);
     if (n == CWS_ERR_AGAIN) return n;
@@ -2086,9 +2517,13 @@ ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept missing or repeated");
     if (accept.len != 28 || memcmp(accept.ptr, c->accept, 28) != 0)
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept does not match the key");
-    /* We offer no extension, so any answer names one we did not offer. */
-    if (cws_http_header(h, "Sec-WebSocket-Extensions", NULL) != 0)
-        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered");
+    /* RFC 6455 §9.1, RFC 7692 §7.1: only what we offered, as we offered it. */
+    int accepted = 0;
+    const cws_deflate_config *offered = c->deflate_offered.enable ? &c->deflate_offered : NULL;
+    memset(&c->deflate, 0, sizeof c->deflate);
+    if (cws__pmd_client_check(h, offered, &c->deflate, &accepted) != CWS_OK)
+        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered or not acceptable");
+    c->deflate.enabled = (uint8_t)accepted;
     cws_str proto;
     int protos = cws_http_header(h, "Sec-WebSocket-Protocol", &proto);
     if (protos > 1) /* §11.3.4 */
@@ -2108,14 +2543,14 @@ ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
  * field, or with a Sec-WebSocket-Key or Sec-WebSocket-Version field (a
  * handshake that lost its Upgrade field on the way is still one). Without
  * any of them the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
- * served by the application. With one, any flaw is a refusal with an HTTP
- * status (400 and friends), never NOT_UPGRADE: a client that asked for a
- * WebSocket should learn why it did not get one. */
+ * served by the application. With one, any flaw is a refusal: an error
+ * that names an HTTP status (cws_hs_status), never NOT_UPGRADE: a client
+ * that asked for a WebSocket should learn why it did not get one. */
 
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
 static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void cws_hs_accept_key(cws_str key, char out[29]) {
+CWS__LINK void cws_hs_accept_key(cws_str key, char out[29]) {
     cws_sha1_ctx ctx;
     uint8_t digest[CWS_SHA1_LEN];
     cws_sha1_init(&ctx);
@@ -2171,15 +2606,24 @@ static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
         } else if (HS_SERVER_IS(name, "Content-Length")) {
             if (!(value.len == 1 && value.ptr[0] == '0')) f->has_body = 1;
         }
-        /* Sec-WebSocket-Extensions offers are read by nobody: we
-         * negotiate no extension, so none is ever echoed (§9.1). */
+        /* Sec-WebSocket-Extensions offers are read by hs_server_deflate. */
     }
 }
 
-static ptrdiff_t hs_server_refuse(cws_hs_request *r, int status, const char *why) {
-    r->status = status;
+static ptrdiff_t hs_server_refuse(cws_hs_request *r, int err, const char *why) {
     r->error = why;
-    return CWS_ERR_HTTP;
+    return err;
+}
+
+CWS__LINK int cws_hs_status(int err) {
+    switch (err) {
+    case CWS_ERR_HS_BAD_REQUEST: return 400;
+    case CWS_ERR_HS_FORBIDDEN: return 403;
+    case CWS_ERR_HS_METHOD: return 405;
+    case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
+    default: return 500;
+    }
 }
 
 static int hs_server_key_ok(cws_str key) {
@@ -2194,45 +2638,59 @@ static int hs_server_key_ok(cws_str key) {
 static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f) {
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
-        return hs_server_refuse(r, 405, "upgrade request method is not GET");
+        return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
     if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
-        return hs_server_refuse(r, 400, "upgrade request is older than HTTP/1.1");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
-        return hs_server_refuse(r, 400, "upgrade request target is not a path");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
     if (f->hosts != 1 || f->host.len == 0)
-        return hs_server_refuse(r, 400, "Host missing, empty or repeated");
-    if (!f->upgrade_ws) return hs_server_refuse(r, 400, "Upgrade lacks the token websocket");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing, empty or repeated");
+    if (!f->upgrade_ws) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Upgrade lacks the token websocket");
     if (!f->connection_upgrade)
-        return hs_server_refuse(r, 400, "Connection lacks the token Upgrade");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Connection lacks the token Upgrade");
     if (f->has_body) /* its bytes would be taken for frames */
-        return hs_server_refuse(r, 400, "upgrade request carries a body");
-    if (f->versions == 0) return hs_server_refuse(r, 400, "Sec-WebSocket-Version missing");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request carries a body");
+    if (f->versions == 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version missing");
     if (f->versions > 1) /* RFC 6455 §11.3.5 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Version repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version repeated");
     if (f->version.len != 2 || memcmp(f->version.ptr, "13", 2) != 0) /* §4.2.2 */
-        return hs_server_refuse(r, 426, "Sec-WebSocket-Version is not 13");
+        return hs_server_refuse(r, CWS_ERR_HS_VERSION, "Sec-WebSocket-Version is not 13");
     if (f->keys != 1) /* RFC 6455 §11.3.1 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key missing or repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key missing or repeated");
     if (!hs_server_key_ok(f->key))
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key is not 16 base64 bytes");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key is not 16 base64 bytes");
     if (f->origins > 1) /* RFC 6454 §7.3: a single origin */
-        return hs_server_refuse(r, 400, "Origin repeated");
-    if (f->bad_protocol) return hs_server_refuse(r, 400, "Sec-WebSocket-Protocol is not a token list");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Origin repeated");
+    if (f->bad_protocol) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Protocol is not a token list");
     return 0;
 }
 
-ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
+/* permessage-deflate: the first acceptable offer wins; none, or a
+ * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
+ * out with the codec (CWS_NO_DEFLATE). */
+static void hs_server_deflate(cws_hs_request *r, const cws_hs_server_opts *opts) {
+#ifdef CWS_NO_DEFLATE
+    (void)r;
+    (void)opts;
+#else
+    if (opts && opts->deflate && opts->deflate->enable &&
+        cws__pmd_server_select(&r->http, opts->deflate, &r->deflate) == 1)
+        r->deflate.enabled = 1;
+#endif
+}
+
+CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
                               size_t len) {
     if (!r) return CWS_ERR_INVALID;
     size_t max = opts && opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     ptrdiff_t n = cws_http_parse_request(&r->http, buf, len, max);
     if (n == CWS_ERR_AGAIN) return n;
-    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, 431, "request head over the size limit");
-    if (n < 0) return hs_server_refuse(r, 400, "malformed HTTP request");
+    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, CWS_ERR_TOO_BIG, "request head over the size limit");
+    if (n < 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "malformed HTTP request");
 
     static const cws_str hs_server_empty = {"", 0};
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
-    r->status = 0;
+    memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
@@ -2242,7 +2700,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
         int http11 = r->http.version_major > 1 ||
                      (r->http.version_major == 1 && r->http.version_minor >= 1);
         if (f.hosts > 1 || (http11 && f.hosts == 0))
-            return hs_server_refuse(r, 400, "Host missing or repeated");
+            return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;
         r->error = "not a WebSocket upgrade request";
         return CWS_ERR_NOT_UPGRADE;
@@ -2254,18 +2712,18 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     if (f.origins) r->origin = f.origin;
 
     if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
-        return hs_server_refuse(r, 403, "origin refused");
+        return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "origin refused");
     cws_str offered;
     if (opts && opts->select_protocol && cws_hs_offered_protocol(r, 0, &offered)) {
         int i = opts->select_protocol(opts->user, r);
         /* An index outside the offered list means no subprotocol. */
         if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
     }
-    r->status = 101;
+    hs_server_deflate(r, opts);
     return n;
 }
 
-int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
+CWS__LINK int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
     if (!r) return 0;
     size_t pos = 0;
     cws_str name, value, tok;
@@ -2281,8 +2739,9 @@ int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
     return 0;
 }
 
-ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
-    if (!r || r->status != 101 || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
+CWS__LINK ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
+    /* Only an accepted request has its key set. */
+    if (!r || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
     if (!cws__http_fields_ok(extra_headers)) return CWS_ERR_INVALID;
     char accept[29];
     cws_hs_accept_key(r->key, accept);
@@ -2296,12 +2755,20 @@ ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char
         cws__text_put(&t, r->protocol.ptr, r->protocol.len);
         cws__text_puts(&t, "\r\n");
     }
+    if (r->deflate.enabled) {
+        char ext[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_response(&r->deflate, ext, sizeof ext);
+        if (n < 0) return CWS_ERR_INVALID;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, ext, (size_t)n);
+        cws__text_puts(&t, "\r\n");
+    }
     if (extra_headers) cws__text_puts(&t, extra_headers);
     cws__text_puts(&t, "\r\n");
     return cws__text_end(&t);
 }
 
-ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
+CWS__LINK ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
     if (status < 400 || status > 599 || (!out && cap)) return CWS_ERR_INVALID;
     const char *text = cws_http_status_text(status);
     cws__text t = {out, cap, 0, 0};
@@ -2339,9 +2806,9 @@ ptrdiff_t cws_hs_reject(int status, char *out, size_t cap) {
  * (ALPHA, DIGIT and !#$%&'*+-.^_`|~), one bit per byte value. */
 static const uint32_t http_tchar_bits[8] = {0x00000000u, 0x03FF6CFAu, 0xC7FFFFFEu, 0x57FFFFFFu, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u};
 
-int cws__http_is_tchar(unsigned char c) { return (int)((http_tchar_bits[c >> 5] >> (c & 31u)) & 1u); }
+CWS__LINK int cws__http_is_tchar(unsigned char c) { return (int)((http_tchar_bits[c >> 5] >> (c & 31u)) & 1u); }
 
-int cws__http_is_token(cws_str s) {
+CWS__LINK int cws__http_is_token(cws_str s) {
     if (s.len == 0) return 0;
     for (size_t i = 0; i < s.len; i++)
         if (!cws__http_is_tchar((unsigned char)s.ptr[i])) return 0;
@@ -2360,13 +2827,13 @@ static cws_str http_trim(const char *p, size_t n) {
     return s;
 }
 
-int cws__http_value_ok(const char *z) {
+CWS__LINK int cws__http_value_ok(const char *z) {
     for (; *z; z++)
         if (http_is_ctl((unsigned char)*z)) return 0;
     return 1;
 }
 
-int cws__http_fields_ok(const char *z) {
+CWS__LINK int cws__http_fields_ok(const char *z) {
     if (!z) return 1;
     while (*z) {
         const char *colon = z;
@@ -2382,7 +2849,7 @@ int cws__http_fields_ok(const char *z) {
 
 /* --- output text builder: writes what fits, remembers overflow --- */
 
-void cws__text_put(cws__text *t, const void *s, size_t n) {
+CWS__LINK void cws__text_put(cws__text *t, const void *s, size_t n) {
     if (t->full || n > t->cap - t->len) {
         t->full = 1;
         return;
@@ -2391,9 +2858,9 @@ void cws__text_put(cws__text *t, const void *s, size_t n) {
     t->len += n;
 }
 
-void cws__text_puts(cws__text *t, const char *z) { cws__text_put(t, z, strlen(z)); }
+CWS__LINK void cws__text_puts(cws__text *t, const char *z) { cws__text_put(t, z, strlen(z)); }
 
-void cws__text_putu(cws__text *t, uint64_t v) {
+CWS__LINK void cws__text_putu(cws__text *t, uint64_t v) {
     char digits[20];
     size_t n = 0;
     do {
@@ -2403,7 +2870,7 @@ void cws__text_putu(cws__text *t, uint64_t v) {
     cws__text_put(t, digits + sizeof digits - n, n);
 }
 
-ptrdiff_t cws__text_end(const cws__text *t) {
+CWS__LINK ptrdiff_t cws__text_end(const cws__text *t) {
     return t->full ? CWS_ERR_NOSPACE : (ptrdiff_t)t->len;
 }
 
@@ -2576,17 +3043,17 @@ bad:
     return CWS_ERR_INVALID;
 }
 
-ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max) {
+CWS__LINK ptrdiff_t cws_http_parse_request(cws_http_head *h, const char *buf, size_t len, size_t max) {
     return http_parse_head(h, buf, len, max, 1);
 }
 
-ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max) {
+CWS__LINK ptrdiff_t cws_http_parse_response(cws_http_head *h, const char *buf, size_t len, size_t max) {
     return http_parse_head(h, buf, len, max, 0);
 }
 
 /* --- reading fields --- */
 
-int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value) {
+CWS__LINK int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws_str *value) {
     if (!h || !pos || !h->fields.ptr) return 0;
     const char *f = h->fields.ptr;
     size_t n = h->fields.len, i = *pos;
@@ -2605,13 +3072,13 @@ int cws_http_next_header(const cws_http_head *h, size_t *pos, cws_str *name, cws
     return 1;
 }
 
-int cws_str_ieq(cws_str s, const char *z) {
+CWS__LINK int cws_str_ieq(cws_str s, const char *z) {
     if (!z) return 0;
     size_t n = strlen(z);
     return s.len == n && (n == 0 || cws__ieq_n(s.ptr, z, n));
 }
 
-int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
+CWS__LINK int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
     size_t pos = 0;
     cws_str k, v;
     int count = 0;
@@ -2622,7 +3089,7 @@ int cws_http_header(const cws_http_head *h, const char *name, cws_str *value) {
     return count;
 }
 
-int cws_http_next_token(cws_str *list, cws_str *token) {
+CWS__LINK int cws_http_next_token(cws_str *list, cws_str *token) {
     if (!list) return 0;
     while (list->len) {
         size_t k = 0;
@@ -2639,7 +3106,7 @@ int cws_http_next_token(cws_str *list, cws_str *token) {
     return 0;
 }
 
-int cws_http_has_token(const cws_http_head *h, const char *name, const char *token) {
+CWS__LINK int cws_http_has_token(const cws_http_head *h, const char *name, const char *token) {
     size_t pos = 0;
     cws_str k, v, t;
     while (cws_http_next_header(h, &pos, &k, &v)) {
@@ -2650,7 +3117,7 @@ int cws_http_has_token(const cws_http_head *h, const char *name, const char *tok
     return 0;
 }
 
-int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
+CWS__LINK int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
     if (!key || (!query.ptr && query.len)) return 0;
     size_t klen = strlen(key), i = 0;
     while (i < query.len) {
@@ -2672,7 +3139,7 @@ int cws_http_query_param(cws_str query, const char *key, cws_str *value) {
 
 /* --- writing responses --- */
 
-const char *cws_http_status_text(int status) {
+CWS__LINK const char *cws_http_status_text(int status) {
     switch (status) {
     case 100: return "Continue";
     case 101: return "Switching Protocols";
@@ -2715,7 +3182,7 @@ const char *cws_http_status_text(int status) {
 }
 
 /* "HTTP/1.1 <status> <text>\r\n" */
-void cws__http_status_line(cws__text *t, int status) {
+CWS__LINK void cws__http_status_line(cws__text *t, int status) {
     cws__text_puts(t, "HTTP/1.1 ");
     cws__text_putu(t, (uint64_t)status);
     cws__text_puts(t, " ");
@@ -2723,7 +3190,7 @@ void cws__http_status_line(cws__text *t, int status) {
     cws__text_puts(t, "\r\n");
 }
 
-ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
+CWS__LINK ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t content_length,
                                  const char *extra_headers, char *out, size_t cap) {
     if (status < 100 || status > 999 || (!out && cap)) return CWS_ERR_INVALID;
     if ((content_type && !cws__http_value_ok(content_type)) || !cws__http_fields_ok(extra_headers))
@@ -2756,7 +3223,7 @@ ptrdiff_t cws_http_response_head(int status, const char *content_type, size_t co
 #define MASK_LITTLE_ENDIAN 1
 #endif
 
-void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws__mask_scalar(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                       uint64_t offset) {
     for (size_t i = 0; i < len; i++) dst[i] = src[i] ^ key[(offset + i) & 3];
 }
@@ -2817,7 +3284,7 @@ static inline void mask_short(uint8_t *dst, const uint8_t *src, size_t len, uint
     if (len & 1) *dst = (uint8_t)(*src ^ last);
 }
 
-void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+CWS__LINK void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                    uint64_t offset) {
     unsigned rot = (unsigned)(offset & 3);
     size_t i = 0;
@@ -2860,8 +3327,406 @@ void cws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
     if (len - i) mask_short(dst + i, src + i, len - i, k);
 }
 
-void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
+CWS__LINK void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
     cws_mask_copy(buf, buf, len, key, offset);
+}
+/* ---- file: src/pmd_negotiate.c ---- */
+/* permessage-deflate negotiation (RFC 7692 §5, §7.1) over the
+ * Sec-WebSocket-Extensions grammar of RFC 6455 §9.1. Two layers: a
+ * scanner that walks the extension list of every field of a head (syntax
+ * only), and the rules that turn one permessage-deflate element into
+ * agreed parameters (server: choose; client: check).
+ *
+ * Extension and parameter names compare case-insensitively. RFC 6455 and
+ * RFC 7692 do not say; HTTP treats tokens in these positions (transfer
+ * codings, RFC 7230 §4; media type parameter names, RFC 7231 §3.1.1.1)
+ * case-insensitively, and so does the rest of cws (cws_http_has_token).
+ * Accepting "Permessage-Deflate" costs nothing since we only ever write
+ * lower case. */
+
+
+static const char pmd_field_name[] = "Sec-WebSocket-Extensions";
+static const char pmd_ext_name[] = "permessage-deflate";
+
+/* ---- syntax (RFC 6455 §9.1) ----
+ *   extension-list = 1#extension
+ *   extension      = token *( ";" extension-param )
+ *   extension-param = token [ "=" ( token / quoted-string ) ]
+ * with optional whitespace around ";", "," and "=" (the "implied *LWS" of
+ * RFC 2616 that §9.1 uses), and several fields joined into one list. */
+
+/* The unread part of one field value. */
+typedef struct pmd_cursor {
+    const char *p;
+    size_t n, i;
+} pmd_cursor;
+
+typedef struct pmd_param {
+    cws_str name;
+    cws_str value;     /* quoted: the bytes between the quotes, escapes kept */
+    uint8_t has_value;
+    uint8_t quoted;
+} pmd_param;
+
+static void pmd_skip_ows(pmd_cursor *c) {
+    while (c->i < c->n && (c->p[c->i] == ' ' || c->p[c->i] == '\t')) c->i++;
+}
+
+static int pmd_at(const pmd_cursor *c, char ch) { return c->i < c->n && c->p[c->i] == ch; }
+
+static int pmd_token(pmd_cursor *c, cws_str *out) {
+    size_t start = c->i;
+    while (c->i < c->n && cws__http_is_tchar((unsigned char)c->p[c->i])) c->i++;
+    out->ptr = c->p + start;
+    out->len = c->i - start;
+    return out->len > 0;
+}
+
+/* quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 7230
+ * §3.2.6): any byte but controls (HTAB allowed), '"' and '\', or '\'
+ * before any such byte. The cursor is at the opening quote; on success it
+ * is past the closing one and *inner holds what lies between. */
+static int pmd_quoted(pmd_cursor *c, cws_str *inner) {
+    size_t start = ++c->i;
+    while (c->i < c->n) {
+        unsigned char ch = (unsigned char)c->p[c->i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+        if (ch == '"') {
+            inner->ptr = c->p + start;
+            inner->len = c->i - start;
+            c->i++;
+            return 1;
+        }
+        c->i += ch == '\\' ? 2 : 1;
+    }
+    c->i = c->n; /* unterminated (or a '\' as the last byte) */
+    return 0;
+}
+
+/* The next parameter of the element under c: 1 (*pp filled), 0 at the
+ * element's end (a ',' or the end of the value, left unread), -1 if the
+ * syntax is broken at c->i. */
+static int pmd_next_param(pmd_cursor *c, pmd_param *pp) {
+    pmd_skip_ows(c);
+    if (c->i == c->n || pmd_at(c, ',')) return 0;
+    if (!pmd_at(c, ';')) return -1;
+    c->i++;
+    pmd_skip_ows(c);
+    if (!pmd_token(c, &pp->name)) return -1;
+    pp->value.ptr = c->p + c->i;
+    pp->value.len = 0;
+    pp->has_value = pp->quoted = 0;
+    pmd_skip_ows(c);
+    if (!pmd_at(c, '=')) return 1;
+    c->i++;
+    pmd_skip_ows(c);
+    pp->has_value = 1;
+    if (!pmd_at(c, '"')) return pmd_token(c, &pp->value) ? 1 : -1;
+    pp->quoted = 1;
+    return pmd_quoted(c, &pp->value) ? 1 : -1;
+}
+
+/* After a syntax error: moves c to the next ',' that is not inside a
+ * quoted string (or to the end), so the list can go on with the next
+ * element. Returns -1, the scanner's "malformed element". */
+static int pmd_resync(pmd_cursor *c) {
+    int quoted = 0;
+    while (c->i < c->n) {
+        char ch = c->p[c->i];
+        if (!quoted && ch == ',') break;
+        if (quoted && ch == '\\') c->i++;
+        else if (ch == '"') quoted = !quoted;
+        c->i++;
+    }
+    if (c->i > c->n) c->i = c->n;
+    return -1;
+}
+
+/* One element of the list: its name and a cursor over its parameters,
+ * whose syntax has been checked (pmd_next_param gives 1s, then 0). */
+typedef struct pmd_ext {
+    cws_str name;
+    pmd_cursor params;
+} pmd_ext;
+
+static int pmd_element(pmd_cursor *c, pmd_ext *e) {
+    if (!pmd_token(c, &e->name)) return pmd_resync(c);
+    e->params = *c;
+    pmd_param pp;
+    int r;
+    while ((r = pmd_next_param(c, &pp)) == 1) continue;
+    return r < 0 ? pmd_resync(c) : 1;
+}
+
+/* Every Sec-WebSocket-Extensions field of a head, as one list (RFC 6455
+ * §9.1: fields may be split or combined). */
+typedef struct pmd_list {
+    const cws_http_head *h;
+    size_t pos; /* cws_http_next_header position of the next field */
+    pmd_cursor cur;
+} pmd_list;
+
+static void pmd_list_init(pmd_list *l, const cws_http_head *h) {
+    memset(l, 0, sizeof *l);
+    l->h = h;
+}
+
+/* 1: a well-formed element in *e; -1: a malformed one (skipped, the list
+ * goes on after it); 0: the list is exhausted. Empty elements are skipped
+ * (RFC 7230 §7), so a field holding only commas names no extension. */
+static int pmd_list_next(pmd_list *l, pmd_ext *e) {
+    pmd_cursor *c = &l->cur;
+    for (;;) {
+        pmd_skip_ows(c);
+        while (pmd_at(c, ',')) {
+            c->i++;
+            pmd_skip_ows(c);
+        }
+        if (c->i < c->n) return pmd_element(c, e);
+        cws_str name, value;
+        do {
+            if (!cws_http_next_header(l->h, &l->pos, &name, &value)) return 0;
+        } while (!cws_str_ieq(name, pmd_field_name));
+        c->p = value.ptr;
+        c->n = value.len;
+        c->i = 0;
+    }
+}
+
+/* ---- permessage-deflate parameters (RFC 7692 §7.1) ---- */
+
+/* The parameters of one offer or response, as received. */
+typedef struct pmd_params {
+    uint8_t server_nct, client_nct;           /* present */
+    uint8_t has_server_bits, has_client_bits; /* present */
+    uint8_t server_bits, client_bits;         /* 8..15, or 0: no value */
+} pmd_params;
+
+/* A window value: a decimal integer 8..15 without leading zeros, also
+ * after unquoting (RFC 7692 §7.1.2.1, §7.1.2.2, and §7.1's rule that a
+ * quoted value must match the same ABNF once unescaped). */
+static int pmd_window_value(const pmd_param *pp, uint8_t *bits) {
+    if (!pp->has_value) return 0;
+    char d[2];
+    size_t n = 0;
+    for (size_t i = 0; i < pp->value.len; i++) {
+        char ch = pp->value.ptr[i];
+        if (pp->quoted && ch == '\\') ch = pp->value.ptr[++i]; /* a '\' never ends a quoted value */
+        if (n == sizeof d) return 0;
+        d[n++] = ch;
+    }
+    if (n == 1 && (d[0] == '8' || d[0] == '9')) {
+        *bits = (uint8_t)(d[0] - '0');
+        return 1;
+    }
+    if (n == 2 && d[0] == '1' && d[1] >= '0' && d[1] <= '5') {
+        *bits = (uint8_t)(10 + d[1] - '0');
+        return 1;
+    }
+    return 0;
+}
+
+/* A flag parameter takes no value (§7.1.1.1, §7.1.1.2) and comes once. */
+static int pmd_flag(const pmd_param *pp, uint8_t *flag) {
+    if (*flag || pp->has_value) return 0;
+    *flag = 1;
+    return 1;
+}
+
+/* Reads the parameters of a permessage-deflate element. 0 if one is not
+ * defined, comes twice, or has an invalid value (§7: the server declines
+ * such an offer, the client fails on such a response). In an offer
+ * client_max_window_bits may lack a value, in a response it may not
+ * (§7.1.2.2). */
+static int pmd_read_params(pmd_cursor c, int response, pmd_params *out) {
+    memset(out, 0, sizeof *out);
+    pmd_param pp;
+    while (pmd_next_param(&c, &pp) == 1) {
+        int ok;
+        if (cws_str_ieq(pp.name, "server_no_context_takeover")) {
+            ok = pmd_flag(&pp, &out->server_nct);
+        } else if (cws_str_ieq(pp.name, "client_no_context_takeover")) {
+            ok = pmd_flag(&pp, &out->client_nct);
+        } else if (cws_str_ieq(pp.name, "server_max_window_bits")) {
+            ok = !out->has_server_bits && pmd_window_value(&pp, &out->server_bits);
+            out->has_server_bits = 1;
+        } else if (cws_str_ieq(pp.name, "client_max_window_bits")) {
+            ok = !out->has_client_bits &&
+                 (pp.has_value ? pmd_window_value(&pp, &out->client_bits) : !response);
+            out->has_client_bits = 1;
+        } else {
+            ok = 0;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* ---- configuration ---- */
+
+static int pmd_window_ok(int bits) { return bits == 0 || (bits >= 8 && bits <= 15); }
+
+/* A configured window: 0 means the largest, 15 (RFC 7692 §7.1.2). */
+static uint8_t pmd_window_or_max(int bits) { return (uint8_t)(bits ? bits : 15); }
+
+CWS__LINK int cws__pmd_config_check(const cws_deflate_config *cfg) {
+    if (!cfg || !cfg->enable) return CWS_OK; /* off: the other fields mean nothing */
+    if (!pmd_window_ok(cfg->server_max_window_bits) || !pmd_window_ok(cfg->client_max_window_bits))
+        return CWS_ERR_INVALID;
+    return cfg->level >= 0 && cfg->level <= 9 ? CWS_OK : CWS_ERR_INVALID;
+}
+
+/* ---- server ---- */
+
+/* What the server agrees to for an offer o. Every well-formed offer is
+ * acceptable: our codec has every window 8..15 and both takeover modes. */
+static void pmd_server_agree(const pmd_params *o, const cws_deflate_config *cfg, cws__pmd_agreed *a) {
+    memset(a, 0, sizeof *a);
+    /* §7.1.1.1: a server accepts server_no_context_takeover by echoing
+     * it, and MAY send it unasked (our cfg asks for it). */
+    a->server_no_context_takeover = (uint8_t)(o->server_nct || cfg->server_no_context_takeover);
+    /* §7.1.1.2: the server MAY send client_no_context_takeover. We do
+     * when cfg requires it and also when the client offered it: the client
+     * promised not to take over anyway, and saying so lets our inflater
+     * drop its window between messages. */
+    a->client_no_context_takeover = (uint8_t)(o->client_nct || cfg->client_no_context_takeover);
+    /* §7.1.2.1: an offered server_max_window_bits is accepted by echoing
+     * it with the same or a smaller value. Without one, the server MAY
+     * still send it: we do when our window is under 15, so the client
+     * knows it may inflate with less memory. */
+    uint8_t s = pmd_window_or_max(cfg->server_max_window_bits);
+    if (o->has_server_bits && o->server_bits < s) s = o->server_bits;
+    a->server_max_window_bits = s;
+    a->response_server_bits = (uint8_t)(o->has_server_bits || s < 15);
+    /* §7.1.2.2: client_max_window_bits may be answered only if offered,
+     * with at most the offered value; not offered, the client may use 15.
+     * We answer when it limits something (under 15). */
+    uint8_t m = 15;
+    if (o->has_client_bits) {
+        m = pmd_window_or_max(cfg->client_max_window_bits);
+        if (o->client_bits && o->client_bits < m) m = o->client_bits;
+    }
+    a->client_max_window_bits = m;
+    a->response_client_bits = (uint8_t)(m < 15);
+}
+
+CWS__LINK int cws__pmd_server_select(const cws_http_head *req, const cws_deflate_config *cfg,
+                           cws__pmd_agreed *agreed) {
+    if (!req || !agreed || cws__pmd_config_check(cfg) != CWS_OK) return CWS_ERR_INVALID;
+    if (!cfg || !cfg->enable) return 0;
+    pmd_list l;
+    pmd_list_init(&l, req);
+    pmd_ext e;
+    pmd_params o;
+    int r;
+    /* RFC 6455 §9.1: the client lists its offers by preference. A
+     * malformed or invalid offer is declined (RFC 7692 §7), and so skipped;
+     * other extensions are never accepted. */
+    while ((r = pmd_list_next(&l, &e)) != 0) {
+        if (r < 0 || !cws_str_ieq(e.name, pmd_ext_name)) continue;
+        if (!pmd_read_params(e.params, 0, &o)) continue;
+        pmd_server_agree(&o, cfg, agreed);
+        return 1;
+    }
+    return 0;
+}
+
+static int pmd_agreed_ok(const cws__pmd_agreed *a) {
+    return a->server_max_window_bits >= 8 && a->server_max_window_bits <= 15 &&
+           a->client_max_window_bits >= 8 && a->client_max_window_bits <= 15;
+}
+
+static void pmd_put_window(cws__text *t, const char *name, unsigned bits) {
+    cws__text_puts(t, "; ");
+    cws__text_puts(t, name);
+    cws__text_puts(t, "=");
+    cws__text_putu(t, bits);
+}
+
+CWS__LINK ptrdiff_t cws__pmd_format_response(const cws__pmd_agreed *a, char *out, size_t cap) {
+    if (!a || (!out && cap) || !pmd_agreed_ok(a)) return CWS_ERR_INVALID;
+    cws__text t = {out, cap, 0, 0};
+    cws__text_puts(&t, pmd_ext_name);
+    if (a->server_no_context_takeover) cws__text_puts(&t, "; server_no_context_takeover");
+    if (a->client_no_context_takeover) cws__text_puts(&t, "; client_no_context_takeover");
+    if (a->response_server_bits) pmd_put_window(&t, "server_max_window_bits", a->server_max_window_bits);
+    if (a->response_client_bits) pmd_put_window(&t, "client_max_window_bits", a->client_max_window_bits);
+    return cws__text_end(&t);
+}
+
+/* ---- client ---- */
+
+CWS__LINK ptrdiff_t cws__pmd_format_offer(const cws_deflate_config *cfg, char *out, size_t cap) {
+    if (!cfg || !cfg->enable || cws__pmd_config_check(cfg) != CWS_OK || (!out && cap))
+        return CWS_ERR_INVALID;
+    cws__text t = {out, cap, 0, 0};
+    cws__text_puts(&t, pmd_ext_name);
+    /* Always offered (§7.1.2.2): it says we can honour a server's limit on
+     * our window; with a value it is also our own promise not to exceed it. */
+    if (cfg->client_max_window_bits)
+        pmd_put_window(&t, "client_max_window_bits", (unsigned)cfg->client_max_window_bits);
+    else
+        cws__text_puts(&t, "; client_max_window_bits");
+    if (cfg->server_max_window_bits)
+        pmd_put_window(&t, "server_max_window_bits", (unsigned)cfg->server_max_window_bits);
+    if (cfg->server_no_context_takeover) cws__text_puts(&t, "; server_no_context_takeover");
+    if (cfg->client_no_context_takeover) cws__text_puts(&t, "; client_no_context_takeover");
+    return cws__text_end(&t);
+}
+
+/* Checks a response r to our offer for cfg (RFC 7692 §7: the client fails
+ * the connection on a configuration it does not support) and fills *a. */
+static int pmd_client_agree(const pmd_params *r, const cws_deflate_config *cfg, cws__pmd_agreed *a) {
+    /* §7.1.1.1: asked for, server_no_context_takeover is accepted only by
+     * being echoed. */
+    if (cfg->server_no_context_takeover && !r->server_nct) return 0;
+    /* §7.1.2.1: an offered server_max_window_bits is accepted only by
+     * being echoed with the same or a smaller value. */
+    if (cfg->server_max_window_bits &&
+        (!r->has_server_bits || r->server_bits > cfg->server_max_window_bits))
+        return 0;
+    /* §7.1.2.2: never above the value we offered (we always offer the
+     * parameter, so the server may send it). */
+    if (r->has_client_bits && cfg->client_max_window_bits &&
+        r->client_bits > cfg->client_max_window_bits)
+        return 0;
+    memset(a, 0, sizeof *a);
+    a->server_no_context_takeover = r->server_nct;
+    /* §7.1.1.2: offering client_no_context_takeover is our promise, held
+     * whether or not the server echoes it. */
+    a->client_no_context_takeover = (uint8_t)(r->client_nct || cfg->client_no_context_takeover);
+    a->server_max_window_bits = r->has_server_bits ? r->server_bits : 15;
+    /* Our offered value binds us too, echoed or not (§7.1.2.2). */
+    a->client_max_window_bits =
+        r->has_client_bits ? r->client_bits : pmd_window_or_max(cfg->client_max_window_bits);
+    a->response_server_bits = r->has_server_bits;
+    a->response_client_bits = r->has_client_bits;
+    return 1;
+}
+
+CWS__LINK int cws__pmd_client_check(const cws_http_head *resp, const cws_deflate_config *cfg,
+                          cws__pmd_agreed *agreed, int *accepted) {
+    if (!resp || !agreed || !accepted || cws__pmd_config_check(cfg) != CWS_OK)
+        return CWS_ERR_INVALID;
+    *accepted = 0;
+    int offered = cfg && cfg->enable;
+    pmd_list l;
+    pmd_list_init(&l, resp);
+    pmd_ext e;
+    pmd_params r;
+    int n = 0, got;
+    /* A malformed value fails the connection (RFC 6455 §9.1), as does an
+     * extension we did not offer (§4.1, RFC 7692 §5). We offer one
+     * element, so the response may hold at most one. */
+    while ((got = pmd_list_next(&l, &e)) != 0) {
+        if (got < 0 || !offered || n++ > 0 || !cws_str_ieq(e.name, pmd_ext_name))
+            return CWS_ERR_HS_EXTENSION;
+        if (!pmd_read_params(e.params, 1, &r)) return CWS_ERR_HS_EXTENSION;
+    }
+    if (n == 0) return CWS_OK;
+    if (!pmd_client_agree(&r, cfg, agreed)) return CWS_ERR_HS_EXTENSION;
+    *accepted = 1;
+    return CWS_OK;
 }
 /* ---- file: src/random.c ---- */
 /* The OS's CSPRNG, for client masking keys (RFC 6455 §5.3: keys must not
@@ -2882,7 +3747,7 @@ void cws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset) {
 #endif
 
 /* For kernels without getrandom(2) (before Linux 3.17). */
-int cws__random_urandom(void *buf, size_t len) {
+CWS__LINK int cws__random_urandom(void *buf, size_t len) {
     uint8_t *p = buf;
     if (len == 0) return CWS_OK;
     int fd;
@@ -2903,7 +3768,7 @@ int cws__random_urandom(void *buf, size_t len) {
     return CWS_OK;
 }
 
-int cws_random(void *buf, size_t len) {
+CWS__LINK int cws_random(void *buf, size_t len) {
     uint8_t *p = buf;
     while (len > 0) {
         /* getrandom returns at most 32 MiB per call and may be cut short
@@ -2970,7 +3835,7 @@ static void sha1_block(uint32_t h[5], const uint8_t *block) {
     h[4] += e;
 }
 
-void cws_sha1_init(cws_sha1_ctx *ctx) {
+CWS__LINK void cws_sha1_init(cws_sha1_ctx *ctx) {
     /* Initial hash value, FIPS 180-4 §5.3.1. */
     ctx->h[0] = 0x67452301u;
     ctx->h[1] = 0xEFCDAB89u;
@@ -2981,7 +3846,7 @@ void cws_sha1_init(cws_sha1_ctx *ctx) {
     ctx->used = 0;
 }
 
-void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
+CWS__LINK void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
     const uint8_t *p = data;
     if (len == 0) return; /* data may be NULL then */
     ctx->total += len;
@@ -3007,7 +3872,7 @@ void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len) {
     }
 }
 
-void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
+CWS__LINK void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
     /* Padding, FIPS 180-4 §5.1.1: 0x80, zeros, then the bit length as a
      * 64-bit big-endian number ending a block. */
     uint64_t bits = ctx->total * 8;
@@ -3031,7 +3896,7 @@ void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]) {
     ctx->used = 0;
 }
 
-void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]) {
+CWS__LINK void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]) {
     cws_sha1_ctx ctx;
     cws_sha1_init(&ctx);
     cws_sha1_update(&ctx, data, len);
@@ -3152,7 +4017,7 @@ static const uint64_t utf8_rows[256] = {
  * treated as failed rather than trusted. */
 static int utf8_state_ok(uint32_t s) { return s <= UTF8_AFTER_F4 && s % 6 == 0 && s != UTF8_REJECT; }
 
-void cws_utf8_init(cws_utf8 *v) { v->state = UTF8_ACCEPT; }
+CWS__LINK void cws_utf8_init(cws_utf8 *v) { v->state = UTF8_ACCEPT; }
 
 /* Where in p[0..n) a run starting in state s dies; n if it does not. */
 static size_t utf8_find_reject(uint32_t s, const uint8_t *p, size_t n) {
@@ -3228,7 +4093,7 @@ static uint32_t utf8_run_block(uint64_t s, const uint8_t *p) {
     return guesses_hold ? (uint32_t)(s3 & 63) : UTF8_REJECT;
 }
 
-int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
+CWS__LINK int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
     const uint8_t *p = data;
     uint32_t s = v->state;
     if (!utf8_state_ok(s)) {
@@ -3263,7 +4128,7 @@ int cws_utf8_feed(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
 
 /* The reference: one byte at a time with the RFC 3629 §4 ranges written
  * out, sharing nothing with the fast path but the state numbers. */
-int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
+CWS__LINK int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad) {
     const uint8_t *p = data;
     uint32_t s = v->state;
     if (!utf8_state_ok(s)) {
@@ -3320,9 +4185,9 @@ int cws__utf8_feed_scalar(cws_utf8 *v, const void *data, size_t len, size_t *bad
     return CWS_OK;
 }
 
-int cws_utf8_finish(const cws_utf8 *v) { return v->state == UTF8_ACCEPT ? CWS_OK : CWS_ERR_UTF8; }
+CWS__LINK int cws_utf8_finish(const cws_utf8 *v) { return v->state == UTF8_ACCEPT ? CWS_OK : CWS_ERR_UTF8; }
 
-int cws_utf8_validate(const void *data, size_t len) {
+CWS__LINK int cws_utf8_validate(const void *data, size_t len) {
     cws_utf8 v;
     cws_utf8_init(&v);
     int rc = cws_utf8_feed(&v, data, len, NULL);
@@ -3330,28 +4195,55 @@ int cws_utf8_validate(const void *data, size_t len) {
 }
 /* ---- file: src/version.c ---- */
 
-const char *cws_version(void) { return CWS_VERSION_STRING; }
+CWS__LINK const char *cws_version(void) { return CWS_VERSION_STRING; }
 
 #ifndef CWS_NO_DEFLATE
-/* ---- file: src/deflate/inflate.c ---- */
-/* Streaming DEFLATE decoder (RFC 1951), raw streams as permessage-deflate
- * (RFC 7692) carries them.
+/* ---- file: src/deflate/deflate.c ---- */
+/* A streaming DEFLATE compressor (RFC 1951): LZ77 over hash chains, then
+ * per block the cheapest of stored, fixed and dynamic Huffman coding.
  *
- * Shape: a state machine (block header, stored block, dynamic header,
- * compressed data) that can stop at any bit and resume on the next call,
- * plus a fast loop for compressed data that runs while at least
- * INF_FAST_IN bytes of input and INF_FAST_OUT bytes of output space remain
- * and decodes without per-symbol bounds checks.
+ * Layout. One allocation holds the struct, the window, the hash heads, the
+ * chain links and the block's symbols. The window keeps W = 2^window_bits
+ * bytes of history, a slide step B and a full match of lookahead; when
+ * matching reaches W + B it slides by B (memmove plus a rebase of the
+ * u16 positions), so everything fits 16-bit positions and memory stays
+ * about W + B + 2W + 2H + 18 KiB.
  *
- * Output goes straight into the caller's buffer. Matches that reach back
- * beyond what this call wrote are served from the window, a circular copy
- * of the last 2^window_bits bytes of earlier calls, which is brought up to
- * date once per call.
+ * Determinism. Without a flush, a position is matched only once a full
+ * match of lookahead (258 bytes plus a hash's worth) is loaded, the window
+ * slides at fixed positions, and a block ends only when its symbol buffer
+ * fills or its start would slide out: so the output depends on the data
+ * and the flush points, never on how input or output space were split.
  *
- * Huffman codes are decoded with tables indexed by the next bits of the
- * stream (LSB first, RFC 1951 §3.1.1): a primary table for the first
- * INF_LIT_ROOT (INF_DIST_ROOT) bits, whose entries either give the symbol
- * or point to a sub-table indexed by the bits that follow. */
+ * Blocks. Symbols are kept as one byte per literal and three per match
+ * (length, distance) with a bit per symbol saying which. A block's input
+ * stays in the window until the block is written, so a stored block can
+ * always be chosen, which bounds the output (cws_deflate_bound). */
+/* ---- file: src/deflate/huffman_build.h ---- */
+/* Length-limited canonical Huffman codes for the deflater (RFC 1951
+ * §3.2.2). Private to src/deflate/. */
+#ifndef CWS_DEFLATE_HUFFMAN_BUILD_H
+#define CWS_DEFLATE_HUFFMAN_BUILD_H
+
+#include <stdint.h>
+
+#define CWS__HUFF_MAX_SYMS 288
+
+/* Code lengths lens[0..n) (n <= CWS__HUFF_MAX_SYMS) for the symbol
+ * frequencies freq[0..n), none longer than max_bits (2^max_bits >= n),
+ * minimising the sum of freq * length under that limit as far as a simple
+ * repair of the optimal code allows. Unused symbols get 0. The code is
+ * always complete: when fewer than two symbols are used, one or two
+ * placeholder symbols get length 1 too (decoders such as zlib's reject an
+ * incomplete literal/length code). */
+CWS__LINK void cws__huff_lengths(const uint32_t *freq, unsigned n, unsigned max_bits, uint8_t *lens);
+
+/* The canonical codes of §3.2.2 for lens[0..n), bit-reversed so that they
+ * can be written LSB first (§3.1.1 packs Huffman codes from their MSB). */
+CWS__LINK void cws__huff_codes(const uint8_t *lens, unsigned n, uint16_t *codes);
+
+#endif
+/* ---- (back in src/deflate/deflate.c) ---- */
 /* ---- file: src/deflate/tables.h ---- */
 /* The fixed tables of RFC 1951 §3.2.5-§3.2.7, shared by the inflater and
  * the deflater. */
@@ -3386,7 +4278,1082 @@ static const uint8_t cws__deflate_clen_order[19] = {
 #define CWS__DEFLATE_NUM_DIST 32     /* 30 used, 32 in the fixed code */
 
 #endif /* CWS_DEFLATE_TABLES_H */
-/* ---- (back in src/deflate/inflate.c) ---- */
+/* ---- (back in src/deflate/deflate.c) ---- */
+
+#include <string.h>
+
+#define DEF_MIN_MATCH 3
+#define DEF_MAX_MATCH 258
+/* A full match plus the bytes a hash reads: with this much loaded, what is
+ * found at a position cannot change when more input arrives. */
+#define DEF_LOOKAHEAD (DEF_MAX_MATCH + 4)
+#define DEF_PAD 16              /* word-at-a-time reads past the data */
+#define DEF_MIN_SLIDE 8192      /* small windows still get blocks this long */
+#define DEF_SYM_BYTES 16384     /* a block's symbols, at most */
+#define DEF_TOO_FAR 4096        /* a 3-byte match farther than this costs more than literals */
+/* After this many positions in a row without a match the data looks
+ * incompressible: search one candidate per position until a match shows
+ * up again (every position is still hashed). */
+#define DEF_MISS_RUN 64
+#define DEF_EOB 256
+#define DEF_STORED_MAX 65535u   /* RFC 1951 §3.2.4: LEN is 16 bits */
+#define DEF_NUM_LITLEN 286      /* 286 and 287 never occur (§3.2.5) */
+#define DEF_NUM_DIST 30
+#define DEF_NUM_CLEN 19
+
+enum { DEF_GREEDY, DEF_LAZY };
+
+/* Per level: chain steps, "nice" length that ends a search, the length
+ * above which the lazy matcher does not look one byte further, the length
+ * above which it searches a quarter of the chain, hashed bytes, hash bits,
+ * and (greedy) the longest match whose inner positions are hashed. */
+typedef struct def_params {
+    uint16_t chain, nice, lazy, good;
+    uint8_t mode, hash_len, hash_bits, ins_max;
+} def_params;
+
+static const def_params def_levels[10] = {
+    /*  chain nice lazy good  mode        hlen hbits ins */
+    {0, 0, 0, 0, DEF_GREEDY, 4, 13, 0},
+    {4, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
+    {8, 32, 0, 0, DEF_GREEDY, 4, 13, 16},    /* 2 */
+    {24, 64, 0, 0, DEF_GREEDY, 4, 13, 32},   /* 3 */
+    {16, 32, 8, 4, DEF_LAZY, 4, 13, 0},      /* 4 */
+    {32, 64, 16, 8, DEF_LAZY, 4, 13, 0},     /* 5 */
+    {128, 128, 16, 8, DEF_LAZY, 4, 13, 0},   /* 6: default */
+    {256, 128, 32, 8, DEF_LAZY, 4, 13, 0},   /* 7 */
+    {1024, 258, 128, 32, DEF_LAZY, 4, 13, 0}, /* 8 */
+    {4096, 258, 258, 32, DEF_LAZY, 4, 13, 0}, /* 9 */
+};
+
+/* What the block writer does next (each step writes at most 48 bits). */
+enum {
+    EM_IDLE,
+    EM_HEADER,      /* BFINAL, BTYPE; for dynamic also HLIT, HDIST, HCLEN */
+    EM_CLEN_LENS,   /* the code length code's lengths, 3 bits each */
+    EM_ITEMS,       /* run-length coded literal/length and distance lengths */
+    EM_SYMS,
+    EM_EOB,
+    EM_STORED_HEAD, /* one stored block: header, alignment, LEN, NLEN */
+    EM_STORED_DATA,
+    EM_BLOCK_DONE,
+    EM_SYNC,        /* the empty stored block of a sync flush */
+    EM_ALIGN,       /* pad to a byte boundary (end of stream) */
+    EM_DRAIN        /* write every pending bit */
+};
+
+enum { BT_STORED = 0, BT_FIXED = 1, BT_DYNAMIC = 2 };
+
+struct cws_deflater {
+    cws_allocator alloc;
+    size_t mem;
+    def_params p;
+    uint32_t wsize, wmask, slide, bufsize;
+    uint32_t prev_base; /* prev[] index of position 0: slides need not move prev */
+    uint32_t hash_bits, hash_drop, hash_size;
+    uint8_t *win;
+    uint16_t *head, *prev;
+    uint8_t *sym, *flags;
+    uint32_t sym_cap;
+
+    /* matcher */
+    uint32_t pos;          /* next position to look at */
+    uint32_t avail;        /* bytes loaded into win */
+    uint32_t pend_from;    /* hashing deferred at a flush: [pend_from, pos) */
+    int pend;
+    int have_prev;         /* lazy: the byte at pos-1 is not yet coded */
+    uint32_t misses;       /* positions in a row without a match */
+    uint32_t prev_len, prev_dist;
+
+    /* the open block */
+    uint32_t block_start, block_len; /* input it covers, in win */
+    uint32_t nsym, sym_len;
+    uint32_t lit_freq[DEF_NUM_LITLEN], dist_freq[DEF_NUM_DIST];
+
+    /* the block being written */
+    int em, btype, bfinal, tail;
+    uint32_t em_i, em_j, st_left, st_off;
+    uint16_t lit_code[CWS__DEFLATE_NUM_LITLEN], dist_code[CWS__DEFLATE_NUM_DIST];
+    uint8_t lit_len[CWS__DEFLATE_NUM_LITLEN], dist_len[CWS__DEFLATE_NUM_DIST];
+    uint16_t fixed_lit_code[CWS__DEFLATE_NUM_LITLEN], fixed_dist_code[CWS__DEFLATE_NUM_DIST];
+    uint8_t fixed_lit_len[CWS__DEFLATE_NUM_LITLEN], fixed_dist_len[CWS__DEFLATE_NUM_DIST];
+    uint16_t clen_code[DEF_NUM_CLEN];
+    uint8_t clen_len[DEF_NUM_CLEN];
+    uint8_t item_sym[DEF_NUM_LITLEN + DEF_NUM_DIST], item_extra[DEF_NUM_LITLEN + DEF_NUM_DIST];
+    uint32_t nitems, hlit, hdist, hclen;
+
+    /* output */
+    uint64_t bits;
+    unsigned nbits;
+    uint8_t *out, *out_end;
+
+    int flushing; /* a SYNC or FINISH being written */
+    int finished;
+};
+
+static void def_build_fixed(cws_deflater *z);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static inline uint32_t def_load32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint16_t def_load16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2); /* compared for equality only: host order is fine */
+    return v;
+}
+
+static inline uint64_t def_load64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    return (uint64_t)def_load32(p) | (uint64_t)def_load32(p + 4) << 32;
+#endif
+}
+
+static inline void def_store64(uint8_t *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
+}
+
+static inline unsigned def_ctz64(uint64_t x) {
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* floor(log2(x)) for x > 0. */
+static inline unsigned def_log2(uint32_t x) {
+#if defined(__GNUC__)
+    return 31u - (unsigned)__builtin_clz(x);
+#else
+    unsigned n = 0;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+
+/* Length code index 0..28 (symbol 257 + i) for length - 3 (§3.2.5). */
+static inline unsigned def_len_sym(unsigned l) {
+    if (l < 8) return l;
+    if (l == 255) return 28; /* 258 has its own code */
+    unsigned nb = def_log2(l);
+    return 4 * (nb - 1) + ((l >> (nb - 2)) & 3);
+}
+
+/* Distance code 0..29 for distance - 1 (§3.2.5). */
+static inline unsigned def_dist_sym(unsigned d) {
+    if (d < 4) return d;
+    unsigned nb = def_log2(d);
+    return 2 * nb + ((d >> (nb - 1)) & 1);
+}
+
+/* Equal leading bytes of a and b, at most max; reads up to 7 bytes past. */
+static inline uint32_t def_match_len(const uint8_t *a, const uint8_t *b, uint32_t max) {
+    uint32_t n = 0;
+    while (n < max) {
+        uint64_t x = def_load64(a + n) ^ def_load64(b + n);
+        if (x) {
+            n += def_ctz64(x) >> 3;
+            return n < max ? n : max;
+        }
+        n += 8;
+    }
+    return max;
+}
+
+/* ---- construction ----------------------------------------------------- */
+
+typedef struct def_layout {
+    size_t win, head, prev, sym, flags, total;
+} def_layout;
+
+static void def_sizes(cws_deflater *z, int level, int wbits) {
+    z->p = def_levels[level];
+    z->wsize = 1u << wbits;
+    z->wmask = z->wsize - 1;
+    z->slide = CWS__MAX(z->wsize / 2, (uint32_t)DEF_MIN_SLIDE);
+    z->bufsize = z->wsize + z->slide + DEF_LOOKAHEAD;
+    z->hash_bits = CWS__MIN((uint32_t)z->p.hash_bits, (uint32_t)wbits + 1);
+    z->hash_size = 1u << z->hash_bits;
+    z->hash_drop = z->p.hash_len == 3 ? 8 : 0;
+    z->sym_cap = CWS__MIN((uint32_t)DEF_SYM_BYTES, z->bufsize);
+}
+
+static def_layout def_plan(const cws_deflater *z) {
+    def_layout l;
+    l.win = CWS__ALIGN_UP(sizeof(cws_deflater));
+    l.head = l.win + CWS__ALIGN_UP((size_t)z->bufsize + DEF_PAD);
+    l.prev = l.head + CWS__ALIGN_UP((size_t)z->hash_size * 2);
+    l.sym = l.prev + CWS__ALIGN_UP((size_t)z->wsize * 2);
+    l.flags = l.sym + CWS__ALIGN_UP((size_t)z->sym_cap);
+    l.total = l.flags + CWS__ALIGN_UP((size_t)z->sym_cap / 8 + 1);
+    return l;
+}
+
+CWS__LINK cws_deflater *cws_deflater_new(int level, int window_bits, const cws_allocator *alloc, int *err) {
+    if (level == 0) level = CWS_DEFLATE_LEVEL_DEFAULT;
+    if (window_bits == 0) window_bits = CWS_DEFLATE_WINDOW_MAX;
+    if (level < 1 || level > 9 || window_bits < CWS_DEFLATE_WINDOW_MIN ||
+        window_bits > CWS_DEFLATE_WINDOW_MAX) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
+    cws_deflater tmp;
+    memset(&tmp, 0, sizeof tmp);
+    def_sizes(&tmp, level, window_bits);
+    def_layout l = def_plan(&tmp);
+    uint8_t *block = cws__realloc(alloc, NULL, l.total);
+    if (!block) {
+        if (err) *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
+    /* All of it zeroed once: word reads past the data and slides then only
+     * ever see initialized bytes. */
+    memset(block, 0, l.total);
+    cws_deflater *z = (cws_deflater *)(void *)block;
+    *z = tmp;
+    if (alloc) z->alloc = *alloc;
+    z->mem = l.total;
+    z->win = block + l.win;
+    z->head = (uint16_t *)(void *)(block + l.head);
+    z->prev = (uint16_t *)(void *)(block + l.prev);
+    z->sym = block + l.sym;
+    z->flags = block + l.flags;
+    def_build_fixed(z);
+    if (err) *err = CWS_OK;
+    return z;
+}
+
+CWS__LINK void cws_deflater_free(cws_deflater *z) {
+    if (!z) return;
+    cws_allocator a = z->alloc;
+    cws__realloc(&a, z, 0);
+}
+
+CWS__LINK size_t cws_deflater_mem_usage(const cws_deflater *z) { return z ? z->mem : 0; }
+
+CWS__LINK void cws_deflater_reset(cws_deflater *z) {
+    if (!z) return;
+    /* Chains are only entered through head, so clearing it forgets the
+     * history; prev links are rewritten before they are read again. */
+    memset(z->head, 0, (size_t)z->hash_size * 2);
+    z->pos = z->avail = 0;
+    z->pend = z->have_prev = 0;
+    z->pend_from = z->prev_len = z->prev_dist = 0;
+    z->prev_base = 0;
+    z->misses = 0;
+    z->block_start = z->block_len = z->nsym = z->sym_len = 0;
+    memset(z->lit_freq, 0, sizeof z->lit_freq);
+    memset(z->dist_freq, 0, sizeof z->dist_freq);
+    z->em = EM_IDLE;
+    z->tail = 0;
+    z->bits = 0;
+    z->nbits = 0;
+    z->flushing = z->finished = 0;
+}
+
+/* The worst case is every block stored (the cheapest type never costs
+ * more): 5 bytes of header per block, a block per >= 8 KiB of input on
+ * either count of block ends (full symbol buffer, slide), plus the
+ * empty stored block of the flush. */
+CWS__LINK size_t cws_deflate_bound(size_t in_len) {
+    size_t b = in_len + (in_len >> 9) + 32;
+    return b < in_len ? SIZE_MAX : b;
+}
+
+/* ---- hashing and matching --------------------------------------------- */
+
+static inline uint32_t def_hash(const cws_deflater *z, const uint8_t *p) {
+    /* Fibonacci hashing of the first 3 or 4 bytes (little-endian, so that
+     * the output does not depend on the host). */
+    return ((def_load32(p) << z->hash_drop) * 0x9E3779B1u) >> (32 - z->hash_bits);
+}
+
+/* Links position p into its chain; returns the previous head (0: none;
+ * position 0 is never a candidate, as in zlib, which keeps the RFC 7692
+ * §7.2.3.2 example byte for byte). */
+static inline uint32_t def_insert(cws_deflater *z, uint32_t p) {
+    uint32_t h = def_hash(z, z->win + p);
+    uint32_t cand = z->head[h];
+    z->prev[(p + z->prev_base) & z->wmask] = (uint16_t)cand;
+    z->head[h] = (uint16_t)p;
+    return cand;
+}
+
+/* Hashes positions [from, to) that have enough bytes loaded; the rest
+ * wait for more input (only at a flush). */
+static void def_insert_range(cws_deflater *z, uint32_t from, uint32_t to) {
+    uint32_t hl = z->p.hash_len;
+    uint32_t last = z->avail >= hl ? z->avail - hl + 1 : 0; /* first unhashable */
+    uint32_t stop = to < last ? to : last;
+    for (uint32_t q = from; q < stop; q++) def_insert(z, q);
+    if (stop < to && !z->pend) {
+        z->pend = 1;
+        z->pend_from = from > stop ? from : stop;
+    }
+}
+
+static void def_insert_pending(cws_deflater *z) {
+    if (!z->pend) return;
+    z->pend = 0;
+    def_insert_range(z, z->pend_from, z->pos);
+}
+
+/* The longest match at p longer than best (>= 2), following the chain
+ * from cand; *dist gets its distance. Returns best when none is longer. */
+static uint32_t def_longest(const cws_deflater *z, uint32_t p, uint32_t cand, uint32_t best,
+                            uint32_t chain, uint32_t *dist) {
+    const uint8_t *w = z->win, *s = w + p;
+    const uint16_t *prev = z->prev;
+    const uint32_t wmask = z->wmask, base = z->prev_base;
+    uint32_t maxlen = CWS__MIN(z->avail - p, (uint32_t)DEF_MAX_MATCH);
+    uint32_t nice = CWS__MIN((uint32_t)z->p.nice, maxlen);
+    /* RFC 1951 §3.2.5 / RFC 7692 §7.1.2: no farther back than the window. */
+    uint32_t lo = p > z->wsize ? p - z->wsize : 1;
+    uint32_t found = 0;
+    if (best >= maxlen) return best;
+    uint16_t head = def_load16(s), tail = def_load16(s + best - 1);
+    while (cand >= lo) {
+        const uint8_t *m = w + cand;
+        /* A longer match must agree at best-1..best and at the start. */
+        if (def_load16(m + best - 1) == tail && def_load16(m) == head) {
+            uint32_t len = def_match_len(s + 2, m + 2, maxlen - 2) + 2;
+            if (len > best) {
+                best = len;
+                found = p - cand;
+                if (len >= nice) break;
+                tail = def_load16(s + best - 1);
+            }
+        }
+        if (--chain == 0) break;
+        uint32_t next = prev[(cand + base) & wmask];
+        if (next >= cand) break; /* the link was overwritten: chain ends */
+        cand = next;
+    }
+    if (found) *dist = found;
+    return best;
+}
+
+/* ---- symbols ---------------------------------------------------------- */
+
+static inline void def_put_literal(cws_deflater *z, uint8_t c) {
+    uint32_t i = z->nsym++;
+    if ((i & 7) == 0) z->flags[i >> 3] = 0;
+    z->sym[z->sym_len++] = c;
+    z->lit_freq[c]++;
+    z->block_len++;
+}
+
+static inline void def_put_match(cws_deflater *z, uint32_t len, uint32_t dist) {
+    uint32_t i = z->nsym++;
+    if ((i & 7) == 0) z->flags[i >> 3] = 0;
+    z->flags[i >> 3] |= (uint8_t)(1u << (i & 7));
+    uint8_t *s = z->sym + z->sym_len;
+    uint32_t l = len - DEF_MIN_MATCH, d = dist - 1;
+    s[0] = (uint8_t)l;
+    s[1] = (uint8_t)d;
+    s[2] = (uint8_t)(d >> 8);
+    z->sym_len += 3;
+    z->lit_freq[257 + def_len_sym(l)]++;
+    z->dist_freq[def_dist_sym(d)]++;
+    z->block_len += len;
+}
+
+static inline int def_block_full(const cws_deflater *z) { return z->sym_len + 3 > z->sym_cap; }
+
+/* ---- block choice ----------------------------------------------------- */
+
+static unsigned def_fixed_len(unsigned s) {
+    /* RFC 1951 §3.2.6 */
+    return s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+}
+
+/* The fixed code (§3.2.6), built once per deflater. */
+static void def_build_fixed(cws_deflater *z) {
+    for (unsigned s = 0; s < CWS__DEFLATE_NUM_LITLEN; s++) z->fixed_lit_len[s] = (uint8_t)def_fixed_len(s);
+    memset(z->fixed_dist_len, 5, CWS__DEFLATE_NUM_DIST);
+    cws__huff_codes(z->fixed_lit_len, CWS__DEFLATE_NUM_LITLEN, z->fixed_lit_code);
+    cws__huff_codes(z->fixed_dist_len, CWS__DEFLATE_NUM_DIST, z->fixed_dist_code);
+}
+
+static void def_set_fixed_codes(cws_deflater *z) {
+    memcpy(z->lit_code, z->fixed_lit_code, sizeof z->lit_code);
+    memcpy(z->lit_len, z->fixed_lit_len, sizeof z->lit_len);
+    memcpy(z->dist_code, z->fixed_dist_code, sizeof z->dist_code);
+    memcpy(z->dist_len, z->fixed_dist_len, sizeof z->dist_len);
+}
+
+/* Run-length codes the concatenated code lengths (§3.2.7): 16 repeats the
+ * previous length 3..6 times, 17 and 18 give 3..10 and 11..138 zeros. */
+static void def_rle_lengths(cws_deflater *z, const uint8_t *lens, uint32_t n) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint8_t v = lens[i];
+        uint32_t run = 1;
+        while (i + run < n && lens[i + run] == v) run++;
+        i += run;
+        if (v == 0) {
+            while (run >= 11) {
+                uint32_t r = CWS__MIN(run, 138u);
+                z->item_sym[k] = 18, z->item_extra[k++] = (uint8_t)(r - 11);
+                run -= r;
+            }
+            if (run >= 3) {
+                z->item_sym[k] = 17, z->item_extra[k++] = (uint8_t)(run - 3);
+                run = 0;
+            }
+        } else {
+            z->item_sym[k] = v, z->item_extra[k++] = 0;
+            run--;
+            while (run >= 3) {
+                uint32_t r = CWS__MIN(run, 6u);
+                z->item_sym[k] = 16, z->item_extra[k++] = (uint8_t)(r - 3);
+                run -= r;
+            }
+        }
+        while (run--) z->item_sym[k] = v, z->item_extra[k++] = 0;
+    }
+    z->nitems = k;
+}
+
+static const uint8_t def_clen_extra[DEF_NUM_CLEN] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                     0, 0, 0, 0, 0, 0, 2, 3, 7};
+
+/* Builds the dynamic codes into z; returns the block's bits without the
+ * extra bits of lengths and distances (the same for every type). */
+static uint64_t def_build_dynamic(cws_deflater *z) {
+    uint8_t lens[DEF_NUM_LITLEN + DEF_NUM_DIST];
+    cws__huff_lengths(z->lit_freq, DEF_NUM_LITLEN, CWS__DEFLATE_MAX_BITS, z->lit_len);
+    cws__huff_lengths(z->dist_freq, DEF_NUM_DIST, CWS__DEFLATE_MAX_BITS, z->dist_len);
+    /* 286, 287, 30 and 31 take part in no dynamic code (§3.2.5). */
+    z->lit_len[286] = z->lit_len[287] = z->dist_len[30] = z->dist_len[31] = 0;
+    uint32_t hlit = DEF_NUM_LITLEN, hdist = DEF_NUM_DIST;
+    while (hlit > 257 && z->lit_len[hlit - 1] == 0) hlit--;
+    while (hdist > 1 && z->dist_len[hdist - 1] == 0) hdist--;
+    memcpy(lens, z->lit_len, hlit);
+    memcpy(lens + hlit, z->dist_len, hdist);
+    def_rle_lengths(z, lens, hlit + hdist);
+
+    uint32_t cfreq[DEF_NUM_CLEN] = {0};
+    for (uint32_t i = 0; i < z->nitems; i++) cfreq[z->item_sym[i]]++;
+    cws__huff_lengths(cfreq, DEF_NUM_CLEN, CWS__DEFLATE_MAX_CLEN_BITS, z->clen_len);
+    uint32_t hclen = DEF_NUM_CLEN;
+    while (hclen > 4 && z->clen_len[cws__deflate_clen_order[hclen - 1]] == 0) hclen--;
+    z->hlit = hlit, z->hdist = hdist, z->hclen = hclen;
+
+    uint64_t bits = 3 + 5 + 5 + 4 + 3 * (uint64_t)hclen;
+    for (unsigned s = 0; s < DEF_NUM_CLEN; s++)
+        bits += (uint64_t)cfreq[s] * (z->clen_len[s] + def_clen_extra[s]);
+    for (unsigned s = 0; s < DEF_NUM_LITLEN; s++) bits += (uint64_t)z->lit_freq[s] * z->lit_len[s];
+    for (unsigned s = 0; s < DEF_NUM_DIST; s++) bits += (uint64_t)z->dist_freq[s] * z->dist_len[s];
+    return bits;
+}
+
+static uint64_t def_fixed_bits(const cws_deflater *z) {
+    uint64_t bits = 3;
+    for (unsigned s = 0; s < DEF_NUM_LITLEN; s++) bits += (uint64_t)z->lit_freq[s] * def_fixed_len(s);
+    for (unsigned s = 0; s < DEF_NUM_DIST; s++) bits += (uint64_t)z->dist_freq[s] * 5;
+    return bits;
+}
+
+static uint64_t def_extra_bits(const cws_deflater *z) {
+    uint64_t bits = 0;
+    for (unsigned i = 0; i < 29; i++) bits += (uint64_t)z->lit_freq[257 + i] * cws__deflate_len_extra[i];
+    for (unsigned i = 0; i < DEF_NUM_DIST; i++) bits += (uint64_t)z->dist_freq[i] * cws__deflate_dist_extra[i];
+    return bits;
+}
+
+/* Stored blocks of at most 65535 bytes: 3 header bits, padding to a byte,
+ * LEN and NLEN, the bytes (§3.2.4). nbits is where the first one starts. */
+static uint64_t def_stored_bits(uint32_t len, unsigned nbits) {
+    uint64_t bits = 0;
+    unsigned at = nbits & 7;
+    do {
+        uint32_t part = CWS__MIN(len, DEF_STORED_MAX);
+        unsigned pad = (8 - ((at + 3) & 7)) & 7;
+        bits += 3 + pad + 32 + 8 * (uint64_t)part;
+        at = 0;
+        len -= part;
+    } while (len);
+    return bits;
+}
+
+/* Ends the open block: chooses its type and starts writing it. tail says
+ * what follows it (0, CWS_DEFLATE_SYNC or CWS_DEFLATE_FINISH). */
+static void def_close_block(cws_deflater *z, int final, int tail) {
+    z->lit_freq[DEF_EOB] = 1;
+    uint64_t extra = def_extra_bits(z);
+    uint64_t fixed = def_fixed_bits(z) + extra;
+    uint64_t dynamic = def_build_dynamic(z) + extra;
+    uint64_t stored = def_stored_bits(z->block_len, z->nbits);
+    z->bfinal = final;
+    z->tail = tail;
+    z->em_i = z->em_j = 0;
+    if (stored <= fixed && stored <= dynamic) {
+        z->btype = BT_STORED;
+        z->st_left = z->block_len;
+        z->st_off = z->block_start;
+        z->em = EM_STORED_HEAD;
+        return;
+    }
+    if (fixed <= dynamic) {
+        z->btype = BT_FIXED;
+        def_set_fixed_codes(z);
+    } else {
+        z->btype = BT_DYNAMIC;
+        cws__huff_codes(z->lit_len, CWS__DEFLATE_NUM_LITLEN, z->lit_code);
+        cws__huff_codes(z->dist_len, CWS__DEFLATE_NUM_DIST, z->dist_code);
+        cws__huff_codes(z->clen_len, DEF_NUM_CLEN, z->clen_code);
+    }
+    z->em = EM_HEADER;
+}
+
+/* The block is written: the next one starts where it ended. */
+static void def_block_reset(cws_deflater *z) {
+    z->block_start += z->block_len;
+    z->block_len = z->nsym = z->sym_len = 0;
+    memset(z->lit_freq, 0, sizeof z->lit_freq);
+    memset(z->dist_freq, 0, sizeof z->dist_freq);
+}
+
+/* ---- bit output ------------------------------------------------------- */
+
+static inline void def_bits(cws_deflater *z, uint64_t v, unsigned n) {
+    z->bits |= v << z->nbits;
+    z->nbits += n;
+}
+
+/* Moves whole bytes of the bit buffer to the output. */
+static inline void def_drain(cws_deflater *z) {
+    if (z->out_end - z->out >= 8) {
+        unsigned n = z->nbits >> 3;
+        def_store64(z->out, z->bits);
+        z->out += n;
+        z->bits = n == 8 ? 0 : z->bits >> (8 * n);
+        z->nbits &= 7;
+        return;
+    }
+    while (z->nbits >= 8 && z->out < z->out_end) {
+        *z->out++ = (uint8_t)z->bits;
+        z->bits >>= 8;
+        z->nbits -= 8;
+    }
+}
+
+/* Room for a step of up to 48 bits (15 pending + 48 < 64). */
+static inline int def_room(cws_deflater *z) {
+    if (z->nbits > 15) def_drain(z);
+    return z->nbits <= 15;
+}
+
+static inline void def_align(cws_deflater *z) { z->nbits = (z->nbits + 7) & ~7u; }
+
+/* ---- block writer ----------------------------------------------------- */
+
+static int def_write_syms(cws_deflater *z) {
+    const uint8_t *sym = z->sym, *flags = z->flags;
+    uint32_t i = z->em_i, j = z->em_j, n = z->nsym;
+    while (i < n) {
+        if (z->nbits > 15) {
+            def_drain(z);
+            if (z->nbits > 15) break;
+        }
+        if (flags[i >> 3] >> (i & 7) & 1) {
+            unsigned l = sym[j], d = sym[j + 1] | (unsigned)sym[j + 2] << 8;
+            unsigned ls = def_len_sym(l), ds = def_dist_sym(d);
+            j += 3;
+            def_bits(z, z->lit_code[257 + ls], z->lit_len[257 + ls]);
+            def_bits(z, l + 3 - cws__deflate_len_base[ls], cws__deflate_len_extra[ls]);
+            def_bits(z, z->dist_code[ds], z->dist_len[ds]);
+            def_bits(z, d + 1 - cws__deflate_dist_base[ds], cws__deflate_dist_extra[ds]);
+        } else {
+            unsigned c = sym[j++];
+            def_bits(z, z->lit_code[c], z->lit_len[c]);
+        }
+        i++;
+    }
+    z->em_i = i, z->em_j = j;
+    return i == n;
+}
+
+/* One stored block's raw bytes, straight from the window. */
+static int def_write_stored_data(cws_deflater *z) {
+    uint32_t part = CWS__MIN(z->st_left, DEF_STORED_MAX) - z->em_i;
+    size_t space = (size_t)(z->out_end - z->out);
+    uint32_t n = (uint32_t)CWS__MIN((size_t)part, space);
+    if (n) memcpy(z->out, z->win + z->st_off, n);
+    z->out += n;
+    z->st_off += n;
+    z->em_i += n;
+    return n == part;
+}
+
+/* Writes what it can of the current block and what follows it; 1 once
+ * everything is written, 0 when the output filled. */
+static int def_write(cws_deflater *z) {
+    for (;;) {
+        switch (z->em) {
+        case EM_IDLE: return 1;
+        case EM_HEADER:
+            if (!def_room(z)) return 0;
+            def_bits(z, (unsigned)z->bfinal, 1);
+            def_bits(z, (unsigned)z->btype, 2);
+            if (z->btype == BT_DYNAMIC) {
+                def_bits(z, z->hlit - 257, 5);
+                def_bits(z, z->hdist - 1, 5);
+                def_bits(z, z->hclen - 4, 4);
+                z->em = EM_CLEN_LENS;
+            } else {
+                z->em = EM_SYMS;
+            }
+            z->em_i = 0;
+            break;
+        case EM_CLEN_LENS:
+            for (; z->em_i < z->hclen; z->em_i++) {
+                if (!def_room(z)) return 0;
+                def_bits(z, z->clen_len[cws__deflate_clen_order[z->em_i]], 3);
+            }
+            z->em_i = 0;
+            z->em = EM_ITEMS;
+            break;
+        case EM_ITEMS:
+            for (; z->em_i < z->nitems; z->em_i++) {
+                if (!def_room(z)) return 0;
+                unsigned s = z->item_sym[z->em_i];
+                def_bits(z, z->clen_code[s], z->clen_len[s]);
+                def_bits(z, z->item_extra[z->em_i], def_clen_extra[s]);
+            }
+            z->em_i = z->em_j = 0;
+            z->em = EM_SYMS;
+            break;
+        case EM_SYMS:
+            if (!def_write_syms(z)) return 0;
+            z->em = EM_EOB;
+            break;
+        case EM_EOB:
+            if (!def_room(z)) return 0;
+            def_bits(z, z->lit_code[DEF_EOB], z->lit_len[DEF_EOB]);
+            z->em = EM_BLOCK_DONE;
+            break;
+        case EM_STORED_HEAD: {
+            if (!def_room(z)) return 0;
+            uint32_t part = CWS__MIN(z->st_left, DEF_STORED_MAX);
+            def_bits(z, (unsigned)(z->bfinal && part == z->st_left), 1);
+            def_bits(z, BT_STORED, 2);
+            def_align(z);
+            def_bits(z, part, 16);
+            def_bits(z, part ^ 0xFFFFu, 16);
+            z->em_i = 0;
+            z->em = EM_STORED_DATA;
+            break;
+        }
+        case EM_STORED_DATA: {
+            if (z->nbits) {
+                def_drain(z);
+                if (z->nbits) return 0;
+            }
+            if (!def_write_stored_data(z)) return 0;
+            z->st_left -= z->em_i;
+            z->em = z->st_left ? EM_STORED_HEAD : EM_BLOCK_DONE;
+            break;
+        }
+        case EM_BLOCK_DONE:
+            def_block_reset(z);
+            z->em = z->tail == CWS_DEFLATE_SYNC     ? EM_SYNC
+                    : z->tail == CWS_DEFLATE_FINISH ? EM_ALIGN
+                                                    : EM_IDLE;
+            break;
+        case EM_SYNC:
+            /* RFC 1951 §3.2.4 / RFC 7692 §7.2.1: an empty stored block
+             * ends on a byte boundary with 00 00 ff ff. */
+            if (!def_room(z)) return 0;
+            def_bits(z, 0, 3);
+            def_align(z);
+            def_bits(z, 0xFFFF0000u, 32);
+            z->em = EM_DRAIN;
+            break;
+        case EM_ALIGN:
+            def_align(z);
+            z->em = EM_DRAIN;
+            break;
+        case EM_DRAIN:
+            def_drain(z);
+            if (z->nbits) return 0;
+            z->em = EM_IDLE;
+            break;
+        }
+    }
+}
+
+/* ---- the matcher ------------------------------------------------------ */
+
+static void def_slide(cws_deflater *z) {
+    uint32_t b = z->slide;
+    memmove(z->win, z->win + b, z->avail - b);
+    z->avail -= b;
+    z->pos -= b;
+    z->block_start -= b;
+    if (z->pend) z->pend_from -= b;
+    /* Position p becomes p - b but keeps its prev[] slot (B need not be a
+     * multiple of W). */
+    z->prev_base = (z->prev_base + b) & z->wmask;
+    /* Positions that slid out become 0, "no candidate". */
+    for (uint32_t i = 0; i < z->hash_size; i++) {
+        uint32_t v = z->head[i];
+        z->head[i] = (uint16_t)(v > b ? v - b : 0);
+    }
+    for (uint32_t i = 0; i < z->wsize; i++) {
+        uint32_t v = z->prev[i];
+        z->prev[i] = (uint16_t)(v > b ? v - b : 0);
+    }
+}
+
+/* Greedy parsing: take the longest match at each position. Long matches
+ * skip hashing their inner positions (level dependent). */
+static void def_run_greedy(cws_deflater *z, uint32_t limit) {
+    const uint8_t *w = z->win;
+    uint32_t hl = z->p.hash_len, chain = z->p.chain, ins_max = z->p.ins_max;
+    while (z->pos < limit && !def_block_full(z)) {
+        uint32_t p = z->pos, len = 0, dist = 0;
+        if (p + hl <= z->avail) {
+            uint32_t cand = def_insert(z, p);
+            if (cand) {
+                uint32_t steps = z->misses >= DEF_MISS_RUN ? 1 : chain;
+                len = def_longest(z, p, cand, DEF_MIN_MATCH - 1, steps, &dist);
+                if (len == DEF_MIN_MATCH && dist > DEF_TOO_FAR) len = 0;
+            }
+        } else if (!z->pend) {
+            z->pend = 1;
+            z->pend_from = p;
+        }
+        if (len >= DEF_MIN_MATCH) {
+            z->misses = 0;
+            def_put_match(z, len, dist);
+            if (len <= ins_max) def_insert_range(z, p + 1, p + len);
+            z->pos = p + len;
+        } else {
+            z->misses++;
+            def_put_literal(z, w[p]);
+            z->pos = p + 1;
+        }
+    }
+}
+
+/* Lazy parsing: a match found at p is kept pending while p+1 is searched;
+ * a longer match there turns the byte at p into a literal. */
+static void def_run_lazy(cws_deflater *z, uint32_t limit) {
+    const uint8_t *w = z->win;
+    uint32_t hl = z->p.hash_len;
+    while (z->pos < limit && !def_block_full(z)) {
+        uint32_t p = z->pos, len = 0, dist = 0;
+        if (p + hl <= z->avail) {
+            uint32_t cand = def_insert(z, p);
+            if (cand && z->prev_len < z->p.lazy) {
+                uint32_t chain = z->p.chain;
+                if (z->prev_len >= z->p.good) chain = chain / 4 + 1;
+                if (z->misses >= DEF_MISS_RUN) chain = 1;
+                len = def_longest(z, p, cand, CWS__MAX(z->prev_len, DEF_MIN_MATCH - 1u), chain, &dist);
+                if (len == DEF_MIN_MATCH && dist > DEF_TOO_FAR) len = 0;
+            }
+        } else if (!z->pend) {
+            z->pend = 1;
+            z->pend_from = p;
+        }
+        z->misses = len >= DEF_MIN_MATCH ? 0 : z->misses + 1;
+        if (z->prev_len >= DEF_MIN_MATCH && len <= z->prev_len) {
+            uint32_t end = p - 1 + z->prev_len;
+            def_put_match(z, z->prev_len, z->prev_dist);
+            def_insert_range(z, p + 1, end);
+            z->pos = end;
+            z->have_prev = 0;
+            z->prev_len = 0;
+        } else {
+            if (z->have_prev) def_put_literal(z, w[p - 1]);
+            z->have_prev = 1;
+            z->prev_len = len >= DEF_MIN_MATCH ? len : 0;
+            z->prev_dist = dist;
+            z->pos = p + 1;
+        }
+    }
+}
+
+enum { RUN_NEED_INPUT, RUN_BLOCK, RUN_DONE };
+
+/* Matches what is loaded. at_end: no more input before the flush, so the
+ * last bytes are matched with what there is. */
+static int def_run(cws_deflater *z, int at_end) {
+    def_insert_pending(z);
+    for (;;) {
+        uint32_t edge = z->wsize + z->slide;
+        if (z->pos >= edge) {
+            if (z->block_start < z->slide) {
+                def_close_block(z, 0, 0); /* its input is about to slide out */
+                return RUN_BLOCK;
+            }
+            def_slide(z);
+            edge = z->wsize + z->slide;
+        }
+        if (def_block_full(z)) {
+            def_close_block(z, 0, 0);
+            return RUN_BLOCK;
+        }
+        uint32_t limit;
+        if (at_end) {
+            if (z->pos >= z->avail) {
+                if (z->have_prev) def_put_literal(z, z->win[z->pos - 1]);
+                z->have_prev = 0;
+                z->prev_len = 0;
+                return RUN_DONE;
+            }
+            limit = z->avail;
+        } else {
+            if (z->avail - z->pos < DEF_LOOKAHEAD) return RUN_NEED_INPUT;
+            limit = z->avail - DEF_LOOKAHEAD + 1;
+        }
+        if (limit > edge) limit = edge;
+        if (z->p.mode == DEF_LAZY) def_run_lazy(z, limit);
+        else def_run_greedy(z, limit);
+    }
+}
+
+/* Copies input into the window's free end. */
+static size_t def_fill(cws_deflater *z, const uint8_t *in, size_t len) {
+    size_t n = CWS__MIN(len, (size_t)(z->bufsize - z->avail));
+    if (n) memcpy(z->win + z->avail, in, n);
+    z->avail += (uint32_t)n;
+    return n;
+}
+
+/* Everything is matched: end the block as the flush asks. */
+static void def_start_flush(cws_deflater *z, int flush) {
+    z->flushing = flush;
+    if (flush == CWS_DEFLATE_FINISH) def_close_block(z, 1, CWS_DEFLATE_FINISH);
+    else if (z->nsym) def_close_block(z, 0, CWS_DEFLATE_SYNC);
+    else z->em = EM_SYNC;
+}
+
+CWS__LINK int cws_deflate(cws_deflater *z, const uint8_t *in, size_t in_len, size_t *consumed, uint8_t *out,
+                size_t out_cap, size_t *produced, int flush) {
+    if (consumed) *consumed = 0;
+    if (produced) *produced = 0;
+    if (!z || (in_len && !in) || (out_cap && !out) || flush < CWS_DEFLATE_NO_FLUSH ||
+        flush > CWS_DEFLATE_FINISH)
+        return CWS_ERR_INVALID;
+    if (z->finished) return CWS_ERR_STATE;
+    z->out = out;
+    z->out_end = out ? out + out_cap : out;
+    size_t used = 0;
+    int rc = CWS_OK;
+    for (;;) {
+        if (z->em != EM_IDLE && !def_write(z)) {
+            rc = CWS_ERR_AGAIN;
+            break;
+        }
+        if (z->flushing) {
+            if (z->flushing == CWS_DEFLATE_FINISH) z->finished = 1;
+            z->flushing = 0;
+            if (used == in_len || z->finished) break;
+        }
+        used += def_fill(z, in + used, in_len - used);
+        int at_end = used == in_len && flush != CWS_DEFLATE_NO_FLUSH;
+        int r = def_run(z, at_end);
+        if (r == RUN_BLOCK) continue;
+        if (r == RUN_NEED_INPUT) {
+            if (used < in_len) continue;
+            def_drain(z); /* output may lag, but give what is whole */
+            break;
+        }
+        def_start_flush(z, flush);
+    }
+    if (consumed) *consumed = used;
+    if (produced) *produced = (size_t)(z->out - out);
+    z->out = z->out_end = NULL;
+    return rc;
+}
+/* ---- file: src/deflate/huffman_build.c ---- */
+/* Length-limited canonical Huffman codes (RFC 1951 §3.2.2) for the
+ * deflater: optimal lengths by Moffat and Katajainen's in-place method
+ * ("In-place calculation of minimum-redundancy codes", 1995), then a
+ * repair of the few codes longer than the limit that keeps the code
+ * complete. */
+
+#include <string.h>
+
+/* Ascending shellsort of n <= 288 distinct keys. */
+static void hb_sort(uint32_t *k, unsigned n) {
+    static const unsigned gaps[] = {132, 57, 23, 10, 4, 1};
+    for (unsigned g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        unsigned gap = gaps[g];
+        for (unsigned i = gap; i < n; i++) {
+            uint32_t v = k[i];
+            unsigned j = i;
+            for (; j >= gap && k[j - gap] > v; j -= gap) k[j] = k[j - gap];
+            k[j] = v;
+        }
+    }
+}
+
+/* a[0..n) holds weights in ascending order (n >= 2); on return a[i] is
+ * the depth of that leaf in an optimal tree. Internal nodes reuse the
+ * array: first their weights, then their parents, then their depths. */
+static void hb_min_redundancy(uint32_t *a, int n) {
+    int leaf = 2, node = 0;
+    a[0] += a[1];
+    for (int next = 1; next < n - 1; next++) {
+        /* Each new node takes the two lightest of: unused leaves, and
+         * nodes not yet given a parent; a node slot then holds its parent. */
+        if (leaf >= n || a[node] < a[leaf]) {
+            a[next] = a[node];
+            a[node++] = (uint32_t)next;
+        } else {
+            a[next] = a[leaf++];
+        }
+        if (leaf >= n || (node < next && a[node] < a[leaf])) {
+            a[next] += a[node];
+            a[node++] = (uint32_t)next;
+        } else {
+            a[next] += a[leaf++];
+        }
+    }
+    /* Parents to depths, from the root (slot n-2) down. */
+    a[n - 2] = 0;
+    for (int i = n - 3; i >= 0; i--) a[i] = a[a[i]] + 1;
+    /* Leaf depths: at each depth the slots not taken by internal nodes
+     * are leaves, handed out from the heaviest leaf down. */
+    int avail = 1, used = 0, out = n - 1;
+    node = n - 2;
+    for (uint32_t depth = 0; avail > 0; depth++) {
+        while (node >= 0 && a[node] == depth) {
+            used++;
+            node--;
+        }
+        while (avail > used) {
+            a[out--] = depth;
+            avail--;
+        }
+        avail = 2 * used;
+        used = 0;
+    }
+}
+
+/* count[1..max] lengths where some exceed max: clamp them, then lengthen
+ * the longest codes still below max until the Kraft sum fits, and shorten
+ * codes again while it has room, so that the code stays complete. */
+static void hb_limit(unsigned *count, unsigned longest, unsigned max) {
+    for (unsigned l = max + 1; l <= longest; l++) {
+        count[max] += count[l];
+        count[l] = 0;
+    }
+    uint32_t kraft = 0, full = 1u << max;
+    for (unsigned l = 1; l <= max; l++) kraft += count[l] << (max - l);
+    while (kraft > full) {
+        unsigned l = max - 1;
+        while (l > 0 && count[l] == 0) l--;
+        if (l == 0) break; /* cannot happen while n <= 2^max */
+        count[l]--;
+        count[l + 1]++;
+        kraft -= 1u << (max - l - 1);
+    }
+    while (kraft < full) {
+        unsigned l = max;
+        while (l > 1 && (count[l] == 0 || (1u << (max - l)) > full - kraft)) l--;
+        if (l <= 1) break;
+        count[l]--;
+        count[l - 1]++;
+        kraft += 1u << (max - l);
+    }
+}
+
+CWS__LINK void cws__huff_lengths(const uint32_t *freq, unsigned n, unsigned max_bits, uint8_t *lens) {
+    uint32_t keys[CWS__HUFF_MAX_SYMS];
+    unsigned used = 0;
+    memset(lens, 0, n);
+    for (unsigned s = 0; s < n; s++)
+        if (freq[s]) keys[used++] = freq[s] << 9 | s; /* freq < 2^23: ties by symbol */
+    if (used < 2) {
+        /* One or no symbol: two codes of one bit, a placeholder among them. */
+        unsigned s = used ? (keys[0] & 511) : 0;
+        lens[s] = 1;
+        lens[s == 0 ? 1 : 0] = 1;
+        return;
+    }
+    hb_sort(keys, used);
+    uint32_t depth[CWS__HUFF_MAX_SYMS];
+    for (unsigned i = 0; i < used; i++) depth[i] = keys[i] >> 9;
+    hb_min_redundancy(depth, (int)used);
+    unsigned longest = depth[0]; /* the lightest leaf is the deepest */
+    if (longest <= max_bits) {
+        for (unsigned i = 0; i < used; i++) lens[keys[i] & 511] = (uint8_t)depth[i];
+        return;
+    }
+    unsigned count[CWS__HUFF_MAX_SYMS + 1] = {0};
+    for (unsigned i = 0; i < used; i++) count[depth[i]]++;
+    hb_limit(count, longest, max_bits);
+    /* Longest codes to the rarest symbols. */
+    unsigned i = 0;
+    for (unsigned l = max_bits; l >= 1; l--)
+        for (unsigned c = 0; c < count[l]; c++) lens[keys[i++] & 511] = (uint8_t)l;
+}
+
+/* The low len bits of c in reverse order (len <= 16). */
+static uint16_t hb_reverse(uint32_t c, unsigned len) {
+    c = ((c & 0x5555u) << 1) | ((c >> 1) & 0x5555u);
+    c = ((c & 0x3333u) << 2) | ((c >> 2) & 0x3333u);
+    c = ((c & 0x0F0Fu) << 4) | ((c >> 4) & 0x0F0Fu);
+    c = ((c & 0x00FFu) << 8) | ((c >> 8) & 0x00FFu);
+    return (uint16_t)(c >> (16 - len));
+}
+
+CWS__LINK void cws__huff_codes(const uint8_t *lens, unsigned n, uint16_t *codes) {
+    unsigned count[16] = {0};
+    uint32_t next[16];
+    for (unsigned s = 0; s < n; s++) count[lens[s]]++;
+    count[0] = 0;
+    uint32_t code = 0;
+    for (unsigned l = 1; l < 16; l++) {
+        code = (code + count[l - 1]) << 1;
+        next[l] = code;
+    }
+    for (unsigned s = 0; s < n; s++) {
+        unsigned l = lens[s];
+        if (!l) {
+            codes[s] = 0;
+            continue;
+        }
+        codes[s] = hb_reverse(next[l]++, l);
+    }
+}
+/* ---- file: src/deflate/inflate.c ---- */
+/* Streaming DEFLATE decoder (RFC 1951), raw streams as permessage-deflate
+ * (RFC 7692) carries them.
+ *
+ * Shape: a state machine (block header, stored block, dynamic header,
+ * compressed data) that can stop at any bit and resume on the next call,
+ * plus a fast loop for compressed data that runs while at least
+ * INF_FAST_IN bytes of input and INF_FAST_OUT bytes of output space remain
+ * and decodes without per-symbol bounds checks.
+ *
+ * Output goes straight into the caller's buffer. Matches that reach back
+ * beyond what this call wrote are served from the window, a circular copy
+ * of the last 2^window_bits bytes of earlier calls, which is brought up to
+ * date once per call.
+ *
+ * Huffman codes are decoded with tables indexed by the next bits of the
+ * stream (LSB first, RFC 1951 §3.1.1): a primary table for the first
+ * INF_LIT_ROOT (INF_DIST_ROOT) bits, whose entries either give the symbol
+ * or point to a sub-table indexed by the bits that follow. */
 
 #include <string.h>
 
@@ -4047,7 +6014,7 @@ static size_t inf_alloc_size(uint32_t window_size) {
     return CWS__ALIGN_UP(sizeof(cws_inflater)) + window_size + INF_WINDOW_SLACK;
 }
 
-cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err) {
+CWS__LINK cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int *err) {
     if (window_bits == 0) window_bits = CWS_DEFLATE_WINDOW_MAX;
     if (window_bits < CWS_DEFLATE_WINDOW_MIN || window_bits > CWS_DEFLATE_WINDOW_MAX) {
         if (err) *err = CWS_ERR_INVALID;
@@ -4068,13 +6035,13 @@ cws_inflater *cws_inflater_new(int window_bits, const cws_allocator *alloc, int 
     return z;
 }
 
-void cws_inflater_free(cws_inflater *z) {
+CWS__LINK void cws_inflater_free(cws_inflater *z) {
     if (!z) return;
     cws_allocator alloc = z->alloc;
     cws__realloc(&alloc, z, 0);
 }
 
-void cws_inflater_reset(cws_inflater *z) {
+CWS__LINK void cws_inflater_reset(cws_inflater *z) {
     if (!z) return;
     z->window_pos = 0;
     z->window_fill = 0;
@@ -4087,11 +6054,11 @@ void cws_inflater_reset(cws_inflater *z) {
     z->copy_dist = 0;
 }
 
-size_t cws_inflater_mem_usage(const cws_inflater *z) {
+CWS__LINK size_t cws_inflater_mem_usage(const cws_inflater *z) {
     return z ? inf_alloc_size(z->window_size) : 0;
 }
 
-int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
+CWS__LINK int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consumed,
                 uint8_t *out, size_t out_cap, size_t *produced) {
     if (consumed) *consumed = 0;
     if (produced) *produced = 0;
@@ -4129,6 +6096,183 @@ int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consu
     if (consumed) *consumed = (size_t)(io.in - in);
     if (produced) *produced = (size_t)(io.out - io.out_start);
     return rc;
+}
+/* ---- file: src/deflate/pmd_conn.c ---- */
+/* permessage-deflate (RFC 7692) on one cws_conn: inflating received
+ * messages and deflating sent ones, with the parameters the handshake
+ * agreed. The connection reaches this file only through the hooks in
+ * cws__pmd_ops (src/internal.h): a connection without the extension holds
+ * one NULL pointer, and the single header can leave the codec out.
+ *
+ * Receive: a compressed message's payload is inflated chunk by chunk into
+ * a bounded stack buffer and handed on as it comes (cws__conn_deliver),
+ * so inflated bytes are counted, and the message fails with 1009 the
+ * moment it passes max_message_size, without inflating the rest: a
+ * decompression bomb costs no more than the limit.
+ *
+ * Send: a message is compressed through a bounded stack buffer with a
+ * sync flush; the flush's empty stored block (00 00 ff ff) is removed
+ * from the end of the message (§7.2.1). A message longer than the buffer
+ * goes out as several frames, RSV1 on the first only (§6.1).
+ *
+ * Without context takeover the codec's state is freed after each
+ * message, so an idle connection holds none (§7.1.1). */
+
+/* Bytes of inflated output handed on at a time. */
+#define PMD_RX_CHUNK 8192
+/* Bytes of compressed output per frame when a message is long. */
+#define PMD_TX_CHUNK 16384
+/* The empty stored block a sync flush ends with (RFC 7692 §7.2.1). */
+static const uint8_t pmd_tail[4] = {0x00, 0x00, 0xff, 0xff};
+
+typedef struct pmd_state {
+    cws__pmd base;            /* first: c->pmd points here */
+    cws_inflater *inf;        /* NULL until needed */
+    cws_deflater *def;
+    uint64_t inflated;        /* bytes of the message being received */
+    uint8_t rx_window;        /* the peer's window, as agreed */
+    uint8_t tx_window;        /* ours */
+    uint8_t rx_reset;         /* the peer starts each message afresh */
+    uint8_t tx_reset;         /* we do */
+    uint8_t rx_ended;         /* the message's final block is done */
+} pmd_state;
+
+static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->pmd; }
+
+/* ---------------------------------------------------------------- receive */
+
+/* Inflates in[0..len) and hands the output on. *paused is set when a
+ * callback asked to pause (the rest of this chunk is still delivered: its
+ * compressed bytes are consumed). */
+static int pmd_inflate_feed(cws_conn *c, pmd_state *z, const uint8_t *in, size_t len, int *paused) {
+    uint8_t out[PMD_RX_CHUNK];
+    for (;;) {
+        if (z->rx_ended) return CWS__CONN_GO; /* §7.2.3.4: after BFINAL, nothing */
+        size_t used = 0, made = 0;
+        int rc = cws_inflate(z->inf, in, len, &used, out, sizeof out, &made);
+        if (rc == CWS_ERR_DEFLATE)
+            return cws__conn_fail(c, CWS_ERR_DEFLATE, CWS_CLOSE_INVALID_DATA,
+                               "corrupt DEFLATE data in a compressed message (RFC 7692 §6.2)");
+        in += used;
+        len -= used;
+        if (made) {
+            if (made > cws__conn_max_message(c) - z->inflated)
+                return cws__conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG,
+                                   "message inflates past max_message_size");
+            z->inflated += made;
+            int r = cws__conn_deliver(c, out, made);
+            if (r == CWS__CONN_FAILED) return r;
+            if (r == CWS__CONN_PAUSE) *paused = 1;
+        }
+        if (rc == CWS_INFLATE_END) z->rx_ended = 1;
+        if (rc == CWS_OK && !used && !made) return CWS__CONN_GO; /* wants more input */
+        /* Done when the input is used up and the output had room to spare. */
+        if (rc == CWS_OK && len == 0 && made < sizeof out) return CWS__CONN_GO;
+    }
+}
+
+static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
+    pmd_state *z = pmd_of(c);
+    if (!z->inf) {
+        /* zlib cannot compress with a 256-byte window and uses 512 bytes
+         * when asked for 8 bits: read such peers with 9. */
+        int bits = z->rx_window < 9 ? 9 : z->rx_window;
+        z->inf = cws_inflater_new(bits, &c->cfg->alloc, NULL);
+        if (!z->inf)
+            return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
+    }
+    int paused = 0;
+    int r = pmd_inflate_feed(c, z, data, len, &paused);
+    /* §7.2.2: the sender removed the flush's tail; put it back. */
+    if (r != CWS__CONN_FAILED && last) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
+    if (r == CWS__CONN_FAILED) return r;
+    if (last) {
+        z->inflated = 0;
+        z->rx_ended = 0;
+        if (z->rx_reset) { /* no context takeover: nothing to keep */
+            cws_inflater_free(z->inf);
+            z->inf = NULL;
+        }
+    }
+    return paused ? CWS__CONN_PAUSE : CWS__CONN_GO;
+}
+
+/* ---------------------------------------------------------------- send */
+
+/* Sends buf as the next frame of the message: the first carries the
+ * opcode and RSV1, the rest are continuations. */
+static int pmd_emit(cws_conn *c, int *opcode, int fin, const uint8_t *buf, size_t n) {
+    int op = *opcode;
+    *opcode = CWS_OP_CONT;
+    return cws__conn_emit(c, op == CWS_OP_CONT ? op : op | CWS__EMIT_RSV1, fin, buf, n);
+}
+
+static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
+    pmd_state *z = pmd_of(c);
+    if (!z->def) {
+        z->def = cws_deflater_new(c->cfg->deflate.level, z->tx_window, &c->cfg->alloc, NULL);
+        if (!z->def) return CWS_ERR_NOMEM;
+    }
+    /* Four spare bytes: the last four of a full buffer are held back in
+     * case they are the tail to remove. */
+    uint8_t buf[PMD_TX_CHUNK + 4];
+    size_t have = 0;
+    int rc;
+    for (;;) {
+        size_t used = 0, made = 0;
+        rc = cws_deflate(z->def, data, len, &used, buf + have, sizeof buf - have, &made, CWS_DEFLATE_SYNC);
+        data += used;
+        len -= used;
+        have += made;
+        if (rc != CWS_ERR_AGAIN) break;
+        int r = pmd_emit(c, &opcode, 0, buf, have - 4);
+        if (r) return r;
+        memmove(buf, buf + have - 4, 4);
+        have = 4;
+    }
+    if (rc != CWS_OK) return rc;
+    /* A message's last flush loses its tail (§7.2.1); a fragment that is
+     * not the last keeps it, so the stream stays whole for the receiver. */
+    size_t n = fin && have >= 4 && !memcmp(buf + have - 4, pmd_tail, 4) ? have - 4 : have;
+    int r = pmd_emit(c, &opcode, fin, buf, n);
+    if (fin && z->tx_reset) { /* no context takeover: nothing to keep */
+        cws_deflater_free(z->def);
+        z->def = NULL;
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------- life */
+
+static void pmd_free(cws_conn *c) {
+    pmd_state *z = pmd_of(c);
+    cws_inflater_free(z->inf);
+    cws_deflater_free(z->def);
+    cws__realloc(&c->cfg->alloc, z, 0);
+}
+
+static const cws__pmd_ops pmd_ops = {pmd_rx, pmd_tx, pmd_free};
+
+static int pmd_bits_ok(int b) { return b >= CWS_DEFLATE_WINDOW_MIN && b <= CWS_DEFLATE_WINDOW_MAX; }
+
+CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
+    if (!pmd_bits_ok(p->server_max_window_bits) || !pmd_bits_ok(p->client_max_window_bits))
+        return CWS_ERR_INVALID;
+    int level = c->cfg->deflate.level;
+    if (level < 0 || level > CWS_DEFLATE_LEVEL_BEST) return CWS_ERR_INVALID;
+    pmd_state *z = cws__realloc(&c->cfg->alloc, NULL, sizeof *z);
+    if (!z) return CWS_ERR_NOMEM;
+    memset(z, 0, sizeof *z);
+    z->base.ops = &pmd_ops;
+    /* The agreement is written from the server's side; turn it to ours. */
+    int server = c->parser.role == CWS_SERVER;
+    z->tx_window = server ? p->server_max_window_bits : p->client_max_window_bits;
+    z->rx_window = server ? p->client_max_window_bits : p->server_max_window_bits;
+    z->tx_reset = server ? p->server_no_context_takeover : p->client_no_context_takeover;
+    z->rx_reset = server ? p->client_no_context_takeover : p->server_no_context_takeover;
+    c->pmd = &z->base;
+    c->parser.allowed_rsv |= 4; /* RSV1 now means "compressed" */
+    return CWS_OK;
 }
 #endif /* CWS_NO_DEFLATE */
 
@@ -4177,7 +6321,11 @@ int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, size_t *consu
  * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
  * already collected for it in the same round are skipped, never used. */
 enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
-enum { RT_EV_READ = 1, RT_EV_WRITE = 2 };
+enum {
+    RT_EV_READ = 1,
+    RT_EV_WRITE = 2,
+    RT_EV_REGISTERED = 0x80 /* in rt_io.events: the fd is known to epoll / poll */
+};
 
 typedef struct rt_io {
     int fd;
@@ -4301,7 +6449,13 @@ struct cws_socket {
     uint8_t why;            /* enum rt_why */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
     rt_outq *q;             /* NULL while nothing is queued */
-    void *aux;              /* server: handshake buffer; client: its state */
+    union {                 /* what only some sockets need, by owner: */
+        struct srv_hsbuf *hs_head;  /* server, handshaking: the request head
+                                       while it arrives in pieces, or NULL */
+        char *protocol;             /* server, once open: the chosen
+                                       subprotocol (a copy), or NULL */
+        struct cli_state *client;   /* client: its state, for life */
+    } own;
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
@@ -4408,94 +6562,115 @@ struct cws_http_reply {
 };
 
 /* ---------------------------------------------------------------- loop.c */
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events);
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
-void cws__loop_del(cws_loop *loop, rt_io *io);
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events);
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events);
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io);
 /* Marks io dead and frees it (by kind) after the current round. */
-void cws__loop_bury(cws_loop *loop, rt_io *io);
-void cws__loop_reap(cws_loop *loop);
-void cws__loop_update_now(cws_loop *loop);
+CWS__LINK void cws__loop_bury(cws_loop *loop, rt_io *io);
+CWS__LINK void cws__loop_reap(cws_loop *loop);
+CWS__LINK void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
-int cws__fd_prepare(int fd);
+CWS__LINK int cws__fd_prepare(int fd);
 
 /* ---------------------------------------------------------------- timer.c */
 /* Every object owning a node reserves a heap slot when created, so arming
  * a deadline later never allocates (and never fails). */
-int cws__timer_reserve(cws_loop *loop);
-void cws__timer_release(cws_loop *loop);
-void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due);
-void cws__timer_clear(cws_loop *loop, rt_tnode *n);
+CWS__LINK int cws__timer_reserve(cws_loop *loop);
+CWS__LINK void cws__timer_release(cws_loop *loop);
+CWS__LINK void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due);
+CWS__LINK void cws__timer_clear(cws_loop *loop, rt_tnode *n);
 /* Milliseconds until the earliest deadline (capped at max), 0 if due. */
-int cws__timer_wait_ms(cws_loop *loop, int max);
-void cws__timer_run_due(cws_loop *loop);
-void cws__timer_free_all(cws_loop *loop);
+CWS__LINK int cws__timer_wait_ms(cws_loop *loop, int max);
+CWS__LINK void cws__timer_run_due(cws_loop *loop);
+CWS__LINK void cws__timer_free_all(cws_loop *loop);
 
 /* ---------------------------------------------------------------- outq.c */
-int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
-int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
+CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b);
 /* n bytes at the end of the queue, counted as queued, for the caller to
  * fill at once (cws_conn's direct encoding); NULL if n does not fit the
  * tail buffer or a standard one (the caller appends instead), or no memory. */
-uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
+CWS__LINK uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
 /* Frees the cached queues that went unused since the last call, if
  * RT_CACHE_TRIM_MS have passed (called once per loop round). */
-void cws__outq_cache_trim(cws_loop *loop);
-rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
-void cws__buf_unref(cws_loop *loop, rt_buf *b);
+CWS__LINK void cws__outq_cache_trim(cws_loop *loop);
+CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
+CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b);
 /* writev as much as the kernel takes: 0, or -1 on a socket error. */
-int cws__outq_flush(cws_socket *s);
-void cws__outq_free(cws_socket *s);
-void cws__outq_cache_free(cws_loop *loop);
+CWS__LINK int cws__outq_flush(cws_socket *s);
+CWS__LINK void cws__outq_free(cws_socket *s);
+CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
-/* The settings server and client sockets share (0 picks the default),
- * and cfg->conn for one role (the runtime's callbacks). */
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms);
+/* The fields cws_server_config and cws_client_config share, as the user
+ * set them (0: default, CWS_DISABLED: off). */
+typedef struct rt_sock_settings {
+    int receive;
+    size_t high_water, max_message;
+    uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
+    cws_socket_callbacks cb;
+} rt_sock_settings;
+/* The runtime's defaults, the same for both roles (docs/api.md). */
+#define RT_HIGH_WATER_DEFAULT ((size_t)4 << 20)
+#define RT_PING_DEFAULT_MS 30000u
+#define RT_PONG_DEFAULT_MS 10000u
+#define RT_CLOSE_DEFAULT_MS 5000u
+#define RT_TIMEOUT_DEFAULT_MS 10000u /* handshake (server), connect (client) */
+/* A timeout that is off still arms a deadline, one that never comes in
+ * practice (24 days): nothing downstream needs a special case. */
+#define RT_NEVER_MS 0x7FFFFFFFu
+static inline uint32_t rt_timeout_ms(uint32_t v, uint32_t dflt) {
+    uint32_t ms = cws__timeout(v, dflt);
+    return ms ? ms : RT_NEVER_MS;
+}
+static inline int rt_receive_mode_ok(int m) { return m == CWS_RECEIVE_MESSAGES || m == CWS_RECEIVE_STREAM; }
+/* Resolves set into cfg, and cfg->conn for one role (the runtime's
+ * callbacks). CWS_OK or CWS_ERR_INVALID. */
+CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
-cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
+CWS__LINK cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
-void cws__socket_dirty(cws_socket *s);
+CWS__LINK void cws__socket_dirty(cws_socket *s);
 /* Flushes, applies the high-water policy and closes TCP when done. */
-void cws__socket_service(cws_socket *s);
-void cws__socket_settle_all(cws_loop *loop);
+CWS__LINK void cws__socket_service(cws_socket *s);
+CWS__LINK void cws__socket_settle_all(cws_loop *loop);
 /* Right after queueing: flush if over the high-water mark, then close
  * with 1008 if still over (the queue stays within high_water + 1 message). */
-void cws__socket_check_high_water(cws_socket *s);
-void cws__socket_event(cws_socket *s, unsigned ev);
-void cws__socket_deadline(cws_socket *s);
+CWS__LINK void cws__socket_check_high_water(cws_socket *s);
+CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev);
+CWS__LINK void cws__socket_deadline(cws_socket *s);
 /* Opens the embedded cws_conn, calls on_open and feeds bytes that followed the head. */
-int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len);
+CWS__LINK int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len);
 /* Tears down: reports on_close if due, closes the fd, buries s. */
-void cws__socket_destroy(cws_socket *s, int why);
+CWS__LINK void cws__socket_destroy(cws_socket *s, int why);
 /* The memory of a destroyed socket, at the end of the round. */
-void cws__socket_free(cws_socket *s);
+CWS__LINK void cws__socket_free(cws_socket *s);
 
 /* ---------------------------------------------------------------- server.c */
-void cws__server_listen_event(cws_server *srv);
-void cws__server_deadline(cws_server *srv);
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
-void cws__server_socket_gone(cws_socket *s);
+CWS__LINK void cws__server_listen_event(cws_server *srv);
+CWS__LINK void cws__server_deadline(cws_server *srv);
+CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+CWS__LINK void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain
  * what the peer still sends (so its read sees our answer, not a reset),
  * then close. */
-void cws__server_linger(cws_socket *s);
+CWS__LINK void cws__server_linger(cws_socket *s);
 /* Queues a complete error answer (cws_hs_reject) and lingers. */
-void cws__server_reject(cws_socket *s, int status);
+CWS__LINK void cws__server_reject(cws_socket *s, int status);
 
 /* ---------------------------------------------------------------- client.c */
-void cws__client_event(cws_socket *s, unsigned ev);
-void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
-void cws__client_deadline(cws_socket *s);
+CWS__LINK void cws__client_event(cws_socket *s, unsigned ev);
+CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
+CWS__LINK void cws__client_deadline(cws_socket *s);
 /* Reports a failure before open through on_close(1006) and the waiter. */
-void cws__client_failed(cws_socket *s);
+CWS__LINK void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
-void cws__client_free_aux(cws_socket *s);
-const char *cws__client_fail_reason(const cws_socket *s);
-void cws__client_opened(cws_socket *s);
+CWS__LINK void cws__client_free_state(cws_socket *s);
+CWS__LINK const char *cws__client_fail_reason(const cws_socket *s);
+CWS__LINK void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */
-const char *cws__client_protocol(const cws_socket *s);
+CWS__LINK const char *cws__client_protocol(const cws_socket *s);
 
 #endif
 /* ---- (back in src/runtime/client.c) ---- */
@@ -4515,7 +6690,7 @@ typedef struct cli_waiter {
     int done, opened, gone, err;
 } cli_waiter;
 
-/* Client-only state, s->aux for the socket's whole life; the handshake
+/* Client-only state, s->own.client for the socket's whole life; the handshake
  * parts are released once open. */
 typedef struct cli_state {
     rt_sockcfg cfg;
@@ -4595,9 +6770,9 @@ static int cli_parse_url(const char *url, cli_url *u) {
     return CWS_OK;
 }
 
-static cli_state *cli_of(const cws_socket *s) { return s->aux; }
+static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
 
-const char *cws__client_fail_reason(const cws_socket *s) {
+CWS__LINK const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
     if (c && c->reason) return c->reason;
     switch (s->why) {
@@ -4616,7 +6791,7 @@ static void cli_fail(cws_socket *s, int err, const char *reason) {
     cws__socket_destroy(s, RT_WHY_CONNECT);
 }
 
-void cws__client_failed(cws_socket *s) {
+CWS__LINK void cws__client_failed(cws_socket *s) {
     cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
 }
 
@@ -4641,7 +6816,7 @@ static void cli_release_handshake(cli_state *c) {
     c->rlen = c->rcap = 0;
 }
 
-void cws__client_free_aux(cws_socket *s) {
+CWS__LINK void cws__client_free_state(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (!c) return;
     if (c->waiter) {
@@ -4654,12 +6829,12 @@ void cws__client_free_aux(cws_socket *s) {
     /* c itself (and the settings in it) lives until the socket is freed. */
 }
 
-const char *cws__client_protocol(const cws_socket *s) {
+CWS__LINK const char *cws__client_protocol(const cws_socket *s) {
     cli_state *c = cli_of(s);
     return c ? c->protocol : "";
 }
 
-void cws__client_opened(cws_socket *s) {
+CWS__LINK void cws__client_opened(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (c->waiter) { /* stays attached: the socket may still die this round */
         c->waiter->done = 1;
@@ -4710,7 +6885,7 @@ static void cli_try_next(cws_socket *s) {
     cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
 }
 
-void cws__client_event(cws_socket *s, unsigned ev) {
+CWS__LINK void cws__client_event(cws_socket *s, unsigned ev) {
     (void)ev;
     int soerr = 0;
     socklen_t sl = sizeof soerr;
@@ -4740,7 +6915,7 @@ void cws__client_event(cws_socket *s, unsigned ev) {
     cws__socket_service(s);
 }
 
-void cws__client_deadline(cws_socket *s) {
+CWS__LINK void cws__client_deadline(cws_socket *s) {
     if (s->io.state == RT_ST_FAILED) {
         cws__socket_destroy(s, s->why ? s->why : RT_WHY_CONNECT);
         return;
@@ -4748,7 +6923,7 @@ void cws__client_deadline(cws_socket *s) {
     cli_fail(s, CWS_ERR_TIMEOUT, "connect timed out");
 }
 
-void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     cli_state *c = cli_of(s);
     if (c->rcap - c->rlen < n) {
         size_t cap = CWS__MAX(CWS__MAX(c->rcap * 2, CLI_HS_INITIAL), c->rlen + n);
@@ -4779,14 +6954,14 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cli_fail(s, CWS_ERR_NOMEM, "out of memory");
         return;
     }
-    if (s->io.kind != RT_IO_DEAD && s->aux) cli_release_handshake(cli_of(s));
+    if (s->io.kind != RT_IO_DEAD && s->own.client) cli_release_handshake(cli_of(s));
 }
 
-cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !url || !cfg) {
+    if (!loop || !url || !cfg || !rt_receive_mode_ok(cfg->receive)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -4819,10 +6994,9 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        sc->cb = cfg->cb;
-        sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-        cws__sockcfg_init(sc, CWS_CLIENT, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                          cfg->close_timeout_ms);
+        rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                                cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+        (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -4843,7 +7017,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     }
     rt_free(u);
     if (reqlen > 0) {
-        s->aux = c;
+        s->own.client = c;
         s->io.state = RT_ST_CONNECTING;
         if (cws__outq_append(s, (const uint8_t *)req, (size_t)reqlen) < 0) reqlen = CWS_ERR_NOMEM;
     }
@@ -4868,12 +7042,12 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     if (loop->clients) loop->clients->prev = s;
     loop->clients = s;
     cws__loop_update_now(loop);
-    cws__timer_set(loop, &s->tn, loop->now + (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000));
+    cws__timer_set(loop, &s->tn, loop->now + rt_timeout_ms(cfg->connect_timeout_ms, RT_TIMEOUT_DEFAULT_MS));
     cli_try_next(s);
     return s;
 }
 
-cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
+CWS__LINK cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     cws_socket *s = cws_connect(loop, url, cfg, err);
@@ -4909,7 +7083,7 @@ cws_socket *cws_connect_wait(cws_loop *loop, const char *url, const cws_client_c
 #define REPLY_STACK_HEAD 1024
 #define REPLY_CLOSE_FIELD "Connection: close\r\n\r\n"
 
-int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type, const void *body, size_t len,
+CWS__LINK int cws_http_reply_send(cws_http_reply *r, int status, const char *content_type, const void *body, size_t len,
                         const char *extra_headers) {
     if (!r || !r->s || (len && !body) || status < 100 || status > 999) return CWS_ERR_INVALID;
     if (r->sent) return CWS_ERR_STATE;
@@ -4963,13 +7137,13 @@ static uint64_t loop_clock_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void cws__loop_update_now(cws_loop *loop) {
+CWS__LINK void cws__loop_update_now(cws_loop *loop) {
     loop->now = (loop_clock_ns() - loop->origin_ns) / 1000000u;
 }
 
-uint64_t cws_loop_now(const cws_loop *loop) { return loop ? loop->now : 0; }
+CWS__LINK uint64_t cws_loop_now(const cws_loop *loop) { return loop ? loop->now : 0; }
 
-int cws__fd_prepare(int fd) {
+CWS__LINK int cws__fd_prepare(int fd) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
     int fdf = fcntl(fd, F_GETFD);
@@ -4982,7 +7156,10 @@ int cws__fd_prepare(int fd) {
     return 0;
 }
 
-cws_loop *cws_loop_new(void) {
+CWS__LINK cws_loop *cws_loop_new(int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_NOMEM;
     cws_loop *loop = rt_alloc(sizeof *loop);
     if (!loop) return NULL;
     memset(loop, 0, sizeof *loop);
@@ -4994,11 +7171,13 @@ cws_loop *cws_loop_new(void) {
 #ifndef CWS_USE_POLL
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
+        *err = errno == ENOMEM ? CWS_ERR_NOMEM : CWS_ERR_IO;
         rt_free(loop->rbuf);
         rt_free(loop);
         return NULL;
     }
 #endif
+    *err = CWS_OK;
     loop->origin_ns = loop_clock_ns();
     loop->now = 0;
     return loop;
@@ -5014,7 +7193,7 @@ static short loop_poll_events(unsigned ev) {
     return e;
 }
 
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     if (loop->npfd == loop->pcap) {
         size_t cap = loop->pcap ? loop->pcap * 2 : 64;
         struct pollfd *p = cws__realloc(NULL, loop->pfd, cap * sizeof *p);
@@ -5034,19 +7213,19 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     loop->pfd[loop->npfd].revents = 0;
     loop->pio[loop->npfd] = io;
     loop->npfd++;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     loop->pfd[io->poll_idx].events = loop_poll_events(events);
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
-void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io) {
+    if (!(io->events & RT_EV_REGISTERED)) return;
     size_t i = io->poll_idx, last = loop->npfd - 1;
     if (i != last) {
         loop->pfd[i] = loop->pfd[last];
@@ -5082,30 +7261,30 @@ static uint32_t loop_epoll_events(unsigned ev) {
     return e;
 }
 
-int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
+CWS__LINK int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     struct epoll_event e;
     memset(&e, 0, sizeof e);
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
-int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+CWS__LINK int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     if ((io->events & 0x7f) == events) return 0;
     struct epoll_event e;
     memset(&e, 0, sizeof e);
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
-void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+CWS__LINK void cws__loop_del(cws_loop *loop, rt_io *io) {
+    if (!(io->events & RT_EV_REGISTERED)) return;
     struct epoll_event e; /* non-NULL for kernels before 2.6.9 */
     memset(&e, 0, sizeof e);
     (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, &e);
@@ -5130,7 +7309,7 @@ static int loop_wait(cws_loop *loop, int timeout, rt_ready **out) {
 
 /* ------------------------------------------------------------ graveyard */
 
-void cws__loop_bury(cws_loop *loop, rt_io *io) {
+CWS__LINK void cws__loop_bury(cws_loop *loop, rt_io *io) {
     uint8_t kind = io->kind;
     io->kind = RT_IO_DEAD;
     if (!loop->dispatching && kind != RT_IO_SOCKET) {
@@ -5182,7 +7361,7 @@ static void loop_free_graves(cws_loop *loop) {
 
 /* Outside a round: drops the dead from the flush list (one pass) and
  * frees the graveyard. */
-void cws__loop_reap(cws_loop *loop) {
+CWS__LINK void cws__loop_reap(cws_loop *loop) {
     for (cws_socket **pp = &loop->dirty; *pp;) {
         if ((*pp)->io.kind == RT_IO_DEAD) *pp = (*pp)->dirty_next;
         else pp = &(*pp)->dirty_next;
@@ -5205,7 +7384,7 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
     }
 }
 
-int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
+CWS__LINK int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
     loop->dispatching++;
@@ -5242,7 +7421,7 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
     return rc;
 }
 
-int cws_loop_run(cws_loop *loop) {
+CWS__LINK int cws_loop_run(cws_loop *loop) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
     while (!loop->stop) {
@@ -5253,13 +7432,13 @@ int cws_loop_run(cws_loop *loop) {
     return rc;
 }
 
-void cws_loop_stop(cws_loop *loop) {
+CWS__LINK void cws_loop_stop(cws_loop *loop) {
     if (loop) loop->stop = 1;
 }
 
 /* ------------------------------------------------------------ watchers */
 
-int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
+CWS__LINK int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
     if (!loop || fd < 0 || !fn || fcntl(fd, F_GETFD) < 0) return CWS_ERR_INVALID;
     for (rt_watch *w = loop->watches; w; w = w->next)
         if (w->io.fd == fd) return CWS_ERR_STATE;
@@ -5279,7 +7458,7 @@ int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
     return CWS_OK;
 }
 
-void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
+CWS__LINK void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
     if (!loop) return;
     for (rt_watch **pp = &loop->watches; *pp; pp = &(*pp)->next) {
         rt_watch *w = *pp;
@@ -5291,7 +7470,7 @@ void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
     }
 }
 
-void cws_loop_free(cws_loop *loop) {
+CWS__LINK void cws_loop_free(cws_loop *loop) {
     if (!loop) return;
     loop->dispatching++; /* callbacks fired below may not free under us */
     while (loop->servers) cws_server_free(loop->servers);
@@ -5330,7 +7509,7 @@ void cws_loop_free(cws_loop *loop) {
 #define OUTQ_ENT_INIT 8
 #define OUTQ_ENT_CACHED_MAX 64
 
-rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
+CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     rt_buf *b;
     if (cap <= RT_BUF_STD && loop->nbuf_cache) {
         b = loop->buf_cache[--loop->nbuf_cache];
@@ -5347,7 +7526,7 @@ rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     return b;
 }
 
-void cws__buf_unref(cws_loop *loop, rt_buf *b) {
+CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b) {
     if (--b->refs) return;
     if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
     else rt_free(b);
@@ -5394,7 +7573,7 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
     loop->nq_cache++;
 }
 
-void cws__outq_cache_trim(cws_loop *loop) {
+CWS__LINK void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
     /* nq_cache_low queues sat in the cache the whole interval: free them,
@@ -5410,7 +7589,7 @@ void cws__outq_cache_trim(cws_loop *loop) {
     loop->nq_cache_low = loop->nq_cache;
 }
 
-void cws__outq_cache_free(cws_loop *loop) {
+CWS__LINK void cws__outq_cache_free(cws_loop *loop) {
     while (loop->q_cache) {
         rt_outq *q = loop->q_cache;
         loop->q_cache = q->next_free;
@@ -5448,7 +7627,7 @@ static int outq_push(rt_outq *q, const uint8_t *ptr, size_t len, rt_buf *b) {
     return 0;
 }
 
-uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
+CWS__LINK uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
     rt_outq *q = s->q;
     if (q) {
         rt_qent *t = outq_tail(q);
@@ -5479,7 +7658,7 @@ uint8_t *cws__outq_reserve(cws_socket *s, size_t n) {
     return b->data;
 }
 
-int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
+CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     if (!len) return 0;
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
@@ -5509,7 +7688,7 @@ int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     return 0;
 }
 
-int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
+CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
     if (outq_push(q, b->data, b->used, b) < 0) return CWS_ERR_NOMEM;
@@ -5534,7 +7713,7 @@ static void outq_consume(cws_socket *s, size_t n) {
     }
 }
 
-int cws__outq_flush(cws_socket *s) {
+CWS__LINK int cws__outq_flush(cws_socket *s) {
     rt_outq *q = s->q;
     while (q && q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
@@ -5572,7 +7751,7 @@ int cws__outq_flush(cws_socket *s) {
     return 0;
 }
 
-void cws__outq_free(cws_socket *s) {
+CWS__LINK void cws__outq_free(cws_socket *s) {
     rt_outq *q = s->q;
     if (!q) return;
     while (q->count) {
@@ -5584,9 +7763,8 @@ void cws__outq_free(cws_socket *s) {
     outq_put(rt_sock_loop(s), q);
 }
 /* ---- file: src/runtime/server.c ---- */
-/* The server: listen and accept, the opening handshake of each socket
- * (plain HTTP through on_http), max_connections, broadcast and graceful
- * shutdown. */
+/* The server: listen and accept, max_connections, broadcast and graceful
+ * shutdown. The opening handshake of each socket is server_handshake.c. */
 
 
 #include <errno.h>
@@ -5608,32 +7786,26 @@ void cws__outq_free(cws_socket *s) {
 
 #define SRV_ACCEPTS_PER_EVENT 64
 #define SRV_ACCEPT_BACKOFF_MS 100u
-#define SRV_LINGER_MS 2000u
 #define SRV_BUSY_LINGER_MAX 256
-#define SRV_HS_INITIAL 1024u
 
-/* The request head while it arrives in pieces. Moving the buffer resets
- * the parse (it restarts from byte 0), which happens only log(n) times.
- * A server socket's aux is this buffer while the head is incomplete, and
- * the chosen subprotocol (a NUL-terminated copy, or NULL) once open. */
-typedef struct srv_hsbuf {
-    size_t len, cap;
-    cws_hs_request req;
-    char data[];
-} srv_hsbuf;
 
+/* Resolves 0 (default) and CWS_DISABLED (off) in every setting; cfg
+ * was checked by srv_config_ok. */
 static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg = *cfg;
     srv->cfg.host = NULL; /* not kept: the caller's string may go away */
-    srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
+    srv->max_connections = cws__limit(cfg->max_connections, 100000);
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
-    srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
-    rt_sockcfg *sc = &srv->scfg;
-    sc->cb = cfg->cb;
-    sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
-                        : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-    cws__sockcfg_init(sc, CWS_SERVER, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                      cfg->close_timeout_ms);
+    srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
+    rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                            cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+    (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
+}
+
+static int srv_config_ok(const cws_server_config *cfg) {
+    /* Unbounded request heads would let any client hold any memory. */
+    return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
+           rt_receive_mode_ok(cfg->receive);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -5678,11 +7850,11 @@ static int srv_listen_fd(const cws_server_config *cfg, int *err) {
     return fd;
 }
 
-cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err) {
+CWS__LINK cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !cfg || cfg->port < 0 || cfg->port > 65535) {
+    if (!loop || !cfg || !srv_config_ok(cfg)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -5726,14 +7898,15 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     cws__loop_update_now(loop);
     srv->next_server = loop->servers;
     loop->servers = srv;
+    *err = CWS_OK; /* a first address may have failed before one bound */
     return srv;
 }
 
-int cws_server_port(const cws_server *s) { return s ? s->port : 0; }
+CWS__LINK int cws_server_port(const cws_server *s) { return s ? s->port : 0; }
 
-size_t cws_server_count(const cws_server *s) { return s ? s->count : 0; }
+CWS__LINK size_t cws_server_count(const cws_server *s) { return s ? s->count : 0; }
 
-int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
+CWS__LINK int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
 
 /* ------------------------------------------------------------ accept */
 
@@ -5767,7 +7940,7 @@ static void srv_busy(cws_server *srv, int fd) {
     else cws__socket_destroy(s, RT_WHY_NONE);
 }
 
-void cws__server_listen_event(cws_server *srv) {
+CWS__LINK void cws__server_listen_event(cws_server *srv) {
     cws_loop *loop = srv->loop;
     for (int i = 0; i < SRV_ACCEPTS_PER_EVENT && !srv->shutting; i++) {
         struct sockaddr_storage ss;
@@ -5816,9 +7989,152 @@ void cws__server_listen_event(cws_server *srv) {
     }
 }
 
-/* ------------------------------------------------------------ handshake */
+/* ------------------------------------------------------------ lifecycle */
 
-void cws__server_linger(cws_socket *s) {
+static void srv_finish_shutdown(cws_server *srv) {
+    if (srv->done) return;
+    srv->done = 1;
+    cws__timer_clear(srv->loop, &srv->tn);
+    cws_loop_stop(srv->loop);
+}
+
+CWS__LINK void cws__server_socket_gone(cws_socket *s) {
+    cws_server *srv = rt_sock_server(s);
+    /* Before open it may hold the head; from open on, the subprotocol. */
+    if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
+    else rt_free(s->own.hs_head);
+    s->own.protocol = NULL;
+    if (s->prev) s->prev->next = s->next;
+    else srv->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    if (s->io.flags & RT_F_BUSY) srv->lingering--;
+    else srv->count--;
+    if (srv->shutting && !srv->socks) srv_finish_shutdown(srv);
+}
+
+static void srv_stop_listening(cws_server *srv) {
+    if (srv->io.fd < 0) return;
+    cws__loop_del(srv->loop, &srv->io);
+    close(srv->io.fd);
+    srv->io.fd = -1;
+}
+
+CWS__LINK void cws__server_deadline(cws_server *srv) {
+    if (srv->shutting) {
+        /* The grace period is over: drop whoever did not finish closing. */
+        while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_SHUTDOWN);
+        srv_finish_shutdown(srv);
+        return;
+    }
+    if (srv->accept_paused && srv->io.fd >= 0) {
+        srv->accept_paused = 0;
+        (void)cws__loop_mod(srv->loop, &srv->io, RT_EV_READ);
+    }
+}
+
+CWS__LINK void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
+    if (!srv || srv->shutting) return;
+    static const char reason[] = "server shutting down";
+    if (!cws_close_code_valid(code)) code = CWS_CLOSE_GOING_AWAY;
+    srv->shutting = 1;
+    srv_stop_listening(srv);
+    cws_loop *loop = srv->loop;
+    cws__loop_update_now(loop);
+    for (cws_socket *s = srv->socks, *next; s; s = next) {
+        next = s->next;
+        if (rt_sock_conn(s) && s->io.state == RT_ST_OPEN) {
+            cws_conn_close(rt_sock_conn(s), code, reason, sizeof reason - 1);
+            cws__socket_dirty(s);
+        } else if (!rt_sock_conn(s) && s->io.state == RT_ST_HANDSHAKE) {
+            /* Never opened: nothing to tell. Dropped by its deadline this
+             * round, not here: we may be inside its own on_http. */
+            cws__timer_set(loop, &s->tn, loop->now);
+        }
+    }
+    if (!srv->socks) {
+        srv_finish_shutdown(srv);
+        return;
+    }
+    cws__timer_set(loop, &srv->tn, loop->now + timeout_ms);
+}
+
+CWS__LINK void cws_server_free(cws_server *srv) {
+    if (!srv) return;
+    cws_loop *loop = srv->loop;
+    srv->done = 1; /* tearing down below is not a shutdown completing */
+    loop->dispatching++; /* the sockets' memory goes in one reap below */
+    while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_FREED);
+    loop->dispatching--;
+    if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
+    srv_stop_listening(srv);
+    cws__timer_clear(loop, &srv->tn);
+    cws__timer_release(loop);
+    for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {
+        if (*pp == srv) {
+            *pp = srv->next_server;
+            break;
+        }
+    }
+    cws__loop_bury(loop, &srv->io);
+}
+
+/* ------------------------------------------------------------ broadcast */
+
+CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
+                               const cws_socket *except) {
+    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
+    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
+    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.opcode = (uint8_t)opcode;
+    h.len = len;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(srv->loop, hl + len);
+    if (!b) return CWS_ERR_NOMEM;
+    memcpy(b->data, hdr, hl);
+    if (len) memcpy(b->data + hl, data, len);
+    b->used = hl + len;
+    b->shared = 1;
+    ptrdiff_t sent = 0;
+    for (cws_socket *s = srv->socks; s; s = s->next) {
+        if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+            cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
+            continue;
+        if (cws__outq_append_shared(s, b) < 0) continue;
+        sent++;
+        cws__socket_dirty(s);
+        /* A slow reader fills only its own queue; past the mark it is closed. */
+        cws__socket_check_high_water(s);
+    }
+    cws__buf_unref(srv->loop, b);
+    return sent;
+}
+/* ---- file: src/runtime/server_handshake.c ---- */
+/* The server's side of each socket's opening handshake: the request head
+ * as it arrives (a buffer only when it comes in pieces), then the 101 and
+ * the WebSocket, an HTTP refusal, or a plain-HTTP answer through on_http.
+ * Used by server.c (accept) and http_reply.c (linger). */
+
+#include <string.h>
+
+/* How long an HTTP answer may take to leave before the socket is closed. */
+#define SRV_LINGER_MS 2000u
+#define SRV_HS_INITIAL 1024u
+
+/* The request head while it arrives in pieces. Moving the buffer resets
+ * the parse (it restarts from byte 0), which happens only log(n) times.
+ * It is the socket's own.hs_head while the head is incomplete. */
+typedef struct srv_hsbuf {
+    size_t len, cap;
+    cws_hs_request req;
+    char data[];
+} srv_hsbuf;
+
+CWS__LINK void cws__server_linger(cws_socket *s) {
     /* The request head stays until the caller is done with it (on_http may
      * still read it after replying); srv_hs_result frees it. */
     s->io.state = RT_ST_LINGER;
@@ -5826,7 +8142,7 @@ void cws__server_linger(cws_socket *s) {
     cws__socket_dirty(s);
 }
 
-void cws__server_reject(cws_socket *s, int status) {
+CWS__LINK void cws__server_reject(cws_socket *s, int status) {
     char out[512];
     ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
     if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
@@ -5880,7 +8196,7 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         }
         memcpy(p, req->protocol.ptr, req->protocol.len);
         p[req->protocol.len] = '\0';
-        s->aux = p;
+        s->own.protocol = p;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
         cws__socket_open(s, rest, rest_len) < 0)
@@ -5888,7 +8204,7 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
 }
 
 /* hb is the head's buffer (NULL when the head is in the loop's read
- * buffer), detached from s->aux by the caller so that an upgrade can put
+ * buffer), detached from s->own.hs_head by the caller so that an upgrade can put
  * the subprotocol there; it is given back only if the head is still
  * incomplete. */
 static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len,
@@ -5897,24 +8213,20 @@ static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char 
         srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
     } else if (r == CWS_ERR_NOT_UPGRADE) {
         srv_plain_http(s, &req->http);
-    } else if (r == CWS_ERR_HTTP) {
-        cws__server_reject(s, req->status >= 400 ? req->status : 400);
-    } else if (r == CWS_ERR_TOO_BIG) {
-        cws__server_reject(s, 431);
     } else if (r != CWS_ERR_AGAIN) {
-        cws__server_reject(s, 400);
+        cws__server_reject(s, cws_hs_status((int)r));
     } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
     if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
-        s->aux = hb; /* undecided: wait for more of the head */
+        s->own.hs_head = hb; /* undecided: wait for more of the head */
         return;
     }
     /* Decided: the head (which req and rest pointed into) is not needed. */
     rt_free(hb);
 }
 
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
+CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
     cws_server *srv = rt_sock_server(s);
-    srv_hsbuf *hb = s->aux;
+    srv_hsbuf *hb = s->own.hs_head;
     if (!hb) {
         /* Fast path: the whole head usually arrives in one read; parse it in
          * the loop's buffer and allocate nothing. */
@@ -5935,7 +8247,7 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         hb->cap = cap;
         memcpy(hb->data, data, n);
         hb->len = n;
-        s->aux = hb;
+        s->own.hs_head = hb;
         return; /* nothing new to parse until more bytes come */
     }
     if (hb->cap - hb->len < n) {
@@ -5948,138 +8260,13 @@ void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         hb = nb;
         hb->cap = cap;
         memset(&hb->req, 0, sizeof hb->req); /* the buffer moved: parse afresh */
-        s->aux = hb;
+        s->own.hs_head = hb;
     }
     memcpy(hb->data + hb->len, data, n);
     hb->len += n;
     ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
-    s->aux = NULL;
+    s->own.hs_head = NULL;
     srv_hs_result(s, r, &hb->req, hb->data, hb->len, hb);
-}
-
-/* ------------------------------------------------------------ lifecycle */
-
-static void srv_finish_shutdown(cws_server *srv) {
-    if (srv->done) return;
-    srv->done = 1;
-    cws__timer_clear(srv->loop, &srv->tn);
-    cws_loop_stop(srv->loop);
-}
-
-void cws__server_socket_gone(cws_socket *s) {
-    cws_server *srv = rt_sock_server(s);
-    if (s->aux) {
-        rt_free(s->aux);
-        s->aux = NULL;
-    }
-    if (s->prev) s->prev->next = s->next;
-    else srv->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
-    if (s->io.flags & RT_F_BUSY) srv->lingering--;
-    else srv->count--;
-    if (srv->shutting && !srv->socks) srv_finish_shutdown(srv);
-}
-
-static void srv_stop_listening(cws_server *srv) {
-    if (srv->io.fd < 0) return;
-    cws__loop_del(srv->loop, &srv->io);
-    close(srv->io.fd);
-    srv->io.fd = -1;
-}
-
-void cws__server_deadline(cws_server *srv) {
-    if (srv->shutting) {
-        /* The grace period is over: drop whoever did not finish closing. */
-        while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_SHUTDOWN);
-        srv_finish_shutdown(srv);
-        return;
-    }
-    if (srv->accept_paused && srv->io.fd >= 0) {
-        srv->accept_paused = 0;
-        (void)cws__loop_mod(srv->loop, &srv->io, RT_EV_READ);
-    }
-}
-
-void cws_server_shutdown(cws_server *srv, int code, uint32_t timeout_ms) {
-    if (!srv || srv->shutting) return;
-    static const char reason[] = "server shutting down";
-    if (!cws_close_code_valid(code)) code = CWS_CLOSE_GOING_AWAY;
-    srv->shutting = 1;
-    srv_stop_listening(srv);
-    cws_loop *loop = srv->loop;
-    cws__loop_update_now(loop);
-    for (cws_socket *s = srv->socks, *next; s; s = next) {
-        next = s->next;
-        if (rt_sock_conn(s) && s->io.state == RT_ST_OPEN) {
-            cws_conn_close(rt_sock_conn(s), code, reason, sizeof reason - 1);
-            cws__socket_dirty(s);
-        } else if (!rt_sock_conn(s) && s->io.state == RT_ST_HANDSHAKE) {
-            /* Never opened: nothing to tell. Dropped by its deadline this
-             * round, not here: we may be inside its own on_http. */
-            cws__timer_set(loop, &s->tn, loop->now);
-        }
-    }
-    if (!srv->socks) {
-        srv_finish_shutdown(srv);
-        return;
-    }
-    cws__timer_set(loop, &srv->tn, loop->now + timeout_ms);
-}
-
-void cws_server_free(cws_server *srv) {
-    if (!srv) return;
-    cws_loop *loop = srv->loop;
-    srv->done = 1; /* tearing down below is not a shutdown completing */
-    loop->dispatching++; /* the sockets' memory goes in one reap below */
-    while (srv->socks) cws__socket_destroy(srv->socks, RT_WHY_FREED);
-    loop->dispatching--;
-    if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
-    srv_stop_listening(srv);
-    cws__timer_clear(loop, &srv->tn);
-    cws__timer_release(loop);
-    for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {
-        if (*pp == srv) {
-            *pp = srv->next_server;
-            break;
-        }
-    }
-    cws__loop_bury(loop, &srv->io);
-}
-
-/* ------------------------------------------------------------ broadcast */
-
-ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
-                               const cws_socket *except) {
-    if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY)) return CWS_ERR_INVALID;
-    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
-    cws_frame_header h;
-    memset(&h, 0, sizeof h);
-    h.fin = 1;
-    h.opcode = (uint8_t)opcode;
-    h.len = len;
-    uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(srv->loop, hl + len);
-    if (!b) return CWS_ERR_NOMEM;
-    memcpy(b->data, hdr, hl);
-    if (len) memcpy(b->data + hl, data, len);
-    b->used = hl + len;
-    b->shared = 1;
-    ptrdiff_t sent = 0;
-    for (cws_socket *s = srv->socks; s; s = s->next) {
-        if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
-            cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
-            continue;
-        if (cws__outq_append_shared(s, b) < 0) continue;
-        sent++;
-        cws__socket_dirty(s);
-        /* A slow reader fills only its own queue; past the mark it is closed. */
-        cws__socket_check_high_water(s);
-    }
-    cws__buf_unref(srv->loop, b);
-    return sent;
 }
 /* ---- file: src/runtime/socket.c ---- */
 /* The per-connection object: a non-blocking fd, its cws_conn once open, a
@@ -6114,11 +8301,11 @@ static const char *sock_why_text(int why) {
     }
 }
 
-cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
+CWS__LINK cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
-    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn.base)) {
+    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init_shared(rt_sock_conn_mem(s), &cfg->conn.base, NULL)) {
         rt_free(s);
         return NULL;
     }
@@ -6132,7 +8319,7 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     return s;
 }
 
-void cws__socket_dirty(cws_socket *s) {
+CWS__LINK void cws__socket_dirty(cws_socket *s) {
     if (s->io.flags & RT_F_DIRTY || s->io.kind == RT_IO_DEAD) return;
     s->io.flags |= RT_F_DIRTY;
     s->dirty_next = rt_sock_loop(s)->dirty;
@@ -6166,10 +8353,26 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
 
 /* The conn's user is the socket's; the socket is found from the conn's
  * address (the conn is embedded right after it). */
-static int sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static int sock_hears(const cws_socket *s) { return !(s->io.flags & RT_F_REPORTED); }
+
+static void sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
-    if (s->cfg->cb.on_message && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_message(s, user, opcode, data, len);
-    return 0;
+    if (s->cfg->cb.on_message && sock_hears(s)) s->cfg->cb.on_message(s, user, opcode, data, len);
+}
+
+static void sock_conn_begin(cws_conn *c, void *user, int opcode) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_begin && sock_hears(s)) s->cfg->cb.on_message_begin(s, user, opcode);
+}
+
+static void sock_conn_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_data && sock_hears(s)) s->cfg->cb.on_message_data(s, user, data, len);
+}
+
+static void sock_conn_end(cws_conn *c, void *user) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_end && sock_hears(s)) s->cfg->cb.on_message_end(s, user);
 }
 
 static void sock_schedule_ping(cws_socket *s, uint64_t from) {
@@ -6184,7 +8387,7 @@ static void sock_schedule_ping(cws_socket *s, uint64_t from) {
  * also the ping's payload, needs no field of its own. */
 static uint32_t sock_ping_sent(const cws_socket *s) { return (uint32_t)(s->tn.due - s->cfg->pong_timeout); }
 
-static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
     if (s->io.flags & RT_F_AWAIT_PONG) {
         uint8_t want[4];
@@ -6198,8 +8401,7 @@ static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t l
             sock_schedule_ping(s, s->tn.due - s->cfg->pong_timeout);
         }
     }
-    if (s->cfg->cb.on_pong && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_pong(s, user, data, len);
-    return 0;
+    if (s->cfg->cb.on_pong && sock_hears(s)) s->cfg->cb.on_pong(s, user, data, len);
 }
 
 static void sock_conn_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -6223,37 +8425,40 @@ static uint8_t *sock_conn_reserve(cws_conn *c, size_t n) {
     return p;
 }
 
-/* Feeds received bytes to the connection. The runtime's callbacks never
- * pause cws_conn_recv, so everything is consumed unless it failed. */
+/* Feeds received bytes to the connection. No runtime callback pauses
+ * cws_conn_recv, so one call takes everything unless it fails (and then
+ * the close frame is queued). */
 static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
-    while (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) {
-        ptrdiff_t r = cws_conn_recv(rt_sock_conn(s), data, len);
-        if (r <= 0) break; /* failed: the close frame is queued */
-        data += r;
-        len -= (size_t)r;
-    }
+    if (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) (void)cws_conn_recv(rt_sock_conn(s), data, len);
     cws__socket_dirty(s);
 }
 
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms) {
-    cfg->high_water = high_water ? high_water : (size_t)4 << 20;
-    cfg->max_message = max_message ? max_message : CWS_MAX_MESSAGE_DEFAULT;
-    cfg->pong_timeout = pong_ms ? pong_ms : 10000;
-    cfg->close_timeout = close_ms ? close_ms : 5000;
+CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
+    if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
+    cfg->cb = set->cb;
+    cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
+    cfg->max_message = cws__limit(set->max_message, CWS_MAX_MESSAGE_DEFAULT);
+    cfg->ping_interval = cws__timeout(set->ping_interval_ms, RT_PING_DEFAULT_MS);
+    cfg->pong_timeout = rt_timeout_ms(set->pong_timeout_ms, RT_PONG_DEFAULT_MS);
+    cfg->close_timeout = rt_timeout_ms(set->close_timeout_ms, RT_CLOSE_DEFAULT_MS);
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
-    cc->max_frame_size = cfg->max_message;
-    cc->max_message_size = cfg->max_message;
+    cc->receive = set->receive;
+    cc->max_frame_size = set->max_message;
+    cc->max_message_size = set->max_message;
     cc->cb.on_message = sock_conn_message;
+    cc->cb.on_message_begin = sock_conn_begin;
+    cc->cb.on_message_data = sock_conn_data;
+    cc->cb.on_message_end = sock_conn_end;
     cc->cb.on_pong = sock_conn_pong;
     cc->cb.on_close = sock_conn_close;
     cc->cb.write = sock_conn_write;
+    return CWS_OK;
 }
 
-int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
+CWS__LINK int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
     s->io.state = RT_ST_OPEN; /* the conn exists since the socket does */
     s->io.flags |= RT_F_OPENED;
     cws__timer_clear(rt_sock_loop(s), &s->tn);
@@ -6267,7 +8472,7 @@ int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
 
 /* ------------------------------------------------------------ teardown */
 
-void cws__socket_destroy(cws_socket *s, int why) {
+CWS__LINK void cws__socket_destroy(cws_socket *s, int why) {
     if (s->io.kind == RT_IO_DEAD) return;
     if (why && !s->why) s->why = (uint8_t)why;
     cws_loop *loop = rt_sock_loop(s);
@@ -6293,7 +8498,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (rt_sock_server(s)) {
         cws__server_socket_gone(s);
     } else {
-        cws__client_free_aux(s);
+        cws__client_free_state(s);
         if (s->prev) s->prev->next = s->next;
         else if (loop->clients == s) loop->clients = s->next;
         if (s->next) s->next->prev = s->prev;
@@ -6302,8 +8507,8 @@ void cws__socket_destroy(cws_socket *s, int why) {
     cws__loop_bury(loop, &s->io);
 }
 
-void cws__socket_free(cws_socket *s) {
-    if (!s->cfg->server) rt_free(s->aux); /* the client's settings: s->cfg */
+CWS__LINK void cws__socket_free(cws_socket *s) {
+    if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
     rt_free(s);
 }
 
@@ -6329,7 +8534,7 @@ static void sock_overflow(cws_socket *s) {
 
 /* Enforces the high-water mark right after queueing (so the queue stays
  * within high_water + one message): flush first, then judge. */
-void cws__socket_check_high_water(cws_socket *s) {
+CWS__LINK void cws__socket_check_high_water(cws_socket *s) {
     if (!s->q || s->q->bytes <= s->cfg->high_water || s->io.flags & RT_F_OVERFLOW) return;
     if (cws__outq_flush(s) < 0) {
         s->why = RT_WHY_IO;
@@ -6339,7 +8544,7 @@ void cws__socket_check_high_water(cws_socket *s) {
     if (s->q && s->q->bytes > s->cfg->high_water) sock_overflow(s);
 }
 
-void cws__socket_service(cws_socket *s) {
+CWS__LINK void cws__socket_service(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     cws_loop *loop = rt_sock_loop(s);
     switch (s->io.state) {
@@ -6381,10 +8586,10 @@ void cws__socket_service(cws_socket *s) {
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
-    if (s->io.events & 0x80) (void)cws__loop_mod(loop, &s->io, want);
+    if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
-void cws__socket_settle_all(cws_loop *loop) {
+CWS__LINK void cws__socket_settle_all(cws_loop *loop) {
     while (loop->dirty) {
         cws_socket *s = loop->dirty;
         loop->dirty = s->dirty_next;
@@ -6432,7 +8637,7 @@ static void sock_read(cws_socket *s) {
     }
 }
 
-void cws__socket_event(cws_socket *s, unsigned ev) {
+CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev) {
     if (s->io.state == RT_ST_FAILED) return; /* reported by its deadline */
     if (s->io.state == RT_ST_CONNECTING) {
         cws__client_event(s, ev);
@@ -6449,7 +8654,7 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 
-void cws__socket_deadline(cws_socket *s) {
+CWS__LINK void cws__socket_deadline(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     switch (s->io.state) {
     case RT_ST_HANDSHAKE: /* slowloris: the request head never completed */
@@ -6486,26 +8691,39 @@ static int sock_usable(const cws_socket *s) {
            !(s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED));
 }
 
-int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
-    if (!s || (len && !data)) return CWS_ERR_INVALID;
-    if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    /* A text frame that is not UTF-8 would make the peer fail with 1007. */
-    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    int rc = cws_conn_send(rt_sock_conn(s), opcode, data, len);
+/* After queueing: the socket flushes this round, and a data frame may
+ * take it over its high-water mark. */
+static int sock_sent(cws_socket *s, int rc, int data) {
     cws__socket_dirty(s);
-    cws__socket_check_high_water(s);
+    if (data) cws__socket_check_high_water(s);
     return rc;
 }
 
-int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
+CWS__LINK int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    int rc = cws_conn_ping(rt_sock_conn(s), data, len);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_send(rt_sock_conn(s), opcode, data, len), 1);
 }
 
-int cws_socket_close(cws_socket *s, int code, const char *reason) {
+CWS__LINK int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_send_fragment(rt_sock_conn(s), opcode, data, len, fin), 1);
+}
+
+CWS__LINK int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_ping(rt_sock_conn(s), data, len), 0);
+}
+
+CWS__LINK int cws_socket_pong(cws_socket *s, const void *data, size_t len) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_pong(rt_sock_conn(s), data, len), 0);
+}
+
+CWS__LINK int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len) {
     if (!s || s->io.kind == RT_IO_DEAD) return CWS_ERR_INVALID;
     if (s->io.flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
     if (!rt_sock_conn(s)) {
@@ -6516,36 +8734,33 @@ int cws_socket_close(cws_socket *s, int code, const char *reason) {
         cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
         return CWS_OK;
     }
-    int rc = cws_conn_close(rt_sock_conn(s), code, reason, reason ? strlen(reason) : 0);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_close(rt_sock_conn(s), code, reason, reason_len), 0);
 }
 
-size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
+CWS__LINK size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
 
-int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
+CWS__LINK int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 
-void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }
+CWS__LINK void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }
 
-void cws_socket_set_user(cws_socket *s, void *user) {
+CWS__LINK void cws_socket_set_user(cws_socket *s, void *user) {
     if (s) cws_conn_set_user(rt_sock_conn_mem(s), user);
 }
 
-cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
+CWS__LINK cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 
-cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
+CWS__LINK cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
- * aux (only when one was chosen), a client in its own state. */
-const char *cws_socket_protocol(const cws_socket *s) {
+ * own.protocol (only when one was chosen), a client in its own state. */
+CWS__LINK const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
-    /* Before open, a server socket's aux is its request head. */
-    return s->io.state >= RT_ST_OPEN && s->aux ? (const char *)s->aux : "";
+    return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */
-const char *cws_socket_peer(const cws_socket *s) {
+CWS__LINK const char *cws_socket_peer(const cws_socket *s) {
     if (!s) return "";
     cws_loop *loop = rt_sock_loop(s);
     char *out = loop->peer_text;
@@ -6604,7 +8819,7 @@ static void timer_sift_down(cws_loop *loop, size_t i) {
     timer_place(loop, i, n);
 }
 
-int cws__timer_reserve(cws_loop *loop) {
+CWS__LINK int cws__timer_reserve(cws_loop *loop) {
     if (loop->heap_need + 1 > loop->heap_cap) {
         size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
         rt_tnode **h = cws__realloc(NULL, loop->heap, cap * sizeof *h);
@@ -6616,11 +8831,11 @@ int cws__timer_reserve(cws_loop *loop) {
     return 0;
 }
 
-void cws__timer_release(cws_loop *loop) {
+CWS__LINK void cws__timer_release(cws_loop *loop) {
     if (loop->heap_need) loop->heap_need--;
 }
 
-void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
+CWS__LINK void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
     if (n->slot != RT_T_NONE) {
         uint64_t old = n->due;
         n->due = due;
@@ -6634,7 +8849,7 @@ void cws__timer_set(cws_loop *loop, rt_tnode *n, uint64_t due) {
     timer_sift_up(loop, i);
 }
 
-void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
+CWS__LINK void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
     if (n->slot == RT_T_NONE) return;
     size_t i = n->slot, last = --loop->heap_len;
     n->slot = RT_T_NONE;
@@ -6645,7 +8860,7 @@ void cws__timer_clear(cws_loop *loop, rt_tnode *n) {
     else timer_sift_down(loop, i);
 }
 
-int cws__timer_wait_ms(cws_loop *loop, int max) {
+CWS__LINK int cws__timer_wait_ms(cws_loop *loop, int max) {
     if (!loop->heap_len) return max;
     uint64_t due = loop->heap[0]->due;
     if (due <= loop->now) return 0;
@@ -6670,7 +8885,7 @@ static void timer_user_fire(cws_loop *loop, cws_timer *t) {
     cws__timer_set(loop, &t->node, next);
 }
 
-void cws__timer_run_due(cws_loop *loop) {
+CWS__LINK void cws__timer_run_due(cws_loop *loop) {
     /* Bounded by the heap's size on entry, so a callback that re-arms at
      * "now" runs again next round instead of spinning here. */
     size_t budget = loop->heap_len;
@@ -6690,7 +8905,7 @@ void cws__timer_run_due(cws_loop *loop) {
     }
 }
 
-void cws__timer_free_all(cws_loop *loop) {
+CWS__LINK void cws__timer_free_all(cws_loop *loop) {
     while (loop->heap_len) {
         rt_tnode *n = loop->heap[0];
         cws__timer_clear(loop, n);
@@ -6698,9 +8913,13 @@ void cws__timer_free_all(cws_loop *loop) {
     }
 }
 
-cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
-                           void *user) {
+CWS__LINK cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
+                           void *user, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_INVALID;
     if (!loop || !fn) return NULL;
+    *err = CWS_ERR_NOMEM;
     cws_timer *t = rt_alloc(sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
@@ -6708,6 +8927,7 @@ cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_
         rt_free(t);
         return NULL;
     }
+    *err = CWS_OK;
     t->node.slot = RT_T_NONE;
     t->node.kind = RT_T_USER;
     t->loop = loop;
@@ -6720,7 +8940,7 @@ cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_
     return t;
 }
 
-void cws_timer_stop(cws_timer *t) {
+CWS__LINK void cws_timer_stop(cws_timer *t) {
     if (!t) return;
     if (t->firing) {
         t->stopped = 1; /* freed when its callback returns */

@@ -4,7 +4,7 @@
  * and fails the connection (§7.1.7) with the right code when the peer
  * breaks a rule.
  *
- * Receive modes. Streamed (on_message NULL): begin / data / end callbacks,
+ * Receive modes. CWS_RECEIVE_STREAM: begin / data / end callbacks,
  * payload straight from the caller's buffer, no allocation. Whole: one
  * on_message per message; a single-frame message entirely inside one recv
  * buffer is handed out in place, anything else is reassembled in a buffer
@@ -16,21 +16,35 @@
  * (the chunks before it were). */
 #include "internal.h"
 
-/* Outcome of handling one parser event. */
-enum { CONN_GO = 0, CONN_PAUSE = 1, CONN_FAILED = -1 };
+#define CONN_GO CWS__CONN_GO
+#define CONN_PAUSE CWS__CONN_PAUSE
+#define CONN_FAILED CWS__CONN_FAILED
+#define conn_fail cws__conn_fail
 
 static size_t conn_max_frame(const cws_conn *c) {
-    return c->cfg->max_frame_size ? c->cfg->max_frame_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
 static size_t conn_max_message(const cws_conn *c) {
-    return c->cfg->max_message_size ? c->cfg->max_message_size : CWS_MAX_MESSAGE_DEFAULT;
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
 }
+
+size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
+
+static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
 size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
 
-cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
-    if (!mem || !cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+static int conn_config_ok(const cws_conn_config *cfg) {
+    return cfg && (cfg->role == CWS_SERVER || cfg->role == CWS_CLIENT) &&
+           (cfg->receive == CWS_RECEIVE_MESSAGES || cfg->receive == CWS_RECEIVE_STREAM);
+}
+
+cws_conn *cws_conn_init_shared(void *mem, const cws_conn_config *cfg, int *err) {
+    if (!mem || !conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     cws_conn *c = mem;
     memset(c, 0, sizeof *c);
     cws_frame_parser_init(&c->parser, cfg->role);
@@ -42,13 +56,32 @@ cws_conn *cws_conn_init(void *mem, const cws_conn_config *cfg) {
 /* cws_conn_new's block: the conn, then its private copy of the settings. */
 #define CONN_NEW_CFG_OFF CWS__ALIGN_UP(sizeof(struct cws_conn))
 
-cws_conn *cws_conn_new(const cws_conn_config *cfg) {
-    if (!cfg || (cfg->role != CWS_SERVER && cfg->role != CWS_CLIENT)) return NULL;
+cws_conn *cws_conn_new(const cws_conn_config *cfg, int *err) {
+    if (!conn_config_ok(cfg)) {
+        if (err) *err = CWS_ERR_INVALID;
+        return NULL;
+    }
     uint8_t *block = cws__realloc(&cfg->alloc, NULL, CONN_NEW_CFG_OFF + sizeof *cfg);
-    if (!block) return NULL;
+    if (!block) {
+        if (err) *err = CWS_ERR_NOMEM;
+        return NULL;
+    }
     cws_conn_config *copy = (cws_conn_config *)(void *)(block + CONN_NEW_CFG_OFF);
     *copy = *cfg;
-    return cws_conn_init(block, copy);
+    return cws_conn_init_shared(block, copy, err);
+}
+
+/* CONN_PAUSE once, if a callback just called cws_conn_pause(). */
+static int conn_take_pause(cws_conn *c) {
+    if (!c->pause) return CONN_GO;
+    c->pause = 0;
+    return CONN_PAUSE;
+}
+
+int cws_conn_pause(cws_conn *c) {
+    if (!c || !c->in_recv) return CWS_ERR_STATE;
+    c->pause = 1;
+    return CWS_OK;
 }
 
 static void conn_release_rx(cws_conn *c) {
@@ -57,6 +90,8 @@ static void conn_release_rx(cws_conn *c) {
 
 void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
+    if (c->pmd) c->pmd->ops->free(c);
+    c->pmd = NULL;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
     if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
@@ -80,7 +115,7 @@ static void conn_report(cws_conn *c, int code, const char *reason, size_t len) {
 
 /* "Fail the WebSocket connection" (§7.1.7): one close frame with code
  * (unless ours is already out), then nothing more in either direction. */
-static int conn_fail(cws_conn *c, int err, int code, const char *why) {
+int cws__conn_fail(cws_conn *c, int err, int code, const char *why) {
     c->fail_err = (uint8_t)-err;
     c->parser.error = why; /* the parser is done with too: nothing more is parsed */
     size_t n = strlen(why);
@@ -100,6 +135,11 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "new message inside a fragmented one (RFC 6455 §5.4)");
     }
+    /* RSV1 is permessage-deflate's "compressed" bit; the frame parser lets
+     * it through only once the extension is on (RFC 7692 §6.1). */
+    if ((h->rsv & 4) && h->opcode == CWS_OP_CONT)
+        return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                         "RSV1 on a continuation frame (RFC 7692 §6.1)");
     if (h->len > conn_max_frame(c))
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
@@ -107,6 +147,7 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
+        c->rx_z = (h->rsv & 4) != 0;
         cws_utf8_init(&c->utf8);
     }
     c->msg_len = before + h->len;
@@ -115,7 +156,8 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
 }
 
 static int conn_end_streamed(cws_conn *c) {
-    return c->cfg->cb.on_message_end && c->cfg->cb.on_message_end(c, c->user) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message_end) c->cfg->cb.on_message_end(c, c->user);
+    return conn_take_pause(c);
 }
 
 /* on_message for the message that just ended; data is the in-place view
@@ -125,40 +167,55 @@ static int conn_end_whole(cws_conn *c, int opcode, const uint8_t *data, size_t l
         data = c->rx ? c->rx->data : (const uint8_t *)"";
         len = c->rx ? c->rx->len : 0;
     }
-    int r = c->cfg->cb.on_message(c, c->user, opcode, data, len) ? CONN_PAUSE : CONN_GO;
+    if (c->cfg->cb.on_message) c->cfg->cb.on_message(c, c->user, opcode, data, len);
     cws__buf_free(&c->cfg->alloc, &c->rx);
-    return r;
+    return conn_take_pause(c);
+}
+
+int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len) {
+    if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, data, len, NULL) != CWS_OK)
+        return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
+                         "invalid UTF-8 in a text message (RFC 6455 §8.1)");
+    if (conn_streamed(c)) {
+        if (c->cfg->cb.on_message_data) c->cfg->cb.on_message_data(c, c->user, data, len);
+        return conn_take_pause(c);
+    }
+    uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, len, conn_max_message(c));
+    if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
+    memcpy(dst, data, len);
+    c->rx->len += len;
+    return CONN_GO;
 }
 
 /* A chunk of a data frame. *rewind is set when on_message_begin paused:
  * the chunk then comes again on the next recv. */
 static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     const cws_frame_header *h = ev->hdr;
-    int streamed = c->cfg->cb.on_message == NULL;
+    int streamed = conn_streamed(c);
     int r = CONN_GO;
     if ((ev->flags & CWS_FRAME_START) && !c->rx_started) {
         if (conn_frame_start(c, h) == CONN_FAILED) return CONN_FAILED;
-        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin &&
-            c->cfg->cb.on_message_begin(c, c->user, h->opcode)) {
-            *rewind = 1;
-            return CONN_PAUSE;
+        if (h->opcode != CWS_OP_CONT && streamed && c->cfg->cb.on_message_begin) {
+            c->cfg->cb.on_message_begin(c, c->user, h->opcode);
+            if (conn_take_pause(c)) {
+                *rewind = 1;
+                return CONN_PAUSE;
+            }
         }
     }
-    /* A single-frame message wholly in this buffer needs no copy. */
-    int view = (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
-               h->opcode != CWS_OP_CONT;
-    if (ev->len) {
+    /* A whole single-frame message in this buffer needs no copy. */
+    int view = !streamed && (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
+               h->opcode != CWS_OP_CONT && !c->rx_z;
+    if (c->rx_z) {
+        r = c->pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
+        if (r == CONN_FAILED) return r;
+    } else if (view) {
         if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
             return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                              "invalid UTF-8 in a text message (RFC 6455 §8.1)");
-        if (streamed) {
-            if (c->cfg->cb.on_message_data && c->cfg->cb.on_message_data(c, c->user, ev->data, ev->len)) r = CONN_PAUSE;
-        } else if (!view) {
-            uint8_t *dst = cws__buf_reserve(&c->cfg->alloc, &c->rx, ev->len, conn_max_message(c));
-            if (!dst) return conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for a message");
-            memcpy(dst, ev->data, ev->len);
-            c->rx->len += ev->len;
-        }
+    } else if (ev->len) {
+        r = cws__conn_deliver(c, ev->data, ev->len);
+        if (r == CONN_FAILED) return r;
     }
     if (!(ev->flags & CWS_FRAME_END)) return r;
     c->rx_started = 0;
@@ -168,6 +225,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
         return conn_fail(c, CWS_ERR_UTF8, CWS_CLOSE_INVALID_DATA,
                          "text message ends inside a UTF-8 sequence (RFC 6455 §8.1)");
     c->rx_op = 0;
+    c->rx_z = 0;
     c->msg_len = 0;
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
@@ -223,10 +281,12 @@ static int conn_control(cws_conn *c, const cws_frame_event *ev) {
     case CWS_OP_PING:
         /* §5.5.2: a pong with the same payload, unless our close is out. */
         if (!c->cfg->no_auto_pong && !c->sent_close) (void)cws__conn_emit(c, CWS_OP_PONG, 1, p, n);
-        if (c->cfg->cb.on_ping && c->cfg->cb.on_ping(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_ping) c->cfg->cb.on_ping(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     case CWS_OP_PONG:
-        if (c->cfg->cb.on_pong && c->cfg->cb.on_pong(c, c->user, p, n)) r = CONN_PAUSE;
+        if (c->cfg->cb.on_pong) c->cfg->cb.on_pong(c, c->user, p, n);
+        r = conn_take_pause(c);
         break;
     default:
         r = conn_got_close(c, p, n);
@@ -264,6 +324,11 @@ ptrdiff_t cws_conn_recv(cws_conn *c, uint8_t *data, size_t len) {
             break;
         }
         int rewind = 0;
+        if ((ev.hdr->opcode & 0x8) && ev.hdr->rsv) {
+            r = conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
+                          "RSV bit on a control frame (RFC 7692 §6.1)");
+            break;
+        }
         r = (ev.hdr->opcode & 0x8) ? conn_control(c, &ev) : conn_data(c, &ev, &rewind);
         if (rewind) {
             cws__frame_parser_rewind(&c->parser, ev.data, ev.len);
@@ -299,3 +364,18 @@ const char *cws_conn_error(const cws_conn *c) { return c && c->fail_err ? c->par
 int cws_conn_role(const cws_conn *c) { return c->parser.role; }
 void *cws_conn_user(const cws_conn *c) { return c->user; }
 void cws_conn_set_user(cws_conn *c, void *user) { c->user = user; }
+
+int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
+    if (!c || !p) return CWS_ERR_INVALID;
+    if (!p->enabled) return CWS_OK;
+#ifdef CWS_NO_DEFLATE
+    return CWS_ERR_STATE; /* built without the codec */
+#else
+    /* Only before any data: the first message must know its framing. */
+    if (c->pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
+        return CWS_ERR_STATE;
+    return cws__pmd_attach(c, p);
+#endif
+}
+
+int cws_conn_deflate(const cws_conn *c) { return c && c->pmd != NULL; }

@@ -9,33 +9,9 @@
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
-
-uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **bp, size_t n, size_t limit) {
-    cws__buf *b = *bp;
-    size_t used = b ? b->len : 0;
-    if (n > limit || used > limit - n) return NULL;
-    if (b && b->cap - b->head - b->len >= n) return b->data + b->head + b->len;
-    if (b && b->head) { /* compact before growing */
-        memmove(b->data, b->data + b->head, b->len);
-        b->head = 0;
-        if (b->cap - b->len >= n) return b->data + b->len;
-    }
-    size_t cap = b ? b->cap : 0;
-    size_t want = cap > limit / 2 ? limit : CWS__MAX(cap * 2, (size_t)64);
-    want = CWS__MAX(CWS__MIN(want, limit), used + n);
-    if (want > SIZE_MAX - sizeof(cws__buf)) return NULL;
-    cws__buf *nb = cws__realloc(a, b, sizeof(cws__buf) + want);
-    if (!nb) return NULL;
-    if (!b) nb->head = nb->len = 0;
-    nb->cap = want;
-    *bp = nb;
-    return nb->data + nb->head + nb->len;
-}
-
-void cws__buf_free(const cws_allocator *a, cws__buf **b) {
-    if (*b) cws__realloc(a, *b, 0);
-    *b = NULL;
-}
+/* Messages shorter than this go uncompressed unless the config says
+ * otherwise (deflating a few bytes costs more than it saves). */
+#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -96,7 +72,8 @@ int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t
     cws_frame_header h;
     memset(&h, 0, sizeof h);
     h.fin = (uint8_t)(fin ? 1 : 0);
-    h.opcode = (uint8_t)opcode;
+    h.opcode = (uint8_t)(opcode & 0x0F);
+    h.rsv = (opcode & CWS__EMIT_RSV1) ? 4 : 0; /* RFC 7692 §6: a compressed message */
     h.len = len;
     /* §5.1: a client masks every frame, a server none. */
     if (c->parser.role == CWS_CLIENT) {
@@ -148,23 +125,69 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
+/* Whether a message of len bytes goes out compressed: permessage-deflate
+ * is on, the sender did not ask otherwise, and it reaches the threshold. */
+static int conn_compresses(const cws_conn *c, int flags, size_t len) {
+    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    size_t t = c->cfg->deflate.threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+}
+
 int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
-    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len)) return CWS_ERR_INVALID;
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (flags & ~CWS_SEND_UNCOMPRESSED) ||
+        (!data && len))
+        return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
+    /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
+    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
+    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
+/* While a binary message is being sent in fragments, c->tx_utf8 says so;
+ * otherwise it holds the validator's state (a byte suffices). */
+#define CONN_TX_BINARY 0xFF
+
+/* The fragments of a text message are checked as one stream: a character
+ * may be cut between two fragments, not left unfinished by the last.
+ * *state gets what c->tx_utf8 becomes once this fragment is sent. */
+static int conn_fragment_ok(const cws_conn *c, int opcode, const void *data, size_t len, int fin,
+                            uint8_t *state) {
+    if (opcode == CWS_OP_BINARY || (opcode == CWS_OP_CONT && c->tx_utf8 == CONN_TX_BINARY)) {
+        *state = CONN_TX_BINARY;
+        return 1;
+    }
+    cws_utf8 v = {opcode == CWS_OP_TEXT ? 0u : c->tx_utf8};
+    if (cws_utf8_feed(&v, data, len, NULL) != CWS_OK) return 0;
+    if (fin && cws_utf8_finish(&v) != CWS_OK) return 0;
+    *state = (uint8_t)v.state;
+    return 1;
+}
+
 int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, size_t len, int fin) {
-    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) || (!data && len))
+    int flags = opcode & ~0xFF;
+    opcode &= 0xFF;
+    if (!c || (opcode != CWS_OP_CONT && opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
+        (flags & ~CWS_SEND_UNCOMPRESSED) || (!data && len))
         return CWS_ERR_INVALID;
     int r = conn_can_send(c);
     if (r) return r;
     /* §5.4: CONT only inside a message, TEXT/BINARY only outside one. */
     if ((opcode == CWS_OP_CONT) != (c->tx_frag != 0)) return CWS_ERR_STATE;
-    r = cws__conn_emit(c, opcode, fin, data, len);
-    if (r == CWS_OK) c->tx_frag = !fin;
+    uint8_t state;
+    if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
+    /* A message of unknown length: compressed whole or not at all, as its
+     * first fragment decides (no threshold applies). */
+    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
+    if (r == CWS_OK) {
+        c->tx_frag = !fin;
+        c->tx_utf8 = state;
+    }
     return r;
 }
 

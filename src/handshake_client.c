@@ -2,6 +2,7 @@
  * request with a fresh key, then check the server's answer rule by rule,
  * each failure with its own CWS_ERR_HS_* code. */
 #include "internal.h"
+#include "pmd.h"
 
 /* Option values go into header lines verbatim: a CR or LF in one would
  * let the caller's input forge extra fields (header injection). */
@@ -33,6 +34,17 @@ static void hs_client_line(cws__text *t, const char *name, const char *value) {
     cws__text_puts(t, "\r\n");
 }
 
+/* The codec may be left out of the single header (CWS_NO_DEFLATE): then
+ * nothing is offered, and a server cannot agree to what was not offered. */
+static int hs_client_offers_deflate(const cws_deflate_config *cfg) {
+#ifdef CWS_NO_DEFLATE
+    (void)cfg;
+    return 0;
+#else
+    return cfg && cfg->enable;
+#endif
+}
+
 ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts, char *out,
                                 size_t cap) {
     if (!c || !opts || (!out && cap)) return CWS_ERR_INVALID;
@@ -47,11 +59,14 @@ ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts
     if ((opts->origin && !cws__http_value_ok(opts->origin)) ||
         !cws__http_fields_ok(opts->extra_headers))
         return CWS_ERR_INVALID;
+    int offer_deflate = hs_client_offers_deflate(opts->deflate);
+    if (offer_deflate && !cws__pmd_config_check(opts->deflate)) return CWS_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->max_size = opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     memcpy(c->offered, protocols, strlen(protocols) + 1);
     c->protocol.ptr = "";
+    if (offer_deflate) c->deflate_offered = *opts->deflate;
 
     /* RFC 6455 §4.1: a nonce of 16 random bytes, base64-encoded. */
     uint8_t nonce[16];
@@ -75,6 +90,14 @@ ptrdiff_t cws_hs_client_request(cws_hs_client *c, const cws_hs_client_opts *opts
     cws__text_puts(&t, "Sec-WebSocket-Version: 13\r\n");
     if (protocols[0]) hs_client_line(&t, "Sec-WebSocket-Protocol", protocols);
     if (opts->origin) hs_client_line(&t, "Origin", opts->origin);
+    if (offer_deflate) {
+        char offer[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_offer(opts->deflate, offer, sizeof offer);
+        if (n < 0) return n;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, offer, (size_t)n);
+        cws__text_puts(&t, "\r\n");
+    }
     if (opts->extra_headers) cws__text_puts(&t, opts->extra_headers);
     cws__text_puts(&t, "\r\n");
     return cws__text_end(&t);
@@ -116,9 +139,13 @@ ptrdiff_t cws_hs_client_parse(cws_hs_client *c, const char *buf, size_t len) {
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept missing or repeated");
     if (accept.len != 28 || memcmp(accept.ptr, c->accept, 28) != 0)
         return hs_client_fail(c, CWS_ERR_HS_ACCEPT, "Sec-WebSocket-Accept does not match the key");
-    /* We offer no extension, so any answer names one we did not offer. */
-    if (cws_http_header(h, "Sec-WebSocket-Extensions", NULL) != 0)
-        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered");
+    /* RFC 6455 §9.1, RFC 7692 §7.1: only what we offered, as we offered it. */
+    int accepted = 0;
+    const cws_deflate_config *offered = c->deflate_offered.enable ? &c->deflate_offered : NULL;
+    memset(&c->deflate, 0, sizeof c->deflate);
+    if (cws__pmd_client_check(h, offered, &c->deflate, &accepted) != CWS_OK)
+        return hs_client_fail(c, CWS_ERR_HS_EXTENSION, "extension not offered or not acceptable");
+    c->deflate.enabled = (uint8_t)accepted;
     cws_str proto;
     int protos = cws_http_header(h, "Sec-WebSocket-Protocol", &proto);
     if (protos > 1) /* §11.3.4 */

@@ -5,10 +5,11 @@
  * field, or with a Sec-WebSocket-Key or Sec-WebSocket-Version field (a
  * handshake that lost its Upgrade field on the way is still one). Without
  * any of them the request is plain HTTP (CWS_ERR_NOT_UPGRADE), to be
- * served by the application. With one, any flaw is a refusal with an HTTP
- * status (400 and friends), never NOT_UPGRADE: a client that asked for a
- * WebSocket should learn why it did not get one. */
+ * served by the application. With one, any flaw is a refusal: an error
+ * that names an HTTP status (cws_hs_status), never NOT_UPGRADE: a client
+ * that asked for a WebSocket should learn why it did not get one. */
 #include "internal.h"
+#include "pmd.h"
 
 /* RFC 6455 §1.3: the GUID appended to the key before hashing. */
 static const char HS_SERVER_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -69,15 +70,24 @@ static void hs_server_scan(const cws_http_head *h, hs_server_fields *f) {
         } else if (HS_SERVER_IS(name, "Content-Length")) {
             if (!(value.len == 1 && value.ptr[0] == '0')) f->has_body = 1;
         }
-        /* Sec-WebSocket-Extensions offers are read by nobody: we
-         * negotiate no extension, so none is ever echoed (§9.1). */
+        /* Sec-WebSocket-Extensions offers are read by hs_server_deflate. */
     }
 }
 
-static ptrdiff_t hs_server_refuse(cws_hs_request *r, int status, const char *why) {
-    r->status = status;
+static ptrdiff_t hs_server_refuse(cws_hs_request *r, int err, const char *why) {
     r->error = why;
-    return CWS_ERR_HTTP;
+    return err;
+}
+
+int cws_hs_status(int err) {
+    switch (err) {
+    case CWS_ERR_HS_BAD_REQUEST: return 400;
+    case CWS_ERR_HS_FORBIDDEN: return 403;
+    case CWS_ERR_HS_METHOD: return 405;
+    case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
+    default: return 500;
+    }
 }
 
 static int hs_server_key_ok(cws_str key) {
@@ -92,31 +102,45 @@ static int hs_server_key_ok(cws_str key) {
 static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f) {
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
-        return hs_server_refuse(r, 405, "upgrade request method is not GET");
+        return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
     if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
-        return hs_server_refuse(r, 400, "upgrade request is older than HTTP/1.1");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
-        return hs_server_refuse(r, 400, "upgrade request target is not a path");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
     if (f->hosts != 1 || f->host.len == 0)
-        return hs_server_refuse(r, 400, "Host missing, empty or repeated");
-    if (!f->upgrade_ws) return hs_server_refuse(r, 400, "Upgrade lacks the token websocket");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing, empty or repeated");
+    if (!f->upgrade_ws) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Upgrade lacks the token websocket");
     if (!f->connection_upgrade)
-        return hs_server_refuse(r, 400, "Connection lacks the token Upgrade");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Connection lacks the token Upgrade");
     if (f->has_body) /* its bytes would be taken for frames */
-        return hs_server_refuse(r, 400, "upgrade request carries a body");
-    if (f->versions == 0) return hs_server_refuse(r, 400, "Sec-WebSocket-Version missing");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request carries a body");
+    if (f->versions == 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version missing");
     if (f->versions > 1) /* RFC 6455 §11.3.5 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Version repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Version repeated");
     if (f->version.len != 2 || memcmp(f->version.ptr, "13", 2) != 0) /* §4.2.2 */
-        return hs_server_refuse(r, 426, "Sec-WebSocket-Version is not 13");
+        return hs_server_refuse(r, CWS_ERR_HS_VERSION, "Sec-WebSocket-Version is not 13");
     if (f->keys != 1) /* RFC 6455 §11.3.1 */
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key missing or repeated");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key missing or repeated");
     if (!hs_server_key_ok(f->key))
-        return hs_server_refuse(r, 400, "Sec-WebSocket-Key is not 16 base64 bytes");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Key is not 16 base64 bytes");
     if (f->origins > 1) /* RFC 6454 §7.3: a single origin */
-        return hs_server_refuse(r, 400, "Origin repeated");
-    if (f->bad_protocol) return hs_server_refuse(r, 400, "Sec-WebSocket-Protocol is not a token list");
+        return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Origin repeated");
+    if (f->bad_protocol) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Sec-WebSocket-Protocol is not a token list");
     return 0;
+}
+
+/* permessage-deflate: the first acceptable offer wins; none, or a
+ * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
+ * out with the codec (CWS_NO_DEFLATE). */
+static void hs_server_deflate(cws_hs_request *r, const cws_hs_server_opts *opts) {
+#ifdef CWS_NO_DEFLATE
+    (void)r;
+    (void)opts;
+#else
+    if (opts && opts->deflate && opts->deflate->enable &&
+        cws__pmd_server_select(&r->http, opts->deflate, &r->deflate) == 1)
+        r->deflate.enabled = 1;
+#endif
 }
 
 ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts, const char *buf,
@@ -125,12 +149,12 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     size_t max = opts && opts->max_size ? opts->max_size : CWS_HANDSHAKE_MAX_DEFAULT;
     ptrdiff_t n = cws_http_parse_request(&r->http, buf, len, max);
     if (n == CWS_ERR_AGAIN) return n;
-    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, 431, "request head over the size limit");
-    if (n < 0) return hs_server_refuse(r, 400, "malformed HTTP request");
+    if (n == CWS_ERR_TOO_BIG) return hs_server_refuse(r, CWS_ERR_TOO_BIG, "request head over the size limit");
+    if (n < 0) return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "malformed HTTP request");
 
     static const cws_str hs_server_empty = {"", 0};
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
-    r->status = 0;
+    memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
@@ -140,7 +164,7 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
         int http11 = r->http.version_major > 1 ||
                      (r->http.version_major == 1 && r->http.version_minor >= 1);
         if (f.hosts > 1 || (http11 && f.hosts == 0))
-            return hs_server_refuse(r, 400, "Host missing or repeated");
+            return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;
         r->error = "not a WebSocket upgrade request";
         return CWS_ERR_NOT_UPGRADE;
@@ -152,14 +176,14 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     if (f.origins) r->origin = f.origin;
 
     if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
-        return hs_server_refuse(r, 403, "origin refused");
+        return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "origin refused");
     cws_str offered;
     if (opts && opts->select_protocol && cws_hs_offered_protocol(r, 0, &offered)) {
         int i = opts->select_protocol(opts->user, r);
         /* An index outside the offered list means no subprotocol. */
         if (i >= 0 && cws_hs_offered_protocol(r, (size_t)i, &offered)) r->protocol = offered;
     }
-    r->status = 101;
+    hs_server_deflate(r, opts);
     return n;
 }
 
@@ -180,7 +204,8 @@ int cws_hs_offered_protocol(const cws_hs_request *r, size_t i, cws_str *out) {
 }
 
 ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char *out, size_t cap) {
-    if (!r || r->status != 101 || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
+    /* Only an accepted request has its key set. */
+    if (!r || r->key.len != 24 || (!out && cap)) return CWS_ERR_INVALID;
     if (!cws__http_fields_ok(extra_headers)) return CWS_ERR_INVALID;
     char accept[29];
     cws_hs_accept_key(r->key, accept);
@@ -192,6 +217,14 @@ ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_headers, char
     if (r->protocol.len) {
         cws__text_puts(&t, "Sec-WebSocket-Protocol: ");
         cws__text_put(&t, r->protocol.ptr, r->protocol.len);
+        cws__text_puts(&t, "\r\n");
+    }
+    if (r->deflate.enabled) {
+        char ext[CWS__PMD_ELEMENT_MAX];
+        ptrdiff_t n = cws__pmd_format_response(&r->deflate, ext, sizeof ext);
+        if (n < 0) return CWS_ERR_INVALID;
+        cws__text_puts(&t, "Sec-WebSocket-Extensions: ");
+        cws__text_put(&t, ext, (size_t)n);
         cws__text_puts(&t, "\r\n");
     }
     if (extra_headers) cws__text_puts(&t, extra_headers);

@@ -5,6 +5,7 @@
 #define CWS_INTERNAL_H
 
 #include "cws.h"
+#include "cws_util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,16 @@ typedef struct cws__max_align_probe {
 #define CWS__MAX_ALIGN offsetof(cws__max_align_probe, a)
 /* n rounded up to a multiple of CWS__MAX_ALIGN. */
 #define CWS__ALIGN_UP(n) (((n) + CWS__MAX_ALIGN - 1) / CWS__MAX_ALIGN * CWS__MAX_ALIGN)
+
+/* The config rule (cws.h): 0 means the default, CWS_DISABLED means off.
+ * A size limit that is off is SIZE_MAX; a timeout that is off is 0 (no
+ * timer). */
+static inline size_t cws__limit(size_t v, size_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? SIZE_MAX : v;
+}
+static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
+    return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
+}
 
 /* realloc through the user's hook, or libc when none is set. */
 void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
@@ -116,9 +127,31 @@ typedef struct cws__buf {
 uint8_t *cws__buf_reserve(const cws_allocator *a, cws__buf **b, size_t n, size_t limit);
 void cws__buf_free(const cws_allocator *a, cws__buf **b);
 
-/* Kept small (104 bytes on LP64): a server holds one per idle client.
+/* permessage-deflate's state on one connection (src/deflate/pmd_conn.c),
+ * reached only through its hooks, so that the core never names the codec
+ * and a connection without the extension carries one NULL pointer. */
+typedef struct cws__pmd cws__pmd;
+typedef struct cws__pmd_ops {
+    /* A chunk of a compressed message's payload; last: the message ends
+     * with it. Inflates and hands the bytes to cws__conn_deliver.
+     * Returns CWS__CONN_GO, _PAUSE or _FAILED. */
+    int (*rx)(cws_conn *c, const uint8_t *data, size_t len, int last);
+    /* Sends data compressed, as frames of one message (opcode on the
+     * first, CONT after; fin on the last). Returns a cws_err. */
+    int (*tx)(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+    void (*free)(cws_conn *c);
+} cws__pmd_ops;
+/* The first member of every cws__pmd. */
+struct cws__pmd {
+    const cws__pmd_ops *ops;
+};
+
+/* Outcome of handling one parser event (src/conn.c). */
+enum { CWS__CONN_GO = 0, CWS__CONN_PAUSE = 1, CWS__CONN_FAILED = -1 };
+
+/* Kept small (112 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
- * (cws_conn_init) or the conn's own copy (cws_conn_new). */
+ * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
     cws_frame_parser parser; /* its error field also holds why we failed */
     const cws_conn_config *cfg;
@@ -130,6 +163,7 @@ struct cws_conn {
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
     uint8_t *keys;      /* client role: pool of random masking keys, then
                            the index of the next unused byte */
+    cws__pmd *pmd;      /* permessage-deflate, or NULL */
     /* Two 8-byte words of state. The first is written per frame by the
      * receive path (and close_code, once); the second is read by every
      * send and rarely written. Apart, a send right after a receive (an
@@ -141,6 +175,9 @@ struct cws_conn {
     unsigned in_recv : 1;     /* inside cws_conn_recv() */
     unsigned rx_started : 1;  /* the current frame's header was handled */
     unsigned pend_end : 1;    /* on_message_end is due (recv was paused) */
+    unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
+    unsigned rx_z : 1;        /* the message being received is compressed */
+    unsigned tx_z : 1;        /* the fragmented message being sent is */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -150,10 +187,25 @@ struct cws_conn {
     unsigned reported : 1;    /* on_close was called */
     unsigned tx_frag : 1;     /* a fragmented send is open */
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
+    uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
+                                 in fragments (its states fit a byte) */
 };
 
-/* Sends one frame (masked in the client role). Returns CWS_OK or an error. */
+/* Sends one frame (masked in the client role); opcode may carry
+ * CWS__EMIT_RSV1. Returns CWS_OK or an error. */
+#define CWS__EMIT_RSV1 0x40
 int cws__conn_emit(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len);
+/* "Fail the WebSocket connection" (RFC 6455 §7.1.7) with code; returns
+ * CWS__CONN_FAILED. */
+int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
+/* Data of the message being received, for the application: UTF-8 check
+ * of text, then on_message_data or the reassembly buffer. Returns
+ * CWS__CONN_GO, _PAUSE or _FAILED. */
+int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
+/* max_message_size as the config rule resolves it. */
+size_t cws__conn_max_message(const cws_conn *c);
+/* Attaches permessage-deflate (src/deflate/pmd_conn.c). */
+int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p);
 /* A copy-free way out for an embedder that queues bytes itself (the
  * runtime): a connection marked with cws__conn_set_direct() has a cfg that
  * is the first member of this struct, and encodes each frame straight into

@@ -14,6 +14,16 @@
 #
 # Each `#include "..."` of a private header is inlined at its first use and
 # dropped after; `#include "cws.h"` is dropped (section 3 already holds it).
+#
+# CWS_STATIC (the user defines it): every cws function and object of the
+# implementation gets internal linkage in that translation unit, so two
+# libraries that each embed cws link into one program. The public
+# declarations get it through CWS_API (static CWS__UNUSED under CWS_STATIC);
+# in the pasted src/ files, every file-scope declaration or definition of a
+# non-static cws_/cws__ function or object is prefixed here with CWS__LINK
+# (empty, or static CWS__UNUSED), and a leading `extern` of one becomes
+# CWS__EXTERN. CWS__UNUSED is __attribute__((unused)) on gcc/clang: a
+# program that calls a few functions must not warn about the rest.
 # System includes stay where they are (they may sit under an #ifdef).
 # The source lists are globbed, so new files are picked up without edits.
 # POSIX sh and awk only.
@@ -80,10 +90,106 @@ function note_feature(name, value) {
     if (value != feature[name] && value + 0 > feature[name] + 0) feature[name] = value
 }
 
+# Returns the code of s without comments and with string and character
+# literals emptied; lk_comment carries an open /* */ to the next line.
+function code_only(s,    r, c, i, n, q) {
+    r = ""; n = length(s); i = 1
+    while (i <= n) {
+        c = substr(s, i, 1)
+        if (lk_comment) {
+            if (c == "*" && substr(s, i + 1, 1) == "/") { lk_comment = 0; r = r " "; i += 2 }
+            else i++
+            continue
+        }
+        if (c == "/" && substr(s, i + 1, 1) == "*") { lk_comment = 1; i += 2; continue }
+        if (c == "/" && substr(s, i + 1, 1) == "/") break
+        if (c == "\"" || c == "\047") {
+            q = c; i++
+            while (i <= n && substr(s, i, 1) != q) { if (substr(s, i, 1) == "\\") i++; i++ }
+            r = r q q; i++
+            continue
+        }
+        r = r c; i++
+    }
+    return r
+}
+
+function count(s, re) { return gsub(re, "", s) }
+
+# CWS_STATIC support (see the top of this file): returns line of file p with
+# CWS__LINK or CWS__EXTERN where it declares a cws_/cws__ function or object
+# at file scope. Tracks braces, parentheses, comments and preprocessor lines
+# in lk_* (emit() keeps them per file). A declaration this does not
+# recognise (say, a return type on its own line) keeps external linkage and
+# fails the nm check of tests/integration/test_single_header.sh.
+function linkage(p, line,    code, at_top, pos, name, before, first, after) {
+    if (p ~ /^include\//) return line
+    if (lk_pp || (!lk_comment && line ~ /^[ \t]*#/)) { lk_pp = (line ~ /\\$/); return line }
+    at_top = (!lk_comment && lk_depth == 0 && lk_paren == 0 && !lk_mid)
+    code = code_only(line)
+    lk_depth += count(code, "[{]") - count(code, "[}]")
+    lk_paren += count(code, "[(]") - count(code, "[)]")
+    if (lk_depth == 0 && lk_paren == 0 && code ~ /[^ \t]/) {
+        sub(/[ \t]+$/, "", code)
+        lk_mid = (code !~ /[;}]$/)
+    } else if (lk_depth > 0) lk_mid = 0
+    if (!at_top || line !~ /^[A-Za-z_]/) return line
+    # The declared name: the first cws_ identifier followed by ( [ = ; or ,
+    # (not a struct/union/enum tag), before any parenthesis.
+    if (!match(code, /(^|[^A-Za-z0-9_])cws_[A-Za-z0-9_]*[ \t]*[(\[=;,]/)) return line
+    pos = (substr(code, RSTART, 4) == "cws_") ? RSTART : RSTART + 1
+    before = substr(code, 1, pos - 1)
+    if (before ~ /[(]/ || before ~ /(struct|union|enum)[ \t]+$/) return line
+    name = substr(code, pos, RSTART + RLENGTH - pos)
+    sub(/[^A-Za-z0-9_].*$/, "", name)
+    after = substr(code, RSTART + RLENGTH - 1)
+    first = code; sub(/^[ \t]*/, "", first); sub(/[^A-Za-z0-9_].*$/, "", first)
+    if (first == "static" || first == "typedef") return line
+    if (first == "extern") {
+        if (after ~ /^\[[ \t]*\]/)
+            fail(p ": extern " name "[] needs its size for CWS_STATIC (a static declaration must be complete)")
+        sub(/^extern/, "CWS__EXTERN", line)
+        return line
+    }
+    defined_in_src[name] = 1
+    return "CWS__LINK " line
+}
+
+# Prints buf[from..to] of a public header. A CWS_API function that src/ does
+# not define (an API whose code has not landed yet) would be, under
+# CWS_STATIC, a static function declared and never defined, which gcc
+# reports even when unused (and no pragma scoped to the declaration stops
+# it): such a declaration is left out under CWS_STATIC.
+function print_public(from, to,    i, code, name, wrap, depth) {
+    wrap = 0; depth = 0
+    for (i = from; i <= to; i++) {
+        if (!wrap && buf[i] ~ /^CWS_API[ \t]/) {
+            code = buf[i]
+            if (match(code, /cws_[A-Za-z0-9_]*[ \t]*[(]/)) {
+                name = substr(code, RSTART, RLENGTH)
+                sub(/[ \t]*[(]$/, "", name)
+                if (!(name in defined_in_src)) {
+                    print "#ifndef CWS_STATIC /* " name ": not in src/ yet */"
+                    wrap = 1
+                }
+            }
+        }
+        print buf[i]
+        if (wrap) {
+            code = buf[i]
+            depth += count(code, "[(]") - count(code, "[)]")
+            if (depth == 0 && code ~ /;/) { print "#endif"; wrap = 0 }
+        }
+    }
+    if (wrap) fail("unterminated declaration in a public header")
+}
+
 # Emits file p with its private includes inlined (each file once).
-function emit(p,    lines, n, i, line, m, name, target, what, rest) {
+function emit(p,    lines, n, i, line, m, name, target, what, rest, sv_depth, sv_paren, sv_mid, sv_comment, sv_pp) {
     if (p in seen) return
     seen[p] = 1
+    sv_depth = lk_depth; sv_paren = lk_paren; sv_mid = lk_mid; sv_comment = lk_comment; sv_pp = lk_pp
+    lk_depth = lk_paren = lk_mid = lk_comment = lk_pp = 0
     n = 0
     while ((getline line < p) > 0) lines[++n] = line
     close(p)
@@ -124,14 +230,18 @@ function emit(p,    lines, n, i, line, m, name, target, what, rest) {
             out("/* ---- (back in " p ") ---- */")
             continue
         }
-        out(line)
+        out(linkage(p, line))
     }
+    if (p !~ /^include\// && (lk_depth != 0 || lk_paren != 0 || lk_comment))
+        fail(p ": unbalanced braces, parentheses or comment (amalgamate.sh lost track)")
+    lk_depth = sv_depth; lk_paren = sv_paren; lk_mid = sv_mid; lk_comment = sv_comment; lk_pp = sv_pp
 }
 
 BEGIN {
     # Section 3 first (buffered), so that every file it pulls in is known.
     emit("include/cws.h")
     public_done = 1
+    emit("include/cws_util.h")
     public_end = nbuf
     emit("include/cws_deflate.h")
     deflate_public_end = nbuf
@@ -184,12 +294,21 @@ BEGIN {
     print " *                   it permessage-deflate (RFC 7692): offers are then"
     print " *                   declined and compressed frames fail with 1002."
     print " *"
+    print " *   CWS_STATIC      give every function and object of the library internal"
+    print " *                   linkage (static) in the implementation file, so that"
+    print " *                   two libraries that each embed cws link into one"
+    print " *                   program without clashing. Define it before the first"
+    print " *                   include of this header, together with"
+    print " *                   CWS_IMPLEMENTATION: only that file can then call cws."
+    print " *                   Functions it does not call cost no warning (they are"
+    print " *                   marked unused) and, optimized, no code."
+    print " *"
     print " * Needs C11 (C99 compilers that accept anonymous unions, as gcc and clang"
     print " * do without -pedantic, work too). C++ files may include this header for"
     print " * the declarations (they are extern \"C\"), but the file that defines"
     print " * CWS_IMPLEMENTATION must be compiled as C."
-    print " * Library-internal functions have external linkage and the reserved prefix"
-    print " * cws__; file-local ones are static."
+    print " * Library-internal functions have external linkage (internal under"
+    print " * CWS_STATIC) and the reserved prefix cws__; file-local ones are static."
     print " *"
     for (i = 1; i <= nlic; i++) print (lic[i] == "" ? " *" : " * " lic[i])
     print " */"
@@ -204,10 +323,27 @@ BEGIN {
     }
     print "#endif"
     print ""
-    for (i = 1; i <= public_end; i++) print buf[i]
+    print "/* CWS_STATIC: the public functions become static (and unused-warning"
+    print " * free), here and through CWS__LINK in the implementation below. */"
+    print "#ifndef CWS__UNUSED"
+    print "#if defined(__GNUC__) || defined(__clang__)"
+    print "#define CWS__UNUSED __attribute__((unused))"
+    print "#else"
+    print "#define CWS__UNUSED"
+    print "#endif"
+    print "#endif"
+    print "#if defined(CWS_STATIC) && !defined(CWS_IMPLEMENTATION)"
+    print "#error \"cws.h: CWS_STATIC makes cws private to the file that compiles it: define CWS_IMPLEMENTATION too, before the include\""
+    print "#endif"
+    print "#if defined(CWS_STATIC) && !defined(CWS_API)"
+    print "#define CWS_API static CWS__UNUSED"
+    print "#define CWS__API_STATIC"
+    print "#endif"
+    print ""
+    print_public(1, public_end)
     print ""
     print "#ifndef CWS_NO_DEFLATE"
-    for (i = public_end + 1; i <= deflate_public_end; i++) print buf[i]
+    print_public(public_end + 1, deflate_public_end)
     print "#endif /* CWS_NO_DEFLATE */"
     print ""
     print "/* ======================================================================"
@@ -215,6 +351,19 @@ BEGIN {
     print " * ==================================================================== */"
     print "#if defined(CWS_IMPLEMENTATION) && !defined(CWS__IMPLEMENTATION_DONE)"
     print "#define CWS__IMPLEMENTATION_DONE"
+    print ""
+    print "/* Linkage of the library functions and objects (tools/amalgamate.sh"
+    print " * puts these in front of each): external, or static under CWS_STATIC. */"
+    print "#ifdef CWS_STATIC"
+    print "#ifndef CWS__API_STATIC"
+    print "#error \"cws.h: define CWS_STATIC before the first include of cws.h in this file, and leave CWS_API undefined\""
+    print "#endif"
+    print "#define CWS__LINK static CWS__UNUSED"
+    print "#define CWS__EXTERN static CWS__UNUSED"
+    print "#else"
+    print "#define CWS__LINK"
+    print "#define CWS__EXTERN extern"
+    print "#endif"
     if (nfeature > 0) {
         print ""
         print "/* glibc fixes its feature set at the first system include; if that came"

@@ -5,7 +5,7 @@
 #
 # Public names are every cws_* and CWS_* identifier in the header outside
 # comments: functions, types, struct/enum tags, macros and enum constants
-# (the include guard CWS_H aside). "Mentioned" means the name appears in
+# (include guards and private CWS__ macros aside). "Mentioned" means the name appears in
 # the doc as a whole word.
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,7 +39,7 @@ names=$(awk '
             line = substr(line, k + 2); incomment = 1
         }
         print outl
-    }' "$header" | grep -oE '\b(cws_[A-Za-z0-9_]+|CWS_[A-Z0-9_]+)\b' | grep -vx 'CWS_H' | sort -u)
+    }' "$header" | grep -oE '\b(cws_[A-Za-z0-9_]+|CWS_[A-Z0-9_]+)\b' | grep -vxE 'CWS_(UTIL_|DEFLATE_)?H|CWS__[A-Z0-9_]+' | sort -u)
 
 missing=0
 for n in $names; do

@@ -32,7 +32,7 @@ $(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE)
 		echo "warning: $(SINGLE) is out of date (run 'make single-header'); testing it as it is" >&2
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(SINGLE_IMPL_OBJ)
+$(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(SINGLE_IMPL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
@@ -58,7 +58,7 @@ pc_rel = $(patsubst $(PREFIX)%,$${prefix}%,$(1))
 
 install: lib $(INSTALL_BIN)
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
-	$(INSTALL) -m 644 include/cws.h $(DESTDIR)$(INCLUDEDIR)/cws.h
+	$(INSTALL) -m 644 include/cws.h include/cws_util.h include/cws_deflate.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libcws.a
 	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libcws.so.$(VERSION)
 	ln -sf libcws.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcws.so.$(SOMAJOR)
@@ -76,7 +76,8 @@ ifneq ($(strip $(INSTALL_BIN)),)
 endif
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/cws.h $(DESTDIR)$(PKGCONFIGDIR)/cws.pc \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/cws.h $(DESTDIR)$(INCLUDEDIR)/cws_util.h \
+	      $(DESTDIR)$(INCLUDEDIR)/cws_deflate.h $(DESTDIR)$(PKGCONFIGDIR)/cws.pc \
 	      $(DESTDIR)$(LIBDIR)/libcws.a $(DESTDIR)$(LIBDIR)/libcws.so \
 	      $(DESTDIR)$(LIBDIR)/libcws.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libcws.so.$(VERSION)
 	for p in $(INSTALL_PROGRAMS); do \

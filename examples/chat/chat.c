@@ -4,6 +4,8 @@
 #include "chat.h"
 #include "json.h"
 
+#include <cws_util.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -333,7 +335,7 @@ static void post_message(chat_client *cl, const json_field *text) {
         return;
     }
     if (history_needs_sync(c->hist) && !c->sync_timer)
-        c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c);
+        c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c, NULL);
     if (c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, b->data, b->len, NULL);
 }
 
@@ -371,7 +373,7 @@ static int within_rate(chat_client *cl) {
 static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
     chat_client *cl = user;
     if (!within_rate(cl)) {
-        cws_socket_close(s, CWS_CLOSE_POLICY, "rate limit exceeded");
+        cws_socket_close(s, CWS_CLOSE_POLICY, "rate limit exceeded", 19);
         return;
     }
     if (opcode != CWS_OP_TEXT) {
@@ -422,4 +424,5 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
     free(cl);
 }
 
-const cws_socket_callbacks chat_socket_callbacks = {on_open, on_message, on_pong, on_close};
+const cws_socket_callbacks chat_socket_callbacks = {
+    .on_open = on_open, .on_message = on_message, .on_pong = on_pong, .on_close = on_close};

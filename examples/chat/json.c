@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <cws.h>
+#include <cws_util.h>
 
 #include <inttypes.h>
 #include <stdio.h>

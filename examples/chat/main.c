@@ -10,6 +10,7 @@
 #include "chat.h"
 #include "options.h"
 #include "site.h"
+#include "../common/signal_pipe.h"
 
 #include <cws.h>
 
@@ -31,40 +32,10 @@ typedef struct app {
     int stopping;
 } app;
 
-/* The write end of the self-pipe. A signal handler can reach nothing
- * else, so this one global is the price of async-signal safety. */
-static volatile sig_atomic_t signal_fd = -1;
-
-static void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    if (signal_fd >= 0 && write(signal_fd, &b, 1) < 0) { /* pipe full: a wake-up is pending anyway */
-    }
-    errno = saved;
-}
-
-static int install_signals(app *a) {
-    if (pipe(a->signal_pipe) < 0) return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(a->signal_pipe[i], F_SETFD, FD_CLOEXEC);
-        fcntl(a->signal_pipe[i], F_SETFL, O_NONBLOCK);
-    }
-    signal_fd = a->signal_pipe[1];
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) return -1;
-    return 0;
-}
-
 /* Runs in the loop, not in the handler: any API call is allowed here. */
 static void on_signal_pipe(cws_loop *loop, int fd, void *user) {
     app *a = user;
-    unsigned char b[16];
-    while (read(fd, b, sizeof b) > 0) { /* drain: one wake-up is enough */
-    }
+    signal_pipe_drain(fd);
     if (a->stopping) {
         fprintf(stderr, "cws-chat: second signal, stopping now\n");
         cws_loop_stop(loop);
@@ -109,7 +80,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     chat_config cc = {o.rate, o.burst, o.high_water / 2};
-    a.loop = cws_loop_new();
+    a.loop = cws_loop_new(NULL);
     a.room = a.loop ? chat_new(a.loop, h, &cc) : NULL;
     if (!a.room) {
         fprintf(stderr, "cws-chat: out of memory\n");
@@ -137,7 +108,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     chat_set_server(a.room, a.server);
-    if (install_signals(&a) < 0 || cws_loop_watch_fd(a.loop, a.signal_pipe[0], on_signal_pipe, &a) < 0) {
+    if (signal_pipe_install(a.signal_pipe) < 0 || cws_loop_watch_fd(a.loop, a.signal_pipe[0], on_signal_pipe, &a) < 0) {
         fprintf(stderr, "cws-chat: cannot set up signal handling: %s\n", strerror(errno));
         rc = 1;
         goto out;

@@ -3,6 +3,8 @@
 
 #include "site.h"
 
+#include <cws_util.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -15,8 +15,10 @@
 
 #include "line_buffer.h"
 #include "options.h"
+#include "../common/signal_pipe.h"
 
 #include <cws.h>
+#include <cws_util.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +71,7 @@ static void start_close(client *c) {
     stdin_stop(c);
     if (c->sock && !c->we_closed) {
         c->we_closed = 1;
-        cws_socket_close(c->sock, CWS_CLOSE_NORMAL, "");
+        cws_socket_close(c->sock, CWS_CLOSE_NORMAL, "", 0);
     }
 }
 
@@ -124,7 +126,7 @@ static void on_stdin_readable(cws_loop *loop, int fd, void *user) {
     /* Backpressure: stop reading until the server has taken the queue. */
     cws_loop_unwatch_fd(loop, STDIN_FILENO);
     c->stdin_watched = 0;
-    c->stdin_timer = cws_timer_start(loop, CLIENT_RESUME_MS, CLIENT_RESUME_MS, on_resume_tick, c);
+    c->stdin_timer = cws_timer_start(loop, CLIENT_RESUME_MS, CLIENT_RESUME_MS, on_resume_tick, c, NULL);
 }
 
 static void on_resume_tick(cws_loop *loop, void *user) {
@@ -152,7 +154,7 @@ static void stdin_start(client *c) {
     if (cws_loop_watch_fd(c->loop, STDIN_FILENO, on_stdin_readable, c) == CWS_OK)
         c->stdin_watched = 1;
     else
-        c->stdin_timer = cws_timer_start(c->loop, 0, 1, on_file_tick, c);
+        c->stdin_timer = cws_timer_start(c->loop, 0, 1, on_file_tick, c, NULL);
 }
 
 static void stdin_stop(client *c) {
@@ -245,44 +247,15 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
 
 /* ---- signals: a self-pipe turns Ctrl-C into a loop event ---- */
 
-/* A signal handler can reach nothing but globals; this one is set once
- * before the handlers are installed and never changes after. */
-static int client_signal_pipe_write = -1;
-
-static void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    if (write(client_signal_pipe_write, &b, 1) < 0) { /* a full pipe already wakes us */ }
-    errno = saved;
-}
-
 static void on_signal_readable(cws_loop *loop, int fd, void *user) {
     client *c = user;
-    unsigned char buf[16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) c->interrupted += (int)n;
+    c->interrupted += signal_pipe_drain(fd);
     if (c->interrupted == 1) {
         start_close(c); /* the partial line, if any, is dropped */
     } else {
         fputs("cws-client: interrupted again, not waiting for the close\n", stderr);
         cws_loop_stop(loop);
     }
-}
-
-static int install_signal_pipe(int fds[2]) {
-    if (pipe(fds) != 0) return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    client_signal_pipe_write = fds[1];
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
-    return 0;
 }
 
 /* ---- main ---- */
@@ -302,7 +275,7 @@ static int closed_status(const client *c) {
 /* Runs an open connection to its end; returns the exit status. */
 static int run_session(client *c) {
     int sig_fds[2] = {-1, -1};
-    if (install_signal_pipe(sig_fds) != 0 ||
+    if (signal_pipe_install(sig_fds) != 0 ||
         cws_loop_watch_fd(c->loop, sig_fds[0], on_signal_readable, c) != CWS_OK) {
         fprintf(stderr, "cws-client: cannot set up signals: %s\n", strerror(errno));
         return 1;
@@ -311,7 +284,7 @@ static int run_session(client *c) {
     if (c->opt.ping_seconds > 0) {
         uint64_t ms = (uint64_t)(c->opt.ping_seconds * 1000);
         if (ms == 0) ms = 1;
-        c->ping_timer = cws_timer_start(c->loop, ms, ms, on_ping_tick, c);
+        c->ping_timer = cws_timer_start(c->loop, ms, ms, on_ping_tick, c, NULL);
     }
     if (!c->closed) cws_loop_run(c->loop); /* until on_close or a second Ctrl-C */
     cws_loop_unwatch_fd(c->loop, sig_fds[0]);
@@ -331,7 +304,7 @@ int main(int argc, char **argv) {
         return status == 1 ? 0 : 2;
     }
     line_buffer_init(&c.lines, CLIENT_MAX_LINE);
-    c.loop = cws_loop_new();
+    c.loop = cws_loop_new(NULL);
     if (!c.loop) {
         fputs("cws-client: cannot create the event loop\n", stderr);
         return 1;

@@ -13,6 +13,8 @@
 
 #include <cws.h>
 
+#include "../common/signal_pipe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -58,18 +60,6 @@ static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *dat
 
 /* ---- signals: a self-pipe turns SIGINT/SIGTERM into a loop event ---- */
 
-/* A signal handler can reach nothing but globals; this one is set once in
- * main() before the handlers are installed and never changes after. */
-static int echo_signal_pipe_write = -1;
-
-static void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    /* write() is async-signal-safe; a full pipe already holds a wake-up. */
-    if (write(echo_signal_pipe_write, &b, 1) < 0) { /* nothing to do */ }
-    errno = saved;
-}
-
 static void poll_shutdown_done(cws_loop *loop, void *user) {
     echo_app *app = user;
     if (cws_server_done(app->server)) cws_loop_stop(loop);
@@ -77,31 +67,14 @@ static void poll_shutdown_done(cws_loop *loop, void *user) {
 
 static void on_signal_readable(cws_loop *loop, int fd, void *user) {
     echo_app *app = user;
-    unsigned char buf[16];
-    while (read(fd, buf, sizeof buf) > 0) { /* drain */ }
+    signal_pipe_drain(fd);
     if (app->shutting_down) return;
     app->shutting_down = 1;
     /* RFC 6455 §7.4.1: 1001 "going away" tells clients the server is
      * stopping, so they may reconnect later. */
     cws_server_shutdown(app->server, CWS_CLOSE_GOING_AWAY, ECHO_SHUTDOWN_MS);
     /* The server has no "shutdown finished" callback: look every 20 ms. */
-    cws_timer_start(loop, 0, 20, poll_shutdown_done, app);
-}
-
-static int install_signal_pipe(int fds[2]) {
-    if (pipe(fds) != 0) return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    echo_signal_pipe_write = fds[1];
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
-    return 0;
+    cws_timer_start(loop, 0, 20, poll_shutdown_done, app, NULL);
 }
 
 /* ---- command line ---- */
@@ -161,7 +134,7 @@ static int parse_options(int argc, char **argv, echo_options *o) {
             o->max_message = (size_t)n;
         } else if (strcmp(arg, "--high-water") == 0 && parse_number(val, 1, SIZE_MAX, &n) == 0) {
             o->high_water = (size_t)n;
-        } else if (strcmp(arg, "--ping-interval") == 0 && parse_number(val, 0, UINT32_MAX - 1, &n) == 0) {
+        } else if (strcmp(arg, "--ping-interval") == 0 && parse_number(val, 0, CWS_DISABLED - 1, &n) == 0) {
             o->ping_interval_ms = (uint32_t)n;
         } else if (strcmp(arg, "--handshake-timeout") == 0 &&
                    parse_number(val, 1, UINT32_MAX, &n) == 0) {
@@ -185,8 +158,8 @@ int main(int argc, char **argv) {
 
     echo_app app = {0};
     int sig_fds[2];
-    app.loop = cws_loop_new();
-    if (!app.loop || install_signal_pipe(sig_fds) != 0) {
+    app.loop = cws_loop_new(NULL);
+    if (!app.loop || signal_pipe_install(sig_fds) != 0) {
         fprintf(stderr, "cws-echo: cannot set up the event loop: %s\n", strerror(errno));
         return 1;
     }
@@ -198,8 +171,8 @@ int main(int argc, char **argv) {
     cfg.max_message_size = opt.max_message;
     cfg.high_water = opt.high_water ? opt.high_water : echo_default_high_water(opt.max_message);
     /* In the config 0 means "the default"; on our command line it means
-     * "never", which the config spells (uint32_t)-1. */
-    cfg.ping_interval_ms = opt.ping_interval_ms ? opt.ping_interval_ms : UINT32_MAX;
+     * "never", which the config spells CWS_DISABLED. */
+    cfg.ping_interval_ms = opt.ping_interval_ms ? opt.ping_interval_ms : CWS_DISABLED;
     cfg.handshake_timeout_ms = opt.handshake_timeout_ms;
     cfg.cb.on_message = on_message;
     cfg.user = &app;

@@ -41,10 +41,9 @@ typedef struct client {
 
 /* on_message: echo. cws_conn_send only queues bytes in the connection's
  * output buffer; the poll loop below writes them to the socket. */
-static int echo_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static void echo_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     (void)user;
     cws_conn_send(c, opcode, data, len);
-    return 0;
 }
 
 static int listen_on(int port) {
@@ -110,7 +109,7 @@ static void client_handshake(client *cl, uint8_t *data, size_t len) {
     ptrdiff_t r = cws_hs_server_parse(&cl->req, &opts, cl->head, cl->head_len);
     if (r == CWS_ERR_AGAIN) return;
     if (r < 0) { /* not an upgrade, or a refused one: answer and hang up */
-        int status = r == CWS_ERR_HTTP ? cl->req.status : 426;
+        int status = r == CWS_ERR_NOT_UPGRADE ? 426 : cws_hs_status((int)r);
         ptrdiff_t n = cws_hs_reject(status, cl->reply, sizeof cl->reply);
         cl->reply_len = n > 0 ? (size_t)n : 0;
         cl->close_after_reply = 1;
@@ -121,7 +120,7 @@ static void client_handshake(client *cl, uint8_t *data, size_t len) {
     memset(&cfg, 0, sizeof cfg);
     cfg.role = CWS_SERVER;
     cfg.cb.on_message = echo_message; /* cb.write NULL: use cws_conn_output */
-    cl->conn = n > 0 ? cws_conn_new(&cfg) : NULL;
+    cl->conn = n > 0 ? cws_conn_new(&cfg, NULL) : NULL;
     if (!cl->conn) {
         cl->reply_len = 0;
         cl->close_after_reply = 1;

@@ -24,7 +24,7 @@ typedef struct cli_waiter {
     int done, opened, gone, err;
 } cli_waiter;
 
-/* Client-only state, s->aux for the socket's whole life; the handshake
+/* Client-only state, s->own.client for the socket's whole life; the handshake
  * parts are released once open. */
 typedef struct cli_state {
     rt_sockcfg cfg;
@@ -104,7 +104,7 @@ static int cli_parse_url(const char *url, cli_url *u) {
     return CWS_OK;
 }
 
-static cli_state *cli_of(const cws_socket *s) { return s->aux; }
+static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
 
 const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
@@ -150,7 +150,7 @@ static void cli_release_handshake(cli_state *c) {
     c->rlen = c->rcap = 0;
 }
 
-void cws__client_free_aux(cws_socket *s) {
+void cws__client_free_state(cws_socket *s) {
     cli_state *c = cli_of(s);
     if (!c) return;
     if (c->waiter) {
@@ -288,14 +288,14 @@ void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t n) {
         cli_fail(s, CWS_ERR_NOMEM, "out of memory");
         return;
     }
-    if (s->io.kind != RT_IO_DEAD && s->aux) cli_release_handshake(cli_of(s));
+    if (s->io.kind != RT_IO_DEAD && s->own.client) cli_release_handshake(cli_of(s));
 }
 
 cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err) {
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !url || !cfg) {
+    if (!loop || !url || !cfg || !rt_receive_mode_ok(cfg->receive)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -328,10 +328,9 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        sc->cb = cfg->cb;
-        sc->ping_interval = cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-        cws__sockcfg_init(sc, CWS_CLIENT, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                          cfg->close_timeout_ms);
+        rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                                cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+        (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
     cws_hs_client *hc = rt_alloc(sizeof *hc);
@@ -352,7 +351,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     }
     rt_free(u);
     if (reqlen > 0) {
-        s->aux = c;
+        s->own.client = c;
         s->io.state = RT_ST_CONNECTING;
         if (cws__outq_append(s, (const uint8_t *)req, (size_t)reqlen) < 0) reqlen = CWS_ERR_NOMEM;
     }
@@ -377,7 +376,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
     if (loop->clients) loop->clients->prev = s;
     loop->clients = s;
     cws__loop_update_now(loop);
-    cws__timer_set(loop, &s->tn, loop->now + (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000));
+    cws__timer_set(loop, &s->tn, loop->now + rt_timeout_ms(cfg->connect_timeout_ms, RT_TIMEOUT_DEFAULT_MS));
     cli_try_next(s);
     return s;
 }

@@ -46,7 +46,10 @@ int cws__fd_prepare(int fd) {
     return 0;
 }
 
-cws_loop *cws_loop_new(void) {
+cws_loop *cws_loop_new(int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_NOMEM;
     cws_loop *loop = rt_alloc(sizeof *loop);
     if (!loop) return NULL;
     memset(loop, 0, sizeof *loop);
@@ -58,11 +61,13 @@ cws_loop *cws_loop_new(void) {
 #ifndef CWS_USE_POLL
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
+        *err = errno == ENOMEM ? CWS_ERR_NOMEM : CWS_ERR_IO;
         rt_free(loop->rbuf);
         rt_free(loop);
         return NULL;
     }
 #endif
+    *err = CWS_OK;
     loop->origin_ns = loop_clock_ns();
     loop->now = 0;
     return loop;
@@ -98,19 +103,19 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     loop->pfd[loop->npfd].revents = 0;
     loop->pio[loop->npfd] = io;
     loop->npfd++;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     loop->pfd[io->poll_idx].events = loop_poll_events(events);
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+    if (!(io->events & RT_EV_REGISTERED)) return;
     size_t i = io->poll_idx, last = loop->npfd - 1;
     if (i != last) {
         loop->pfd[i] = loop->pfd[last];
@@ -152,24 +157,24 @@ int cws__loop_add(cws_loop *loop, rt_io *io, unsigned events) {
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80); /* 0x80: registered */
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 int cws__loop_mod(cws_loop *loop, rt_io *io, unsigned events) {
-    if (!(io->events & 0x80)) return -1;
+    if (!(io->events & RT_EV_REGISTERED)) return -1;
     if ((io->events & 0x7f) == events) return 0;
     struct epoll_event e;
     memset(&e, 0, sizeof e);
     e.events = loop_epoll_events(events);
     e.data.ptr = io;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &e) < 0) return -1;
-    io->events = (uint8_t)(events | 0x80);
+    io->events = (uint8_t)(events | RT_EV_REGISTERED);
     return 0;
 }
 
 void cws__loop_del(cws_loop *loop, rt_io *io) {
-    if (!(io->events & 0x80)) return;
+    if (!(io->events & RT_EV_REGISTERED)) return;
     struct epoll_event e; /* non-NULL for kernels before 2.6.9 */
     memset(&e, 0, sizeof e);
     (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, &e);

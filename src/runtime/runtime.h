@@ -38,7 +38,11 @@
  * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
  * already collected for it in the same round are skipped, never used. */
 enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
-enum { RT_EV_READ = 1, RT_EV_WRITE = 2 };
+enum {
+    RT_EV_READ = 1,
+    RT_EV_WRITE = 2,
+    RT_EV_REGISTERED = 0x80 /* in rt_io.events: the fd is known to epoll / poll */
+};
 
 typedef struct rt_io {
     int fd;
@@ -162,7 +166,13 @@ struct cws_socket {
     uint8_t why;            /* enum rt_why */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
     rt_outq *q;             /* NULL while nothing is queued */
-    void *aux;              /* server: handshake buffer; client: its state */
+    union {                 /* what only some sockets need, by owner: */
+        struct srv_hsbuf *hs_head;  /* server, handshaking: the request head
+                                       while it arrives in pieces, or NULL */
+        char *protocol;             /* server, once open: the chosen
+                                       subprotocol (a copy), or NULL */
+        struct cli_state *client;   /* client: its state, for life */
+    } own;
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
@@ -309,10 +319,31 @@ void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- socket.c */
-/* The settings server and client sockets share (0 picks the default),
- * and cfg->conn for one role (the runtime's callbacks). */
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms);
+/* The fields cws_server_config and cws_client_config share, as the user
+ * set them (0: default, CWS_DISABLED: off). */
+typedef struct rt_sock_settings {
+    int receive;
+    size_t high_water, max_message;
+    uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
+    cws_socket_callbacks cb;
+} rt_sock_settings;
+/* The runtime's defaults, the same for both roles (docs/api.md). */
+#define RT_HIGH_WATER_DEFAULT ((size_t)4 << 20)
+#define RT_PING_DEFAULT_MS 30000u
+#define RT_PONG_DEFAULT_MS 10000u
+#define RT_CLOSE_DEFAULT_MS 5000u
+#define RT_TIMEOUT_DEFAULT_MS 10000u /* handshake (server), connect (client) */
+/* A timeout that is off still arms a deadline, one that never comes in
+ * practice (24 days): nothing downstream needs a special case. */
+#define RT_NEVER_MS 0x7FFFFFFFu
+static inline uint32_t rt_timeout_ms(uint32_t v, uint32_t dflt) {
+    uint32_t ms = cws__timeout(v, dflt);
+    return ms ? ms : RT_NEVER_MS;
+}
+static inline int rt_receive_mode_ok(int m) { return m == CWS_RECEIVE_MESSAGES || m == CWS_RECEIVE_STREAM; }
+/* Resolves set into cfg, and cfg->conn for one role (the runtime's
+ * callbacks). CWS_OK or CWS_ERR_INVALID. */
+int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set);
 /* One allocation: the socket and its cws_conn (initialised, not open). */
 cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 /* Puts s on the loop's list of sockets to flush and settle this round. */
@@ -352,7 +383,7 @@ void cws__client_deadline(cws_socket *s);
 void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
-void cws__client_free_aux(cws_socket *s);
+void cws__client_free_state(cws_socket *s);
 const char *cws__client_fail_reason(const cws_socket *s);
 void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */

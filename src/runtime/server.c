@@ -1,6 +1,5 @@
-/* The server: listen and accept, the opening handshake of each socket
- * (plain HTTP through on_http), max_connections, broadcast and graceful
- * shutdown. */
+/* The server: listen and accept, max_connections, broadcast and graceful
+ * shutdown. The opening handshake of each socket is server_handshake.c. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -32,32 +31,26 @@
 
 #define SRV_ACCEPTS_PER_EVENT 64
 #define SRV_ACCEPT_BACKOFF_MS 100u
-#define SRV_LINGER_MS 2000u
 #define SRV_BUSY_LINGER_MAX 256
-#define SRV_HS_INITIAL 1024u
 
-/* The request head while it arrives in pieces. Moving the buffer resets
- * the parse (it restarts from byte 0), which happens only log(n) times.
- * A server socket's aux is this buffer while the head is incomplete, and
- * the chosen subprotocol (a NUL-terminated copy, or NULL) once open. */
-typedef struct srv_hsbuf {
-    size_t len, cap;
-    cws_hs_request req;
-    char data[];
-} srv_hsbuf;
 
+/* Resolves 0 (default) and CWS_DISABLED (off) in every setting; cfg
+ * was checked by srv_config_ok. */
 static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg = *cfg;
     srv->cfg.host = NULL; /* not kept: the caller's string may go away */
-    srv->max_connections = cfg->max_connections ? cfg->max_connections : 100000;
+    srv->max_connections = cws__limit(cfg->max_connections, 100000);
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
-    srv->handshake_timeout = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
-    rt_sockcfg *sc = &srv->scfg;
-    sc->cb = cfg->cb;
-    sc->ping_interval = cfg->ping_interval_ms == 0 ? 30000
-                        : cfg->ping_interval_ms == UINT32_MAX ? 0 : cfg->ping_interval_ms;
-    cws__sockcfg_init(sc, CWS_SERVER, cfg->high_water, cfg->max_message_size, cfg->pong_timeout_ms,
-                      cfg->close_timeout_ms);
+    srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
+    rt_sock_settings set = {cfg->receive, cfg->high_water, cfg->max_message_size, cfg->ping_interval_ms,
+                            cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+    (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
+}
+
+static int srv_config_ok(const cws_server_config *cfg) {
+    /* Unbounded request heads would let any client hold any memory. */
+    return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
+           rt_receive_mode_ok(cfg->receive);
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -106,7 +99,7 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     int dummy;
     if (!err) err = &dummy;
     *err = CWS_OK;
-    if (!loop || !cfg || cfg->port < 0 || cfg->port > 65535) {
+    if (!loop || !cfg || !srv_config_ok(cfg)) {
         *err = CWS_ERR_INVALID;
         return NULL;
     }
@@ -150,6 +143,7 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     cws__loop_update_now(loop);
     srv->next_server = loop->servers;
     loop->servers = srv;
+    *err = CWS_OK; /* a first address may have failed before one bound */
     return srv;
 }
 
@@ -240,147 +234,6 @@ void cws__server_listen_event(cws_server *srv) {
     }
 }
 
-/* ------------------------------------------------------------ handshake */
-
-void cws__server_linger(cws_socket *s) {
-    /* The request head stays until the caller is done with it (on_http may
-     * still read it after replying); srv_hs_result frees it. */
-    s->io.state = RT_ST_LINGER;
-    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
-    cws__socket_dirty(s);
-}
-
-void cws__server_reject(cws_socket *s, int status) {
-    char out[512];
-    ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
-    if (n <= 0 || cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0) {
-        cws__socket_destroy(s, RT_WHY_NOMEM);
-        return;
-    }
-    cws__server_linger(s);
-}
-
-static void srv_plain_http(cws_socket *s, const cws_http_head *head) {
-    cws_server *srv = rt_sock_server(s);
-    cws_http_reply r;
-    memset(&r, 0, sizeof r);
-    r.s = s;
-    r.head_only = cws_str_ieq(head->method, "HEAD");
-    if (srv->cfg.on_http) {
-        srv->cfg.on_http(&r, head, srv->cfg.user);
-        if (s->io.kind == RT_IO_DEAD) return;
-        if (!r.sent) cws_http_reply_send(&r, 500, "text/plain", "no reply\n", 9, NULL);
-    } else {
-        cws_http_reply_send(&r, 404, "text/plain", "Not Found\n", 10, NULL);
-    }
-}
-
-static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_t rest_len) {
-    cws_server *srv = rt_sock_server(s);
-    if (srv->shutting) {
-        cws__server_reject(s, 503);
-        return;
-    }
-    int status = srv->cfg.on_upgrade ? srv->cfg.on_upgrade(s, req, srv->cfg.user) : 0;
-    if (s->io.kind == RT_IO_DEAD) return;
-    if (!status && srv->shutting) status = 503; /* on_upgrade started a shutdown */
-    if (status) {
-        cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
-        return;
-    }
-    char out[1024];
-    ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
-    if (n <= 0) {
-        cws__server_reject(s, 500);
-        return;
-    }
-    /* Copied (only when there is one) before on_open may ask for it: the
-     * head it points into goes once the handshake is decided. */
-    if (req->protocol.len) {
-        char *p = rt_alloc(req->protocol.len + 1);
-        if (!p) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        memcpy(p, req->protocol.ptr, req->protocol.len);
-        p[req->protocol.len] = '\0';
-        s->aux = p;
-    }
-    if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
-        cws__socket_open(s, rest, rest_len) < 0)
-        cws__socket_destroy(s, RT_WHY_NOMEM);
-}
-
-/* hb is the head's buffer (NULL when the head is in the loop's read
- * buffer), detached from s->aux by the caller so that an upgrade can put
- * the subprotocol there; it is given back only if the head is still
- * incomplete. */
-static void srv_hs_result(cws_socket *s, ptrdiff_t r, cws_hs_request *req, char *buf, size_t len,
-                          srv_hsbuf *hb) {
-    if (r > 0) {
-        srv_upgrade(s, req, (uint8_t *)buf + r, len - (size_t)r);
-    } else if (r == CWS_ERR_NOT_UPGRADE) {
-        srv_plain_http(s, &req->http);
-    } else if (r == CWS_ERR_HTTP) {
-        cws__server_reject(s, req->status >= 400 ? req->status : 400);
-    } else if (r == CWS_ERR_TOO_BIG) {
-        cws__server_reject(s, 431);
-    } else if (r != CWS_ERR_AGAIN) {
-        cws__server_reject(s, 400);
-    } /* AGAIN only under the size limit: the parser says TOO_BIG at it */
-    if (s->io.kind != RT_IO_DEAD && s->io.state == RT_ST_HANDSHAKE) {
-        s->aux = hb; /* undecided: wait for more of the head */
-        return;
-    }
-    /* Decided: the head (which req and rest pointed into) is not needed. */
-    rt_free(hb);
-}
-
-void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
-    cws_server *srv = rt_sock_server(s);
-    srv_hsbuf *hb = s->aux;
-    if (!hb) {
-        /* Fast path: the whole head usually arrives in one read; parse it in
-         * the loop's buffer and allocate nothing. */
-        cws_hs_request req;
-        memset(&req, 0, sizeof req);
-        ptrdiff_t r = cws_hs_server_parse(&req, &srv->cfg.hs, (const char *)data, n);
-        if (r != CWS_ERR_AGAIN) {
-            srv_hs_result(s, r, &req, (char *)data, n, NULL);
-            return;
-        }
-        size_t cap = CWS__MAX(SRV_HS_INITIAL, n * 2);
-        hb = rt_alloc(sizeof *hb + cap);
-        if (!hb) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        memset(hb, 0, sizeof *hb);
-        hb->cap = cap;
-        memcpy(hb->data, data, n);
-        hb->len = n;
-        s->aux = hb;
-        return; /* nothing new to parse until more bytes come */
-    }
-    if (hb->cap - hb->len < n) {
-        size_t cap = CWS__MAX(hb->cap * 2, hb->len + n);
-        srv_hsbuf *nb = cws__realloc(NULL, hb, sizeof *hb + cap);
-        if (!nb) {
-            cws__socket_destroy(s, RT_WHY_NOMEM);
-            return;
-        }
-        hb = nb;
-        hb->cap = cap;
-        memset(&hb->req, 0, sizeof hb->req); /* the buffer moved: parse afresh */
-        s->aux = hb;
-    }
-    memcpy(hb->data + hb->len, data, n);
-    hb->len += n;
-    ptrdiff_t r = cws_hs_server_parse(&hb->req, &srv->cfg.hs, hb->data, hb->len);
-    s->aux = NULL;
-    srv_hs_result(s, r, &hb->req, hb->data, hb->len, hb);
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 static void srv_finish_shutdown(cws_server *srv) {
@@ -392,10 +245,10 @@ static void srv_finish_shutdown(cws_server *srv) {
 
 void cws__server_socket_gone(cws_socket *s) {
     cws_server *srv = rt_sock_server(s);
-    if (s->aux) {
-        rt_free(s->aux);
-        s->aux = NULL;
-    }
+    /* Before open it may hold the head; from open on, the subprotocol. */
+    if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
+    else rt_free(s->own.hs_head);
+    s->own.protocol = NULL;
     if (s->prev) s->prev->next = s->next;
     else srv->socks = s->next;
     if (s->next) s->next->prev = s->prev;

@@ -41,7 +41,7 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd) {
     cws_socket *s = rt_alloc(RT_SOCK_CONN_OFF + cws_conn_sizeof());
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
-    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init(rt_sock_conn_mem(s), &cfg->conn.base)) {
+    if (cws__timer_reserve(cfg->loop) < 0 || !cws_conn_init_shared(rt_sock_conn_mem(s), &cfg->conn.base, NULL)) {
         rt_free(s);
         return NULL;
     }
@@ -89,10 +89,26 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
 
 /* The conn's user is the socket's; the socket is found from the conn's
  * address (the conn is embedded right after it). */
-static int sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static int sock_hears(const cws_socket *s) { return !(s->io.flags & RT_F_REPORTED); }
+
+static void sock_conn_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
-    if (s->cfg->cb.on_message && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_message(s, user, opcode, data, len);
-    return 0;
+    if (s->cfg->cb.on_message && sock_hears(s)) s->cfg->cb.on_message(s, user, opcode, data, len);
+}
+
+static void sock_conn_begin(cws_conn *c, void *user, int opcode) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_begin && sock_hears(s)) s->cfg->cb.on_message_begin(s, user, opcode);
+}
+
+static void sock_conn_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_data && sock_hears(s)) s->cfg->cb.on_message_data(s, user, data, len);
+}
+
+static void sock_conn_end(cws_conn *c, void *user) {
+    cws_socket *s = rt_conn_sock(c);
+    if (s->cfg->cb.on_message_end && sock_hears(s)) s->cfg->cb.on_message_end(s, user);
 }
 
 static void sock_schedule_ping(cws_socket *s, uint64_t from) {
@@ -107,7 +123,7 @@ static void sock_schedule_ping(cws_socket *s, uint64_t from) {
  * also the ping's payload, needs no field of its own. */
 static uint32_t sock_ping_sent(const cws_socket *s) { return (uint32_t)(s->tn.due - s->cfg->pong_timeout); }
 
-static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     cws_socket *s = rt_conn_sock(c);
     if (s->io.flags & RT_F_AWAIT_PONG) {
         uint8_t want[4];
@@ -121,8 +137,7 @@ static int sock_conn_pong(cws_conn *c, void *user, const uint8_t *data, size_t l
             sock_schedule_ping(s, s->tn.due - s->cfg->pong_timeout);
         }
     }
-    if (s->cfg->cb.on_pong && !(s->io.flags & RT_F_REPORTED)) s->cfg->cb.on_pong(s, user, data, len);
-    return 0;
+    if (s->cfg->cb.on_pong && sock_hears(s)) s->cfg->cb.on_pong(s, user, data, len);
 }
 
 static void sock_conn_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -146,34 +161,37 @@ static uint8_t *sock_conn_reserve(cws_conn *c, size_t n) {
     return p;
 }
 
-/* Feeds received bytes to the connection. The runtime's callbacks never
- * pause cws_conn_recv, so everything is consumed unless it failed. */
+/* Feeds received bytes to the connection. No runtime callback pauses
+ * cws_conn_recv, so one call takes everything unless it fails (and then
+ * the close frame is queued). */
 static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
-    while (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) {
-        ptrdiff_t r = cws_conn_recv(rt_sock_conn(s), data, len);
-        if (r <= 0) break; /* failed: the close frame is queued */
-        data += r;
-        len -= (size_t)r;
-    }
+    if (len && rt_sock_conn(s) && !cws_conn_done(rt_sock_conn(s))) (void)cws_conn_recv(rt_sock_conn(s), data, len);
     cws__socket_dirty(s);
 }
 
-void cws__sockcfg_init(rt_sockcfg *cfg, int role, size_t high_water, size_t max_message, uint32_t pong_ms,
-                       uint32_t close_ms) {
-    cfg->high_water = high_water ? high_water : (size_t)4 << 20;
-    cfg->max_message = max_message ? max_message : CWS_MAX_MESSAGE_DEFAULT;
-    cfg->pong_timeout = pong_ms ? pong_ms : 10000;
-    cfg->close_timeout = close_ms ? close_ms : 5000;
+int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
+    if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
+    cfg->cb = set->cb;
+    cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
+    cfg->max_message = cws__limit(set->max_message, CWS_MAX_MESSAGE_DEFAULT);
+    cfg->ping_interval = cws__timeout(set->ping_interval_ms, RT_PING_DEFAULT_MS);
+    cfg->pong_timeout = rt_timeout_ms(set->pong_timeout_ms, RT_PONG_DEFAULT_MS);
+    cfg->close_timeout = rt_timeout_ms(set->close_timeout_ms, RT_CLOSE_DEFAULT_MS);
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
     cc->role = role;
-    cc->max_frame_size = cfg->max_message;
-    cc->max_message_size = cfg->max_message;
+    cc->receive = set->receive;
+    cc->max_frame_size = set->max_message;
+    cc->max_message_size = set->max_message;
     cc->cb.on_message = sock_conn_message;
+    cc->cb.on_message_begin = sock_conn_begin;
+    cc->cb.on_message_data = sock_conn_data;
+    cc->cb.on_message_end = sock_conn_end;
     cc->cb.on_pong = sock_conn_pong;
     cc->cb.on_close = sock_conn_close;
     cc->cb.write = sock_conn_write;
+    return CWS_OK;
 }
 
 int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
@@ -216,7 +234,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
     if (rt_sock_server(s)) {
         cws__server_socket_gone(s);
     } else {
-        cws__client_free_aux(s);
+        cws__client_free_state(s);
         if (s->prev) s->prev->next = s->next;
         else if (loop->clients == s) loop->clients = s->next;
         if (s->next) s->next->prev = s->prev;
@@ -226,7 +244,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
 }
 
 void cws__socket_free(cws_socket *s) {
-    if (!s->cfg->server) rt_free(s->aux); /* the client's settings: s->cfg */
+    if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
     rt_free(s);
 }
 
@@ -304,7 +322,7 @@ void cws__socket_service(cws_socket *s) {
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
-    if (s->io.events & 0x80) (void)cws__loop_mod(loop, &s->io, want);
+    if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
 void cws__socket_settle_all(cws_loop *loop) {
@@ -409,26 +427,39 @@ static int sock_usable(const cws_socket *s) {
            !(s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED));
 }
 
+/* After queueing: the socket flushes this round, and a data frame may
+ * take it over its high-water mark. */
+static int sock_sent(cws_socket *s, int rc, int data) {
+    cws__socket_dirty(s);
+    if (data) cws__socket_check_high_water(s);
+    return rc;
+}
+
 int cws_socket_send(cws_socket *s, int opcode, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    /* A text frame that is not UTF-8 would make the peer fail with 1007. */
-    if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    int rc = cws_conn_send(rt_sock_conn(s), opcode, data, len);
-    cws__socket_dirty(s);
-    cws__socket_check_high_water(s);
-    return rc;
+    return sock_sent(s, cws_conn_send(rt_sock_conn(s), opcode, data, len), 1);
+}
+
+int cws_socket_send_fragment(cws_socket *s, int opcode, const void *data, size_t len, int fin) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_send_fragment(rt_sock_conn(s), opcode, data, len, fin), 1);
 }
 
 int cws_socket_ping(cws_socket *s, const void *data, size_t len) {
     if (!s || (len && !data)) return CWS_ERR_INVALID;
     if (!sock_usable(s)) return CWS_ERR_CLOSED;
-    int rc = cws_conn_ping(rt_sock_conn(s), data, len);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_ping(rt_sock_conn(s), data, len), 0);
 }
 
-int cws_socket_close(cws_socket *s, int code, const char *reason) {
+int cws_socket_pong(cws_socket *s, const void *data, size_t len) {
+    if (!s || (len && !data)) return CWS_ERR_INVALID;
+    if (!sock_usable(s)) return CWS_ERR_CLOSED;
+    return sock_sent(s, cws_conn_pong(rt_sock_conn(s), data, len), 0);
+}
+
+int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len) {
     if (!s || s->io.kind == RT_IO_DEAD) return CWS_ERR_INVALID;
     if (s->io.flags & RT_F_REPORTED) return CWS_ERR_CLOSED;
     if (!rt_sock_conn(s)) {
@@ -439,9 +470,7 @@ int cws_socket_close(cws_socket *s, int code, const char *reason) {
         cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now);
         return CWS_OK;
     }
-    int rc = cws_conn_close(rt_sock_conn(s), code, reason, reason ? strlen(reason) : 0);
-    cws__socket_dirty(s);
-    return rc;
+    return sock_sent(s, cws_conn_close(rt_sock_conn(s), code, reason, reason_len), 0);
 }
 
 size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
@@ -459,12 +488,11 @@ cws_conn *cws_socket_conn(cws_socket *s) { return s ? rt_sock_conn(s) : NULL; }
 cws_loop *cws_socket_loop(const cws_socket *s) { return s ? rt_sock_loop(s) : NULL; }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
- * aux (only when one was chosen), a client in its own state. */
+ * own.protocol (only when one was chosen), a client in its own state. */
 const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
-    /* Before open, a server socket's aux is its request head. */
-    return s->io.state >= RT_ST_OPEN && s->aux ? (const char *)s->aux : "";
+    return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */

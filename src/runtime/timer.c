@@ -135,8 +135,12 @@ void cws__timer_free_all(cws_loop *loop) {
 }
 
 cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_ms, cws_timer_fn fn,
-                           void *user) {
+                           void *user, int *err) {
+    int dummy;
+    if (!err) err = &dummy;
+    *err = CWS_ERR_INVALID;
     if (!loop || !fn) return NULL;
+    *err = CWS_ERR_NOMEM;
     cws_timer *t = rt_alloc(sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
@@ -144,6 +148,7 @@ cws_timer *cws_timer_start(cws_loop *loop, uint64_t delay_ms, uint64_t interval_
         rt_free(t);
         return NULL;
     }
+    *err = CWS_OK;
     t->node.slot = RT_T_NONE;
     t->node.kind = RT_T_USER;
     t->loop = loop;

@@ -21,7 +21,7 @@ int main(void) {
     if (cws_utf8_validate("\xc3", 1) != CWS_ERR_UTF8) return 1;
 #ifndef CWS_NO_RUNTIME
     /* The runtime is there: a loop can be made and freed. */
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     if (!loop) return 1;
     cws_loop_free(loop);
 #endif

@@ -112,14 +112,17 @@ static int drv_pause(drv *d) {
 static int drv_check_send(drv *d, int r) {
     if (r != CWS_OK && r != CWS_ERR_CLOSED) fprintf(stderr, "send from a callback: %s\n", cws_strerror(r));
     FUZZ_CHECK(r == CWS_OK || r == CWS_ERR_CLOSED || r == CWS_ERR_IO || r == CWS_ERR_NOMEM ||
-               r == CWS_ERR_RANDOM || r == CWS_ERR_STATE);
+               r == CWS_ERR_RANDOM || r == CWS_ERR_STATE || r == CWS_ERR_UTF8);
     if (r == CWS_ERR_NOMEM || r == CWS_ERR_IO) FUZZ_CHECK(d->injected);
+    /* The echo of valid text is valid text, unless an injected fault made
+     * it drop a fragment (sends check UTF-8 across fragments). */
+    if (r == CWS_ERR_UTF8) FUZZ_CHECK(d->injected && !d->cfg.whole);
     /* After a refused last fragment our echo's message is still open. */
     if (r == CWS_ERR_STATE) FUZZ_CHECK(d->injected && !d->cfg.whole);
     return r;
 }
 
-static int drv_on_begin(cws_conn *c, void *user, int opcode) {
+static void drv_on_begin(cws_conn *c, void *user, int opcode) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && (opcode == CWS_OP_TEXT || opcode == CWS_OP_BINARY));
     FUZZ_CHECK(d->cur_op == 0);
@@ -127,51 +130,51 @@ static int drv_on_begin(cws_conn *c, void *user, int opcode) {
     d->cur.len = 0;
     d->echo_started = 0;
     /* A pause here is a delivered begin: the data follows on resume. */
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
-static int drv_on_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void drv_on_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && d->cur_op != 0 && len > 0);
     drv_bytes_add(&d->cur, data, len);
     /* The echo's first fragment is the first one the library took. */
     int r = cws_conn_send_fragment(c, d->echo_started ? CWS_OP_CONT : d->cur_op, data, len, 0);
     if (drv_check_send(d, r) == CWS_OK) d->echo_started = 1;
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
-static int drv_on_end(cws_conn *c, void *user) {
+static void drv_on_end(cws_conn *c, void *user) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && d->cur_op != 0);
     if (d->cur_op == CWS_OP_TEXT) FUZZ_CHECK(cws_utf8_validate(d->cur.p, d->cur.len) == CWS_OK);
     drv_log_add(&d->messages, d->cur_op, d->cur.p, d->cur.len);
     drv_check_send(d, cws_conn_send_fragment(c, d->echo_started ? CWS_OP_CONT : d->cur_op, NULL, 0, 1));
     d->cur_op = 0;
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
-static int drv_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static void drv_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && (opcode == CWS_OP_TEXT || opcode == CWS_OP_BINARY));
     FUZZ_CHECK(len <= (d->cfg.max_message ? d->cfg.max_message : CWS_MAX_MESSAGE_DEFAULT));
     if (opcode == CWS_OP_TEXT) FUZZ_CHECK(cws_utf8_validate(data, len) == CWS_OK);
     drv_log_add(&d->messages, opcode, data, len);
     drv_check_send(d, cws_conn_send(c, opcode, data, len));
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
-static int drv_on_ping(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void drv_on_ping(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && len <= CWS_CONTROL_MAX);
     drv_log_add(&d->pings, CWS_OP_PING, data, len);
     if (d->cfg.no_auto_pong) drv_check_send(d, cws_conn_pong(c, data, len));
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
-static int drv_on_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void drv_on_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     drv *d = user;
     FUZZ_CHECK(c == d->c && len <= CWS_CONTROL_MAX && (len == 0 || data != NULL));
-    return drv_pause(d);
+    if (drv_pause(d)) cws_conn_pause(c);
 }
 
 static void drv_on_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -244,16 +247,14 @@ typedef struct drv_peer {
     int closed, close_code;
 } drv_peer;
 
-static int drv_peer_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static void drv_peer_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     (void)c;
     drv_log_add(&((drv_peer *)user)->messages, opcode, data, len);
-    return 0;
 }
 
-static int drv_peer_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void drv_peer_pong(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     (void)c;
     drv_log_add(&((drv_peer *)user)->pongs, CWS_OP_PING, data, len);
-    return 0;
 }
 
 static void drv_peer_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -277,7 +278,7 @@ static void drv_check_peer(const drv *d) {
     pc.cb.on_pong = drv_peer_pong;
     pc.cb.on_close = drv_peer_close;
     pc.user = &peer;
-    cws_conn *c = cws_conn_new(&pc);
+    cws_conn *c = cws_conn_new(&pc, NULL);
     FUZZ_CHECK(c != NULL);
     uint8_t *buf = fuzz_dup(d->out.p, d->out.len);
     ptrdiff_t r = cws_conn_recv(c, buf, d->out.len);
@@ -346,6 +347,7 @@ static void drv_init(drv *d, const drv_config *cfg) {
     if (cfg->whole) {
         cc.cb.on_message = drv_on_message;
     } else {
+        cc.receive = CWS_RECEIVE_STREAM;
         cc.cb.on_message_begin = drv_on_begin;
         cc.cb.on_message_data = drv_on_data;
         cc.cb.on_message_end = drv_on_end;
@@ -357,7 +359,7 @@ static void drv_init(drv *d, const drv_config *cfg) {
     cc.user = d;
     cc.alloc.fn = drv_alloc;
     cc.alloc.user = d;
-    d->c = cws_conn_new(&cc);
+    d->c = cws_conn_new(&cc, NULL);
 }
 
 /* Runs the stream through a connection configured by cfg, checks every

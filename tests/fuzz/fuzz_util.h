@@ -5,6 +5,7 @@
 #define CWS_FUZZ_UTIL_H
 
 #include <cws.h>
+#include <cws_util.h>
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory and undefined-behaviour checks of every unit test:
-#   1. builds them with ASan+UBSan (make SANITIZE=1 BUILD=$BUILD-asan tests)
-#      and runs each one; any sanitizer report fails it;
+#   1. builds them with ASan+UBSan into $BUILD/sanitizers/asan and runs
+#      each one; any sanitizer report fails it (1b: the poll backend's
+#      runtime tests the same way, from $BUILD/sanitizers/poll-asan);
 #   2. runs each unit test binary of $BUILD/tests/ under valgrind (memcheck,
 #      definite and indirect leaks are errors);
 #   3. runs $BUILD/cws-echo under valgrind through the conformance suite.
@@ -10,9 +11,15 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-ASAN_BUILD=$BUILD-asan
+# Everything this script builds or writes stays under $BUILD, so `make
+# clean` removes it. The sanitizers/ level keeps the names apart from
+# $BUILD/asan, the top Makefile's default for `make SANITIZE=1` (which may
+# itself be this BUILD: then these nest as build/asan/sanitizers/...).
+SAN_DIR=$BUILD/sanitizers
+ASAN_BUILD=$SAN_DIR/asan
+POLL_BUILD=$SAN_DIR/poll-asan
 VALGRIND_TIMEOUT=${VALGRIND_TIMEOUT:-120}
-LOGS=$BUILD/sanitizer-logs
+LOGS=$SAN_DIR/logs
 failed=0; ran=0
 mkdir -p "$LOGS"
 
@@ -39,7 +46,6 @@ done
 
 # 1b. The poll(2) backend (the default off Linux) under ASan+UBSan: the
 #     runtime's unit tests, built with -DCWS_USE_POLL.
-POLL_BUILD=$BUILD-poll-asan
 echo "--- building the runtime tests with -DCWS_USE_POLL and ASan+UBSan into $POLL_BUILD"
 if ! make -s SANITIZE=1 BUILD="$POLL_BUILD" OPT="-O1 -g -DCWS_USE_POLL" -j2 tests \
         >"$LOGS/poll-asan-build.log" 2>&1; then

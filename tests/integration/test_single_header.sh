@@ -9,6 +9,11 @@
 #     values (RFC 6455 §1.3 accept key, FIPS 180 SHA-1 of "abc");
 #   - leaves all socket code out under CWS_NO_RUNTIME;
 #   - defines no external symbol outside the cws_/cws__ namespace;
+#   - under CWS_STATIC defines no external symbol at all (gcc and clang,
+#     with and without CWS_NO_RUNTIME / CWS_NO_DEFLATE), and two libraries
+#     that each embed it (tests/dist/static_*.c) link into one program, also
+#     next to an ordinary copy, and both work; the misuses it names get
+#     their #error;
 #   - serves C++ files the declarations (the implementation stays C);
 #   - refuses, with a clear #error, an implementation file that included a
 #     system header first under strict C (the POSIX macros come too late).
@@ -82,6 +87,74 @@ gcc -std=c11 $flags -c tests/dist/two_impl.c -o "$work/syms.o"
 foreign=$(nm -g --defined-only "$work/syms.o" | awk '{ print $3 }' | grep -v '^cws_' | grep -vx 'two_accept_key' || true)
 [ -z "$foreign" ] && ok "every external symbol starts with cws_" ||
     fail "external symbols without the cws_ prefix (make them static or cws__):" $foreign
+
+# CWS_STATIC: an implementation file exports nothing, whatever is left out.
+printf '#define CWS_STATIC\n#define CWS_IMPLEMENTATION\n#include "%s/single/cws.h"\n' "$PWD" > "$work/static.c"
+for cc in gcc clang; do
+    command -v $cc >/dev/null || continue
+    for extra in "" "-DCWS_NO_RUNTIME" "-DCWS_NO_DEFLATE" "-DCWS_NO_RUNTIME -DCWS_NO_DEFLATE"; do
+        name="$cc${extra:+ $extra}"
+        if ! $cc -std=c11 $flags $extra -c "$work/static.c" -o "$work/static.o" 2>"$work/static.log"; then
+            head -n 20 "$work/static.log"
+            fail "CWS_STATIC implementation file ($name) does not compile"
+            continue
+        fi
+        exported=$(nm --defined-only --extern-only "$work/static.o" | awk '{ print $3 }')
+        [ -z "$exported" ] && ok "CWS_STATIC exports no symbol ($name)" ||
+            fail "CWS_STATIC still exports ($name):" $exported
+    done
+done
+
+# Two libraries, each with its own private cws (A with the runtime, B
+# without), in one program; then the same next to an ordinary cws
+# (two_impl.c). As a control, two ordinary copies must clash.
+for cc in gcc clang; do
+    command -v $cc >/dev/null || continue
+    exe=$work/static-$cc
+    if ! $cc -std=c11 $flags -c tests/dist/static_a.c -o "$exe-a.o" 2>"$exe.log" ||
+       ! $cc -std=c11 $flags -c tests/dist/static_b.c -o "$exe-b.o" 2>>"$exe.log" ||
+       ! $cc -std=c11 $flags -c tests/dist/static_main.c -o "$exe-main.o" 2>>"$exe.log" ||
+       ! $cc -std=c11 $flags -c tests/dist/two_impl.c -o "$exe-two.o" 2>>"$exe.log"; then
+        head -n 20 "$exe.log"
+        fail "CWS_STATIC program ($cc) does not compile"
+        continue
+    fi
+    if $cc -o "$exe" "$exe-a.o" "$exe-b.o" "$exe-main.o" 2>>"$exe.log"; then
+        [ "$("$exe")" = ok ] && ok "two libraries embedding cws with CWS_STATIC ($cc)" ||
+            fail "CWS_STATIC program ($cc) printed '$("$exe")'"
+    else
+        head -n 20 "$exe.log"
+        fail "two libraries embedding cws with CWS_STATIC do not link ($cc)"
+    fi
+    if $cc -o "$exe-mixed" "$exe-a.o" "$exe-b.o" "$exe-main.o" "$exe-two.o" 2>>"$exe.log" &&
+       [ "$("$exe-mixed")" = ok ]; then
+        ok "CWS_STATIC copies next to an ordinary cws ($cc)"
+    else
+        head -n 20 "$exe.log"
+        fail "CWS_STATIC copies next to an ordinary cws ($cc)"
+    fi
+    if $cc -o "$exe-clash" "$exe-two.o" "$exe-two.o" 2>/dev/null; then
+        fail "control: two ordinary copies of cws linked without a clash ($cc)"
+    fi
+done
+
+# The misuses CWS_STATIC names: no CWS_IMPLEMENTATION in the file, or the
+# first include made without CWS_STATIC (the public functions would stay
+# external).
+printf '#define CWS_STATIC\n#include "%s/single/cws.h"\n' "$PWD" > "$work/static-noimpl.c"
+printf '#include "%s/single/cws.h"\n#define CWS_STATIC\n#define CWS_IMPLEMENTATION\n#include "%s/single/cws.h"\n' \
+    "$PWD" "$PWD" > "$work/static-late.c"
+for t in noimpl:'define CWS_IMPLEMENTATION too' late:'define CWS_STATIC before the first include'; do
+    f=${t%%:*} want=${t#*:}
+    if gcc -std=c11 $flags -c "$work/static-$f.c" -o "$work/static-$f.o" 2>"$work/static-$f.log"; then
+        fail "CWS_STATIC misuse ($f) compiled"
+    elif grep -q "$want" "$work/static-$f.log"; then
+        ok "CWS_STATIC misuse ($f) stopped by its #error"
+    else
+        head -n 10 "$work/static-$f.log"
+        fail "CWS_STATIC misuse ($f) failed without its #error"
+    fi
+done
 
 # C++: the declarations compile as C++ and link with the C implementation.
 if command -v g++ >/dev/null; then

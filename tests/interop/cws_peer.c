@@ -32,6 +32,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <cws.h>
+#include <cws_util.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static int peer_connect(peer_client *c, const char *base, const char *path) {
     snprintf(url, sizeof url, "%s%s", base, path);
     free(c->msg);
     memset(c, 0, sizeof *c);
-    c->loop = cws_loop_new();
+    c->loop = cws_loop_new(NULL);
     cws_client_config cfg = {0};
     cfg.max_message_size = 64u << 20;
     cfg.cb.on_message = peer_on_message;
@@ -128,7 +129,7 @@ static int peer_connect(peer_client *c, const char *base, const char *path) {
 
 static void peer_disconnect(peer_client *c) {
     if (c->sock) {
-        cws_socket_close(c->sock, CWS_CLOSE_NORMAL, NULL);
+        cws_socket_close(c->sock, CWS_CLOSE_NORMAL, NULL, 0);
         peer_wait(c, &c->closed);
     }
     cws_loop_free(c->loop); /* drops the socket if the close never ended */
@@ -212,7 +213,7 @@ static int peer_run_client(const char *echo_base, const char *base) {
     peer_disconnect(&c);
 
     if (peer_connect(&c, base, "/close-1000") == 0) {
-        int r = cws_socket_close(c.sock, CWS_CLOSE_NORMAL, "client bye");
+        int r = cws_socket_close(c.sock, CWS_CLOSE_NORMAL, "client bye", 10);
         int ok = r == CWS_OK && peer_wait(&c, &c.closed) && c.close_code == 1000;
         snprintf(detail, sizeof detail, "client saw %d %s", c.close_code, c.close_reason);
         peer_report("close_1000", ok, detail);
@@ -261,7 +262,7 @@ static int peer_on_upgrade(cws_socket *s, const cws_hs_request *req, void *user)
 static void peer_srv_open(cws_socket *s, void *user) {
     peer_conn *pc = user;
     if (strcmp(pc->path, "/ping-me") == 0) cws_socket_ping(s, PEER_PING_PAYLOAD, strlen(PEER_PING_PAYLOAD));
-    if (strcmp(pc->path, "/close-4001") == 0) cws_socket_close(s, 4001, "server bye");
+    if (strcmp(pc->path, "/close-4001") == 0) cws_socket_close(s, 4001, "server bye", 10);
 }
 
 static void peer_srv_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
@@ -305,7 +306,7 @@ static int peer_server_options(int argc, char **argv, cws_server_config *cfg) {
 }
 
 static int peer_run_server(int argc, char **argv) {
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg = {0};
     cfg.max_message_size = 64u << 20;
     cfg.high_water = 160u << 20;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 static const struct {
     const char *plain, *coded;

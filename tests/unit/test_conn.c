@@ -113,7 +113,7 @@ static void log_msg(peer *p, int op, const uint8_t *d, size_t n) {
     }
 }
 
-static int cb_begin(cws_conn *c, void *u, int op) {
+static void cb_begin(cws_conn *c, void *u, int op) {
     peer *p = u;
     assert_ptr_equal(c, p->c);
     assert_false(p->in_msg);
@@ -121,52 +121,52 @@ static int cb_begin(cws_conn *c, void *u, int op) {
     p->in_msg = 1;
     p->cur_op = op;
     p->cur.len = 0;
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
-static int cb_data(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void cb_data(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     peer *p = u;
     (void)c;
     assert_true(p->in_msg);
     assert_true(n > 0);
     text_put(&p->cur, (const char *)d, n);
     p->recv_reentry = (int)cws_conn_recv(c, NULL, 0);
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
-static int cb_end(cws_conn *c, void *u) {
+static void cb_end(cws_conn *c, void *u) {
     peer *p = u;
     (void)c;
     assert_true(p->in_msg);
     p->in_msg = 0;
     log_msg(p, p->cur_op, (const uint8_t *)text_z(&p->cur), p->cur.len);
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
-static int cb_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
+static void cb_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
     peer *p = u;
     (void)c;
     assert_non_null(d);
     log_msg(p, op, d, n);
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
-static int cb_ping(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void cb_ping(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     peer *p = u;
     (void)c;
     text_puts(&p->log, "ping:");
     text_bytes(&p->log, d, n);
     text_puts(&p->log, ";");
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
-static int cb_pong(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void cb_pong(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     peer *p = u;
     (void)c;
     text_puts(&p->log, "pong:");
     text_bytes(&p->log, d, n);
     text_puts(&p->log, ";");
-    return pause_ret(p);
+    if (pause_ret(p)) cws_conn_pause(c);
 }
 
 static void cb_close(cws_conn *c, void *u, int code, const char *reason, size_t n) {
@@ -188,6 +188,7 @@ static cws_conn_config peer_config(peer *p, int role, int whole) {
     cfg.role = role;
     cfg.user = p;
     if (whole) cfg.cb.on_message = cb_message;
+    cfg.receive = whole ? CWS_RECEIVE_MESSAGES : CWS_RECEIVE_STREAM;
     cfg.cb.on_message_begin = cb_begin;
     cfg.cb.on_message_data = cb_data;
     cfg.cb.on_message_end = cb_end;
@@ -279,7 +280,7 @@ static void run_case(const conn_case *cs, int whole, const size_t *cuts, size_t 
     cfg.max_frame_size = cs->max_frame;
     cfg.max_message_size = cs->max_message;
     cfg.no_auto_pong = cs->no_auto_pong;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_non_null(p.c);
     p.pause_all = pause;
     uint8_t *buf = malloc(cs->w.len + 1);
@@ -627,7 +628,7 @@ static void test_size_limits(void **state) {
 static cws_conn *new_peer(peer *p, int role, int whole) {
     memset(p, 0, sizeof *p);
     cws_conn_config cfg = peer_config(p, role, whole);
-    p->c = cws_conn_new(&cfg);
+    p->c = cws_conn_new(&cfg, NULL);
     assert_non_null(p->c);
     return p->c;
 }
@@ -665,7 +666,7 @@ static void test_rfc_examples_sent(void **state) {
     cws_conn_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.role = CWS_SERVER;
-    cws_conn *c = cws_conn_new(&cfg);
+    cws_conn *c = cws_conn_new(&cfg, NULL);
     assert_int_equal(cws_conn_send(c, CWS_OP_TEXT, "Hello", 5), CWS_OK);
     assert_output(c, "\x81\x05\x48\x65\x6c\x6c\x6f", 7);
     assert_int_equal(cws_conn_send_fragment(c, CWS_OP_TEXT, "Hel", 3, 0), CWS_OK);
@@ -686,7 +687,7 @@ static void test_rfc_examples_sent(void **state) {
 
     cfg.role = CWS_CLIENT;
     cfg.rng = rfc_key_rng;
-    c = cws_conn_new(&cfg);
+    c = cws_conn_new(&cfg, NULL);
     assert_int_equal(cws_conn_send(c, CWS_OP_TEXT, "Hello", 5), CWS_OK);
     assert_output(c, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
     assert_int_equal(cws_conn_pong(c, "Hello", 5), CWS_OK);
@@ -745,8 +746,8 @@ static void test_send_misuse(void **state) {
     cws_conn_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.role = 5;
-    assert_null(cws_conn_new(&cfg));
-    assert_null(cws_conn_new(NULL));
+    assert_null(cws_conn_new(&cfg, NULL));
+    assert_null(cws_conn_new(NULL, NULL));
 }
 
 /* Our close first, then theirs: on_close gets their code, done() after. */
@@ -891,7 +892,7 @@ static void test_streamed_no_alloc(void **state) {
     cfg.alloc.fn = counting_fn;
     cfg.alloc.user = &a;
     cfg.cb.write = counted_write;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_non_null(p.c);
     assert_int_equal(a.calls, 1);
     p.log.s = malloc(1 << 20);
@@ -930,7 +931,7 @@ static void test_output_buffer_released(void **state) {
     cws_conn_config cfg = peer_config(&p, CWS_SERVER, 0);
     cfg.alloc.fn = counting_fn;
     cfg.alloc.user = &a;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_int_equal(a.live, 1);
     assert_int_equal(cws_conn_buffered_amount(p.c), 0);
     assert_int_equal(cws_conn_send(p.c, CWS_OP_TEXT, "Hello", 5), CWS_OK);
@@ -967,11 +968,11 @@ static void test_failing_allocator(void **state) {
     cws_conn_config cfg = peer_config(&p, CWS_SERVER, 1);
     cfg.alloc.fn = counting_fn;
     cfg.alloc.user = &a;
-    assert_null(cws_conn_new(&cfg));
+    assert_null(cws_conn_new(&cfg, NULL));
 
     /* Output buffer. */
     a.fail_after = 1;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_non_null(p.c);
     assert_int_equal(cws_conn_send(p.c, CWS_OP_TEXT, "x", 1), CWS_ERR_NOMEM);
     assert_int_equal(cws_conn_close(p.c, 1000, NULL, 0), CWS_ERR_NOMEM);
@@ -989,7 +990,7 @@ static void test_failing_allocator(void **state) {
     /* A single-frame message needs no memory: it is delivered in place. */
     a.fail_after = 1;
     cfg.cb.write = counted_write;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     cfg.cb.write = NULL;
     w.len = 0;
     wire_frame(&w, 0x81, 1, 2, "ok", 2);
@@ -1013,7 +1014,7 @@ static void test_failing_allocator(void **state) {
     a.fail_after = 1;
     cfg.role = CWS_CLIENT;
     cfg.cb.write = counted_write;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_int_equal(cws_conn_send(p.c, CWS_OP_TEXT, "x", 1), CWS_ERR_NOMEM);
     peer_free(&p);
     assert_int_equal(a.live, 0);
@@ -1024,13 +1025,12 @@ static void test_failing_allocator(void **state) {
 
 static const uint8_t *view_seen;
 static size_t view_len;
-static int view_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
+static void view_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
     (void)c;
     (void)u;
     (void)op;
     view_seen = d;
     view_len = n;
-    return 0;
 }
 
 /* Whole-message mode: a message in one frame is a view into the recv
@@ -1045,7 +1045,7 @@ static void test_whole_mode_memory(void **state) {
     cfg.cb.on_message = view_message;
     cfg.alloc.fn = counting_fn;
     cfg.alloc.user = &a;
-    cws_conn *c = cws_conn_new(&cfg);
+    cws_conn *c = cws_conn_new(&cfg, NULL);
     wire w = {{0}, 0};
     wire_frame(&w, 0x82, 1, 100, w.b + 1000, 100);
     assert_int_equal(cws_conn_recv(c, w.b, w.len), (ptrdiff_t)w.len);
@@ -1105,7 +1105,7 @@ static void test_garbled_input(void **state) {
         memset(&p, 0, sizeof p);
         cws_conn_config cfg = peer_config(&p, role, whole);
         cfg.max_frame_size = cs.max_frame;
-        p.c = cws_conn_new(&cfg);
+        p.c = cws_conn_new(&cfg, NULL);
         size_t pos = 0;
         ptrdiff_t r = 0;
         while (pos < cs.w.len) {
@@ -1160,7 +1160,7 @@ static void test_client_masking(void **state) {
         cws_conn_config cfg = peer_config(&p, CWS_CLIENT, 0);
         cfg.rng = counting_rng;
         if (use_write) cfg.cb.write = counted_write;
-        p.c = cws_conn_new(&cfg);
+        p.c = cws_conn_new(&cfg, NULL);
         rng_calls = 0;
         free(write_log.s);
         memset(&write_log, 0, sizeof write_log);
@@ -1200,14 +1200,14 @@ static void test_client_masking(void **state) {
     cws_conn_config cfg = peer_config(&p, CWS_CLIENT, 0);
     cfg.rng = counting_rng;
     rng_fail = 1;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_int_equal(cws_conn_send(p.c, CWS_OP_TEXT, "x", 1), CWS_ERR_RANDOM);
     assert_int_equal(cws_conn_output(p.c, NULL), 0);
     rng_fail = 0;
     peer_free(&p);
     /* The default source works too. */
     cfg.rng = NULL;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     assert_int_equal(cws_conn_ping(p.c, "x", 1), CWS_OK);
     assert_out(p.c, "ping:x;");
     peer_free(&p);
@@ -1222,7 +1222,7 @@ static void test_write_failure(void **state) {
     memset(&p, 0, sizeof p);
     cws_conn_config cfg = peer_config(&p, CWS_SERVER, 0);
     cfg.cb.write = counted_write;
-    p.c = cws_conn_new(&cfg);
+    p.c = cws_conn_new(&cfg, NULL);
     write_fail = 1;
     assert_int_equal(cws_conn_send(p.c, CWS_OP_TEXT, "x", 1), CWS_ERR_IO);
     write_fail = 0;
@@ -1239,8 +1239,76 @@ static void test_conn_size(void **state) {
     assert_true(sizeof(struct cws_conn) <= 256);
 }
 
+/* Sends check UTF-8 (RFC 6455 §5.6) on the conn as on the socket: a
+ * whole message, and fragments as one stream. Nothing is sent on refusal. */
+static void test_send_checks_utf8(void **state) {
+    (void)state;
+    cws_conn_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.role = CWS_SERVER;
+    cws_conn *c = cws_conn_new(&cfg, NULL);
+    assert_non_null(c);
+    assert_int_equal(cws_conn_send(c, CWS_OP_TEXT, "\xc3\x28", 2), CWS_ERR_UTF8);
+    assert_int_equal(cws_conn_send(c, CWS_OP_TEXT, "\xe2\x82", 2), CWS_ERR_UTF8); /* cut short */
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_TEXT, "\xed\xa0\x80", 3, 1), CWS_ERR_UTF8); /* surrogate */
+    assert_int_equal(cws_conn_buffered_amount(c), 0);
+    assert_int_equal(cws_conn_send(c, CWS_OP_BINARY, "\xc3\x28", 2), CWS_OK);
+    size_t sent = cws_conn_buffered_amount(c);
+    /* "€" split across three fragments; an unfinished last one is refused
+     * and the message stays open for a correct one. */
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_TEXT, "\xe2", 1, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_CONT, "\x82", 1, 1), CWS_ERR_UTF8);
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_CONT, "\x28", 1, 0), CWS_ERR_UTF8);
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_CONT, "\x82", 1, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_CONT, "\xac", 1, 1), CWS_OK);
+    assert_true(cws_conn_buffered_amount(c) > sent);
+    /* A binary message's continuations are not text. */
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_BINARY, "\xff", 1, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_CONT, "\xe2", 1, 1), CWS_OK);
+    /* And the next text message starts afresh. */
+    assert_int_equal(cws_conn_send_fragment(c, CWS_OP_TEXT, "\x82", 1, 1), CWS_ERR_UTF8);
+    assert_int_equal(cws_conn_send(c, CWS_OP_TEXT, "fine", 4), CWS_OK);
+    cws_conn_free(c);
+}
+
+/* cws_conn_pause belongs inside a callback; 0 and CWS_DISABLED follow
+ * the config rule for the size limits; a bad receive mode is refused. */
+static void test_pause_and_config_rule(void **state) {
+    (void)state;
+    cws_conn_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.role = CWS_SERVER;
+    cfg.receive = CWS_RECEIVE_STREAM;
+    int err = 0;
+    cws_conn *c = cws_conn_new(&cfg, &err);
+    assert_non_null(c);
+    assert_int_equal(err, CWS_OK);
+    assert_int_equal(cws_conn_pause(c), CWS_ERR_STATE);
+    /* A masked binary frame announcing 32 MiB: over the default limit
+     * (1009 at once), allowed when the limit is off. */
+    uint8_t hdr[14] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0x02, 0, 0, 0, 1, 2, 3, 4};
+    uint8_t copy[14];
+    memcpy(copy, hdr, sizeof hdr);
+    assert_int_equal(cws_conn_recv(c, copy, sizeof copy), CWS_ERR_TOO_BIG);
+    cws_conn_free(c);
+    cfg.max_message_size = CWS_DISABLED;
+    cfg.max_frame_size = CWS_DISABLED;
+    c = cws_conn_new(&cfg, &err);
+    memcpy(copy, hdr, sizeof hdr);
+    assert_int_equal(cws_conn_recv(c, copy, sizeof copy), (ptrdiff_t)sizeof copy);
+    assert_int_equal(cws_conn_state(c), CWS_STATE_OPEN);
+    cws_conn_free(c);
+    cfg.receive = 2;
+    assert_null(cws_conn_new(&cfg, &err));
+    assert_int_equal(err, CWS_ERR_INVALID);
+    assert_null(cws_conn_new(NULL, &err));
+    assert_int_equal(err, CWS_ERR_INVALID);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_send_checks_utf8),
+        cmocka_unit_test(test_pause_and_config_rule),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_close_handshake_received),
         cmocka_unit_test(test_close_codes),

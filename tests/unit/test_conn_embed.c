@@ -2,6 +2,7 @@
  * and the settings model: connections made with cws_conn_init share one
  * config, cws_conn_new keeps its own copy. */
 #include <cws.h>
+#include <cws_util.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +41,7 @@ typedef struct embed_seen {
     int close_code;
 } embed_seen;
 
-static int embed_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
+static void embed_on_message(cws_conn *c, void *user, int opcode, const uint8_t *data, size_t len) {
     (void)c;
     (void)opcode;
     embed_seen *s = user;
@@ -49,17 +50,15 @@ static int embed_on_message(cws_conn *c, void *user, int opcode, const uint8_t *
     size_t keep = len < sizeof s->last ? len : sizeof s->last - 1;
     memcpy(s->last, data, keep);
     s->last[keep] = '\0';
-    return 0;
 }
 
-static int embed_on_ping(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void embed_on_ping(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     (void)c;
     embed_seen *s = user;
     s->pings++;
     assert_true(len < sizeof s->ping);
     memcpy(s->ping, data, len);
     s->ping[len] = '\0';
-    return 0;
 }
 
 static void embed_on_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -116,10 +115,10 @@ static void test_init_rejects_bad_arguments(void **state) {
     embed_heap heap = {0, 0};
     cws_conn_config cfg = embed_server_config(&heap);
     embed_slot slot;
-    assert_null(cws_conn_init(NULL, &cfg));
-    assert_null(cws_conn_init(&slot, NULL));
+    assert_null(cws_conn_init_shared(NULL, &cfg, NULL));
+    assert_null(cws_conn_init_shared(&slot, NULL, NULL));
     cfg.role = 7;
-    assert_null(cws_conn_init(&slot, &cfg));
+    assert_null(cws_conn_init_shared(&slot, &cfg, NULL));
     cws_conn_deinit(NULL); /* a no-op */
 }
 
@@ -134,7 +133,7 @@ static void test_two_conns_share_one_config(void **state) {
     memset(seen, 0, sizeof seen);
     cws_conn *c[2];
     for (int i = 0; i < 2; i++) {
-        c[i] = cws_conn_init(&mem[i], &cfg);
+        c[i] = cws_conn_init_shared(&mem[i], &cfg, NULL);
         assert_ptr_equal(c[i], (void *)&mem[i]);
         assert_null(cws_conn_user(c[i])); /* cfg.user */
         cws_conn_set_user(c[i], &seen[i]);
@@ -184,7 +183,7 @@ static void test_init_reads_the_shared_config(void **state) {
     embed_slot mem;
     embed_seen seen;
     memset(&seen, 0, sizeof seen);
-    cws_conn *c = cws_conn_init(&mem, &cfg);
+    cws_conn *c = cws_conn_init_shared(&mem, &cfg, NULL);
     cws_conn_set_user(c, &seen);
     uint8_t buf[64];
     size_t n = embed_client_frame(buf, CWS_OP_TEXT, 1, "abc");
@@ -200,7 +199,7 @@ static void test_init_reads_the_shared_config(void **state) {
 static cws_conn *embed_new_from_temporary(embed_heap *heap, embed_seen *seen) {
     cws_conn_config cfg = embed_server_config(heap);
     cfg.user = seen;
-    cws_conn *c = cws_conn_new(&cfg);
+    cws_conn *c = cws_conn_new(&cfg, NULL);
     memset(&cfg, 0xA5, sizeof cfg); /* the conn must not depend on it */
     return c;
 }
@@ -239,7 +238,7 @@ static void test_split_header_in_embedded_conn(void **state) {
         embed_slot mem;
         embed_seen seen;
         memset(&seen, 0, sizeof seen);
-        cws_conn *c = cws_conn_init(&mem, &cfg);
+        cws_conn *c = cws_conn_init_shared(&mem, &cfg, NULL);
         cws_conn_set_user(c, &seen);
         uint8_t copy[400];
         memcpy(copy, frame, n);
@@ -263,7 +262,7 @@ static void test_cut_ping_inside_a_reassembled_message(void **state) {
     embed_slot mem;
     embed_seen seen;
     memset(&seen, 0, sizeof seen);
-    cws_conn *c = cws_conn_init(&mem, &cfg);
+    cws_conn *c = cws_conn_init_shared(&mem, &cfg, NULL);
     cws_conn_set_user(c, &seen);
     uint8_t buf[256], ping[256];
     size_t pn = embed_client_frame(ping, CWS_OP_PING, 1, "are you there?");

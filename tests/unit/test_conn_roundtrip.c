@@ -64,49 +64,43 @@ static void expect_message(end *e, int op, const uint8_t *d, size_t n) {
     if (n) assert_memory_equal(d, m->data, n);
 }
 
-static int rt_begin(cws_conn *c, void *u, int op) {
+static void rt_begin(cws_conn *c, void *u, int op) {
     end *e = u;
     (void)c;
     e->cur_op = op;
     e->cur_len = 0;
-    return 0;
 }
 
-static int rt_data(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void rt_data(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     end *e = u;
     (void)c;
     assert_true(e->cur_len + n <= 70000);
     memcpy(e->cur + e->cur_len, d, n);
     e->cur_len += n;
-    return 0;
 }
 
-static int rt_end(cws_conn *c, void *u) {
+static void rt_end(cws_conn *c, void *u) {
     end *e = u;
     (void)c;
     expect_message(e, e->cur_op, e->cur, e->cur_len);
-    return 0;
 }
 
-static int rt_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
+static void rt_message(cws_conn *c, void *u, int op, const uint8_t *d, size_t n) {
     (void)c;
     expect_message(u, op, d, n);
-    return 0;
 }
 
-static int rt_ping(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void rt_ping(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     (void)c;
     expect_message(u, CWS_OP_PING, d, n);
-    return 0;
 }
 
-static int rt_pong(cws_conn *c, void *u, const uint8_t *d, size_t n) {
+static void rt_pong(cws_conn *c, void *u, const uint8_t *d, size_t n) {
     end *e = u;
     (void)c;
     (void)d;
     assert_true(n <= CWS_CONTROL_MAX);
     e->pongs_got++;
-    return 0;
 }
 
 static void rt_close(cws_conn *c, void *u, int code, const char *reason, size_t n) {
@@ -130,10 +124,11 @@ static void end_init(end *e, int role, int whole) {
     cfg.cb.on_message_data = rt_data;
     cfg.cb.on_message_end = rt_end;
     if (whole) cfg.cb.on_message = rt_message;
+    cfg.receive = whole ? CWS_RECEIVE_MESSAGES : CWS_RECEIVE_STREAM;
     cfg.cb.on_ping = rt_ping;
     cfg.cb.on_pong = rt_pong;
     cfg.cb.on_close = rt_close;
-    e->c = cws_conn_new(&cfg);
+    e->c = cws_conn_new(&cfg, NULL);
     assert_non_null(e->c);
     e->cur = malloc(70001);
 }
@@ -348,14 +343,18 @@ static void test_failure_reaches_peer(void **state) {
     end client, server;
     end_init(&client, CWS_CLIENT, 0);
     end_init(&server, CWS_SERVER, 1);
-    /* The client sends invalid UTF-8 as text (the library does not check
-     * what the application sends): the server fails with 1007. */
-    assert_int_equal(cws_conn_send(client.c, CWS_OP_TEXT, "\xff", 1), CWS_OK);
+    /* The library refuses to send invalid UTF-8 as text, so a misbehaving
+     * client is made by hand: a binary frame relabelled as text (the
+     * opcode is not masked). The server fails with 1007. */
+    assert_int_equal(cws_conn_send(client.c, CWS_OP_TEXT, "\xff", 1), CWS_ERR_UTF8);
+    assert_int_equal(cws_conn_send(client.c, CWS_OP_BINARY, "\xff", 1), CWS_OK);
     const uint8_t *d;
     size_t n = cws_conn_output(client.c, &d);
     uint8_t copy[64];
     memcpy(copy, d, n);
     cws_conn_consume(client.c, n);
+    assert_int_equal(copy[0], 0x80 | CWS_OP_BINARY);
+    copy[0] = 0x80 | CWS_OP_TEXT;
     assert_int_equal(cws_conn_recv(server.c, copy, n), CWS_ERR_UTF8);
     assert_int_equal(server.close_code, 1007);
     assert_int_equal(cws_conn_done(server.c), 1);

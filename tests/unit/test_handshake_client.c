@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -244,12 +245,16 @@ static void test_response_rules(void **state) {
     check_response(NULL, OK_HEAD "Sec-WebSocket-Accept:\r\n\r\n", CWS_ERR_HS_ACCEPT);
     check_response(NULL, OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
                    CWS_ERR_HS_ACCEPT);
-    /* Extensions: we offer none, so any is one we did not offer. */
+    /* Extensions: these options offer none, so any is one we did not
+     * offer (§4.1). An empty field names none (RFC 7230 §7: empty list
+     * elements do not count), so it is accepted. */
     check_response(NULL, OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\n"
                          "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
                    CWS_ERR_HS_EXTENSION);
-    check_response(NULL, OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Extensions:\r\n\r\n",
+    check_response(NULL, OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Extensions: x\r\n\r\n",
                    CWS_ERR_HS_EXTENSION);
+    check_response(NULL, OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Extensions:\r\n\r\n",
+                   (ptrdiff_t)strlen(OK_HEAD "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Extensions:\r\n\r\n"));
     /* Too big. */
     cws_hs_client c;
     cws_hs_client_opts o = sample_opts();

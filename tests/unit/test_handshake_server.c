@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -57,16 +58,19 @@ static size_t build(char *out, size_t cap, const char *line, const char *drop, c
     return n;
 }
 
+/* The HTTP status a result of cws_hs_server_parse stands for. */
+static int status_of(ptrdiff_t got) { return got > 0 ? 101 : cws_hs_status((int)got); }
+
 static void expect(const char *line, const char *drop, const char *extra, ptrdiff_t want_ret,
                    int want_status) {
     char buf[2048];
     size_t n = build(buf, sizeof buf, line, drop, extra);
     cws_hs_request r;
     ptrdiff_t got = parse_opts(&r, NULL, buf, n);
-    if (got != want_ret || r.status != want_status)
-        fail_msg("request:\n%s\ngot %td status %d (%s), want %td status %d", buf, got, r.status,
+    if (got != want_ret || status_of(got) != want_status)
+        fail_msg("request:\n%s\ngot %td status %d (%s), want %td status %d", buf, got, status_of(got),
                  r.error ? r.error : "-", want_ret, want_status);
-    if (want_ret == CWS_ERR_HTTP) assert_non_null(r.error);
+    if (want_ret < 0) assert_non_null(r.error);
 }
 
 static void test_accept_key_vector(void **state) {
@@ -82,7 +86,6 @@ static void test_good_request(void **state) {
     cws_hs_request r;
     size_t len = sizeof GOOD - 1;
     assert_int_equal(parse(&r, GOOD), (ptrdiff_t)len);
-    assert_int_equal(r.status, 101);
     assert_null(r.error);
     assert_str(r.http.method, "GET");
     assert_str(r.http.path, "/chat");
@@ -111,7 +114,6 @@ static void test_good_request(void **state) {
     size_t len2 = build(buf, sizeof buf, NULL, NULL, NULL);
     assert_int_equal(parse_opts(&r, NULL, buf, len2), (ptrdiff_t)len2);
     assert_int_equal(r.origin.len, 0);
-    assert_int_equal(r.status, 101);
 }
 
 static void test_accepted_forms(void **state) {
@@ -129,7 +131,6 @@ static void test_accepted_forms(void **state) {
                     "\r\n";
     cws_hs_request r;
     assert_int_equal(parse(&r, z), (ptrdiff_t)strlen(z));
-    assert_int_equal(r.status, 101);
     assert_str(r.key, KEY);
     assert_str(r.host, "h");
     assert_int_equal(r.origin.len, 0);
@@ -161,38 +162,38 @@ static void test_accepted_forms(void **state) {
 static void test_rejections(void **state) {
     (void)state;
     /* 405 for another method (methods are case-sensitive). */
-    expect("POST /chat HTTP/1.1", NULL, NULL, CWS_ERR_HTTP, 405);
-    expect("get /chat HTTP/1.1", NULL, NULL, CWS_ERR_HTTP, 405);
-    expect("HEAD /chat HTTP/1.1", NULL, NULL, CWS_ERR_HTTP, 405);
+    expect("POST /chat HTTP/1.1", NULL, NULL, CWS_ERR_HS_METHOD, 405);
+    expect("get /chat HTTP/1.1", NULL, NULL, CWS_ERR_HS_METHOD, 405);
+    expect("HEAD /chat HTTP/1.1", NULL, NULL, CWS_ERR_HS_METHOD, 405);
     /* 400: HTTP version, target, Host. */
-    expect("GET /chat HTTP/1.0", NULL, NULL, CWS_ERR_HTTP, 400);
-    expect("GET /chat HTTP/0.9", NULL, NULL, CWS_ERR_HTTP, 400);
-    expect("GET * HTTP/1.1", NULL, NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, "Host", NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Host: other\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, "Host", "Host:\r\n", CWS_ERR_HTTP, 400);
+    expect("GET /chat HTTP/1.0", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect("GET /chat HTTP/0.9", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect("GET * HTTP/1.1", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Host", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Host: other\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Host", "Host:\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     /* Upgrade must hold the token websocket; without it, the key and
      * version still mark a handshake, refused rather than served. */
-    expect(NULL, "Upgrade", NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, "Upgrade", "Upgrade: h2c\r\n", CWS_ERR_HTTP, 400);
+    expect(NULL, "Upgrade", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Upgrade", "Upgrade: h2c\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     /* Connection must hold the token Upgrade. */
-    expect(NULL, "Connection", NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, "Connection", "Connection: keep-alive\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, "Connection", "Connection: Upgrades\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, "Connection", "Connection: keep-alive Upgrade\r\n", CWS_ERR_HTTP, 400);
+    expect(NULL, "Connection", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Connection", "Connection: keep-alive\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Connection", "Connection: Upgrades\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Connection", "Connection: keep-alive Upgrade\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     /* A body would be mistaken for frames. */
-    expect(NULL, NULL, "Content-Length: 5\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Transfer-Encoding: chunked\r\n", CWS_ERR_HTTP, 400);
+    expect(NULL, NULL, "Content-Length: 5\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Transfer-Encoding: chunked\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     /* Sec-WebSocket-Version: missing or repeated 400, another value 426. */
-    expect(NULL, "Sec-WebSocket-Version", NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Sec-WebSocket-Version: 13\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 8\r\n", CWS_ERR_HTTP, 426);
-    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 013\r\n", CWS_ERR_HTTP, 426);
-    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 13, 8\r\n", CWS_ERR_HTTP, 426);
-    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version:\r\n", CWS_ERR_HTTP, 426);
+    expect(NULL, "Sec-WebSocket-Version", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Sec-WebSocket-Version: 13\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 8\r\n", CWS_ERR_HS_VERSION, 426);
+    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 013\r\n", CWS_ERR_HS_VERSION, 426);
+    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 13, 8\r\n", CWS_ERR_HS_VERSION, 426);
+    expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version:\r\n", CWS_ERR_HS_VERSION, 426);
     /* Sec-WebSocket-Key: exactly once, base64 of exactly 16 bytes. */
-    expect(NULL, "Sec-WebSocket-Key", NULL, CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Sec-WebSocket-Key: " KEY "\r\n", CWS_ERR_HTTP, 400);
+    expect(NULL, "Sec-WebSocket-Key", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Sec-WebSocket-Key: " KEY "\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     static const char *bad_keys[] = {
         "",
         "dGhlIHNhbXBsZSBub25jZQ",             /* unpadded */
@@ -208,22 +209,22 @@ static void test_rejections(void **state) {
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
         char extra[128];
         snprintf(extra, sizeof extra, "Sec-WebSocket-Key: %s\r\n", bad_keys[i]);
-        expect(NULL, "Sec-WebSocket-Key", extra, CWS_ERR_HTTP, 400);
+        expect(NULL, "Sec-WebSocket-Key", extra, CWS_ERR_HS_BAD_REQUEST, 400);
     }
     /* Origin is a singleton; subprotocols must be tokens. */
-    expect(NULL, NULL, "Origin: http://a\r\nOrigin: http://b\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Sec-WebSocket-Protocol: chat, su(per)\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "Sec-WebSocket-Protocol: a b\r\n", CWS_ERR_HTTP, 400);
+    expect(NULL, NULL, "Origin: http://a\r\nOrigin: http://b\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Sec-WebSocket-Protocol: chat, su(per)\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "Sec-WebSocket-Protocol: a b\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
     /* Malformed heads with Upgrade: websocket: 400. */
-    expect(NULL, NULL, "Bad Name: x\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "X: y\r\n folded\r\n", CWS_ERR_HTTP, 400);
-    expect(NULL, NULL, "X : y\r\n", CWS_ERR_HTTP, 400);
-    expect("GET  /chat HTTP/1.1", NULL, NULL, CWS_ERR_HTTP, 400);
+    expect(NULL, NULL, "Bad Name: x\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "X: y\r\n folded\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect(NULL, NULL, "X : y\r\n", CWS_ERR_HS_BAD_REQUEST, 400);
+    expect("GET  /chat HTTP/1.1", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
     /* The method decides first: a POST with a bad key is still a 405. */
-    expect("POST /chat HTTP/1.1", "Sec-WebSocket-Key", NULL, CWS_ERR_HTTP, 405);
+    expect("POST /chat HTTP/1.1", "Sec-WebSocket-Key", NULL, CWS_ERR_HS_METHOD, 405);
     /* The version is checked before the key: an old client learns 13. */
     expect(NULL, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: x\r\n",
-           CWS_ERR_HTTP, 426);
+           CWS_ERR_HS_VERSION, 426);
 }
 
 static void test_nul_and_garbage(void **state) {
@@ -233,14 +234,11 @@ static void test_nul_and_garbage(void **state) {
     size_t n = build(buf, sizeof buf, NULL, NULL, "X-Pad: abcdef\r\n");
     char *at = strstr(buf, "abcdef");
     at[2] = '\0';
-    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HS_BAD_REQUEST);
     at[2] = '\r';
-    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HS_BAD_REQUEST);
     at[2] = '\n';
-    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HS_BAD_REQUEST);
     /* Random garbage never crashes and is never taken for an upgrade. */
     unsigned seed = 12345;
     for (int round = 0; round < 2000; round++) {
@@ -250,8 +248,7 @@ static void test_nul_and_garbage(void **state) {
             buf[i] = (char)(seed >> 16);
         }
         ptrdiff_t got = parse_opts(&r, NULL, buf, len);
-        assert_true(got == CWS_ERR_AGAIN || got == CWS_ERR_HTTP);
-        if (got == CWS_ERR_HTTP) assert_int_equal(r.status, 400);
+        assert_true(got == CWS_ERR_AGAIN || got == CWS_ERR_HS_BAD_REQUEST);
     }
     /* Mutations of a good request: one byte changed at every position. */
     size_t len = sizeof GOOD - 1;
@@ -260,11 +257,21 @@ static void test_nul_and_garbage(void **state) {
             memcpy(buf, GOOD, len);
             buf[i] = (char)v;
             ptrdiff_t got = parse_opts(&r, NULL, buf, len);
-            assert_true(got == (ptrdiff_t)len || got == CWS_ERR_AGAIN || got == CWS_ERR_HTTP ||
-                        got == CWS_ERR_NOT_UPGRADE);
-            if (got == (ptrdiff_t)len) assert_int_equal(r.status, 101);
+            assert_true(got == (ptrdiff_t)len || got == CWS_ERR_AGAIN || got == CWS_ERR_NOT_UPGRADE ||
+                        (got < 0 && cws_hs_status((int)got) != 500));
         }
     }
+}
+
+static void test_status_of_each_refusal(void **state) {
+    (void)state;
+    assert_int_equal(cws_hs_status(CWS_ERR_HS_BAD_REQUEST), 400);
+    assert_int_equal(cws_hs_status(CWS_ERR_HS_FORBIDDEN), 403);
+    assert_int_equal(cws_hs_status(CWS_ERR_HS_METHOD), 405);
+    assert_int_equal(cws_hs_status(CWS_ERR_HS_VERSION), 426);
+    assert_int_equal(cws_hs_status(CWS_ERR_TOO_BIG), 431);
+    assert_int_equal(cws_hs_status(CWS_ERR_NOMEM), 500);
+    assert_int_equal(cws_hs_status(CWS_OK), 500);
 }
 
 static void test_not_upgrade(void **state) {
@@ -276,7 +283,6 @@ static void test_not_upgrade(void **state) {
     assert_str(r.http.path, "/index.html");
     assert_str(r.http.query, "x=1");
     assert_str(r.host, "a");
-    assert_int_equal(r.status, 0);
     /* Any method; another Upgrade protocol; Connection: Upgrade alone. */
     assert_int_equal(parse(&r, "POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"),
                      CWS_ERR_NOT_UPGRADE);
@@ -290,25 +296,19 @@ static void test_not_upgrade(void **state) {
      * as a page (RFC 6455 §4.2.1). */
     assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
                                "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"),
-                     CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+                     CWS_ERR_HS_BAD_REQUEST);
     assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
-                     CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+                     CWS_ERR_HS_BAD_REQUEST);
     assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: " KEY "\r\n\r\n"),
-                     CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+                     CWS_ERR_HS_BAD_REQUEST);
     /* HTTP/1.0 needs no Host. */
     assert_int_equal(parse(&r, "GET / HTTP/1.0\r\n\r\n"), CWS_ERR_NOT_UPGRADE);
     assert_int_equal(r.host.len, 0);
     /* RFC 7230 §5.4: HTTP/1.1 without Host, or two Hosts, is a 400. */
-    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\n\r\n"), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
-    assert_int_equal(parse(&r, "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\n\r\n"), CWS_ERR_HS_BAD_REQUEST);
+    assert_int_equal(parse(&r, "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), CWS_ERR_HS_BAD_REQUEST);
     /* Malformed plain requests are 400 too. */
-    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nBad Field\r\n\r\n"), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nBad Field\r\n\r\n"), CWS_ERR_HS_BAD_REQUEST);
 }
 
 static void test_splits_and_trailing_frame(void **state) {
@@ -360,8 +360,7 @@ static void test_splits_and_trailing_frame(void **state) {
         got = cws_hs_server_parse(&r, NULL, bad, k);
         if (k < strlen(bad)) assert_int_equal(got, CWS_ERR_AGAIN);
         got = cws_hs_server_parse(&r, NULL, bad, strlen(bad));
-        assert_int_equal(got, CWS_ERR_HTTP);
-        assert_int_equal(r.status, 426);
+        assert_int_equal(got, CWS_ERR_HS_VERSION);
     }
 }
 
@@ -384,28 +383,24 @@ static void test_size_limit(void **state) {
     assert_int_equal(parse_opts(&r, NULL, buf, n), (ptrdiff_t)n);
     snprintf(extra, sizeof extra, "X-Pad: %sq\r\n", pad);
     n = build(buf, cap, NULL, NULL, extra);
-    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 431);
+    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_TOO_BIG);
     /* Byte by byte: AGAIN up to the limit, then 431. */
     memset(&r, 0, sizeof r);
     ptrdiff_t got = CWS_ERR_AGAIN;
     size_t k = 0;
     while (got == CWS_ERR_AGAIN && k < n) got = cws_hs_server_parse(&r, NULL, buf, ++k);
-    assert_int_equal(got, CWS_ERR_HTTP);
-    assert_int_equal(r.status, 431);
+    assert_int_equal(got, CWS_ERR_TOO_BIG);
     assert_int_equal(k, CWS_HANDSHAKE_MAX_DEFAULT);
     /* A custom limit. */
     cws_hs_server_opts o = {0};
     o.max_size = 100;
     n = build(buf, cap, NULL, NULL, NULL);
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 431);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_TOO_BIG);
     o.max_size = n;
     assert_int_equal(parse_opts(&r, &o, buf, n), (ptrdiff_t)n);
     /* An endless line with no CRLF at all. */
     memset(buf, 'A', cap);
-    assert_int_equal(parse_opts(&r, NULL, buf, cap), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 431);
+    assert_int_equal(parse_opts(&r, NULL, buf, cap), CWS_ERR_TOO_BIG);
     free(buf);
 }
 
@@ -435,14 +430,11 @@ static void test_thousands_of_headers(void **state) {
     assert_int_equal(parse_opts(&r, &o, buf, n), (ptrdiff_t)n);
     assert_int_equal(cws_http_header(&r.http, "a", NULL), 50000);
     n = tiny_headers(buf, cap, 50000, "Host: h\r\nHost: h2\r\n");
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_BAD_REQUEST);
     n = tiny_headers(buf, cap, 50000, "Host: h\r\nSec-WebSocket-Key: " KEY "\r\n");
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_BAD_REQUEST);
     n = tiny_headers(buf, cap, 50000, "Host: h\r\nSec-WebSocket-Version: 12\r\n");
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_BAD_REQUEST);
     /* ... fed byte by byte. */
     n = tiny_headers(buf, cap, 20000, "Host: h\r\n");
     memset(&r, 0, sizeof r);
@@ -452,8 +444,7 @@ static void test_thousands_of_headers(void **state) {
     /* Over the default limit: 431. */
     n = tiny_headers(buf, cap, 2000, "Host: h\r\n");
     assert_true(n > CWS_HANDSHAKE_MAX_DEFAULT);
-    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 431);
+    assert_int_equal(parse_opts(&r, NULL, buf, n), CWS_ERR_TOO_BIG);
     /* Within it: about 1500 headers. */
     n = tiny_headers(buf, cap, 1500, "Host: h\r\n");
     assert_true(n <= CWS_HANDSHAKE_MAX_DEFAULT);
@@ -544,25 +535,21 @@ static void test_origin_check(void **state) {
     cws_hs_request r;
     size_t n = build(buf, sizeof buf, NULL, NULL,
                      "Origin: https://evil.example\r\nSec-WebSocket-Protocol: chat\r\n");
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 403);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_FORBIDDEN);
     assert_non_null(r.error);
     assert_int_equal(p.origin_calls, 1);
     assert_int_equal(p.calls, 0); /* refused before any protocol choice */
     n = build(buf, sizeof buf, NULL, NULL,
               "Origin: https://GOOD.example\r\nSec-WebSocket-Protocol: chat\r\n");
     assert_int_equal(parse_opts(&r, &o, buf, n), (ptrdiff_t)n);
-    assert_int_equal(r.status, 101);
     assert_str(r.protocol, "chat");
     /* No Origin at all: the callback decides (here: refuse). */
     n = build(buf, sizeof buf, NULL, NULL, NULL);
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 403);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_FORBIDDEN);
     /* An invalid request never reaches the callback. */
     p.origin_calls = 0;
     n = build(buf, sizeof buf, NULL, "Sec-WebSocket-Key", "Origin: https://good.example\r\n");
-    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HTTP);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_BAD_REQUEST);
     assert_int_equal(p.origin_calls, 0);
 }
 
@@ -638,7 +625,8 @@ static void test_accept_response(void **state) {
     cws_hs_request bad;
     memset(&bad, 0, sizeof bad);
     assert_int_equal(cws_hs_accept(&bad, NULL, out, sizeof out), CWS_ERR_INVALID);
-    assert_int_equal(parse(&bad, "POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"), CWS_ERR_HTTP);
+    assert_int_equal(parse(&bad, "POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"),
+                     CWS_ERR_HS_METHOD);
     assert_int_equal(cws_hs_accept(&bad, NULL, out, sizeof out), CWS_ERR_INVALID);
     assert_int_equal(cws_hs_server_parse(NULL, NULL, GOOD, 10), CWS_ERR_INVALID);
 }
@@ -650,6 +638,7 @@ int main(void) {
         cmocka_unit_test(test_accepted_forms),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_nul_and_garbage),
+        cmocka_unit_test(test_status_of_each_refusal),
         cmocka_unit_test(test_not_upgrade),
         cmocka_unit_test(test_splits_and_trailing_frame),
         cmocka_unit_test(test_size_limit),

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 /* Parses buf[0..len) from a fresh heap copy of exactly len bytes; the
  * copy is freed, so only offsets (not pointers) of h stay meaningful. */

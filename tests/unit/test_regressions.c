@@ -23,30 +23,29 @@ typedef struct reg_log {
     int after_close; /* callbacks seen after on_close */
 } reg_log;
 
-static int reg_begin(cws_conn *c, void *user, int opcode) {
+static void reg_begin(cws_conn *c, void *user, int opcode) {
     (void)c;
     (void)opcode;
     reg_log *l = user;
     l->after_close += l->closes;
     l->begins++;
-    return l->pause_begin-- > 0;
+    if (l->pause_begin-- > 0) cws_conn_pause(c);
 }
 
-static int reg_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
+static void reg_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     (void)c;
     reg_log *l = user;
     l->after_close += l->closes;
     if (l->data_len + len <= sizeof l->data) memcpy(l->data + l->data_len, data, len);
     l->data_len += len;
-    return l->pause_data-- > 0;
+    if (l->pause_data-- > 0) cws_conn_pause(c);
 }
 
-static int reg_end(cws_conn *c, void *user) {
+static void reg_end(cws_conn *c, void *user) {
     (void)c;
     reg_log *l = user;
     l->after_close += l->closes;
     l->ends++;
-    return 0;
 }
 
 static void reg_close(cws_conn *c, void *user, int code, const char *reason, size_t len) {
@@ -62,13 +61,14 @@ static cws_conn *reg_streamed_server(reg_log *l, const cws_allocator *alloc) {
     cws_conn_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.role = CWS_SERVER;
+    cfg.receive = CWS_RECEIVE_STREAM;
     cfg.cb.on_message_begin = reg_begin;
     cfg.cb.on_message_data = reg_data;
     cfg.cb.on_message_end = reg_end;
     cfg.cb.on_close = reg_close;
     cfg.user = l;
     if (alloc) cfg.alloc = *alloc;
-    cws_conn *c = cws_conn_new(&cfg);
+    cws_conn *c = cws_conn_new(&cfg, NULL);
     assert_non_null(c);
     return c;
 }

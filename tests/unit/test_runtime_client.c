@@ -195,7 +195,7 @@ static cws_socket *connect_port(cws_loop *loop, int port, const cws_client_confi
  * The runtime still finishes the close handshake and frees the socket. */
 static void test_connect_wait_close_with_101(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     raw_srv r;
     raw_start(&r, loop, RAW_CLOSE_WITH_101, 0);
     cl_rec c;
@@ -234,7 +234,7 @@ static void test_connect_wait_close_with_101(void **state) {
  * close arriving later is reported then, once. */
 static void test_connect_wait_close_after_return(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     raw_srv r;
     raw_start(&r, loop, RAW_101_ONLY, 0);
     cl_rec c;
@@ -282,7 +282,7 @@ static void hw_send_tick(cws_loop *loop, void *user) {
  * reading close with 1008, its queue bounded by the mark plus a message. */
 static void test_client_high_water(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     uint8_t *msg = calloc(1, CL_MSG);
     assert_non_null(msg);
 
@@ -296,7 +296,7 @@ static void test_client_high_water(void **state) {
     for (int i = 0; i < 16; i++) assert_int_equal(cws_socket_send(s, CWS_OP_BINARY, msg, CL_MSG), CWS_OK);
     assert_true(cws_socket_buffered_amount(s) >= 16 * CL_MSG); /* corked, under 4 MiB: kept */
     assert_int_equal(c.closed, 0);
-    cws_socket_close(s, 1000, NULL);
+    cws_socket_close(s, 1000, NULL, 0);
     raw_stop(&r);
     assert_true(rt_pump_until(loop, &c.closed, 2000));
 
@@ -307,7 +307,7 @@ static void test_client_high_water(void **state) {
     s = connect_port(loop, r.port, &cc, &err);
     assert_non_null(s);
     hw_run h = {s, &c, msg, 0};
-    cws_timer *t = cws_timer_start(loop, 1, 1, hw_send_tick, &h);
+    cws_timer *t = cws_timer_start(loop, 1, 1, hw_send_tick, &h, NULL);
     assert_true(rt_pump_until(loop, &c.closed, 10000));
     cws_timer_stop(t);
     assert_int_equal(c.code, 1008);
@@ -395,7 +395,7 @@ static void proto_session(cws_loop *loop, const char *want, const char *offer, c
     assert_true(rt_pump_until(loop, &p.opened, 2000));
     assert_string_equal(p.at_open, expect);
     assert_string_equal(cws_socket_protocol(p.sock), expect);
-    assert_int_equal(cws_socket_close(s, 1000, NULL), CWS_OK);
+    assert_int_equal(cws_socket_close(s, 1000, NULL, 0), CWS_OK);
     assert_true(rt_pump_until(loop, &c.closed, 2000));
     assert_true(rt_pump_until(loop, &p.closed, 2000));
     assert_string_equal(c.protocol_at_close, expect);
@@ -405,7 +405,7 @@ static void proto_session(cws_loop *loop, const char *want, const char *offer, c
 
 static void test_protocol_both_sides(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     assert_string_equal(cws_socket_protocol(NULL), "");
     proto_session(loop, "chat.v2", "chat.v1, chat.v2", "chat.v2");
     proto_session(loop, "chat.v1", "chat.v1", "chat.v1");
@@ -418,7 +418,7 @@ static void test_protocol_both_sides(void **state) {
  * handshake path): the chosen subprotocol is still there once open. */
 static void test_protocol_split_head(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     proto_srv p;
     cws_server *srv = proto_server(loop, &p, "b.example");
     int fd = rt_raw_connect(cws_server_port(srv), 0);

@@ -133,7 +133,7 @@ static void echo_roundtrip(cws_loop *loop, echo_client *c, int opcode, size_t le
 
 static void test_echo_sizes(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     assert_non_null(loop);
     cws_server *srv = start_server(loop, "127.0.0.1");
     assert_non_null(srv);
@@ -155,7 +155,7 @@ static void test_echo_sizes(void **state) {
     assert_true(strncmp(cws_socket_peer(c.s), "127.0.0.1:", 10) == 0);
 
     /* Client-initiated close: both sides report 1000; the server closes TCP. */
-    assert_int_equal(cws_socket_close(c.s, 1000, "bye"), CWS_OK);
+    assert_int_equal(cws_socket_close(c.s, 1000, "bye", 3), CWS_OK);
     assert_true(rt_pump_until(loop, &c.closed, 3000));
     assert_true(rt_pump_until(loop, &srv_st.closed, 3000));
     assert_int_equal(c.close_code, 1000);
@@ -169,7 +169,7 @@ static void test_echo_sizes(void **state) {
 
 static void test_server_initiated_close(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server *srv = start_server(loop, NULL);
     assert_non_null(srv);
     echo_client c;
@@ -177,7 +177,7 @@ static void test_server_initiated_close(void **state) {
     assert_non_null(connect_to(loop, "ws://localhost:%d", cws_server_port(srv), &c));
     assert_true(rt_pump_until(loop, &srv_st.opened, 2000));
     assert_non_null(srv_st.last_sock);
-    assert_int_equal(cws_socket_close(srv_st.last_sock, 4000, "done here"), CWS_OK);
+    assert_int_equal(cws_socket_close(srv_st.last_sock, 4000, "done here", 9), CWS_OK);
     assert_true(rt_pump_until(loop, &c.closed, 3000));
     assert_int_equal(c.close_code, 4000);
     assert_string_equal(c.close_reason, "done here");
@@ -193,7 +193,7 @@ static void test_server_initiated_close(void **state) {
 
 static void test_broadcast_50_clients(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server *srv = start_server(loop, "127.0.0.1");
     assert_non_null(srv);
     static echo_client cl[BCAST_CLIENTS];
@@ -252,7 +252,7 @@ static void test_broadcast_50_clients(void **state) {
     for (int i = 0; i < BCAST_CLIENTS; i++) got_hi += cl[i].nmsg == BCAST_MESSAGES + 1;
     assert_int_equal(got_hi, BCAST_CLIENTS - 1);
 
-    for (int i = 0; i < BCAST_CLIENTS; i++) cws_socket_close(cl[i].s, 1000, NULL);
+    for (int i = 0; i < BCAST_CLIENTS; i++) cws_socket_close(cl[i].s, 1000, NULL, 0);
     end = cws_loop_now(loop) + 5000;
     for (;;) {
         int all = srv_st.closed == BCAST_CLIENTS;
@@ -284,7 +284,7 @@ static int free_port(void) {
 
 static void test_connect_refused(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     int port = free_port();
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
@@ -320,7 +320,7 @@ static int refuse_upgrade(cws_socket *s, const cws_hs_request *req, void *user) 
 /* The server refuses the upgrade: the client's handshake check names it. */
 static void test_connect_refused_upgrade(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
@@ -342,7 +342,7 @@ static void test_connect_refused_upgrade(void **state) {
     memset(&c, 0, sizeof c);
     cws_socket *s = cws_connect(loop, url, &cc, &err);
     assert_non_null(s);
-    assert_int_equal(cws_socket_close(s, 1000, NULL), CWS_OK);
+    assert_int_equal(cws_socket_close(s, 1000, NULL, 0), CWS_OK);
     assert_int_equal(c.closed, 0);
     assert_true(rt_pump_until(loop, &c.closed, 1000));
     assert_int_equal(c.close_code, 1006);
@@ -353,7 +353,7 @@ static void test_connect_refused_upgrade(void **state) {
 
 static void test_bad_urls(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     echo_client c;
     memset(&c, 0, sizeof c);
     cws_client_config cc = client_cfg(&c);
@@ -382,7 +382,7 @@ static void test_connect_timeout(void **state) {
     (void)state;
     /* A listener that never accepts nor answers: the handshake never
      * completes, and connect_timeout_ms covers it. */
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -410,7 +410,7 @@ static void test_connect_timeout(void **state) {
 
 static void test_ipv6(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server *srv = start_server(loop, "::1");
     if (!srv) {
         cws_loop_free(loop);
@@ -422,7 +422,7 @@ static void test_ipv6(void **state) {
     assert_non_null(s);
     assert_true(strncmp(cws_socket_peer(s), "[::1]:", 6) == 0);
     echo_roundtrip(loop, &c, CWS_OP_TEXT, 300);
-    cws_socket_close(s, 1000, NULL);
+    cws_socket_close(s, 1000, NULL, 0);
     assert_true(rt_pump_until(loop, &c.closed, 3000));
     free(c.last);
     cws_server_free(srv);
@@ -448,7 +448,7 @@ static void test_ipv6(void **state) {
  * servers (one per thread, in real use) share a port. */
 static void test_listen_options(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server *a = start_server(loop, "127.0.0.1");
     assert_non_null(a);
     cws_server_config cfg;
@@ -483,7 +483,7 @@ static void test_listen_options(void **state) {
  * freeing the loop closes the remaining client. */
 static void test_free_with_open_sockets(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server *srv = start_server(loop, "127.0.0.1");
     echo_client c;
     memset(&c, 0, sizeof c);

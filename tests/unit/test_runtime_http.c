@@ -75,7 +75,7 @@ static int exchange(cws_loop *loop, int port, const char *req, char *buf, size_t
 
 static void test_plain_http(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.on_http = on_http_hello;
@@ -139,7 +139,7 @@ static void test_plain_http(void **state) {
 
 static void test_rejections(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_handshake_size = 1024;
@@ -183,7 +183,7 @@ static void test_rejections(void **state) {
 
 static void test_handshake_timeout(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.handshake_timeout_ms = 200;
@@ -211,7 +211,7 @@ static void test_handshake_timeout(void **state) {
 
 static void test_max_connections(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_connections = 2;
@@ -248,7 +248,7 @@ static void test_max_connections(void **state) {
  * frame glued to the head (the bytes after it go straight to the conn). */
 static void test_split_head_and_glued_frame(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cws_server *srv = http_server(loop, &cfg);
@@ -304,7 +304,7 @@ static void test_split_head_and_glued_frame(void **state) {
  * the waiting clients once fds are available again. */
 static void test_accept_emfile_backoff(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cws_server *srv = http_server(loop, &cfg);

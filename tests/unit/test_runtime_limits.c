@@ -75,7 +75,7 @@ static cws_socket *lim_client(cws_loop *loop, int port, cl_state *c, uint32_t pi
 
 static void test_ping_rtt(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.ping_interval_ms = 40;
@@ -102,7 +102,7 @@ static void test_ping_rtt(void **state) {
 /* A peer that never answers pings is dropped: 1006, "no pong". */
 static void test_dead_peer(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.ping_interval_ms = 50;
@@ -127,7 +127,7 @@ static void test_dead_peer(void **state) {
 
 static void test_close_timeout_and_eof(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.close_timeout_ms = 100;
@@ -139,7 +139,7 @@ static void test_close_timeout_and_eof(void **state) {
     int fd = rt_raw_connect(port, 0);
     assert_true(rt_ws_handshake(loop, fd, buf, sizeof buf, &len));
     assert_true(rt_pump_until(loop, &st.opened, 2000));
-    assert_int_equal(cws_socket_close(st.sock, 1000, "bye"), CWS_OK);
+    assert_int_equal(cws_socket_close(st.sock, 1000, "bye", 3), CWS_OK);
     uint64_t t0 = cws_loop_now(loop);
     assert_true(rt_pump_until(loop, &st.closed, 3000));
     assert_true(cws_loop_now(loop) - t0 >= 90);
@@ -167,7 +167,7 @@ static void test_close_timeout_and_eof(void **state) {
  * server closes TCP. */
 static void test_protocol_violation(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cws_server *srv = lim_server(loop, &cfg);
@@ -191,7 +191,7 @@ static void test_protocol_violation(void **state) {
  * with 1009 on the server, which the client sees as its close code. */
 static void test_max_message(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_message_size = 1000;
@@ -228,7 +228,7 @@ static void hw_tick(cws_loop *loop, void *user) {
  * and the server's queue for it stays bounded meanwhile. */
 static void test_high_water(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.high_water = HW_LIMIT;
@@ -249,7 +249,7 @@ static void test_high_water(void **state) {
     assert_true(rt_ws_handshake(loop, fd, buf, sizeof buf, &len));
     assert_true(rt_pump_until(loop, &st.opened, 2000));
     hw_msg = calloc(1, HW_MSG);
-    cws_timer *t = cws_timer_start(loop, 1, 2, hw_tick, NULL);
+    cws_timer *t = cws_timer_start(loop, 1, 2, hw_tick, NULL, NULL);
     assert_true(rt_pump_until(loop, &st.closed, 10000));
     cws_timer_stop(t);
     free(hw_msg);
@@ -272,7 +272,7 @@ static void guard_stop(cws_loop *loop, void *user) {
  * server is done, every socket gone, and cws_loop_run returns. */
 static void test_shutdown(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cws_server *srv = lim_server(loop, &cfg);
@@ -293,7 +293,7 @@ static void test_shutdown(void **state) {
     cws_server_shutdown(srv, 1001, 300);
     assert_int_equal(cws_server_done(srv), 0);
     int guard_fired = 0;
-    cws_timer *guard = cws_timer_start(loop, 3000, 0, guard_stop, &guard_fired);
+    cws_timer *guard = cws_timer_start(loop, 3000, 0, guard_stop, &guard_fired, NULL);
     uint64_t t0 = cws_loop_now(loop);
     assert_int_equal(cws_loop_run(loop), CWS_OK); /* returns when the shutdown is done */
     assert_int_equal(guard_fired, 0);
@@ -350,18 +350,18 @@ static void never_cb(cws_loop *loop, void *user) {
 
 static void test_timers(void **state) {
     (void)state;
-    tloop = cws_loop_new();
+    tloop = cws_loop_new(NULL);
     uint64_t seed = 12345;
     nfired = 0;
     for (size_t i = 0; i < 300; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         uint64_t d = (seed >> 33) % 60;
-        assert_non_null(cws_timer_start(tloop, d, 0, order_cb, (void *)(uintptr_t)i));
+        assert_non_null(cws_timer_start(tloop, d, 0, order_cb, (void *)(uintptr_t)i, NULL));
         due_at[i] = cws_loop_now(tloop) + d; /* start reads the clock */
     }
-    cws_timer *never = cws_timer_start(tloop, 30, 0, never_cb, NULL);
+    cws_timer *never = cws_timer_start(tloop, 30, 0, never_cb, NULL, NULL);
     cws_timer_stop(never); /* stopped before it fires: never runs */
-    rep_timer = cws_timer_start(tloop, 5, 5, repeat_cb, NULL);
+    rep_timer = cws_timer_start(tloop, 5, 5, repeat_cb, NULL, NULL);
     uint64_t end = cws_loop_now(tloop) + 2000;
     while ((nfired < 300 || repeats < 5) && cws_loop_now(tloop) < end) cws_loop_run_once(tloop, -1);
     assert_int_equal(nfired, 300);
@@ -369,7 +369,7 @@ static void test_timers(void **state) {
     rt_pump_for(tloop, 30);
     assert_int_equal(repeats, 5);
     /* A pending timer is freed with the loop. */
-    assert_non_null(cws_timer_start(tloop, 100000, 0, never_cb, NULL));
+    assert_non_null(cws_timer_start(tloop, 100000, 0, never_cb, NULL, NULL));
     cws_loop_free(tloop);
 }
 
@@ -385,7 +385,7 @@ static void watch_cb(cws_loop *loop, int fd, void *user) {
 
 static void test_fd_watch(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     int p[2];
     assert_int_equal(pipe(p), 0);
     assert_int_equal(cws_loop_watch_fd(loop, p[0], watch_cb, NULL), CWS_OK);
@@ -406,7 +406,7 @@ static void test_fd_watch(void **state) {
 static void test_accept_grows_fd_arrays(void **state) {
     (void)state;
     enum { OLD = 63, NEW = 80 };
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cws_server *srv = cws_server_new(loop, &cfg, NULL);

@@ -45,7 +45,7 @@ static int oqc_all_got(const oqc_client *cl, size_t n) {
 
 static void test_broadcast_queue_cache(void **state) {
     (void)state;
-    cws_loop *loop = cws_loop_new();
+    cws_loop *loop = cws_loop_new(NULL);
     assert_non_null(loop);
     cws_server_config cfg;
     memset(&cfg, 0, sizeof cfg);

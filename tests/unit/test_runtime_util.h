@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 /* Runs the loop until *flag is non-zero or ms pass; returns *flag. Every
  * test waits through this, so none can hang. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cws.h"
+#include "cws_util.h"
 
 static void hex(const uint8_t *d, char out[41]) {
     for (int i = 0; i < 20; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
