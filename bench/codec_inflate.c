@@ -6,8 +6,13 @@
  *   one-shot   the whole stream in one call, output buffer of the full size
  *   16k-out    the whole input offered, output in 16 KiB pieces (a
  *              streaming receiver); both libraries keep their window
+ *   messages   permessage-deflate's shape: the corpus cut into messages of
+ *              64..1024 bytes, one stream with a sync flush after each
+ *              (context takeover), inflated one message per call into a
+ *              64 KiB buffer
  *
- *   codec_inflate [--quick] [--size BYTES]     (default 8 MiB per corpus) */
+ *   codec_inflate [--quick] [--size BYTES] [--mode NAME]
+ *   (default 8 MiB per corpus, every mode) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +43,8 @@ static void die(const char *what) {
 typedef struct job {
     const uint8_t *comp;
     size_t comp_len;
+    const size_t *msg_end; /* messages mode: compressed end of each */
+    size_t nmsg;
     const uint8_t *want;
     size_t len;
     uint8_t *out;
@@ -63,6 +70,40 @@ static void run_ours(job *j) {
     }
     if (out_pos != j->len) die("cws_inflate: wrong length");
     sink += j->out[j->len / 2];
+}
+
+/* One call per message; the output of each lands at the start of out. */
+static void run_ours_msgs(job *j) {
+    cws_inflater_reset(j->ours);
+    size_t in_pos = 0, total = 0;
+    for (size_t m = 0; m < j->nmsg; m++) {
+        size_t c, p;
+        int rc = cws_inflate(j->ours, j->comp + in_pos, j->msg_end[m] - in_pos, &c, j->out,
+                             65536, &p);
+        if (rc != CWS_OK || c != j->msg_end[m] - in_pos) die("cws_inflate failed (messages)");
+        in_pos += c;
+        total += p;
+        sink += j->out[0];
+    }
+    if (total != j->len) die("cws_inflate: wrong length (messages)");
+}
+
+static void run_zlib_msgs(job *j) {
+    z_stream *zs = j->zs;
+    if (inflateReset(zs) != Z_OK) die("inflateReset");
+    size_t in_pos = 0, total = 0;
+    for (size_t m = 0; m < j->nmsg; m++) {
+        zs->next_in = (Bytef *)(uintptr_t)(j->comp + in_pos);
+        zs->avail_in = (uInt)(j->msg_end[m] - in_pos);
+        zs->next_out = j->out;
+        zs->avail_out = 65536;
+        int rc = inflate(zs, Z_SYNC_FLUSH);
+        if (rc != Z_OK || zs->avail_in != 0) die("zlib inflate failed (messages)");
+        in_pos = j->msg_end[m];
+        total += 65536 - zs->avail_out;
+        sink += j->out[0];
+    }
+    if (total != j->len) die("zlib: wrong length (messages)");
 }
 
 static void run_zlib(job *j) {
@@ -125,12 +166,45 @@ static uint8_t *zlib_compress(const uint8_t *src, size_t n, int level, size_t *o
     return out;
 }
 
+/* The corpus as messages of 64..1024 bytes in one stream, a sync flush
+ * after each (RFC 7692 §7.2.1); msg_end[] gets each one's compressed end. */
+static uint8_t *zlib_compress_msgs(const uint8_t *src, size_t n, int level, size_t *out_len,
+                                   size_t **msg_end, size_t *nmsg) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) die("deflateInit2");
+    size_t cap = deflateBound(&zs, (uLong)n) + n / 8 + 64; /* + 5..6 bytes per flush */
+    uint8_t *out = malloc(cap);
+    size_t *ends = malloc(sizeof *ends * (n / 64 + 2));
+    if (!out || !ends) die("out of memory");
+    uint64_t s = 12345;
+    size_t pos = 0, k = 0;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    while (pos < n) {
+        size_t m = 64 + codec_below(&s, 961);
+        if (m > n - pos) m = n - pos;
+        zs.next_in = (Bytef *)(uintptr_t)(src + pos);
+        zs.avail_in = (uInt)m;
+        if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in) die("deflate (messages)");
+        pos += m;
+        ends[k++] = cap - zs.avail_out;
+    }
+    *out_len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    *msg_end = ends;
+    *nmsg = k;
+    return out;
+}
+
 int main(int argc, char **argv) {
     size_t size = 8u << 20;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) target_s = 0.05;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = strtoull(argv[++i], NULL, 0);
-        else die("usage: codec_inflate [--quick] [--size BYTES]");
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) only = argv[++i];
+        else die("usage: codec_inflate [--quick] [--size BYTES] [--mode one-shot|16k-out|messages]");
     }
     uint8_t *data = malloc(size), *out = malloc(size + 1);
     if (!data || !out) die("out of memory");
@@ -146,26 +220,36 @@ int main(int argc, char **argv) {
     printf("| corpus | level | ratio | mode | cws | zlib | cws/zlib |\n");
     printf("|---|---|---|---|---|---|---|\n");
     static const int levels[] = {1, 6};
-    static const size_t steps[] = {SIZE_MAX, 16384};
-    static const char *const step_names[] = {"one-shot", "16k-out"};
+    static const size_t steps[] = {SIZE_MAX, 16384, 0};
+    static const char *const step_names[] = {"one-shot", "16k-out", "messages"};
     for (int k = 0; k < CORPUS_COUNT; k++) {
         codec_corpus_fill((enum codec_corpus)k, data, size, 0xC0DEC + (uint64_t)k);
         for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
-            size_t clen;
+            size_t clen, mlen, *msg_end, nmsg;
             uint8_t *comp = zlib_compress(data, size, levels[l], &clen);
+            uint8_t *mcomp = zlib_compress_msgs(data, size, levels[l], &mlen, &msg_end, &nmsg);
             for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
-                job j = {comp, clen, data, size, out, steps[s], ours, &zs};
-                run_ours(&j);
-                if (memcmp(out, data, size) != 0) die("cws_inflate: wrong output");
-                run_zlib(&j);
-                if (memcmp(out, data, size) != 0) die("zlib: wrong output");
-                double t_ours = measure(run_ours, &j), t_zlib = measure(run_zlib, &j);
+                if (only && strcmp(only, step_names[s]) != 0) continue;
+                int msgs = steps[s] == 0;
+                job j = {msgs ? mcomp : comp, msgs ? mlen : clen, msg_end, nmsg, data, size, out,
+                         steps[s], ours, &zs};
+                run_fn f_ours = msgs ? run_ours_msgs : run_ours;
+                run_fn f_zlib = msgs ? run_zlib_msgs : run_zlib;
+                if (!msgs) {
+                    run_ours(&j);
+                    if (memcmp(out, data, size) != 0) die("cws_inflate: wrong output");
+                    run_zlib(&j);
+                    if (memcmp(out, data, size) != 0) die("zlib: wrong output");
+                }
+                double t_ours = measure(f_ours, &j), t_zlib = measure(f_zlib, &j);
                 double mb = (double)size / 1e6;
                 printf("| %s | %d | %.2f | %s | %.0f | %.0f | %.2f |\n", codec_corpus_names[k],
-                       levels[l], (double)size / (double)clen, step_names[s], mb / t_ours,
+                       levels[l], (double)size / (double)j.comp_len, step_names[s], mb / t_ours,
                        mb / t_zlib, t_zlib / t_ours);
                 fflush(stdout);
             }
+            free(msg_end);
+            free(mcomp);
             free(comp);
         }
     }

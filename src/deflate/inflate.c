@@ -75,8 +75,8 @@ struct cws_inflater {
     uint32_t window_size;   /* 2^window_bits */
     uint32_t window_pos;    /* where the next byte of output goes */
     uint32_t window_fill;   /* bytes of history held, at most window_size */
-    uint64_t bits;          /* input bits not yet used, next bit lowest; */
-    unsigned nbits;         /* bits above nbits are zero */
+    uint64_t bits;          /* input bits not yet used, next bit lowest */
+    unsigned nbits;         /* how many; the bits above are zero */
     enum inf_state state;
     int final_block;        /* BFINAL of the current block */
     int fixed_loaded;       /* the tables hold the fixed code (§3.2.6) */
@@ -99,10 +99,15 @@ typedef struct inf_io {
 
 /* ---------------------------------------------------------------- tables */
 
-static uint32_t inf_reverse(uint32_t code, unsigned len) {
-    uint32_t r = 0;
-    for (unsigned i = 0; i < len; i++, code >>= 1) r = (r << 1) | (code & 1u);
-    return r;
+/* The low len bits of code in reverse order: Huffman codes are packed
+ * starting with their most significant bit (RFC 1951 §3.1.1), tables are
+ * indexed by the bit buffer, next bit lowest. */
+static inline uint32_t inf_reverse(uint32_t code, unsigned len) {
+    code = ((code & 0x5555u) << 1) | ((code >> 1) & 0x5555u);
+    code = ((code & 0x3333u) << 2) | ((code >> 2) & 0x3333u);
+    code = ((code & 0x0F0Fu) << 4) | ((code >> 4) & 0x0F0Fu);
+    code = ((code & 0x00FFu) << 8) | ((code >> 8) & 0x00FFu);
+    return code >> (16 - len);
 }
 
 /* The table entry (without its length) that decodes to sym. */
@@ -125,77 +130,112 @@ static uint32_t inf_symbol_entry(enum inf_kind kind, unsigned sym) {
     return (uint32_t)sym << 16;
 }
 
-/* Fills table (primary size 2^root, room for cap entries) to decode the
- * canonical Huffman code with lengths lens[0..n) (RFC 1951 §3.2.2).
- * Returns 0, or -1 if the lengths over-subscribe the code or leave it
- * incomplete. Incomplete is allowed only for distances with a single code
- * of one bit, or none at all (§3.2.7); their unused codes decode as
- * INF_E_BAD one bit long. */
-static int inf_build(uint32_t *table, unsigned root, unsigned cap, const uint8_t *lens,
-                     unsigned n, enum inf_kind kind) {
-    unsigned count[CWS__DEFLATE_MAX_BITS + 1] = {0};
-    for (unsigned s = 0; s < n; s++) count[lens[s]]++;
-    count[0] = 0;
-
-    int left = 1; /* unused codes at the current length */
-    unsigned used = 0;
-    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
-        left = 2 * left - (int)count[len];
-        if (left < 0) return -1; /* over-subscribed */
-        used += count[len];
-    }
-    if (left > 0) {
-        int one_short_dist = kind == INF_KIND_DIST && (used == 0 || (used == 1 && count[1] == 1));
-        if (!one_short_dist) return -1;
-        for (unsigned i = 0; i < (1u << root); i++) table[i] = INF_E_BAD | 1u;
-        if (used == 0) return 0;
-    }
-
-    /* Symbols sorted by (length, symbol) get consecutive codes (§3.2.2). */
+/* A code in the making: symbols sorted by (length, symbol) and their
+ * canonical codes (RFC 1951 §3.2.2). */
+typedef struct inf_code {
+    unsigned count[CWS__DEFLATE_MAX_BITS + 1]; /* codes of each length */
+    unsigned used;                             /* symbols with a code */
     uint16_t sorted[CWS__DEFLATE_NUM_LITLEN];
-    uint16_t code_of[CWS__DEFLATE_NUM_LITLEN];
-    unsigned offset[CWS__DEFLATE_MAX_BITS + 2];
-    uint32_t next_code[CWS__DEFLATE_MAX_BITS + 1];
-    offset[1] = 0;
-    next_code[0] = 0;
-    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
-        offset[len + 1] = offset[len] + count[len];
-        next_code[len] = (next_code[len - 1] + count[len - 1]) << 1;
-    }
-    for (unsigned s = 0; s < n; s++)
-        if (lens[s]) sorted[offset[lens[s]]++] = (uint16_t)s;
-    for (unsigned i = 0; i < used; i++) code_of[i] = (uint16_t)next_code[lens[sorted[i]]]++;
+    uint16_t code_of[CWS__DEFLATE_NUM_LITLEN]; /* of sorted[i] */
+} inf_code;
 
+/* Counts the lengths; 1 if they make a complete code, 0 if incomplete,
+ * -1 if they over-subscribe it. */
+static int inf_count(inf_code *c, const uint8_t *lens, unsigned n) {
+    memset(c->count, 0, sizeof c->count);
+    for (unsigned s = 0; s < n; s++) c->count[lens[s]]++;
+    c->count[0] = 0;
+    int left = 1; /* codes still free at the current length */
+    c->used = 0;
+    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
+        left = 2 * left - (int)c->count[len];
+        if (left < 0) return -1;
+        c->used += c->count[len];
+    }
+    return left == 0;
+}
+
+/* Symbols sorted by (length, symbol) get consecutive codes. */
+static void inf_assign(inf_code *c, const uint8_t *lens, unsigned n) {
+    unsigned offset[CWS__DEFLATE_MAX_BITS + 1];
+    uint32_t next_code[CWS__DEFLATE_MAX_BITS + 1];
+    unsigned at = 0;
+    uint32_t code = 0;
+    for (unsigned len = 1; len <= CWS__DEFLATE_MAX_BITS; len++) {
+        offset[len] = at;
+        at += c->count[len];
+        code = (code + c->count[len - 1]) << 1;
+        next_code[len] = code;
+    }
+    for (unsigned s = 0; s < n; s++) {
+        if (!lens[s]) continue;
+        unsigned i = offset[lens[s]]++;
+        c->sorted[i] = (uint16_t)s;
+        c->code_of[i] = (uint16_t)next_code[lens[s]]++;
+    }
+}
+
+/* Entries for codes longer than root: one sub-table per root-bit prefix,
+ * sized by the longest code under it. Returns -1 if cap is exceeded
+ * (it is not, for cap from the worst case above). */
+static int inf_fill_subtables(uint32_t *table, unsigned root, unsigned cap, const inf_code *c,
+                              const uint8_t *lens, unsigned first, enum inf_kind kind) {
     unsigned next_free = 1u << root, sub_base = 0, sub_bits = 0;
     uint32_t sub_prefix = UINT32_MAX;
-    for (unsigned i = 0; i < used; i++) {
-        unsigned sym = sorted[i], len = lens[sym];
-        uint32_t code = code_of[i];
-        uint32_t entry = inf_symbol_entry(kind, sym) | len;
-        if (len <= root) {
-            for (uint32_t k = inf_reverse(code, len); k < (1u << root); k += 1u << len) table[k] = entry;
-            continue;
-        }
-        uint32_t prefix = code >> (len - root);
+    for (unsigned i = first; i < c->used; i++) {
+        unsigned sym = c->sorted[i], len = lens[sym];
+        uint32_t code = c->code_of[i], prefix = code >> (len - root);
         if (prefix != sub_prefix) {
             /* Codes sharing these first bits are consecutive; the last is
-             * the longest and sets the sub-table's size. */
+             * the longest. */
             unsigned last = i;
-            while (last + 1 < used &&
-                   (uint32_t)code_of[last + 1] >> (lens[sorted[last + 1]] - root) == prefix)
+            while (last + 1 < c->used &&
+                   (uint32_t)c->code_of[last + 1] >> (lens[c->sorted[last + 1]] - root) == prefix)
                 last++;
-            sub_bits = lens[sorted[last]] - root;
-            if (next_free + (1u << sub_bits) > cap) return -1; /* cannot happen: cap is enough */
+            sub_bits = lens[c->sorted[last]] - root;
+            if (next_free + (1u << sub_bits) > cap) return -1;
             sub_base = next_free;
             next_free += 1u << sub_bits;
             sub_prefix = prefix;
             table[inf_reverse(prefix, root)] = INF_E_SUB | sub_bits << 4 | (uint32_t)sub_base << 16;
         }
-        uint32_t rest = inf_reverse(code, len) >> root;
-        for (uint32_t k = rest; k < (1u << sub_bits); k += 1u << (len - root))
+        uint32_t entry = inf_symbol_entry(kind, sym) | len;
+        for (uint32_t k = inf_reverse(code, len) >> root; k < (1u << sub_bits); k += 1u << (len - root))
             table[sub_base + k] = entry;
     }
     return 0;
+}
+
+/* Fills table (primary size 2^root, room for cap entries) to decode the
+ * code with lengths lens[0..n). Returns 0, or -1 if the lengths
+ * over-subscribe the code or leave it incomplete. Incomplete is allowed
+ * only for distances with a single code of one bit, or none at all
+ * (§3.2.7); their unused codes decode as INF_E_BAD one bit long.
+ * (zlib also lets a literal/length code made of the end-of-block code
+ * alone through, and reads on with an empty code length code until the
+ * missing end-of-block code fails it; here both fail at once.) */
+static int inf_build(uint32_t *table, unsigned root, unsigned cap, const uint8_t *lens,
+                     unsigned n, enum inf_kind kind) {
+    inf_code c;
+    int complete = inf_count(&c, lens, n);
+    if (complete < 0) return -1;
+    if (!complete) {
+        int one_short = kind == INF_KIND_DIST && (c.used == 0 || (c.used == 1 && c.count[1] == 1));
+        if (!one_short) return -1;
+        table[0] = table[1] = INF_E_BAD | 1u;
+    }
+    inf_assign(&c, lens, n);
+
+    /* The primary table grows by doubling: the entries of codes of length
+     * len are written into the first 2^len, which are then copied to make
+     * 2^(len+1), so every code ends up at each index its bits prefix. */
+    unsigned i = 0;
+    for (unsigned len = 1; len <= root; len++) {
+        for (; i < c.used && lens[c.sorted[i]] == len; i++)
+            table[inf_reverse(c.code_of[i], len)] = inf_symbol_entry(kind, c.sorted[i]) | len;
+        if (len < root) memcpy(table + (1u << len), table, sizeof *table << len);
+    }
+    return inf_fill_subtables(table, root, cap, &c, lens, i, kind);
 }
 
 /* The fixed literal/length and distance codes (RFC 1951 §3.2.6). */
@@ -505,9 +545,11 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
         bits >>= used;
         nbits -= used;
 
-        const uint8_t *src = out - dist;
+        const uint8_t *src;
         size_t here = (size_t)(out - io->out_start);
-        if (dist > here || dist > z->window_size) {
+        if (dist <= here && dist <= z->window_size) {
+            src = out - dist;
+        } else {
             if (!inf_dist_ok(z, io, out, dist)) {
                 result = INF_CORRUPT;
                 break;
@@ -542,8 +584,9 @@ static enum inf_step inf_codes_fast(cws_inflater *z, inf_io *io) {
         out = end;
     }
 
-    /* Hand back the whole bytes loaded but not counted, and clear them. */
-    z->bits = nbits < 64 ? bits & ((UINT64_C(1) << nbits) - 1) : bits;
+    /* Clear the bits loaded beyond nbits: the slow path reads zeros there,
+     * and takes those bytes again from *in. */
+    z->bits = bits & ((UINT64_C(1) << nbits) - 1); /* nbits <= 63 */
     z->nbits = nbits;
     io->in = in;
     io->out = out;
