@@ -1282,13 +1282,14 @@ typedef struct cws__pmd_ops {
 /* The first member of every cws__pmd. */
 struct cws__pmd {
     const cws__pmd_ops *ops;
+    uint8_t *keys;             /* the conn's masking-key pool moves here */
     cws_deflate_params params; /* as the handshake agreed */
 };
 
 /* Outcome of handling one parser event (src/conn.c). */
 enum { CWS__CONN_GO = 0, CWS__CONN_PAUSE = 1, CWS__CONN_FAILED = -1 };
 
-/* Kept small (112 bytes on LP64): a server holds one per idle client.
+/* Kept small (104 bytes on LP64): a server holds one per idle client.
  * Settings are read through cfg, shared by every connection made from it
  * (cws_conn_init_shared) or the conn's own copy (cws_conn_new). */
 struct cws_conn {
@@ -1300,9 +1301,14 @@ struct cws_conn {
                            also holds a control frame cut across recv calls,
                            past its used bytes */
     cws__buf *out;      /* outbound bytes when cb.write is NULL */
-    uint8_t *keys;      /* client role: pool of random masking keys, then
-                           the index of the next unused byte */
-    cws__pmd *pmd;      /* permessage-deflate, or NULL */
+    /* One pointer for what only some connections have: the client's pool
+     * of random masking keys (then the index of its next unused byte),
+     * or, once has_pmd is set, permessage-deflate's state, which then
+     * holds the pool. Use cws__conn_pmd() and the pool through it. */
+    union {
+        uint8_t *keys;
+        cws__pmd *pmd;
+    } ext;
     /* Two 8-byte words of state. The first is written per frame by the
      * receive path (and close_code, once); the second is read by every
      * send and rarely written. Apart, a send right after a receive (an
@@ -1317,6 +1323,7 @@ struct cws_conn {
     unsigned pause : 1;       /* cws_conn_pause() was called in a callback */
     unsigned rx_z : 1;        /* the message being received is compressed */
     unsigned tx_z : 1;        /* the fragmented message being sent is */
+    unsigned has_pmd : 1;     /* ext holds permessage-deflate */
     uint16_t close_code;      /* the code reported through on_close */
     uint8_t fail_err;         /* -(cws_err) recv returns once failed; 0: not */
     unsigned sent_close : 1;  /* our close frame is out */
@@ -1329,6 +1336,11 @@ struct cws_conn {
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
 };
+
+/* permessage-deflate's state, or NULL when the extension is off. */
+static inline cws__pmd *cws__conn_pmd(const cws_conn *c) { return c->has_pmd ? c->ext.pmd : NULL; }
+/* Where the masking-key pool pointer lives. */
+static inline uint8_t **cws__conn_keys(cws_conn *c) { return c->has_pmd ? &c->ext.pmd->keys : &c->ext.keys; }
 
 /* Sends one frame (masked in the client role); opcode may carry
  * CWS__EMIT_RSV1. Returns CWS_OK or an error. */
@@ -1609,12 +1621,14 @@ static void conn_release_rx(cws_conn *c) {
 
 CWS__LINK void cws_conn_deinit(cws_conn *c) {
     if (!c) return;
-    if (c->pmd) c->pmd->ops->free(c);
-    c->pmd = NULL;
+    uint8_t **keys = cws__conn_keys(c);
+    if (*keys) cws__realloc(&c->cfg->alloc, *keys, 0);
+    *keys = NULL;
+    if (c->has_pmd) c->ext.pmd->ops->free(c);
+    c->has_pmd = 0;
+    c->ext.keys = NULL;
     conn_release_rx(c);
     cws__buf_free(&c->cfg->alloc, &c->out);
-    if (c->keys) cws__realloc(&c->cfg->alloc, c->keys, 0);
-    c->keys = NULL;
 }
 
 CWS__LINK void cws_conn_free(cws_conn *c) {
@@ -1726,7 +1740,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     int view = !streamed && (ev->flags & CWS_FRAME_START) && (ev->flags & CWS_FRAME_END) && h->fin &&
                h->opcode != CWS_OP_CONT && !c->rx_z;
     if (c->rx_z) {
-        r = c->pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
+        r = c->ext.pmd->ops->rx(c, ev->data, ev->len, (ev->flags & CWS_FRAME_END) && h->fin);
         if (r == CONN_FAILED) return r;
     } else if (view) {
         if (c->rx_op == CWS_OP_TEXT && cws_utf8_feed(&c->utf8, ev->data, ev->len, NULL) != CWS_OK)
@@ -1891,15 +1905,15 @@ CWS__LINK int cws_conn_set_deflate(cws_conn *c, const cws_deflate_params *p) {
     return CWS_ERR_STATE; /* built without the codec */
 #else
     /* Only before any data: the first message must know its framing. */
-    if (c->pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
+    if (c->has_pmd || c->rx_op || c->rx_started || c->tx_frag || c->sent_close || c->got_close || c->aborted)
         return CWS_ERR_STATE;
     return cws__pmd_attach(c, p);
 #endif
 }
 
 CWS__LINK int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
-    if (!c || !c->pmd) return 0;
-    if (params) *params = c->pmd->params;
+    if (!c || !c->has_pmd) return 0;
+    if (params) *params = c->ext.pmd->params;
     return 1;
 }
 /* ---- file: src/conn_send.c ---- */
@@ -1920,20 +1934,22 @@ CWS__LINK int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
 static int conn_next_key(cws_conn *c, uint8_t key[4]) {
-    if (!c->keys) {
-        c->keys = cws__realloc(&c->cfg->alloc, NULL, CONN_KEY_POOL + 1);
-        if (!c->keys) return CWS_ERR_NOMEM;
-        c->keys[CONN_KEY_POOL] = CONN_KEY_POOL;
+    uint8_t **pool = cws__conn_keys(c);
+    if (!*pool) {
+        *pool = cws__realloc(&c->cfg->alloc, NULL, CONN_KEY_POOL + 1);
+        if (!*pool) return CWS_ERR_NOMEM;
+        (*pool)[CONN_KEY_POOL] = CONN_KEY_POOL;
     }
-    uint8_t pos = c->keys[CONN_KEY_POOL];
+    uint8_t *keys = *pool;
+    uint8_t pos = keys[CONN_KEY_POOL];
     if (pos > CONN_KEY_POOL - 4) {
         const cws_conn_config *cfg = c->cfg;
-        int r = cfg->rng ? cfg->rng(cfg->rng_user, c->keys, CONN_KEY_POOL) : cws_random(c->keys, CONN_KEY_POOL);
+        int r = cfg->rng ? cfg->rng(cfg->rng_user, keys, CONN_KEY_POOL) : cws_random(keys, CONN_KEY_POOL);
         if (r != 0) return CWS_ERR_RANDOM;
         pos = 0;
     }
-    memcpy(key, c->keys + pos, 4);
-    c->keys[CONN_KEY_POOL] = (uint8_t)(pos + 4);
+    memcpy(key, keys + pos, 4);
+    keys[CONN_KEY_POOL] = (uint8_t)(pos + 4);
     return CWS_OK;
 }
 
@@ -2032,7 +2048,7 @@ static int conn_can_send(const cws_conn *c) {
 /* Whether a message of len bytes goes out compressed: permessage-deflate
  * is on, the sender did not ask otherwise, and it reaches the threshold. */
 static int conn_compresses(const cws_conn *c, int flags, size_t len) {
-    if (!c->pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
+    if (!c->has_pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
     size_t t = c->cfg->deflate.threshold;
     return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
 }
@@ -2048,7 +2064,7 @@ CWS__LINK int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t le
     if (c->tx_frag) return CWS_ERR_STATE; /* §5.4: fragments may not interleave */
     /* §5.6: text is UTF-8; the peer would fail the connection with 1007. */
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
-    if (conn_compresses(c, flags, len)) return c->pmd->ops->tx(c, opcode, 1, data, len);
+    if (conn_compresses(c, flags, len)) return c->ext.pmd->ops->tx(c, opcode, 1, data, len);
     return cws__conn_emit(c, opcode, 1, data, len);
 }
 
@@ -2086,8 +2102,8 @@ CWS__LINK int cws_conn_send_fragment(cws_conn *c, int opcode, const void *data, 
     if (!conn_fragment_ok(c, opcode, data, len, fin, &state)) return CWS_ERR_UTF8;
     /* A message of unknown length: compressed whole or not at all, as its
      * first fragment decides (no threshold applies). */
-    if (opcode != CWS_OP_CONT) c->tx_z = c->pmd && !(flags & CWS_SEND_UNCOMPRESSED);
-    r = c->tx_z ? c->pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
+    if (opcode != CWS_OP_CONT) c->tx_z = c->has_pmd && !(flags & CWS_SEND_UNCOMPRESSED);
+    r = c->tx_z ? c->ext.pmd->ops->tx(c, opcode, fin, data, len) : cws__conn_emit(c, opcode, fin, data, len);
     if (r == CWS_OK) {
         c->tx_frag = !fin;
         c->tx_utf8 = state;
@@ -4331,7 +4347,7 @@ typedef struct def_params {
 static const def_params def_levels[10] = {
     /*  chain nice lazy good  mode        hlen hbits ins */
     {0, 0, 0, 0, DEF_GREEDY, 4, 13, 0},
-    {4, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
+    {3, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
     {8, 32, 0, 0, DEF_GREEDY, 4, 13, 16},    /* 2 */
     {24, 64, 0, 0, DEF_GREEDY, 4, 13, 32},   /* 3 */
     {16, 32, 8, 4, DEF_LAZY, 4, 13, 0},      /* 4 */
@@ -6142,7 +6158,7 @@ CWS__LINK int cws_inflate(cws_inflater *z, const uint8_t *in, size_t in_len, siz
 static const uint8_t pmd_tail[4] = {0x00, 0x00, 0xff, 0xff};
 
 typedef struct pmd_state {
-    cws__pmd base;            /* first: c->pmd points here */
+    cws__pmd base;            /* first: c->ext.pmd points here */
     cws_inflater *inf;        /* NULL until needed */
     cws_deflater *def;
     uint64_t inflated;        /* bytes of the message being received */
@@ -6153,7 +6169,7 @@ typedef struct pmd_state {
     uint8_t rx_ended;         /* the message's final block is done */
 } pmd_state;
 
-static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->pmd; }
+static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->ext.pmd; }
 
 /* ---------------------------------------------------------------- receive */
 
@@ -6287,7 +6303,9 @@ CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
     z->rx_window = server ? p->client_max_window_bits : p->server_max_window_bits;
     z->tx_reset = server ? p->server_no_context_takeover : p->client_no_context_takeover;
     z->rx_reset = server ? p->client_no_context_takeover : p->server_no_context_takeover;
-    c->pmd = &z->base;
+    z->base.keys = c->ext.keys; /* the masking-key pool, if any, moves in */
+    c->ext.pmd = &z->base;
+    c->has_pmd = 1;
     c->parser.allowed_rsv |= 4; /* RSV1 now means "compressed" */
     return CWS_OK;
 }

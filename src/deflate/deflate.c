@@ -58,7 +58,7 @@ typedef struct def_params {
 static const def_params def_levels[10] = {
     /*  chain nice lazy good  mode        hlen hbits ins */
     {0, 0, 0, 0, DEF_GREEDY, 4, 13, 0},
-    {4, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
+    {3, 16, 0, 0, DEF_GREEDY, 4, 13, 8},     /* 1: fast */
     {8, 32, 0, 0, DEF_GREEDY, 4, 13, 16},    /* 2 */
     {24, 64, 0, 0, DEF_GREEDY, 4, 13, 32},   /* 3 */
     {16, 32, 8, 4, DEF_LAZY, 4, 13, 0},      /* 4 */

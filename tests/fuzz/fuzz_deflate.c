@@ -3,7 +3,8 @@
  * exactly that window (which rejects a distance beyond it) gives back the
  * input, message by message; the bytes do not depend on the chunking; a
  * sync-flushed message ends in 00 00 ff ff; one call stays within
- * cws_deflate_bound; nothing is allocated after construction. */
+ * cws_deflate_bound; nothing is allocated after construction. cws_inflate
+ * must agree with zlib on every message too. */
 #include "fuzz_util.h"
 
 #include <cws_deflate.h>
@@ -103,6 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     FUZZ_CHECK(inflateInit2(&zs, -wbits) == Z_OK);
+    cws_inflater *inf = cws_inflater_new(wbits, NULL, NULL);
+    FUZZ_CHECK(inf != NULL);
     uint8_t *back = malloc(n + 1);
     FUZZ_CHECK(back != NULL);
 
@@ -115,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             cws_deflater_reset(whole);
             cws_deflater_reset(chunked);
             FUZZ_CHECK(inflateReset(&zs) == Z_OK);
+            cws_inflater_reset(inf);
         }
         fuzz_out a = {0}, b = {0};
         compress_msg(whole, &a, msg + start, len, flush, &rs, 0);
@@ -134,6 +138,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(zs.avail_in == 0);
         FUZZ_CHECK(zs.avail_out == 1);
         FUZZ_CHECK(len == 0 || memcmp(back, msg + start, len) == 0);
+
+        size_t used = 0, made = 0;
+        int rc = cws_inflate(inf, a.p, a.n, &used, back, len + 1, &made);
+        FUZZ_CHECK(rc == (flush == CWS_DEFLATE_FINISH ? CWS_INFLATE_END : CWS_OK));
+        FUZZ_CHECK(used == a.n && made == len);
+        FUZZ_CHECK(len == 0 || memcmp(back, msg + start, len) == 0);
         free(a.p);
         free(b.p);
         start = cut[k];
@@ -145,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(cws_deflate(whole, NULL, 0, &used, o, sizeof o, &made, 0) == CWS_ERR_STATE);
     }
     inflateEnd(&zs);
+    cws_inflater_free(inf);
     cws_deflater_free(whole);
     cws_deflater_free(chunked);
     free(back);
