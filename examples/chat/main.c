@@ -102,6 +102,7 @@ int main(int argc, char **argv) {
      * connection holds no compressor. */
     cfg.deflate.enable = !o.no_deflate;
     cfg.deflate.server_no_context_takeover = 1;
+    cfg.deflate.client_no_context_takeover = 1; /* and no inflater kept per client */
     cfg.on_upgrade = on_upgrade;
     cfg.on_http = on_http;
     cfg.cb = chat_socket_callbacks;
