@@ -20,7 +20,21 @@
  * or data error: a benchmark that does not verify is not one.
  * Client frames are masked with a fresh pseudo-random key each (RFC 6455
  * §5.3); the key only needs to be unpredictable to the server's cache, not
- * to an attacker, so a xorshift generator keeps the client cheap. */
+ * to an attacker, so a xorshift generator keeps the client cheap.
+ *
+ * --json sends chat-like JSON text messages of 1-4 KiB (a deterministic
+ * pool of CHAT_POOL messages, each a batch of chat events) instead of
+ * random bytes. --deflate offers permessage-deflate (RFC 7692) with zlib:
+ * the handshake must agree to it, every message goes out compressed (RSV1,
+ * sync flush, tail removed, §7.2.1) and every echo is inflated (compressed
+ * or not, fragmented or not) and compared byte for byte. By default each
+ * pool message is compressed once, at start-up, as a stream of its own:
+ * valid with and without context takeover (it refers to nothing before
+ * it), and it keeps the generator's CPU for the server's side of the work;
+ * --deflate-live compresses every message as it is sent, with the window
+ * kept unless the server asked for client_no_context_takeover.
+ * --no-context-takeover also offers server_no_context_takeover and
+ * client_no_context_takeover (§7.1.1). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/ws_accept.h"
 
 enum mode { M_ECHO, M_RAW, M_BCAST, M_IDLE, M_HANDSHAKE };
@@ -45,6 +61,20 @@ enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
 
 #define POOL_SLACK 256
 #define BCAST_WINDOW_MAX 64
+/* --json: messages in the pool, and their size range. 1,024 distinct
+ * messages of 2.5 KiB on average: the same message comes back into a
+ * 32 KiB window only after ~1,000 others, so context takeover finds what
+ * a chat stream shares (keys, names, words), not copies. */
+#define CHAT_POOL 1024
+#define CHAT_MIN 1024
+#define CHAT_MAX 4096
+/* A compressed echo may not inflate to more than this past what was sent. */
+#define INFLATE_SLACK 65536
+
+typedef struct chat_msg {
+    uint8_t *data, *z;     /* the text, and its own raw DEFLATE stream (tail removed) */
+    size_t len, zlen;
+} chat_msg;
 
 typedef struct conn {
     int fd;
@@ -59,6 +89,16 @@ typedef struct conn {
     uint64_t sent, recvd;  /* messages */
     uint64_t raw_off;      /* raw: bytes of the current message verified */
     char accept[29];
+    /* permessage-deflate, as the 101 agreed */
+    int pmd;
+    int rx_reset;          /* server_no_context_takeover: inflater reset per message */
+    int tx_reset;          /* client_no_context_takeover: deflater reset per message */
+    int tx_bits;           /* client_max_window_bits, 15 if not given */
+    z_stream *inf, *def;
+    /* the message being received: fragments joined, inflated if RSV1 */
+    int in_msg, msg_comp, msg_op, inf_ended;
+    uint8_t *msg;
+    size_t msg_len, msg_cap, msg_wire;
 } conn;
 
 static struct {
@@ -71,6 +111,17 @@ static struct {
     int server_pid;
     const char *malloc_file;
     int text;
+    int json;              /* chat JSON messages of CHAT_MIN..CHAT_MAX bytes */
+    int deflate;           /* offer permessage-deflate */
+    int nct;               /* ... with both no_context_takeover parameters */
+    int live;              /* compress every message as sent */
+    int zlevel;            /* the generator's zlib level */
+    chat_msg *chat;
+    int agreed_snct, agreed_cnct, agreed_sbits, agreed_cbits; /* first 101's answer */
+    /* bytes of data messages: on the wire (payload) and uncompressed */
+    uint64_t rx_wire, rx_raw, rx_comp, rx_msgs, tx_wire, tx_raw;
+    uint8_t *zbuf;         /* --deflate-live output */
+    size_t zbuf_cap;
     uint8_t *pool;
     uint64_t rng;
     int ep;
