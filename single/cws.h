@@ -6695,6 +6695,9 @@ CWS__LINK void cws__socket_free(cws_socket *s);
 CWS__LINK void cws__server_listen_event(cws_server *srv);
 CWS__LINK void cws__server_deadline(cws_server *srv);
 CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+/* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
+ * if out of memory. */
+CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */
@@ -6741,22 +6744,8 @@ CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const v
     int rc = cws_deflate(*d, data, len, &used, srv->bcast_z, srv->bcast_zcap, &made, CWS_DEFLATE_SYNC);
     cws_deflater_reset(*d);
     if (rc != CWS_OK || made < 4) return NULL;
-    size_t n = made - 4; /* §7.2.1: without the sync flush's 00 00 ff ff */
-    cws_frame_header h;
-    memset(&h, 0, sizeof h);
-    h.fin = 1;
-    h.rsv = 4; /* RSV1: compressed (§6) */
-    h.opcode = (uint8_t)opcode;
-    h.len = n;
-    uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(srv->loop, hl + n);
-    if (!b) return NULL;
-    memcpy(b->data, hdr, hl);
-    memcpy(b->data + hl, srv->bcast_z, n);
-    b->used = hl + n;
-    b->shared = 1;
-    return b;
+    /* §7.2.1: without the sync flush's 00 00 ff ff; RSV1: compressed (§6). */
+    return cws__shared_frame(srv->loop, opcode, 4, srv->bcast_z, made - 4);
 }
 
 CWS__LINK void cws__server_bcast_free(cws_server *srv) {
@@ -8199,6 +8188,25 @@ CWS__LINK void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
+CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len) {
+    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.rsv = (uint8_t)rsv;
+    h.opcode = (uint8_t)opcode;
+    h.len = len;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(loop, hl + len);
+    if (!b) return NULL;
+    memcpy(b->data, hdr, hl);
+    if (len) memcpy(b->data + hl, data, len);
+    b->used = hl + len;
+    b->shared = 1;
+    return b;
+}
+
 /* Whether a broadcast of len bytes is compressed for receivers that
  * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
 static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
@@ -8227,20 +8235,8 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
-    cws_frame_header h;
-    memset(&h, 0, sizeof h);
-    h.fin = 1;
-    h.opcode = (uint8_t)opcode;
-    h.len = len;
-    uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(srv->loop, hl + len);
+    rt_buf *b = cws__shared_frame(srv->loop, opcode, 0, data, len);
     if (!b) return CWS_ERR_NOMEM;
-    memcpy(b->data, hdr, hl);
-    if (len) memcpy(b->data + hl, data, len);
-    b->used = hl + len;
-    b->shared = 1;
     ptrdiff_t sent = 0;
     rt_buf *zb[8] = {NULL};
     int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);

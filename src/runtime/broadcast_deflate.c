@@ -23,22 +23,8 @@ rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data,
     int rc = cws_deflate(*d, data, len, &used, srv->bcast_z, srv->bcast_zcap, &made, CWS_DEFLATE_SYNC);
     cws_deflater_reset(*d);
     if (rc != CWS_OK || made < 4) return NULL;
-    size_t n = made - 4; /* §7.2.1: without the sync flush's 00 00 ff ff */
-    cws_frame_header h;
-    memset(&h, 0, sizeof h);
-    h.fin = 1;
-    h.rsv = 4; /* RSV1: compressed (§6) */
-    h.opcode = (uint8_t)opcode;
-    h.len = n;
-    uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(srv->loop, hl + n);
-    if (!b) return NULL;
-    memcpy(b->data, hdr, hl);
-    memcpy(b->data + hl, srv->bcast_z, n);
-    b->used = hl + n;
-    b->shared = 1;
-    return b;
+    /* §7.2.1: without the sync flush's 00 00 ff ff; RSV1: compressed (§6). */
+    return cws__shared_frame(srv->loop, opcode, 4, srv->bcast_z, made - 4);
 }
 
 void cws__server_bcast_free(cws_server *srv) {

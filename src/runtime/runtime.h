@@ -374,6 +374,9 @@ void cws__socket_free(cws_socket *s);
 void cws__server_listen_event(cws_server *srv);
 void cws__server_deadline(cws_server *srv);
 void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
+/* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
+ * if out of memory. */
+rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */

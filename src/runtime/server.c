@@ -328,6 +328,25 @@ void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
+rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len) {
+    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
+    cws_frame_header h;
+    memset(&h, 0, sizeof h);
+    h.fin = 1;
+    h.rsv = (uint8_t)rsv;
+    h.opcode = (uint8_t)opcode;
+    h.len = len;
+    uint8_t hdr[CWS_FRAME_HEADER_MAX];
+    size_t hl = cws_frame_header_encode(hdr, &h);
+    rt_buf *b = cws__buf_new(loop, hl + len);
+    if (!b) return NULL;
+    memcpy(b->data, hdr, hl);
+    if (len) memcpy(b->data + hl, data, len);
+    b->used = hl + len;
+    b->shared = 1;
+    return b;
+}
+
 /* Whether a broadcast of len bytes is compressed for receivers that
  * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
 static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
@@ -356,20 +375,8 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
-    cws_frame_header h;
-    memset(&h, 0, sizeof h);
-    h.fin = 1;
-    h.opcode = (uint8_t)opcode;
-    h.len = len;
-    uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(srv->loop, hl + len);
+    rt_buf *b = cws__shared_frame(srv->loop, opcode, 0, data, len);
     if (!b) return CWS_ERR_NOMEM;
-    memcpy(b->data, hdr, hl);
-    if (len) memcpy(b->data + hl, data, len);
-    b->used = hl + len;
-    b->shared = 1;
     ptrdiff_t sent = 0;
     rt_buf *zb[8] = {NULL};
     int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);
