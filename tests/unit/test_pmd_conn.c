@@ -138,7 +138,7 @@ static ptrdiff_t pump(ep *a, ep *b) {
     size_t n = cws_conn_output(a->c, &d);
     uint8_t *copy = malloc(n ? n : 1);
     assert_non_null(copy);
-    memcpy(copy, d, n);
+    if (n) memcpy(copy, d, n);
     cws_conn_consume(a->c, n);
     ptrdiff_t r = cws_conn_recv(b->c, copy, n);
     free(copy);
@@ -150,7 +150,7 @@ static size_t take(ep *a, uint8_t *out, size_t cap) {
     const uint8_t *d;
     size_t n = cws_conn_output(a->c, &d);
     assert_true(n <= cap);
-    memcpy(out, d, n);
+    if (n) memcpy(out, d, n);
     cws_conn_consume(a->c, n);
     return n;
 }
