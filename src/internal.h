@@ -217,8 +217,11 @@ int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
 int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
 /* max_message_size as the config rule resolves it. */
 size_t cws__conn_max_message(const cws_conn *c);
-/* Attaches permessage-deflate (src/deflate/pmd_conn.c). */
+#ifndef CWS_NO_DEFLATE
+/* Attaches permessage-deflate (src/deflate/pmd_conn.c, left out of the
+ * single header with CWS_NO_DEFLATE). */
 int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p);
+#endif
 /* A copy-free way out for an embedder that queues bytes itself (the
  * runtime): a connection marked with cws__conn_set_direct() has a cfg that
  * is the first member of this struct, and encodes each frame straight into
