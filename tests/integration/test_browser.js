@@ -1,7 +1,9 @@
 // The chat page in a real browser (headless Chromium driven by
 // playwright-core): two pages chat, a reload shows the history again, a
 // server killed with -9 and restarted is reconnected to by the page and the
-// conversation continues without gaps or duplicates. Saves $BUILD/chat.png.
+// conversation continues without gaps or duplicates. The page's WebSocket
+// negotiates permessage-deflate (RFC 7692) with cws-chat, and none with
+// cws-chat --no-deflate. Saves $BUILD/chat.png.
 'use strict';
 const assert = require('assert');
 const fs = require('fs');
@@ -17,10 +19,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const STEP = 15000; // ms any single wait may take
 let serverLog = '';
 
-function startServer(port, history) {
+function startServer(port, history, extra = []) {
   return new Promise((resolve, reject) => {
     const proc = spawn(CHAT, ['--port', String(port), '--history', history,
-      '--web', path.join(REPO, 'examples', 'chat', 'web'), '--ping-interval', '300'],
+      '--web', path.join(REPO, 'examples', 'chat', 'web'), '--ping-interval', '300', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stderr.on('data', (d) => { serverLog += d; }); // shown if the test fails
@@ -59,6 +61,18 @@ async function waitForText(page, text) {
     .some((e) => e.textContent === t), text, { timeout: STEP });
 }
 
+// The Sec-WebSocket-Extensions the page's open WebSocket (app.js's
+// top-level `ws`) agreed to: "" when none.
+async function extensions(page) {
+  return page.evaluate(() => (ws && ws.readyState === WebSocket.OPEN ? ws.extensions : null));
+}
+
+// cws-chat answers Chromium's offer with server_no_context_takeover.
+function assertDeflate(ext, who) {
+  assert.ok(/^permessage-deflate(;|$)/.test(ext || ''), `${who}: extensions ${JSON.stringify(ext)}`);
+  assert.ok(/server_no_context_takeover/.test(ext), `${who}: extensions ${JSON.stringify(ext)}`);
+}
+
 async function say(page, text) {
   await page.fill('#input', text);
   await page.click('#send');
@@ -69,6 +83,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-browser-'));
   const history = path.join(tmp, 'history.log');
   let srv = await startServer(0, history);
+  let plain = null; // cws-chat --no-deflate
   const port = srv.port;
   const url = `http://127.0.0.1:${port}/`;
   const browser = await chromium.launch({
@@ -91,6 +106,8 @@ async function main() {
     await alice.press('#name', 'Tab'); // "change" sends {"type":"name"}
     await bob.fill('#name', 'bob');
     await bob.press('#name', 'Tab');
+
+    for (const [p, who] of [[alice, 'alice'], [bob, 'bob']]) assertDeflate(await extensions(p), who);
 
     await say(alice, 'hello from alice');
     await waitForText(bob, 'hello from alice');
@@ -120,6 +137,7 @@ async function main() {
     srv = await startServer(port, history);
     await alice.waitForSelector('#status.online', { timeout: STEP });
     await bob.waitForSelector('#status.online', { timeout: STEP });
+    assertDeflate(await extensions(alice), 'alice after the restart');
     await say(alice, 'after the restart');
     await waitForText(bob, 'after the restart');
     seen = await texts(bob);
@@ -133,15 +151,38 @@ async function main() {
     assert.deepStrictEqual((await texts(carol)).map((m) => m.seq), [1, 2, 3]);
 
     await bob.screenshot({ path: path.join(BUILD, 'chat.png') });
+
+    // Over the 1024-byte threshold: the server sends this broadcast
+    // compressed (Chromium compresses everything it sends).
+    const long = 'compressed broadcast ' + 'ünïcode 😀 '.repeat(200);
+    await say(carol, long);
+    await waitForText(alice, long);
+    await waitForText(bob, long);
+
+    // Without deflate the same page agrees to no extension and still chats.
+    plain = await startServer(0, path.join(tmp, 'plain.log'), ['--no-deflate']);
+    const dave = await (await browser.newContext()).newPage();
+    const erin = await (await browser.newContext()).newPage();
+    for (const p of [dave, erin]) {
+      await p.goto(`http://127.0.0.1:${plain.port}/`);
+      await p.waitForSelector('#status.online', { timeout: STEP });
+      assert.strictEqual(await extensions(p), '', 'extensions with --no-deflate');
+    }
+    await say(dave, long);
+    await waitForText(erin, long);
+    assert.strictEqual(await kill(plain, 'SIGTERM'), 0, 'exit status of --no-deflate on SIGTERM');
     assert.deepStrictEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)), [],
       'page errors');
     await browser.close();
     assert.strictEqual(await kill(srv, 'SIGTERM'), 0, 'exit status on SIGTERM');
     assert.ok(!/Sanitizer|runtime error:/.test(serverLog), 'sanitizer report');
     console.log('ok   browser chat, reload, restart; screenshot ' + path.join(BUILD, 'chat.png'));
+    console.log('ok   permessage-deflate agreed (server_no_context_takeover) before and after the restart, '
+      + 'a long broadcast arrives; --no-deflate: extensions ""');
   } finally {
     await browser.close();
     await kill(srv, 'SIGTERM');
+    if (plain) await kill(plain, 'SIGTERM');
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

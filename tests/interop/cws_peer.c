@@ -2,15 +2,18 @@
  * cws_peer — the cws side of the interop matrix, built on the runtime
  * (layer 5) only.
  *
- *   cws_peer client ECHO_URL CTRL_URL
+ *   cws_peer client ECHO_URL CTRL_URL [DEFLATE_URL]
  *                                    runs the client checklist: messages
  *                                    and our ping against ECHO_URL, the
  *                                    server's ping and the closes against
- *                                    CTRL_URL (both ws://HOST:PORT); one
+ *                                    CTRL_URL (both ws://HOST:PORT), and
+ *                                    with DEFLATE_URL the permessage-deflate
+ *                                    check against DEFLATE_URL/echo; one
  *                                    "CHECK name ok|fail detail" line per
  *                                    check on stdout
  *   cws_peer serve [--max-message N] [--high-water N] [--handshake-timeout MS]
  *         [--ping-interval MS] [--pong-timeout MS] [--close-timeout MS]
+ *         [--deflate 1]               (accept permessage-deflate)
  *                                    a server for the close and server-ping
  *                                    checks (and the hostile tests, which
  *                                    need its limits and its reports);
@@ -104,7 +107,7 @@ static int peer_wait(peer_client *c, const int *flag) {
     return *flag;
 }
 
-static int peer_connect(peer_client *c, const char *base, const char *path) {
+static int peer_connect_with(peer_client *c, const char *base, const char *path, int deflate) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", base, path);
     free(c->msg);
@@ -112,6 +115,7 @@ static int peer_connect(peer_client *c, const char *base, const char *path) {
     c->loop = cws_loop_new(NULL);
     cws_client_config cfg = {0};
     cfg.max_message_size = 64u << 20;
+    cfg.deflate.enable = deflate;
     cfg.cb.on_message = peer_on_message;
     cfg.cb.on_pong = peer_on_pong;
     cfg.cb.on_close = peer_on_close;
@@ -125,6 +129,10 @@ static int peer_connect(peer_client *c, const char *base, const char *path) {
         return -1;
     }
     return 0;
+}
+
+static int peer_connect(peer_client *c, const char *base, const char *path) {
+    return peer_connect_with(c, base, path, 0);
 }
 
 static void peer_disconnect(peer_client *c) {
@@ -182,7 +190,36 @@ static void peer_check_echo(peer_client *c, const char *name, size_t n, int text
     peer_report(name, ok, detail);
 }
 
-static int peer_run_client(const char *echo_base, const char *base) {
+/* permessage-deflate: offered and agreed, then a compressible text
+ * (the UTF-8 pattern) and an incompressible binary of 64 KiB each echo. */
+static void peer_check_deflate(const char *deflate_base) {
+    peer_client c = {0};
+    if (peer_connect_with(&c, deflate_base, "/echo", 1) == 0) {
+        if (!c.sock || !cws_socket_deflate(c.sock, NULL)) {
+            peer_report("deflate", 0, "permessage-deflate not agreed");
+        } else {
+            static const int kinds[] = {1, 0};
+            int ok = 1;
+            char detail[160] = "agreed; 64 KiB text and binary echoed";
+            for (int i = 0; i < 2 && ok; i++) {
+                uint8_t *p = peer_payload(65536, kinds[i]);
+                int opcode = kinds[i] ? CWS_OP_TEXT : CWS_OP_BINARY;
+                c.got_message = 0;
+                int r = p && c.sock ? cws_socket_send(c.sock, opcode, p, 65536) : CWS_ERR_CLOSED;
+                ok = r == CWS_OK && peer_wait(&c, &c.got_message) && c.msg_opcode == opcode &&
+                     c.msg_len == 65536 && memcmp(c.msg, p, 65536) == 0;
+                if (!ok)
+                    snprintf(detail, sizeof detail, "%s echo: send %d, got %d bytes (closed %d)",
+                             kinds[i] ? "text" : "binary", r, c.got_message ? (int)c.msg_len : -1, c.close_code);
+                free(p);
+            }
+            peer_report("deflate", ok, detail);
+        }
+    }
+    peer_disconnect(&c);
+}
+
+static int peer_run_client(const char *echo_base, const char *base, const char *deflate_base) {
     static const size_t sizes[] = {0, 1, 125, 65536, 4u << 20};
     static const char *const names[] = {"0", "1", "125", "64K", "4M"};
     peer_client c = {0};
@@ -226,6 +263,7 @@ static int peer_run_client(const char *echo_base, const char *base) {
         peer_report("close_4001", ok, detail);
     }
     peer_disconnect(&c);
+    if (deflate_base) peer_check_deflate(deflate_base);
     return 0;
 }
 
@@ -300,6 +338,7 @@ static int peer_server_options(int argc, char **argv, cws_server_config *cfg) {
         else if (strcmp(argv[i], "--ping-interval") == 0) cfg->ping_interval_ms = (uint32_t)v;
         else if (strcmp(argv[i], "--pong-timeout") == 0) cfg->pong_timeout_ms = (uint32_t)v;
         else if (strcmp(argv[i], "--close-timeout") == 0) cfg->close_timeout_ms = (uint32_t)v;
+        else if (strcmp(argv[i], "--deflate") == 0) cfg->deflate.enable = v != 0;
         else return -1;
     }
     return argc % 2 == 0 ? 0 : -1;
@@ -334,12 +373,13 @@ static int peer_run_server(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && strcmp(argv[1], "client") == 0) return peer_run_client(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "client") == 0)
+        return peer_run_client(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
     if (argc == 4 && strcmp(argv[1], "hold") == 0) return peer_run_hold(argv[2], strtol(argv[3], NULL, 10));
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return peer_run_server(argc, argv);
-    fputs("usage: cws_peer client ECHO_URL CTRL_URL | cws_peer hold URL MS\n"
+    fputs("usage: cws_peer client ECHO_URL CTRL_URL [DEFLATE_URL] | cws_peer hold URL MS\n"
           "       cws_peer serve [--max-message N]\n"
           "       [--high-water N] [--handshake-timeout MS] [--ping-interval MS]\n"
-          "       [--pong-timeout MS] [--close-timeout MS]\n", stderr);
+          "       [--pong-timeout MS] [--close-timeout MS] [--deflate 1]\n", stderr);
     return 2;
 }

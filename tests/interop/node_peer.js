@@ -1,11 +1,18 @@
 // The Node `ws` and headless Chromium side of the interop matrix.
 //
-//   node node_peer.js serve                      peer server (see cws_peer.c
-//                                                for the path protocol)
-//   node node_peer.js client ECHO_URL CTRL_URL   the checklist with Node ws
-//   node node_peer.js browser ECHO_URL CTRL_URL  the checklist in a page of
+//   node node_peer.js serve [--deflate]          peer server (see cws_peer.c
+//                                                for the path protocol);
+//                                                --deflate: accepts
+//                                                permessage-deflate
+//   node node_peer.js client ECHO_URL CTRL_URL [DEFLATE_URL]
+//                                                the checklist with Node ws
+//   node node_peer.js browser ECHO_URL CTRL_URL [DEFLATE_URL]
+//                                                the checklist in a page of
 //                                                headless Chromium, with the
 //                                                browser's own WebSocket
+// With DEFLATE_URL, the "deflate" check too: permessage-deflate (which
+// both offer by default) agreed with DEFLATE_URL/echo, and a compressible
+// text and an incompressible binary of 64 KiB echoed.
 // Clients print "CHECK name ok|fail|na detail" lines.
 'use strict';
 const path = require('path');
@@ -17,7 +24,7 @@ const PING = 'interop-ping';
 // Runs in Node and, as source text, inside the page: it may use nothing
 // but its arguments and what both have (WebSocket API, TextEncoder).
 // pingOut(ws) resolves {ok, detail}, or is null where the API has no ping.
-async function checklist(WS, echoBase, base, pingOut) {
+async function checklist(WS, echoBase, base, pingOut, deflateBase) {
     const STEP_MS = 10000;
     const results = [];
     const report = (name, ok, detail) => results.push([name, ok, String(detail || '')]);
@@ -113,6 +120,26 @@ async function checklist(WS, echoBase, base, pingOut) {
         const c = await within(ws.closed, 'close');
         report('close_4001', c.code === 4001 && c.reason === 'server bye', 'client saw ' + c.code + ' ' + c.reason);
     } catch (e) { report('close_4001', false, e.message); }
+
+    if (deflateBase) {
+        try {
+            ws = await open(deflateBase + '/echo');
+            // Node ws: the names; a browser: the whole header value.
+            if (!/^permessage-deflate(;|,|$)/.test(ws.extensions)) {
+                report('deflate', false, 'agreed ' + JSON.stringify(ws.extensions));
+            } else {
+                const text = textOf(65536), bin = bytesOf(65536);
+                ws.send(text);
+                const t = await next(ws);
+                ws.send(bin);
+                const b = await next(ws);
+                report('deflate', t === text && sameBytes(b, bin),
+                    'agreed ' + ws.extensions + '; text ' + (t === text) + ', binary ' + sameBytes(b, bin));
+            }
+            ws.close(1000);
+            await within(ws.closed, 'close');
+        } catch (e) { report('deflate', false, e.message); }
+    }
     return results;
 }
 
@@ -128,7 +155,7 @@ function nodePingOut(ws) {
     });
 }
 
-async function runBrowser(echoBase, base) {
+async function runBrowser(echoBase, base, deflateBase) {
     const { chromium } = require(path.join(NODE_MODULES, 'playwright-core'));
     const browser = await chromium.launch({
         executablePath: '/usr/bin/chromium',
@@ -137,18 +164,19 @@ async function runBrowser(echoBase, base) {
     });
     try {
         const page = await browser.newPage();
-        const results = await page.evaluate(async ([src, e, b]) => {
+        const results = await page.evaluate(async ([src, e, b, d]) => {
             const fn = (0, eval)('(' + src + ')');
-            return fn(WebSocket, e, b, null);
-        }, [checklist.toString(), echoBase, base]);
+            return fn(WebSocket, e, b, null, d);
+        }, [checklist.toString(), echoBase, base, deflateBase || null]);
         print(results);
     } finally {
         await browser.close();
     }
 }
 
-function serve() {
-    const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
+function serve(deflate) {
+    const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20,
+        perMessageDeflate: deflate });
     wss.on('listening', () => console.log(`listening on ws://127.0.0.1:${wss.address().port}`));
     wss.on('connection', (ws, req) => {
         const p = req.url;
@@ -161,14 +189,15 @@ function serve() {
 }
 
 async function main() {
-    const [mode, echoBase, base] = process.argv.slice(2);
-    if (mode === 'serve') return serve();
+    const [mode, echoBase, base, deflateBase] = process.argv.slice(2);
+    if (mode === 'serve') return serve(echoBase === '--deflate');
     if (mode === 'client' && base) {
-        print(await checklist(WebSocket, echoBase, base, nodePingOut));
+        print(await checklist(WebSocket, echoBase, base, nodePingOut, deflateBase));
         return;
     }
-    if (mode === 'browser' && base) return runBrowser(echoBase, base);
-    console.error('usage: node node_peer.js serve | client ECHO_URL CTRL_URL | browser ECHO_URL CTRL_URL');
+    if (mode === 'browser' && base) return runBrowser(echoBase, base, deflateBase);
+    console.error('usage: node node_peer.js serve [--deflate] | client ECHO_URL CTRL_URL [DEFLATE_URL]'
+        + ' | browser ECHO_URL CTRL_URL [DEFLATE_URL]');
     process.exit(2);
 }
 

@@ -1,12 +1,15 @@
 """The Python `websockets` side of the interop matrix (run with
 /usr/bin/python3: Debian's python3-websockets).
 
-  py_peer.py serve                       peer server (see cws_peer.c for the
+  py_peer.py serve [--deflate]           peer server (see cws_peer.c for the
                                          path protocol); prints "listening on
                                          ws://HOST:PORT", then "CLOSE path
-                                         code reason" per ended connection
-  py_peer.py client ECHO_URL CTRL_URL    the client checklist; prints
+                                         code reason" per ended connection;
+                                         --deflate: accepts permessage-deflate
+  py_peer.py client ECHO_URL CTRL_URL [DEFLATE_URL]
+                                         the client checklist; prints
                                          "CHECK name ok|fail detail" lines
+                                         (with DEFLATE_URL, also "deflate")
 """
 
 import asyncio
@@ -38,7 +41,27 @@ def report(name, ok, detail=""):
     print(f"CHECK {name} {'ok' if ok else 'fail'} {detail}", flush=True)
 
 
-async def run_client(echo_base, base):
+async def check_deflate(deflate_base):
+    """permessage-deflate offered and agreed; a compressible text and an
+    incompressible binary of 64 KiB echo."""
+    try:
+        async with wscompat.connect(deflate_base + "/echo", compression="deflate") as ws:
+            agreed = [e.name for e in ws.extensions]
+            if agreed != ["permessage-deflate"]:
+                report("deflate", False, f"agreed {agreed}")
+                return
+            for sent in (text_of(65536), bytes_of(65536)):
+                await ws.send(sent)
+                got = await asyncio.wait_for(ws.recv(), STEP)
+                if type(got) is not type(sent) or got != sent:
+                    report("deflate", False, f"{type(sent).__name__} echo: got {type(got).__name__} of {len(got)}")
+                    return
+            report("deflate", True, "agreed; 64 KiB text and binary echoed")
+    except Exception as e:
+        report("deflate", False, repr(e))
+
+
+async def run_client(echo_base, base, deflate_base=None):
     async with wscompat.connect(echo_base + "/echo") as ws:
         for kind, make in (("text", text_of), ("binary", bytes_of)):
             for n, label in SIZES:
@@ -75,6 +98,8 @@ async def run_client(echo_base, base):
     finally:
         report("close_4001", ws.close_code == 4001 and ws.close_reason == "server bye",
                f"client saw {ws.close_code} {ws.close_reason}")
+    if deflate_base:
+        await check_deflate(deflate_base)
 
 
 async def handler(ws, path=None):
@@ -95,19 +120,19 @@ async def handler(ws, path=None):
         print(f"CLOSE {path} {ws.close_code} {ws.close_reason}", flush=True)
 
 
-async def serve():
-    async with wscompat.serve(handler) as server:
+async def serve(deflate):
+    async with wscompat.serve(handler, compression="deflate" if deflate else None) as server:
         print(f"listening on ws://127.0.0.1:{wscompat.port(server)}", flush=True)
         await asyncio.Future()
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "client":
-        asyncio.run(run_client(sys.argv[2], sys.argv[3]))
-    elif len(sys.argv) == 2 and sys.argv[1] == "serve":
-        asyncio.run(serve())
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "client":
+        asyncio.run(run_client(*sys.argv[2:]))
+    elif sys.argv[1:] in (["serve"], ["serve", "--deflate"]):
+        asyncio.run(serve(len(sys.argv) == 3))
     else:
-        sys.exit("usage: py_peer.py client ECHO_URL CTRL_URL | py_peer.py serve")
+        sys.exit("usage: py_peer.py client ECHO_URL CTRL_URL [DEFLATE_URL] | py_peer.py serve [--deflate]")
 
 
 if __name__ == "__main__":

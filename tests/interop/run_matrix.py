@@ -29,6 +29,7 @@ COLUMNS = [
     ("binary_64K", "binary 64 KiB"), ("binary_4M", "binary 4 MiB"),
     ("ping_out", "client ping → pong"), ("ping_in", "server ping → pong"),
     ("close_1000", "client closes 1000"), ("close_4001", "server closes 4001"),
+    ("deflate", "permessage-deflate 64 KiB"),
 ]
 
 # What the server must report for the close initiated by each side (the
@@ -162,6 +163,8 @@ def main():
     try:
         echo_srv = Server("cws-echo", [echo, "--port", "0"])
         servers.append(echo_srv)
+        deflate_srv = Server("cws-echo --deflate", [echo, "--port", "0", "--deflate"])
+        servers.append(deflate_srv)
         # Our server: cws-echo for the messages and the client's ping,
         # cws_peer serve (same runtime) for what cws-echo cannot be told
         # to do: ping the client, close with 4001, report the codes it saw.
@@ -172,7 +175,7 @@ def main():
         ):
             ctrl = Server("cws_peer serve", [peer, "serve"])
             servers.append(ctrl)
-            checks = run_client(argv + [echo_srv.url, ctrl.url])
+            checks = run_client(argv + [echo_srv.url, ctrl.url, deflate_srv.url])
             row, notes = judge(checks, ctrl)
             rows.append(("cws (cws-echo + cws_peer serve)", client_label, row, notes))
             ctrl.stop()
@@ -182,16 +185,20 @@ def main():
         ):
             srv = Server(server_label, argv)
             servers.append(srv)
-            checks = run_client([peer, "client", srv.url, srv.url])
+            # The same peer accepting permessage-deflate, for that column.
+            dsrv = Server(server_label + " --deflate", argv + ["--deflate"])
+            servers.append(dsrv)
+            checks = run_client([peer, "client", srv.url, srv.url, dsrv.url])
             row, notes = judge(checks, srv)
             rows.append((server_label, "cws (cws_peer client)", row, notes))
             srv.stop()
+            dsrv.stop()
     finally:
         for s in servers:
             s.stop()
     # cws-echo ends cleanly on SIGTERM; anything else is a crash or a
     # sanitizer's report (in a SANITIZE=1 build).
-    echo_status = servers[0].proc.returncode if servers else None
+    echo_statuses = [(s.name, s.proc.returncode) for s in servers if s.name.startswith("cws-echo")]
 
     mark = {"ok": "✅", "fail": "❌", "na": "—"}
     lines = [
@@ -213,8 +220,15 @@ def main():
         "  server reports 1000 with that reason and the client 1000.",
         "- **server closes 4001**: the server closes with 4001 \"server bye\"; the",
         "  client reports 4001 with that reason and the server 4001.",
+        "- **permessage-deflate 64 KiB**: against a server that accepts it",
+        "  (`cws-echo --deflate`, or the peer with deflate on), the client offers",
+        "  permessage-deflate (RFC 7692), sees it agreed, and a compressible text",
+        "  and an incompressible binary message of 64 KiB each come back",
+        "  byte-identical. More variants (window bits, context takeover,",
+        "  thresholds, 1009) are in `tests/integration/test_deflate_interop*`.",
         "",
-        "Our server is `cws-echo` for the messages and the client's ping, and",
+        "Our server is `cws-echo` for the messages and the client's ping",
+        "(`cws-echo --deflate` for the deflate column), and",
         "`tests/interop/cws_peer.c serve` (the same runtime, `cws_server`) for the",
         "server ping and the closes, which `cws-echo` has no way to trigger or",
         "report. Our client is `tests/interop/cws_peer.c client` (`cws_connect_wait`).",
@@ -238,8 +252,12 @@ def main():
     for server_label, client_label, _, notes in rows:
         for n in notes:
             print(f"FAILED {server_label} × {client_label}: {n}", file=sys.stderr)
-    if echo_status != 0:
-        print(f"FAILED cws-echo exited with status {echo_status}", file=sys.stderr)
+    for label, status in echo_statuses:
+        if status != 0:
+            print(f"FAILED {label} exited with status {status}", file=sys.stderr)
+            failed = True
+    if len(echo_statuses) != 2:
+        print("FAILED a cws-echo did not start", file=sys.stderr)
         failed = True
     print(f"matrix done in {time.monotonic() - start:.1f} s", file=sys.stderr)
     return 1 if failed else 0
