@@ -1565,6 +1565,14 @@ static size_t conn_max_message(const cws_conn *c) {
 
 CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
+/* A limit n on inflated bytes, as wire bytes: stored blocks and codes
+ * that do not pay add at most a few bytes per 16 KiB (n/64 + 64 is
+ * generous), and no more. */
+static size_t conn_deflate_room(size_t n) {
+    size_t extra = n / 64 + 64;
+    return n > SIZE_MAX - extra ? SIZE_MAX : n + extra;
+}
+
 static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
 CWS__LINK size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
@@ -1676,10 +1684,19 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     if ((h->rsv & 4) && h->opcode == CWS_OP_CONT)
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "RSV1 on a continuation frame (RFC 7692 §6.1)");
-    if (h->len > conn_max_frame(c))
+    /* A compressed message is judged by its inflated size (as it is
+     * inflated); on the wire, data that does not compress grows a little,
+     * so its frames get that much room. */
+    int z = h->opcode == CWS_OP_CONT ? c->rx_z : (h->rsv & 4) != 0;
+    size_t max_frame = conn_max_frame(c), max_message = conn_max_message(c);
+    if (z) {
+        max_frame = conn_deflate_room(max_frame);
+        max_message = conn_deflate_room(max_message);
+    }
+    if (h->len > max_frame)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
-    if (h->len > conn_max_message(c) - before)
+    if (h->len > max_message - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
@@ -5201,7 +5218,7 @@ CWS__LINK int cws_deflate(cws_deflater *z, const uint8_t *in, size_t in_len, siz
             z->flushing = 0;
             if (used == in_len || z->finished) break;
         }
-        used += def_fill(z, in + used, in_len - used);
+        if (used < in_len) used += def_fill(z, in + used, in_len - used); /* in may be NULL when in_len is 0 */
         int at_end = used == in_len && flush != CWS_DEFLATE_NO_FLUSH;
         int r = def_run(z, at_end);
         if (r == RUN_BLOCK) continue;
@@ -6170,6 +6187,7 @@ typedef struct pmd_state {
     uint8_t rx_reset;         /* the peer starts each message afresh */
     uint8_t tx_reset;         /* we do */
     uint8_t rx_ended;         /* the message's final block is done */
+    uint8_t rx_any;           /* the message has had a payload byte */
 } pmd_state;
 
 static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->ext.pmd; }
@@ -6217,13 +6235,20 @@ static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
             return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
     }
     int paused = 0;
-    int r = pmd_inflate_feed(c, z, data, len, &paused);
-    /* §7.2.2: the sender removed the flush's tail; put it back. */
-    if (r != CWS__CONN_FAILED && last) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
+    int r = CWS__CONN_GO;
+    if (len) {
+        z->rx_any = 1;
+        r = pmd_inflate_feed(c, z, data, len, &paused);
+    }
+    /* §7.2.2: the sender removed the flush's tail; put it back. A message
+     * with no payload at all (a sender should write 0x00, §7.2.3.6) is
+     * taken as empty, leaving the stream where it was. */
+    if (r != CWS__CONN_FAILED && last && z->rx_any) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
     if (r == CWS__CONN_FAILED) return r;
     if (last) {
         z->inflated = 0;
         z->rx_ended = 0;
+        z->rx_any = 0;
         if (z->rx_reset) { /* no context takeover: nothing to keep */
             cws_inflater_free(z->inf);
             z->inf = NULL;
@@ -6256,7 +6281,7 @@ static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t 
     for (;;) {
         size_t used = 0, made = 0;
         rc = cws_deflate(z->def, data, len, &used, buf + have, sizeof buf - have, &made, CWS_DEFLATE_SYNC);
-        data += used;
+        if (used) data += used; /* data may be NULL when len is 0 */
         len -= used;
         have += made;
         if (rc != CWS_ERR_AGAIN) break;

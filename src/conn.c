@@ -31,6 +31,14 @@ static size_t conn_max_message(const cws_conn *c) {
 
 size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
+/* A limit n on inflated bytes, as wire bytes: stored blocks and codes
+ * that do not pay add at most a few bytes per 16 KiB (n/64 + 64 is
+ * generous), and no more. */
+static size_t conn_deflate_room(size_t n) {
+    size_t extra = n / 64 + 64;
+    return n > SIZE_MAX - extra ? SIZE_MAX : n + extra;
+}
+
 static int conn_streamed(const cws_conn *c) { return c->cfg->receive == CWS_RECEIVE_STREAM; }
 
 size_t cws_conn_sizeof(void) { return sizeof(struct cws_conn); }
@@ -142,10 +150,19 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     if ((h->rsv & 4) && h->opcode == CWS_OP_CONT)
         return conn_fail(c, CWS_ERR_PROTOCOL, CWS_CLOSE_PROTOCOL_ERROR,
                          "RSV1 on a continuation frame (RFC 7692 §6.1)");
-    if (h->len > conn_max_frame(c))
+    /* A compressed message is judged by its inflated size (as it is
+     * inflated); on the wire, data that does not compress grows a little,
+     * so its frames get that much room. */
+    int z = h->opcode == CWS_OP_CONT ? c->rx_z : (h->rsv & 4) != 0;
+    size_t max_frame = conn_max_frame(c), max_message = conn_max_message(c);
+    if (z) {
+        max_frame = conn_deflate_room(max_frame);
+        max_message = conn_deflate_room(max_message);
+    }
+    if (h->len > max_frame)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "frame larger than max_frame_size");
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
-    if (h->len > conn_max_message(c) - before)
+    if (h->len > max_message - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;

@@ -909,7 +909,7 @@ int cws_deflate(cws_deflater *z, const uint8_t *in, size_t in_len, size_t *consu
             z->flushing = 0;
             if (used == in_len || z->finished) break;
         }
-        used += def_fill(z, in + used, in_len - used);
+        if (used < in_len) used += def_fill(z, in + used, in_len - used); /* in may be NULL when in_len is 0 */
         int at_end = used == in_len && flush != CWS_DEFLATE_NO_FLUSH;
         int r = def_run(z, at_end);
         if (r == RUN_BLOCK) continue;

@@ -37,6 +37,7 @@ typedef struct pmd_state {
     uint8_t rx_reset;         /* the peer starts each message afresh */
     uint8_t tx_reset;         /* we do */
     uint8_t rx_ended;         /* the message's final block is done */
+    uint8_t rx_any;           /* the message has had a payload byte */
 } pmd_state;
 
 static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->ext.pmd; }
@@ -84,13 +85,20 @@ static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
             return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
     }
     int paused = 0;
-    int r = pmd_inflate_feed(c, z, data, len, &paused);
-    /* §7.2.2: the sender removed the flush's tail; put it back. */
-    if (r != CWS__CONN_FAILED && last) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
+    int r = CWS__CONN_GO;
+    if (len) {
+        z->rx_any = 1;
+        r = pmd_inflate_feed(c, z, data, len, &paused);
+    }
+    /* §7.2.2: the sender removed the flush's tail; put it back. A message
+     * with no payload at all (a sender should write 0x00, §7.2.3.6) is
+     * taken as empty, leaving the stream where it was. */
+    if (r != CWS__CONN_FAILED && last && z->rx_any) r = pmd_inflate_feed(c, z, pmd_tail, sizeof pmd_tail, &paused);
     if (r == CWS__CONN_FAILED) return r;
     if (last) {
         z->inflated = 0;
         z->rx_ended = 0;
+        z->rx_any = 0;
         if (z->rx_reset) { /* no context takeover: nothing to keep */
             cws_inflater_free(z->inf);
             z->inf = NULL;
@@ -123,7 +131,7 @@ static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t 
     for (;;) {
         size_t used = 0, made = 0;
         rc = cws_deflate(z->def, data, len, &used, buf + have, sizeof buf - have, &made, CWS_DEFLATE_SYNC);
-        data += used;
+        if (used) data += used; /* data may be NULL when len is 0 */
         len -= used;
         have += made;
         if (rc != CWS_ERR_AGAIN) break;

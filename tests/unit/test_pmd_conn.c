@@ -580,6 +580,67 @@ static void test_handshake_to_conn(void **state) {
     assert_int_equal(hc.deflate.enabled, 0);
 }
 
+/* Edge cases: empty messages (NULL with length 0 is allowed), a message
+ * at the limit whose compressed form is a little longer, and an RSV1
+ * message with no payload at all. */
+static void test_edges(void **state) {
+    (void)state;
+    cws_deflate_params p = params(15, 15, 0, 0);
+    ep s, c;
+    ep_init(&s, CWS_SERVER, 0, &p);
+    ep_init(&c, CWS_CLIENT, 1, &p);
+    assert_int_equal(cws_conn_send(s.c, CWS_OP_BINARY, NULL, 0), CWS_OK);
+    assert_true(pump(&s, &c) > 0);
+    assert_int_equal(c.nmsg, 1);
+    assert_int_equal(c.len, 0);
+    assert_int_equal(cws_conn_send_fragment(s.c, CWS_OP_TEXT, "Hel", 3, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(s.c, CWS_OP_CONT, NULL, 0, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(s.c, CWS_OP_CONT, "lo", 2, 0), CWS_OK);
+    assert_int_equal(cws_conn_send_fragment(s.c, CWS_OP_CONT, NULL, 0, 1), CWS_OK);
+    assert_true(pump(&s, &c) > 0);
+    assert_int_equal(c.nmsg, 2);
+    assert_int_equal(c.len, 5);
+    assert_memory_equal(c.msg, "Hello", 5);
+    ep_free(&s);
+    ep_free(&c);
+    /* 1000 random bytes with a 1000-byte limit: the frame is a little
+     * longer than the message, and still accepted. */
+    ep_init(&s, CWS_SERVER, 0, &p);
+    memset(&c, 0, sizeof c);
+    ep_init(&c, CWS_CLIENT, 0, &p);
+    cws_conn_free(c.c);
+    c.cfg.max_message_size = 1000;
+    c.c = cws_conn_new(&c.cfg, NULL);
+    assert_int_equal(cws_conn_set_deflate(c.c, &p), CWS_OK);
+    uint8_t rnd_msg[1000];
+    for (size_t i = 0; i < sizeof rnd_msg; i++) rnd_msg[i] = (uint8_t)rnd();
+    assert_int_equal(cws_conn_send(s.c, CWS_OP_BINARY, rnd_msg, sizeof rnd_msg), CWS_OK);
+    assert_true(cws_conn_buffered_amount(s.c) > sizeof rnd_msg + 4); /* it grew */
+    assert_true(pump(&s, &c) > 0);
+    assert_int_equal(c.nmsg, 1);
+    assert_int_equal(c.len, sizeof rnd_msg);
+    assert_memory_equal(c.msg, rnd_msg, sizeof rnd_msg);
+    /* One byte more is over the limit, whatever the wire says. */
+    uint8_t more[1001] = {0};
+    assert_int_equal(cws_conn_send(s.c, CWS_OP_BINARY, more, sizeof more), CWS_OK);
+    assert_int_equal(pump(&s, &c), CWS_ERR_TOO_BIG);
+    ep_free(&s);
+    ep_free(&c);
+    /* An RSV1 message with no payload is an empty message, and the next
+     * one (sharing the window) still inflates. */
+    static const uint8_t empty[] = {0xc1, 0x00};
+    static const uint8_t one[] = {0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
+    static const uint8_t shared[] = {0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00};
+    ep_init(&c, CWS_CLIENT, 0, &p);
+    assert_int_equal(feed(&c, one, sizeof one), (ptrdiff_t)sizeof one);
+    assert_int_equal(feed(&c, empty, sizeof empty), (ptrdiff_t)sizeof empty);
+    assert_int_equal(c.len, 0);
+    assert_int_equal(feed(&c, shared, sizeof shared), (ptrdiff_t)sizeof shared);
+    assert_int_equal(c.nmsg, 3);
+    assert_memory_equal(c.msg, "Hello", 5);
+    ep_free(&c);
+}
+
 int main(void) {
     const char *s = getenv("CWS_SEED");
     seed = s ? (uint32_t)strtoul(s, NULL, 10) : 0x5eed1234u;
@@ -594,6 +655,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_threshold_and_api),
         cmocka_unit_test(test_handshake_to_conn),
+        cmocka_unit_test(test_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
