@@ -33,8 +33,18 @@ def binary_of(n):
 
 
 class Context:
-    def __init__(self, host, port, max_message, timeout=5.0):
+    """Where the cases connect. `servers(name)` gives (host, port) of a
+    variant of the server under test, started on first use by run.py:
+    "deflate" (permessage-deflate on, every echo compressed) for groups
+    12-15 (cases_deflate.py); None when there is none."""
+
+    def __init__(self, host, port, max_message, timeout=5.0, servers=None, deflate_threshold=0):
         self.host, self.port, self.max_message, self.timeout = host, port, max_message, timeout
+        self.servers = servers
+        self.deflate_threshold = deflate_threshold  # the deflate server's: smaller echoes may go plain
+
+    def endpoint(self, name):
+        return self.servers(name) if self.servers else None
 
     def connect(self, timeout=None):
         return WS(self.host, self.port, timeout or self.timeout).open()

@@ -221,7 +221,8 @@ def pmd_offer(**kw):
 def check_pmd_response(value, offer):
     """Checks a server's Sec-WebSocket-Extensions against our single offer
     (RFC 7692 §7.1, §5) and returns the agreed PMD. `offer` is a dict of
-    what we offered (parameter name -> True or the value)."""
+    what we offered (parameter name -> True or the value), or None when
+    the offers were sent raw (then only §7's own rules are checked)."""
     try:
         exts = parse_extensions(value)
     except ValueError as e:
@@ -243,6 +244,12 @@ def check_pmd_response(value, offer):
                 raise CaseFailed("%s=%r in the response (RFC 7692 §7.1.2)" % (name, val))
         else:
             raise CaseFailed("unknown parameter %s in the response (RFC 7692 §7)" % name)
+    agreed = PMD(server_nct="server_no_context_takeover" in seen,
+                 client_nct="client_no_context_takeover" in seen,
+                 server_bits=int(seen.get("server_max_window_bits", 15)),
+                 client_bits=int(seen.get("client_max_window_bits", 15)))
+    if offer is None:
+        return agreed
     # §7.1.1.1: server_no_context_takeover, offered, must be echoed.
     if offer.get("server_no_context_takeover") and "server_no_context_takeover" not in seen:
         raise CaseFailed("server_no_context_takeover offered but not in the response (RFC 7692 §7.1.1.1)")
@@ -261,10 +268,7 @@ def check_pmd_response(value, offer):
         if ov is not True and int(seen["client_max_window_bits"]) > int(ov):
             raise CaseFailed("client_max_window_bits=%s above the offered %s (RFC 7692 §7.1.2.2)"
                              % (seen["client_max_window_bits"], ov))
-    return PMD(server_nct="server_no_context_takeover" in seen,
-               client_nct="client_no_context_takeover" in seen,
-               server_bits=int(seen.get("server_max_window_bits", 15)),
-               client_bits=int(seen.get("client_max_window_bits", 15)))
+    return agreed
 
 
 # ---- a reference inflater (RFC 1951), to see what zlib does not show ----
@@ -521,7 +525,7 @@ class WS:
             headers[k] = headers[k] + ", " + v.strip() if k in headers else v.strip()
         return int(parts[1]), headers, head
 
-    def expect_accept(self, status, headers, offer=None):
+    def expect_accept(self, status, headers, offer=False):
         """Checks a 101 answer to our key (RFC 6455 §4.1, §4.2.2)."""
         if status != 101:
             raise CaseFailed("handshake answered %d, not 101" % status)
@@ -534,7 +538,7 @@ class WS:
             raise CaseFailed("101 without Connection: Upgrade")
         ext = headers.get("sec-websocket-extensions")
         self.extensions = ext
-        if ext is not None and offer is None:
+        if ext is not None and offer is False:
             raise CaseFailed("server chose an extension we did not offer (RFC 6455 §4.1)")
         if ext is not None:
             self.pmd = check_pmd_response(ext, offer)
@@ -551,8 +555,9 @@ class WS:
             for v in ([extensions] if isinstance(extensions, str) else extensions):
                 extra += b"Sec-WebSocket-Extensions: " + v.encode("latin-1") + b"\r\n"
         status, headers, _ = self.handshake(extra=extra)
+        # Raw offers: the case checks the response against them itself.
         self.expect_accept(status, headers, offer=(deflate if deflate is not None else
-                                                   ({} if extensions is not None else None)))
+                                                   (None if extensions is not None else False)))
         return self
 
     # ---- sending ----
