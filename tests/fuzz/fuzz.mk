@@ -31,6 +31,8 @@ $(FUZZ_DIR)/fuzz-obj/%.o: %.c
 
 # zlib is the deflater harness's oracle only (libcws never links it).
 $(FUZZ_DIR)/fuzz_deflate: FUZZ_LIBS := -lz
+# ... and the peer's codec of the permessage-deflate connection harness.
+$(FUZZ_DIR)/fuzz_pmd_conn: FUZZ_LIBS := -lz
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
