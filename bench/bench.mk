@@ -2,7 +2,9 @@
 #   make bench-deps   install the peer servers' packages (Debian + npm)
 #   make bench-micro  the one-process micro benchmark (table on stdout)
 #   make bench-load   the two-process load benchmark against cws and peers
-#   make bench        both; writes bench/RESULTS.md
+#   make bench-deflate  permessage-deflate only: codec tables, echo with
+#                     compression against the peers, memory per connection
+#   make bench        all of it; writes bench/RESULTS.md
 # Everything builds into $(BUILD)/bench/.
 
 BENCH_DIR    := $(BUILD)/bench
@@ -12,13 +14,16 @@ PEER_CFLAGS  := -std=gnu11 -Wall -Wextra -O2 -g
 
 BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so
 BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo
+# permessage-deflate: the codec benches and the state reference (zlib as yardstick)
+BENCH_DEFLATE := $(BENCH_DIR)/codec_inflate $(BENCH_DIR)/codec_deflate $(BENCH_DIR)/deflate_state
 BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 
 .PHONY: bench-micro bench-load bench-tools bench-peers
 
+# zlib: the generator's side of permessage-deflate (--deflate).
 $(BENCH_DIR)/loadgen: bench/loadgen.c bench/common/ws_accept.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -o $@ $<
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
 
 $(BENCH_DIR)/reflector: bench/reflector.c
 	@mkdir -p $(dir $@)
@@ -58,9 +63,19 @@ bench-load: $(BENCH_TOOLS) $(BENCH_CWS)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh load
 
-bench: $(BENCH_TOOLS) $(BENCH_CWS)
+bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh all
+
+.PHONY: bench-deflate
+bench-deflate: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
+	-@$(MAKE) --no-print-directory -k bench-peers
+	BUILD=$(BUILD) bench/run.sh deflate
+
+# Codec state per connection, cws's and zlib's, for the memory table.
+$(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz
 
 # DEFLATE codec: cws_inflate against zlib's raw inflate (zlib is only the
 # yardstick here, as in the tests).

@@ -275,11 +275,163 @@ static void send_frame(conn *c, int opcode, const uint8_t *data, size_t len) {
     c->out_len += h + len;
 }
 
+/* ------------------------------------------------------------ chat JSON */
+
+static const char *const chat_words[] = {
+    "the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "was", "for", "on", "are",
+    "with", "as", "they", "be", "at", "one", "have", "this", "from", "or", "had", "by", "but",
+    "what", "some", "we", "can", "out", "other", "were", "all", "there", "when", "up", "use",
+    "your", "how", "said", "each", "which", "do", "their", "time", "if", "will", "way", "about",
+    "many", "then", "them", "would", "like", "so", "these", "her", "long", "make", "thing",
+    "see", "him", "two", "has", "look", "more", "day", "could", "go", "come", "did", "number",
+    "no", "most", "people", "my", "over", "know", "than", "call", "first", "who", "may", "down",
+    "been", "now", "find", "any", "new", "work", "part", "take", "get", "place", "made", "where",
+    "after", "back", "only", "deploy", "build", "release", "merge", "review", "test", "branch",
+    "server", "latency", "tomorrow", "meeting", "lunch", "thanks", "sure", "ok", "great",
+    "issue", "ticket", "customer", "dashboard", "metrics", "alert", "rollback", "config"};
+static const char *const chat_names[] = {
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+    "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki"};
+static const char *const chat_rooms[] = {"general", "engineering", "random", "support", "ops",
+                                         "design"};
+static const char *const chat_emoji[] = {"+1", "tada", "eyes", "heart", "rocket", "laughing"};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static uint64_t chat_rnd(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return *s = x;
+}
+
+static size_t chat_pick(uint64_t *s, size_t n) { return (size_t)(chat_rnd(s) % n); }
+
+/* Message m of the pool: a batch of chat events, as a chat server sends a
+ * page of history or a burst of a busy room, cut to a target size in
+ * CHAT_MIN..CHAT_MAX at an event boundary. Deterministic (fixed seed), so
+ * every server and run sees the same bytes. */
+static void chat_make(chat_msg *m, int idx) {
+    uint64_t s = 0x2545F4914F6CDD1Dull ^ ((uint64_t)idx * 0x9E3779B97F4A7C15ull);
+    for (int i = 0; i < 4; i++) chat_rnd(&s);
+    size_t target = CHAT_MIN + chat_pick(&s, CHAT_MAX - CHAT_MIN + 1);
+    char *buf = malloc(CHAT_MAX + 1024);
+    if (!buf) die("out of memory");
+    const char *room = chat_rooms[chat_pick(&s, ARRAY_LEN(chat_rooms))];
+    uint64_t seq = 1000000 + (uint64_t)idx * 37;
+    uint64_t ts = 1714560000000ull + (uint64_t)idx * 4111;
+    size_t n = (size_t)sprintf(buf, "{\"type\":\"batch\",\"room\":\"%s\",\"events\":[", room);
+    for (int e = 0;; e++) {
+        char ev[1024];
+        size_t u = chat_pick(&s, ARRAY_LEN(chat_names));
+        int k = sprintf(ev,
+                        "%s{\"type\":\"message\",\"id\":\"m%llu\",\"seq\":%llu,\"ts\":%llu,"
+                        "\"user\":{\"id\":%zu,\"name\":\"%s\",\"avatar\":\"https://cdn.example.com/"
+                        "avatars/%s-64.png\"},\"text\":\"",
+                        e ? "," : "", (unsigned long long)(seq * 2654435761u % 1000000007u),
+                        (unsigned long long)seq, (unsigned long long)ts, 100 + u, chat_names[u],
+                        chat_names[u]);
+        size_t words = 4 + chat_pick(&s, 28);
+        for (size_t w = 0; w < words; w++)
+            k += sprintf(ev + k, "%s%s", w ? " " : "", chat_words[chat_pick(&s, ARRAY_LEN(chat_words))]);
+        k += sprintf(ev + k, "\"");
+        if (chat_pick(&s, 3) == 0)
+            k += sprintf(ev + k, ",\"reactions\":[{\"emoji\":\"%s\",\"count\":%zu}]",
+                         chat_emoji[chat_pick(&s, ARRAY_LEN(chat_emoji))], 1 + chat_pick(&s, 9));
+        if (chat_pick(&s, 4) == 0)
+            k += sprintf(ev + k, ",\"reply_to\":%llu", (unsigned long long)(seq - 1 - chat_pick(&s, 50)));
+        k += sprintf(ev + k, ",\"edited\":%s}", chat_pick(&s, 10) ? "false" : "true");
+        seq++;
+        ts += 250 + chat_pick(&s, 20000);
+        if (n + (size_t)k + 2 > target) {
+            if (n + 2 < CHAT_MIN) { /* still short: pad the event list with this one */
+                memcpy(buf + n, ev, (size_t)k);
+                n += (size_t)k;
+            }
+            break;
+        }
+        memcpy(buf + n, ev, (size_t)k);
+        n += (size_t)k;
+    }
+    buf[n++] = ']';
+    buf[n++] = '}';
+    m->data = (uint8_t *)buf;
+    m->len = n;
+}
+
+/* Raw DEFLATE of data as one permessage-deflate message: a sync flush,
+ * then the 00 00 ff ff it ends with removed (RFC 7692 §7.2.1). */
+static size_t pmd_compress(z_stream *z, const uint8_t *data, size_t len, uint8_t **out, size_t *cap) {
+    size_t need = deflateBound(z, (uLong)len) + 16;
+    if (*cap < need) {
+        free(*out);
+        *out = malloc(need);
+        if (!*out) die("out of memory");
+        *cap = need;
+    }
+    z->next_in = (Bytef *)(uintptr_t)data;
+    z->avail_in = (uInt)len;
+    z->next_out = *out;
+    z->avail_out = (uInt)*cap;
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) die("zlib deflate failed");
+    size_t n = *cap - z->avail_out;
+    if (n < 4 || memcmp(*out + n - 4, "\x00\x00\xff\xff", 4) != 0) die("sync flush without its tail");
+    return n - 4;
+}
+
+static void chat_init(void) {
+    G.chat = calloc(CHAT_POOL, sizeof *G.chat);
+    if (!G.chat) die("out of memory");
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (G.deflate && deflateInit2(&z, G.zlevel, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        die("deflateInit2 failed");
+    for (int i = 0; i < CHAT_POOL; i++) {
+        chat_msg *m = &G.chat[i];
+        chat_make(m, i);
+        if (G.deflate) {
+            size_t cap = 0;
+            deflateReset(&z); /* a stream of its own: it refers to nothing before it */
+            m->zlen = pmd_compress(&z, m->data, m->len, &m->z, &cap);
+        }
+    }
+    if (G.deflate) deflateEnd(&z);
+}
+
+static int chat_index(int i, uint64_t k) { return (int)((k * 7 + (uint64_t)i * 13) % CHAT_POOL); }
+
+/* What message k on connection i carries. */
+static const uint8_t *expected(int i, uint64_t k, size_t *len) {
+    if (G.json) {
+        const chat_msg *m = &G.chat[chat_index(i, k)];
+        *len = m->len;
+        return m->data;
+    }
+    *len = G.size;
+    return payload(i, k);
+}
+
 static void send_message(conn *c) {
-    if (G.mode == M_RAW)
+    if (G.mode == M_RAW) {
         out_append(c, payload(c->idx, c->sent), G.size);
-    else
-        send_frame(c, G.text ? 1 : 2, payload(c->idx, c->sent), G.size);
+    } else if (c->pmd) {
+        const chat_msg *m = &G.chat[chat_index(c->idx, c->sent)];
+        const uint8_t *z = m->z;
+        size_t zlen = m->zlen;
+        if (G.live) {
+            zlen = pmd_compress(c->def, m->data, m->len, &G.zbuf, &G.zbuf_cap);
+            z = G.zbuf;
+            if (c->tx_reset) deflateReset(c->def);
+        }
+        send_frame(c, 0x40 | 1, z, zlen); /* RSV1: compressed (RFC 7692 §6) */
+        G.tx_wire += zlen;
+        G.tx_raw += m->len;
+    } else {
+        size_t len;
+        const uint8_t *d = expected(c->idx, c->sent, &len);
+        send_frame(c, G.text ? 1 : 2, d, len);
+        G.tx_wire += len;
+        G.tx_raw += len;
+    }
     c->sent++;
 }
 
@@ -291,7 +443,22 @@ static void set_events(conn *c, int out) {
     c->armed_out = out;
 }
 
+static void pmd_end(conn *c) {
+    if (c->inf) {
+        inflateEnd(c->inf);
+        free(c->inf);
+        c->inf = NULL;
+    }
+    if (c->def) {
+        deflateEnd(c->def);
+        free(c->def);
+        c->def = NULL;
+    }
+    c->pmd = 0;
+}
+
 static void conn_close(conn *c) {
+    pmd_end(c);
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     if (c->state == C_OPEN || c->state == C_CLOSING) G.open_conns--;
@@ -311,6 +478,8 @@ static void conn_start(conn *c) {
     c->state = C_CONNECTING;
     c->sent = c->recvd = c->raw_off = 0;
     c->in_len = c->out_off = c->out_len = 0;
+    c->in_msg = 0;
+    c->msg_len = c->msg_wire = 0;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add: %s", strerror(errno));
     c->armed_out = 1;
@@ -344,13 +513,92 @@ static void send_handshake(conn *c) {
     char key[25], req[512];
     key[bench_base64(raw, 16, key)] = 0;
     bench_ws_accept(key, 24, c->accept);
+    /* As browsers offer it (client_max_window_bits without a value);
+     * --no-context-takeover adds both no_context_takeover parameters. */
+    const char *ext = !G.deflate ? ""
+                      : G.nct ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; "
+                                "server_no_context_takeover; client_no_context_takeover\r\n"
+                              : "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     int n = snprintf(req, sizeof req,
                      "GET /bench HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     G.host, G.port, key);
+                     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                     G.host, G.port, key, ext);
     out_append(c, req, (size_t)n);
     c->state = C_HANDSHAKE;
+}
+
+/* Reads the 101's Sec-WebSocket-Extensions (RFC 7692 §7.1): with
+ * --deflate it must accept permessage-deflate, with the parameters we
+ * offered (the no_context_takeover ones echoed, §7.1.1); without, it must
+ * not name any extension (RFC 6455 §9.1). */
+static void pmd_agree(conn *c, const char *p, size_t head) {
+    const char *v = NULL, *end = NULL;
+    for (size_t i = 0; i + 25 < head; i++) {
+        if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, "sec-websocket-extensions:", 25) == 0) {
+            v = p + i + 25;
+            end = memchr(v, '\r', head - (size_t)(v - p));
+            break;
+        }
+    }
+    if (!G.deflate) {
+        if (v) die("the server answered an extension that was not offered");
+        return;
+    }
+    if (!v || !end) die("the server declined permessage-deflate");
+    int snct = 0, cnct = 0, sbits = 15, cbits = 15, first = 1;
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t')) v++;
+        const char *e = v;
+        while (e < end && *e != ';') e++;
+        const char *t = e;
+        while (t > v && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        size_t n = (size_t)(t - v);
+        if (first) {
+            if (n != 18 || strncasecmp(v, "permessage-deflate", 18) != 0)
+                die("unexpected extension in the 101: %.*s", (int)n, v);
+            first = 0;
+        } else if (n == 26 && !strncasecmp(v, "server_no_context_takeover", 26)) {
+            snct = 1;
+        } else if (n == 26 && !strncasecmp(v, "client_no_context_takeover", 26)) {
+            cnct = 1;
+        } else if (n > 23 && !strncasecmp(v, "server_max_window_bits=", 23)) {
+            sbits = atoi(v + 23);
+        } else if (n > 23 && !strncasecmp(v, "client_max_window_bits=", 23)) {
+            cbits = atoi(v + 23);
+        } else if (n == 22 && !strncasecmp(v, "client_max_window_bits", 22)) {
+            /* no value in a response is not allowed (§7.1.2.2), but harmless */
+        } else if (n == 22 && !strncasecmp(v, "server_max_window_bits", 22)) {
+            die("server_max_window_bits without a value (RFC 7692 §7.1.2.1)");
+        } else if (n) {
+            die("unknown permessage-deflate parameter: %.*s", (int)n, v);
+        }
+        v = e + 1;
+    }
+    if (sbits < 8 || sbits > 15 || cbits < 8 || cbits > 15) die("window bits out of range");
+    if (G.nct && !snct) die("server_no_context_takeover was offered but not echoed (RFC 7692 §7.1.1.1)");
+    /* Our precompressed messages reach back less than 4 KiB: any window of
+     * 2^12 or more reads them. */
+    if (!G.live && cbits < 12) die("client_max_window_bits=%d is too small for precompressed messages", cbits);
+    c->pmd = 1;
+    c->rx_reset = snct;
+    c->tx_reset = cnct;
+    c->tx_bits = cbits;
+    if (!G.agreed_sbits) {
+        G.agreed_snct = snct;
+        G.agreed_cnct = cnct;
+        G.agreed_sbits = sbits;
+        G.agreed_cbits = cbits;
+    }
+    c->inf = calloc(1, sizeof *c->inf);
+    if (!c->inf || inflateInit2(c->inf, -15) != Z_OK) die("inflateInit2 failed");
+    if (G.live) {
+        c->def = calloc(1, sizeof *c->def);
+        /* zlib refuses a raw window of 8 bits. */
+        if (cbits < 9) die("client_max_window_bits=8: zlib cannot compress within it");
+        if (!c->def || deflateInit2(c->def, G.zlevel, Z_DEFLATED, -cbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            die("deflateInit2 failed");
+    }
 }
 
 /* Checks the 101 (RFC 6455 §4.1): status, and the accept value we expect.
@@ -376,6 +624,7 @@ static size_t check_handshake(conn *c) {
         }
     }
     if (!ok) die("wrong or missing Sec-WebSocket-Accept");
+    pmd_agree(c, p, head);
     return head;
 }
 
@@ -396,8 +645,31 @@ static void bcast_ack(uint64_t k) {
     }
 }
 
+/* Inflates a compressed message's payload onto c->msg. */
+static void pmd_inflate(conn *c, const uint8_t *in, size_t len) {
+    z_stream *z = c->inf;
+    if (c->inf_ended) return; /* after a final block nothing counts (RFC 7692 §7.2.3.4) */
+    z->next_in = (Bytef *)(uintptr_t)in;
+    z->avail_in = (uInt)len;
+    for (;;) {
+        reserve(&c->msg, &c->msg_cap, c->msg_len + 8192);
+        z->next_out = c->msg + c->msg_len;
+        z->avail_out = (uInt)(c->msg_cap - c->msg_len);
+        int rc = inflate(z, Z_SYNC_FLUSH);
+        c->msg_len = c->msg_cap - z->avail_out;
+        if (c->msg_len > CHAT_MAX + INFLATE_SLACK) die("an echo inflates past %d bytes", CHAT_MAX + INFLATE_SLACK);
+        if (rc == Z_STREAM_END) {
+            c->inf_ended = 1;
+            return;
+        }
+        if (rc == Z_BUF_ERROR && z->avail_out) return; /* input used up */
+        if (rc != Z_OK && rc != Z_BUF_ERROR) die("corrupt DEFLATE data from the server: %s", z->msg ? z->msg : "?");
+        if (!z->avail_in && z->avail_out) return;
+    }
+}
+
 /* One complete server frame. Server frames are never masked (§5.1). */
-static void on_frame(conn *c, int fin, int opcode, const uint8_t *data, size_t len) {
+static void on_frame(conn *c, int fin, int rsv1, int opcode, const uint8_t *data, size_t len) {
     if (opcode == 0x9) { /* ping: answer with a pong (§5.5.3) */
         send_frame(c, 0xA, data, len);
         return;
@@ -408,10 +680,49 @@ static void on_frame(conn *c, int fin, int opcode, const uint8_t *data, size_t l
         return; /* wait for the server's FIN */
     }
     int want = G.text ? 1 : 2;
-    if (!fin || opcode != want) die("unexpected frame fin=%d opcode=%d", fin, opcode);
-    if (len != G.size) die("echo of %zu bytes, sent %zu", len, G.size);
+    if (rsv1 || !fin || opcode == 0 || c->in_msg) {
+        /* compressed or fragmented: join (and inflate) into c->msg */
+        if (opcode != 0) {
+            if (c->in_msg) die("a new message began before the last one ended");
+            if (opcode != want) die("unexpected frame opcode=%d", opcode);
+            c->in_msg = 1;
+            c->msg_op = opcode;
+            c->msg_comp = rsv1;
+            c->msg_len = c->msg_wire = 0;
+            c->inf_ended = 0;
+        } else if (!c->in_msg) {
+            die("continuation frame outside a message");
+        } else if (rsv1) {
+            die("RSV1 on a continuation frame (RFC 7692 §6.1)");
+        }
+        c->msg_wire += len;
+        if (c->msg_comp) {
+            pmd_inflate(c, data, len);
+        } else {
+            reserve(&c->msg, &c->msg_cap, c->msg_len + len);
+            memcpy(c->msg + c->msg_len, data, len);
+            c->msg_len += len;
+        }
+        if (!fin) return;
+        if (c->msg_comp) {
+            pmd_inflate(c, (const uint8_t *)"\x00\x00\xff\xff", 4); /* the tail (§7.2.2) */
+            if (c->rx_reset || c->inf_ended) inflateReset(c->inf);
+            G.rx_comp++;
+        }
+        c->in_msg = 0;
+        data = c->msg;
+        len = c->msg_len;
+        G.rx_wire += c->msg_wire;
+    } else {
+        G.rx_wire += len;
+    }
+    G.rx_raw += len;
+    G.rx_msgs++;
     int src = G.mode == M_BCAST ? G.c[G.nconns - 1].idx : c->idx;
-    if (memcmp(data, payload(src, c->recvd), len) != 0)
+    size_t want_len;
+    const uint8_t *want_data = expected(src, c->recvd, &want_len);
+    if (len != want_len) die("echo of %zu bytes, sent %zu", len, want_len);
+    if (memcmp(data, want_data, len) != 0)
         die("echo %llu on connection %d differs from what was sent", (unsigned long long)c->recvd, c->idx);
     c->recvd++;
     switch (G.mode) {
@@ -425,6 +736,13 @@ static void on_frame(conn *c, int fin, int opcode, const uint8_t *data, size_t l
         bcast_ack(c->recvd - 1);
         break;
     case M_IDLE:
+        /* The server keeps its state; the generator needs none any more
+         * (thousands of zlib streams would only crowd the machine). */
+        if (c->inf) {
+            inflateEnd(c->inf);
+            free(c->inf);
+            c->inf = NULL;
+        }
         break;
     case M_HANDSHAKE:
         send_frame(c, 0x8, (const uint8_t *)"\x03\xe8", 2); /* 1000 */
@@ -443,7 +761,8 @@ static void parse_frames(conn *c) {
         const uint8_t *p = c->in + off;
         if (avail < 2) break;
         if (p[1] & 0x80) die("server frame is masked (RFC 6455 §5.1)");
-        if (p[0] & 0x70) die("server frame has RSV bits set");
+        if (p[0] & (c->pmd ? 0x30 : 0x70)) die("server frame has RSV bits set");
+        if ((p[0] & 0x40) && (p[0] & 0x08)) die("RSV1 on a control frame (RFC 7692 §6.1)");
         uint64_t len = p[1] & 0x7F;
         size_t h = 2;
         if (len == 126) {
@@ -461,7 +780,7 @@ static void parse_frames(conn *c) {
             reserve(&c->in, &c->in_cap, off + h + (size_t)len);
             break;
         }
-        on_frame(c, p[0] >> 7, p[0] & 0x0F, p + h, (size_t)len);
+        on_frame(c, p[0] >> 7, (p[0] >> 6) & 1, p[0] & 0x0F, p + h, (size_t)len);
         off += h + (size_t)len;
     }
     if (off) {
@@ -555,8 +874,34 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port N [--host A] [--mode echo|raw|bcast|idle|handshake]\n"
             "  [--conns C] [--depth D] [--size BYTES] [--receivers R] [--duration S]\n"
-            "  [--warmup S] [--server-pid PID] [--malloc-file F] [--text]\n");
+            "  [--warmup S] [--server-pid PID] [--malloc-file F] [--text]\n"
+            "  [--json] [--deflate [--no-context-takeover] [--deflate-live] [--deflate-level L]]\n");
     exit(1);
+}
+
+typedef struct pmd_counts {
+    uint64_t rx_wire, rx_raw, rx_comp, rx_msgs, tx_wire, tx_raw;
+} pmd_counts;
+
+static pmd_counts pmd_snapshot(void) {
+    return (pmd_counts){G.rx_wire, G.rx_raw, G.rx_comp, G.rx_msgs, G.tx_wire, G.tx_raw};
+}
+
+/* --json / --deflate: what the handshake agreed, the mean message size,
+ * and compression ratios (uncompressed / wire payload bytes) each way
+ * since k0, with the share of echoes that came back compressed. */
+static void print_pmd(const pmd_counts *k0) {
+    if (!G.json) return;
+    pmd_counts k = pmd_snapshot();
+    double rx_msgs = (double)(k.rx_msgs - k0->rx_msgs);
+    printf(" json=1 avg_size=%.0f", rx_msgs > 0 ? (double)(k.rx_raw - k0->rx_raw) / rx_msgs : 0);
+    if (!G.deflate) return;
+    printf(" deflate=1 live=%d zlevel=%d snct=%d cnct=%d sbits=%d cbits=%d rx_ratio=%.3f tx_ratio=%.3f "
+           "rx_comp_pct=%.1f",
+           G.live, G.zlevel, G.agreed_snct, G.agreed_cnct, G.agreed_sbits, G.agreed_cbits,
+           k.rx_wire > k0->rx_wire ? (double)(k.rx_raw - k0->rx_raw) / (double)(k.rx_wire - k0->rx_wire) : 0,
+           k.tx_wire > k0->tx_wire ? (double)(k.tx_raw - k0->tx_raw) / (double)(k.tx_wire - k0->tx_wire) : 0,
+           rx_msgs > 0 ? 100.0 * (double)(k.rx_comp - k0->rx_comp) / rx_msgs : 0);
 }
 
 static void raise_nofile(int need) {
@@ -601,15 +946,19 @@ static void run_loop(double until, int stop_when_open) {
     }
 }
 
-/* Opens n connections, at most 256 connecting at once. */
+/* Opens n connections, at most 256 connecting at once. A second without
+ * events is not yet a stall: a slow server (or a busy machine) may leave
+ * SYNs to be retransmitted, which takes 1 s; 10 s is, as in run_loop. */
 static void open_all(int first, int n) {
     int next = first;
+    double last = now_s();
     while (next < first + n || G.opening) {
         while (next < first + n && G.opening < 256) conn_start(&G.c[next++]);
         struct epoll_event evs[512];
         int k = epoll_wait(G.ep, evs, 512, 1000);
         if (k < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
-        if (k == 0) die("connections stalled (%d opening)", G.opening);
+        if (k > 0) last = now_s();
+        else if (now_s() - last > 10) die("connections stalled (%d opening)", G.opening);
         for (int i = 0; i < k; i++) on_event(evs[i].data.ptr, evs[i].events);
     }
 }
@@ -622,10 +971,15 @@ int main(int argc, char **argv) {
     G.receivers = 1000;
     G.duration = 3;
     G.warmup = 1;
+    G.zlevel = 6;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--text")) { G.text = 1; continue; }
+        if (!strcmp(a, "--json")) { G.json = G.text = 1; continue; }
+        if (!strcmp(a, "--deflate")) { G.deflate = G.json = G.text = 1; continue; }
+        if (!strcmp(a, "--no-context-takeover")) { G.nct = 1; continue; }
+        if (!strcmp(a, "--deflate-live")) { G.live = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) G.port = atoi(v);
@@ -638,6 +992,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--warmup")) G.warmup = atof(v);
         else if (!strcmp(a, "--server-pid")) G.server_pid = atoi(v);
         else if (!strcmp(a, "--malloc-file")) G.malloc_file = v;
+        else if (!strcmp(a, "--deflate-level")) G.zlevel = atoi(v);
         else if (!strcmp(a, "--mode")) {
             if (!strcmp(v, "echo")) G.mode = M_ECHO;
             else if (!strcmp(v, "raw")) G.mode = M_RAW;
@@ -648,6 +1003,10 @@ int main(int argc, char **argv) {
         } else usage();
     }
     if (G.port <= 0 || G.conns <= 0 || G.depth <= 0 || G.receivers <= 0) usage();
+    if (G.json && G.mode == M_RAW) usage();
+    if ((G.nct || G.live) && !G.deflate) usage();
+    if (G.zlevel < 0 || G.zlevel > 9) usage();
+    if (G.json) chat_init();
     G.rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ (uint64_t)time(NULL);
     G.pool = malloc(G.size + POOL_SLACK);
     if (!G.pool) die("out of memory");
@@ -687,9 +1046,11 @@ int main(int argc, char **argv) {
         }
         run_loop(now_s() + 0.5, 0); /* let the server settle */
         long rss1 = server_rss_kb();
-        printf("mode=idle conns=%d setup_s=%.2f rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f\n",
+        printf("mode=idle conns=%d setup_s=%.2f rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f",
                G.nconns, now_s() - t_setup - 0.5, rss0, rss1,
                (double)(rss1 - rss0) * 1024.0 / G.nconns);
+        print_pmd(&(pmd_counts){0});
+        printf("\n");
         return 0;
     } else if (G.mode == M_HANDSHAKE) {
         for (int i = 0; i < G.nconns; i++) conn_start(&G.c[i]);
@@ -698,6 +1059,7 @@ int main(int argc, char **argv) {
     }
 
     run_loop(now_s() + G.warmup, 0);
+    pmd_counts k0 = pmd_snapshot();
     uint64_t d0 = G.done_msgs, a0 = server_allocs();
     double t0 = now_s(), s0 = server_cpu(), c0 = self_cpu();
     run_loop(t0 + G.duration, 0);
@@ -714,6 +1076,7 @@ int main(int argc, char **argv) {
            scpu > 0 ? msgs / scpu : 0, 100.0 * (c1 - c0) / secs, rss1);
     if (G.malloc_file) printf(" allocs=%llu allocs_per_msg=%.4f", (unsigned long long)(a1 - a0),
                               msgs > 0 ? (double)(a1 - a0) / msgs : 0);
+    print_pmd(&k0);
     printf("\n");
     return 0;
 }

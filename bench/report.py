@@ -2,10 +2,13 @@
 """Turns the load generator's result lines into the summary table.
 
     report.py RESULTS_TXT MICRO_MD MACHINE_MD OUT_MD
+    report.py deflate RESULTS_DEFLATE_TXT CODEC_DEFLATE_TXT CODEC_INFLATE_TXT MACHINE_MD OUT_MD
 
 Prints the table and replaces the part of OUT_MD between the GENERATED
 markers (the hand-written analysis around it is kept; the file is created
-if it does not exist). Each figure is the median of its runs."""
+if it does not exist). Each figure is the median of its runs. The second
+form writes the permessage-deflate part, between its own markers (placed
+after the main part the first time)."""
 import statistics
 import sys
 
@@ -117,13 +120,189 @@ def details(runs):
                 extra = f"RSS {r['rss_before_kb']} → {r['rss_after_kb']} KiB"
             if "allocs_per_msg" in r:
                 extra = f"{r['allocs']} allocs"
+            if "rx_ratio" in r:
+                extra += (" " if extra else "") + (f"ratio s→c {r['rx_ratio']} c→s {r['tx_ratio']}, "
+                                                   f"agreed snct={r['snct']} cnct={r['cnct']}")
+            if "state_b" in r:
+                extra = f"codec state {r['state_b']} B (deflate {r['deflate_b']} + inflate {r['inflate_b']})"
             out.append(f"| {server} | {scen} | {r['run']} | {r.get('rate', '')} | "
                        f"{r.get('server_cpu_s', '')} | {r.get('per_cpu_s', '')} | "
                        f"{r.get('client_cpu_pct', '')}{'%' if 'client_cpu_pct' in r else ''} | {extra} |")
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------- deflate
+
+DBEGIN = "<!-- BEGIN GENERATED permessage-deflate by bench/run.sh deflate: edits here are overwritten -->"
+DEND = "<!-- END GENERATED permessage-deflate -->"
+
+DSERVERS = [("cws-deflate", "cws-echo --deflate"), ("lws-deflate", "libwebsockets (pm_deflate, level 6)"),
+            ("node-deflate", "Node ws (perMessageDeflate)")]
+
+
+def deflate_echo_table(runs):
+    out = ["| server | context takeover | messages/s | messages / server CPU-s | cws / this, per CPU-s "
+           "| server CPU used | server→client ratio | client→server ratio | echoes compressed |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for scen, mode in (("f", "yes, window 15"), ("f-nct", "no (both `no_context_takeover`)")):
+        cws = median(runs, "cws-deflate", scen, "per_cpu_s")
+        for server, name in DSERVERS:
+            if not runs.get((server, scen)):
+                continue
+            per = median(runs, server, scen, "per_cpu_s")
+            busy = median(runs, server, scen, "server_cpu_s")
+            secs = median(runs, server, scen, "secs")
+            rx = median(runs, server, scen, "rx_ratio")
+            tx = median(runs, server, scen, "tx_ratio")
+            comp = median(runs, server, scen, "rx_comp_pct")
+            out.append(f"| {name} | {mode} | {fmt(median(runs, server, scen, 'rate'))} | {fmt(per)} | "
+                       f"{ratio(cws, per)} | {busy / secs * 100:.0f}% | {rx:.2f} | {tx:.2f} | {comp:.0f}% |"
+                       if None not in (per, busy, secs, rx, tx, comp) else
+                       f"| {name} | {mode} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
+    if runs.get(("cws", "f")):
+        per = median(runs, "cws", "f", "per_cpu_s")
+        busy = median(runs, "cws", "f", "server_cpu_s")
+        secs = median(runs, "cws", "f", "secs")
+        out.append(f"| cws-echo, no compression (reference) | — | {fmt(median(runs, 'cws', 'f', 'rate'))} | "
+                   f"{fmt(per)} | {ratio(median(runs, 'cws-deflate', 'f', 'per_cpu_s'), per)} | "
+                   f"{busy / secs * 100:.0f}% | 1.00 | 1.00 | 0% |")
+    return "\n".join(out)
+
+
+def kib(v):
+    return "n/a" if v is None else f"{v:,.0f} B ({v / 1024:.1f} KiB)"
+
+
+def deflate_mem_table(runs):
+    out = ["| what | (a) context takeover, window 15 | (b) no context takeover | (a) / cws |",
+           "|---|---:|---:|---:|"]
+    cws_a = median(runs, "cws-deflate", "g", "rss_per_conn_b")
+    for server, name in DSERVERS:
+        a = median(runs, server, "g", "rss_per_conn_b")
+        b = median(runs, server, "g-nct", "rss_per_conn_b")
+        if a is None and b is None:
+            continue
+        out.append(f"| {name}: server RSS per connection | {kib(a)} | {kib(b)} | {ratio(a, cws_a)} |")
+    rc = runs.get(("ref-cws", "pmd-mem"), [{}])[0]
+    rz = runs.get(("ref-zlib", "pmd-mem"), [{}])[0]
+    if rc:
+        out.append(f"| reference: cws codec state, level 6 (`cws_deflater_mem_usage` {int(rc['deflate_b']):,} "
+                   f"+ `cws_inflater_mem_usage` {int(rc['inflate_b']):,}) | {kib(float(rc['state_b']))} | "
+                   f"0 B (freed after each message) | |")
+    if rz:
+        out.append(f"| reference: zlib {rz.get('zlib', '')} state allocated, level 6, memLevel 8 (deflate "
+                   f"{int(rz['deflate_b']):,} + inflate {int(rz['inflate_b']):,}) | {kib(float(rz['state_b']))} | "
+                   f"0 B if freed per message (as lws does), the same if kept and reset (as Node ws does) | "
+                   f"{ratio(float(rz['state_b']), cws_a)} |")
+    return "\n".join(out)
+
+
+def deflate_allocs(runs):
+    rows = []
+    for scen, mode in (("alloc-f", "context takeover"), ("alloc-f-nct", "no context takeover")):
+        r = runs.get(("cws-deflate", scen))
+        if r:
+            rows.append(f"{mode}: {float(r[0]['allocs_per_msg']):.4f} ({r[0]['allocs']} calls over "
+                        f"{float(r[0]['msgs']):,.0f} echoes)")
+    return ("Allocation calls per echoed message in cws-echo --deflate (malloc_count.so, one run): "
+            + "; ".join(rows) + ".") if rows else ""
+
+
+def codec_deflate_md(text):
+    """codec_deflate's plain-text table as markdown; other lines kept as text."""
+    head = ["corpus", "mode", "level", "cws MB/s", "cws ratio", "zlib MB/s", "zlib ratio",
+            "speed (zlib time / cws)", "size (zlib out / cws out − 1)"]
+    pre, rows, post, in_table = [], [], [], False
+    for line in text.splitlines():
+        t = line.split()
+        if t[:2] == ["corpus", "mode"]:
+            in_table = True
+            continue
+        if in_table and len(t) == len(head):
+            rows.append("| " + " | ".join(t) + " |")
+            continue
+        if in_table and not t:
+            if rows:
+                in_table = False
+            continue
+        (post if rows else pre).append(line)
+    if not rows:
+        return "```text\n" + text.strip() + "\n```"
+    table = ["| " + " | ".join(head) + " |", "|---|---|---:|" + "---:|" * (len(head) - 3)] + rows
+    pre = ["- " + p.strip() for p in pre if p.strip()]
+    post = [p for p in post if p.strip()]
+    return "\n".join(["\n".join(pre), "", *table, "", " ".join(post)]).strip()
+
+
+def codec_inflate_md(text):
+    lines = text.strip().splitlines()
+    return "\n".join(("####" + l[2:] if l.startswith("## ") else l) for l in lines) if any(
+        l.startswith("|") for l in lines) else "```text\n" + text.strip() + "\n```"
+
+
+def write_block(out_md, begin, end, gen, after=None):
+    try:
+        text = open(out_md).read()
+    except FileNotFoundError:
+        text = "# cws benchmark results\n\n"
+    if begin in text and end in text:
+        text = text.split(begin)[0] + gen + text.split(end, 1)[1]
+    elif after and after in text:
+        pre, post = text.split(after, 1)
+        text = pre + after + "\n\n" + gen + post
+    else:
+        text = text.rstrip() + "\n\n" + gen + "\n"
+    with open(out_md, "w") as f:
+        f.write(text)
+
+
+def main_deflate(raw, codec_def, codec_inf, machine_md, out_md):
+    runs = load(raw)
+    echo = deflate_echo_table(runs)
+    mem = deflate_mem_table(runs)
+    print(echo)
+    print(mem)
+    read = lambda p: open(p).read() if p else ""
+    machine = read(machine_md).strip()
+    gen = "\n".join([
+        DBEGIN, "", "## permessage-deflate (RFC 7692)", "",
+        "Produced by `make bench-deflate` (`bench/run.sh deflate`; `make bench` runs it too, after the "
+        "scenarios above). Servers: `cws-echo --deflate` (level 6, threshold 0: every echo compressed), "
+        "`bench/peers/lws_echo --deflate` (libwebsockets' `lws_extension_callback_pm_deflate`, zlib, "
+        "set to level 6 and 16 KiB buffers), `node bench/peers/ws_echo.js --deflate` (ws `perMessageDeflate`, "
+        "zlib level 6, threshold 0). The generator (`bench/loadgen --deflate`, zlib) offers "
+        "`permessage-deflate; client_max_window_bits` (plus `server_no_context_takeover; "
+        "client_no_context_takeover` for the \"no\" rows), fails unless the 101 agrees, sends every message "
+        "compressed (RSV1) and inflates and compares every echo.", "",
+        "### Machine", "", machine, "",
+        "### (f) Echo of 1–4 KiB JSON chat messages with compression (medians)", "",
+        "`loadgen --deflate --conns 50 --depth 4 --warmup 1 --duration $BENCH_SECONDS` "
+        "(`--json` without `--deflate` for the reference row; `--no-context-takeover` for the second group): "
+        "50 connections, 4 messages in flight each, a pool of 1,024 distinct text messages "
+        "(batches of chat events, 1,024–4,096 bytes, mean ~2.4 KiB). The generator compresses each "
+        "pool message once at start-up at zlib level 6 as a stream of its own (valid with and without "
+        "context takeover), so its CPU goes to masking, inflating and checking. Ratios are uncompressed / "
+        "payload bytes on the wire; \"cws / this\" compares messages per server CPU-second with "
+        "cws-echo --deflate in the same mode (above 100%: cws cheaper). \"server CPU used\" is the "
+        "server's CPU time over the window: below ~95% the server was not the bottleneck.", "",
+        echo, "",
+        "### (g) Memory per connection with permessage-deflate (medians)", "",
+        "`loadgen --mode idle --deflate --conns N` (N = `BENCH_PMD_IDLE_CONNS`, default 2,000; "
+        "`--no-context-takeover` for (b)): each connection does the handshake and one compressed echo, "
+        "then stays idle; server RSS (VmRSS) after minus before, divided by N. Kernel socket buffers are "
+        "not in RSS. Without compression cws holds ~200 B per idle connection (scenario (c) above).", "",
+        mem, "", deflate_allocs(runs), "",
+        "### Codec: compression (bench/codec_deflate.c)", "", codec_deflate_md(read(codec_def)), "",
+        "### Codec: decompression (bench/codec_inflate.c)", "", codec_inflate_md(read(codec_inf)), "",
+        "<details><summary>Every run (permessage-deflate)</summary>", "", details(runs), "",
+        "</details>", "", DEND])
+    write_block(out_md, DBEGIN, DEND, gen, after=END)
+
+
 def main():
+    if sys.argv[1] == "deflate":
+        main_deflate(*sys.argv[2:7])
+        return
     raw, micro_md, machine_md, out_md = sys.argv[1:5]
     runs = load(raw)
     summary = table(runs)

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs the cws benchmarks and writes bench/RESULTS.md.
-#   bench/run.sh [all|load|micro|profile]
-#     all      micro benchmark + load scenarios (what `make bench` runs)
+#   bench/run.sh [all|load|micro|deflate|profile]
+#     all      micro benchmark + load scenarios + permessage-deflate
+#              (what `make bench` runs)
 #     load     load scenarios only
 #     micro    micro benchmark only
+#     deflate  permessage-deflate only (`make bench-deflate`): the codec
+#              benches (cws vs zlib 1 and 6), echo of 1-4 KiB JSON with
+#              compression against the peers' own permessage-deflate, and
+#              memory per connection after one compressed message; its own
+#              part of RESULTS.md, the rest is left as it is
 #     profile  perf profiles (cpu-clock sampling) of the reflector under
 #              (a) and of cws-echo / bcast_server under (a), (b), (d), (e)
 #              into $BUILD/bench/profile-*.txt
@@ -27,6 +33,9 @@ SCPU=${BENCH_SERVER_CPU:-1}
 CCPU=${BENCH_CLIENT_CPU:-0}
 PEERS=${BENCH_PEERS:-lws wslay node}
 RAW=$B/results.txt
+RAWD=$B/results-deflate.txt
+# permessage-deflate scenarios: connections for the memory figure
+PMD_IDLE=${BENCH_PMD_IDLE_CONNS:-2000}
 TMP=$(mktemp -d)
 SPID=""
 trap 'stop_server; rm -rf "$TMP"' EXIT
@@ -41,9 +50,12 @@ server_cmd() {
         reflector) [ -x "$B/reflector" ] && echo "$B/reflector --port 0" ;;
         lws) [ -x "$B/lws_echo" ] && echo "$B/lws_echo --port 0" ;;
         wslay) [ -x "$B/wslay_echo" ] && echo "$B/wslay_echo --port 0" ;;
-        node) command -v node >/dev/null &&
+        node|node-deflate)
+              command -v node >/dev/null &&
               (cd tests 2>/dev/null && node -e "require('ws')" 2>/dev/null) &&
-              echo "node bench/peers/ws_echo.js --port 0" ;;
+              echo "node bench/peers/ws_echo.js --port 0$([ "$1" = node-deflate ] && echo " --deflate")" ;;
+        cws-deflate) [ -x "$BUILD/cws-echo" ] && echo "$BUILD/cws-echo --port 0 --deflate" ;;
+        lws-deflate) [ -x "$B/lws_echo" ] && echo "$B/lws_echo --port 0 --deflate" ;;
     esac
     return 0
 }
@@ -84,16 +96,18 @@ loadgen() {
 }
 
 # measure SERVER SCENARIO LOADGEN-ARGS...: RUNS runs, each on a fresh server.
+# Results go to $OUT (the load scenarios' file unless run_deflate says).
+OUT=$RAW
 measure() {
     local server=$1 scen=$2; shift 2
     for r in $(seq "$RUNS"); do
-        start_server "$server" || { echo "server=$server scen=$scen run=$r skipped=1" >> "$RAW"; return; }
+        start_server "$server" || { echo "server=$server scen=$scen run=$r skipped=1" >> "$OUT"; return; }
         local line
         if line=$(loadgen "$@" 2> "$TMP/lg.err"); then
-            echo "server=$server scen=$scen run=$r $line" >> "$RAW"
+            echo "server=$server scen=$scen run=$r $line" >> "$OUT"
             printf '  %-10s %-4s run %d: %s\n' "$server" "$scen" "$r" "$line"
         else
-            echo "server=$server scen=$scen run=$r failed=1" >> "$RAW"
+            echo "server=$server scen=$scen run=$r failed=1" >> "$OUT"
             echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
         fi
         stop_server
@@ -107,7 +121,7 @@ measure_allocs() {
     start_server "$server" LD_PRELOAD="$PWD/$B/malloc_count.so" MALLOC_COUNT_FILE="$TMP/mc.bin" || return
     local line
     if line=$(loadgen --warmup 1 --duration "$DUR" --malloc-file "$TMP/mc.bin" "$@" 2> "$TMP/lg.err"); then
-        echo "server=$server scen=$scen run=1 $line" >> "$RAW"
+        echo "server=$server scen=$scen run=1 $line" >> "$OUT"
         printf '  %-10s %s: %s\n' "$server" "$scen" "$line"
     else
         echo "  $server $scen FAILED: $(head -c 300 "$TMP/lg.err")"
@@ -134,6 +148,35 @@ run_load() {
     echo "== allocation calls per message in steady state (malloc_count.so)"
     for s in cws lws wslay; do measure_allocs "$s" alloc --conns 100 --depth 8 --size 64; done
     measure_allocs cws-bcast alloc-d10k --mode bcast --receivers 10000 --depth 8 --size 64
+}
+
+# permessage-deflate (RFC 7692): codec tables, echo with compression
+# against the peers' own extension, memory per connection.
+run_deflate() {
+    : > "$RAWD"
+    OUT=$RAWD
+    local L=(--warmup 1 --duration "$DUR") dpeers=""
+    for p in $PEERS; do case $p in lws|node) dpeers="$dpeers $p-deflate" ;; esac; done
+    echo "== codec: cws_deflate vs zlib levels 1 and 6 (bench/codec_deflate.c)"
+    taskset -c "$SCPU" "$B/codec_deflate" > "$B/codec_deflate.txt" 2>&1 || echo "codec_deflate FAILED" >> "$B/codec_deflate.txt"
+    cat "$B/codec_deflate.txt"
+    echo "== codec: cws_inflate vs zlib (bench/codec_inflate.c)"
+    taskset -c "$SCPU" "$B/codec_inflate" > "$B/codec_inflate.txt" 2>&1 || echo "codec_inflate FAILED" >> "$B/codec_inflate.txt"
+    cat "$B/codec_inflate.txt"
+    "$B/deflate_state" >> "$RAWD" || echo "deflate_state FAILED"
+    echo "== (f) 1-4 KiB JSON chat messages, 50 connections, 4 in flight each, permessage-deflate"
+    for s in cws-deflate $dpeers; do measure "$s" f "${L[@]}" --deflate --conns 50 --depth 4; done
+    measure cws f "${L[@]}" --json --conns 50 --depth 4
+    echo "== (f-nct) the same with server_ and client_no_context_takeover"
+    for s in cws-deflate $dpeers; do measure "$s" f-nct "${L[@]}" --deflate --no-context-takeover --conns 50 --depth 4; done
+    echo "== (g) $PMD_IDLE idle connections, one compressed echo each (context takeover, window 15)"
+    for s in cws-deflate $dpeers; do measure "$s" g --mode idle --deflate --conns "$PMD_IDLE"; done
+    echo "== (g-nct) the same with server_ and client_no_context_takeover"
+    for s in cws-deflate $dpeers; do measure "$s" g-nct --mode idle --deflate --no-context-takeover --conns "$PMD_IDLE"; done
+    echo "== allocation calls per message with permessage-deflate (malloc_count.so)"
+    measure_allocs cws-deflate alloc-f --deflate --conns 50 --depth 4
+    measure_allocs cws-deflate alloc-f-nct --deflate --no-context-takeover --conns 50 --depth 4
+    OUT=$RAW
 }
 
 run_profile() {
@@ -168,15 +211,27 @@ run_profile() {
 }
 
 describe_machine() {
-    echo "- Load average when the run started: $LOAD0 (1, 5, 15 min; other work on the machine shares both cores)"
+    echo "- Load average when the run started: $LOAD0 (1, 5, 15 min; other work on the machine shares both cores)$PSI0"
     echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) cores (\`nproc\`), $(lscpu | sed -n 's/^Hypervisor vendor: *//p') virtual machine; shared and noisy"
     echo "- Kernel: $(uname -r); glibc $(ldd --version 2>&1 | head -n1 | awk '{print $NF}'); $(${CC:-cc} --version | head -n1)"
     echo "- Peers: libwebsockets $(dpkg-query -W -f='${Version}' libwebsockets-dev 2>/dev/null), wslay $(dpkg-query -W -f='${Version}' libwslay-dev 2>/dev/null), Node $(node --version 2>/dev/null) with ws $(cd tests 2>/dev/null && node -p "require('ws/package.json').version" 2>/dev/null)"
     echo "- Server pinned to core $SCPU, load generator to core $CCPU (taskset); $RUNS runs of $DUR s (after 1 s warm-up) per figure, median reported; \`ulimit -n\` $(ulimit -n)"
 }
 
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+snapshot_load() {
+    LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+    # CPU pressure (PSI): the share of time some runnable task waited for a core
+    PSI0=$(sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/; CPU pressure \1% (10 s), \2% (60 s)/p' /proc/pressure/cpu 2>/dev/null)
+}
+snapshot_load
 micro_out=""
+if [ "$what" = deflate ]; then
+    run_deflate
+    describe_machine > "$B/machine-deflate.md"
+    python3 bench/report.py deflate "$RAWD" "$B/codec_deflate.txt" "$B/codec_inflate.txt" \
+        "$B/machine-deflate.md" bench/RESULTS.md
+    exit 0
+fi
 if [ "$what" = all ] || [ "$what" = micro ]; then
     echo "== micro benchmark"
     micro_out=$(taskset -c "$SCPU" "$B/micro") || { echo "micro benchmark failed"; exit 1; }
@@ -194,3 +249,10 @@ fi
 [ -f "$RAW" ] || : > "$RAW"
 describe_machine > "$B/machine.md"
 python3 bench/report.py "$RAW" "$B/micro.md" "$B/machine.md" bench/RESULTS.md
+if [ "$what" = all ]; then
+    snapshot_load
+    run_deflate
+    describe_machine > "$B/machine-deflate.md"
+    python3 bench/report.py deflate "$RAWD" "$B/codec_deflate.txt" "$B/codec_inflate.txt" \
+        "$B/machine-deflate.md" bench/RESULTS.md
+fi

@@ -1,6 +1,10 @@
-// Peer echo server for the benchmarks: Node's `ws` package (npm), no
-// permessage-deflate. Echoes every message with the same opcode.
-//   node bench/peers/ws_echo.js [--port N]  (0: ephemeral; prints "listening on HOST:PORT")
+// Peer echo server for the benchmarks: Node's `ws` package (npm). Echoes
+// every message with the same opcode. No permessage-deflate unless
+// --deflate: then ws's own (zlib, level 6 and memLevel 8 by default, its
+// zlib calls on libuv's thread pool) with no threshold, so every echo is
+// compressed, as cws-echo --deflate does.
+//   node bench/peers/ws_echo.js [--port N] [--deflate]
+//   (port 0: ephemeral; prints "listening on HOST:PORT")
 'use strict';
 const path = require('path');
 const { createRequire } = require('module');
@@ -19,7 +23,8 @@ const { WebSocketServer } = loadWs();
 
 const i = process.argv.indexOf('--port');
 const port = i > 0 ? Number(process.argv[i + 1]) : 0;
-const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, maxPayload: 64 << 20 });
+const perMessageDeflate = process.argv.includes('--deflate') ? { threshold: 0 } : false;
+const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate, maxPayload: 64 << 20 });
 wss.on('listening', () => {
   process.stdout.write(`listening on 127.0.0.1:${wss.address().port}\n`);
 });
