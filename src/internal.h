@@ -229,9 +229,33 @@ int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p);
  * and are filled before the send returns (nothing can read them before).
  * reserve() may return NULL (say, the frame is large): the frame then goes
  * through cb.write as usual, which must be set. */
+/* Idle DEFLATE codec objects lent to connections one message at a time
+ * (permessage-deflate without context takeover), so that a message costs
+ * a reset instead of an allocation and ~190 KiB of zeroing. One per
+ * runtime loop: one thread. Entries keep their own free function, so the
+ * owner can empty the pool without naming the codec. */
+#define CWS__POOL_MAX 8
+typedef struct cws__codec_pool_entry {
+    void *obj;
+    void (*free)(void *obj);
+    uint8_t kind;  /* 1: deflater, 2: inflater */
+    uint8_t level; /* deflater level as made */
+    uint8_t bits;  /* window bits as made */
+} cws__codec_pool_entry;
+typedef struct cws__codec_pool {
+    cws__codec_pool_entry e[CWS__POOL_MAX];
+    size_t n;
+} cws__codec_pool;
+/* Frees every pooled object. */
+static inline void cws__codec_pool_clear(cws__codec_pool *p) {
+    for (size_t i = 0; i < p->n; i++) p->e[i].free(p->e[i].obj);
+    p->n = 0;
+}
+
 typedef struct cws__conn_config_direct {
     cws_conn_config base; /* first: c->cfg points here */
     uint8_t *(*reserve)(cws_conn *c, size_t n);
+    cws__codec_pool *pool; /* permessage-deflate's codecs, or NULL */
 } cws__conn_config_direct;
 /* Marks c (initialised from a cws__conn_config_direct's base). */
 void cws__conn_set_direct(cws_conn *c);

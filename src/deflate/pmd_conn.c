@@ -15,8 +15,10 @@
  * from the end of the message (§7.2.1). A message longer than the buffer
  * goes out as several frames, RSV1 on the first only (§6.1).
  *
- * Without context takeover the codec's state is freed after each
- * message, so an idle connection holds none (§7.1.1). */
+ * Without context takeover the codec's state goes back after each message
+ * (§7.1.1), so an idle connection holds none: to the runtime loop's pool
+ * (reset, ready for the next message of any connection), or freed for a
+ * connection that has no pool. */
 #include "../internal.h"
 #include "cws_deflate.h"
 
@@ -41,6 +43,71 @@ typedef struct pmd_state {
 } pmd_state;
 
 static pmd_state *pmd_of(const cws_conn *c) { return (pmd_state *)(void *)c->ext.pmd; }
+
+/* ---------------------------------------------------------------- codecs */
+
+enum { PMD_DEFLATER = 1, PMD_INFLATER = 2 };
+
+/* The runtime lends codecs from its loop's pool; a plain conn has none. */
+static cws__codec_pool *pmd_pool(const cws_conn *c) {
+    return c->direct ? ((const cws__conn_config_direct *)(const void *)c->cfg)->pool : NULL;
+}
+
+static void *pmd_pool_take(cws__codec_pool *p, int kind, int level, int bits) {
+    for (size_t i = 0; p && i < p->n; i++) {
+        cws__codec_pool_entry *e = &p->e[i];
+        if (e->kind != kind || e->level != level || e->bits != bits) continue;
+        void *obj = e->obj;
+        *e = p->e[--p->n];
+        return obj;
+    }
+    return NULL;
+}
+
+static void pmd_free_deflater(void *obj) { cws_deflater_free(obj); }
+static void pmd_free_inflater(void *obj) { cws_inflater_free(obj); }
+
+/* Gives obj back to the pool (reset), or frees it when there is no room. */
+static void pmd_pool_give(cws__codec_pool *p, int kind, int level, int bits, void *obj) {
+    if (!obj) return;
+    if (!p || p->n == CWS__POOL_MAX) {
+        if (kind == PMD_DEFLATER) cws_deflater_free(obj);
+        else cws_inflater_free(obj);
+        return;
+    }
+    if (kind == PMD_DEFLATER) cws_deflater_reset(obj);
+    else cws_inflater_reset(obj);
+    cws__codec_pool_entry e = {obj, kind == PMD_DEFLATER ? pmd_free_deflater : pmd_free_inflater,
+                               (uint8_t)kind, (uint8_t)level, (uint8_t)bits};
+    p->e[p->n++] = e;
+}
+
+/* zlib cannot compress with a 256-byte window and uses 512 bytes when
+ * asked for 8 bits: read such peers with 9. */
+static int pmd_rx_bits(const pmd_state *z) { return z->rx_window < 9 ? 9 : z->rx_window; }
+
+static cws_inflater *pmd_inflater(cws_conn *c, pmd_state *z) {
+    if (!z->inf) z->inf = pmd_pool_take(pmd_pool(c), PMD_INFLATER, 0, pmd_rx_bits(z));
+    if (!z->inf) z->inf = cws_inflater_new(pmd_rx_bits(z), &c->cfg->alloc, NULL);
+    return z->inf;
+}
+
+static cws_deflater *pmd_deflater(cws_conn *c, pmd_state *z) {
+    if (!z->def) z->def = pmd_pool_take(pmd_pool(c), PMD_DEFLATER, c->cfg->deflate.level, z->tx_window);
+    if (!z->def) z->def = cws_deflater_new(c->cfg->deflate.level, z->tx_window, &c->cfg->alloc, NULL);
+    return z->def;
+}
+
+/* Without context takeover a message's codec goes back after it. */
+static void pmd_release_inflater(cws_conn *c, pmd_state *z) {
+    pmd_pool_give(pmd_pool(c), PMD_INFLATER, 0, pmd_rx_bits(z), z->inf);
+    z->inf = NULL;
+}
+
+static void pmd_release_deflater(cws_conn *c, pmd_state *z) {
+    pmd_pool_give(pmd_pool(c), PMD_DEFLATER, c->cfg->deflate.level, z->tx_window, z->def);
+    z->def = NULL;
+}
 
 /* ---------------------------------------------------------------- receive */
 
@@ -76,14 +143,8 @@ static int pmd_inflate_feed(cws_conn *c, pmd_state *z, const uint8_t *in, size_t
 
 static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
     pmd_state *z = pmd_of(c);
-    if (!z->inf) {
-        /* zlib cannot compress with a 256-byte window and uses 512 bytes
-         * when asked for 8 bits: read such peers with 9. */
-        int bits = z->rx_window < 9 ? 9 : z->rx_window;
-        z->inf = cws_inflater_new(bits, &c->cfg->alloc, NULL);
-        if (!z->inf)
-            return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
-    }
+    if (!pmd_inflater(c, z))
+        return cws__conn_fail(c, CWS_ERR_NOMEM, CWS_CLOSE_INTERNAL, "out of memory for the inflater");
     int paused = 0;
     int r = CWS__CONN_GO;
     if (len) {
@@ -99,10 +160,7 @@ static int pmd_rx(cws_conn *c, const uint8_t *data, size_t len, int last) {
         z->inflated = 0;
         z->rx_ended = 0;
         z->rx_any = 0;
-        if (z->rx_reset) { /* no context takeover: nothing to keep */
-            cws_inflater_free(z->inf);
-            z->inf = NULL;
-        }
+        if (z->rx_reset) pmd_release_inflater(c, z); /* no context takeover: nothing to keep */
     }
     return paused ? CWS__CONN_PAUSE : CWS__CONN_GO;
 }
@@ -119,10 +177,7 @@ static int pmd_emit(cws_conn *c, int *opcode, int fin, const uint8_t *buf, size_
 
 static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t len) {
     pmd_state *z = pmd_of(c);
-    if (!z->def) {
-        z->def = cws_deflater_new(c->cfg->deflate.level, z->tx_window, &c->cfg->alloc, NULL);
-        if (!z->def) return CWS_ERR_NOMEM;
-    }
+    if (!pmd_deflater(c, z)) return CWS_ERR_NOMEM;
     /* Four spare bytes: the last four of a full buffer are held back in
      * case they are the tail to remove. */
     uint8_t buf[PMD_TX_CHUNK + 4];
@@ -145,10 +200,7 @@ static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t 
      * not the last keeps it, so the stream stays whole for the receiver. */
     size_t n = fin && have >= 4 && !memcmp(buf + have - 4, pmd_tail, 4) ? have - 4 : have;
     int r = pmd_emit(c, &opcode, fin, buf, n);
-    if (fin && z->tx_reset) { /* no context takeover: nothing to keep */
-        cws_deflater_free(z->def);
-        z->def = NULL;
-    }
+    if (fin && z->tx_reset) pmd_release_deflater(c, z); /* no context takeover: nothing to keep */
     return r;
 }
 
@@ -156,6 +208,7 @@ static int pmd_tx(cws_conn *c, int opcode, int fin, const uint8_t *data, size_t 
 
 static void pmd_free(cws_conn *c) {
     pmd_state *z = pmd_of(c);
+    /* Mid-message state is of no use to anyone: free, do not pool. */
     cws_inflater_free(z->inf);
     cws_deflater_free(z->def);
     cws__realloc(&c->cfg->alloc, z, 0);

@@ -371,6 +371,7 @@ void cws_loop_free(cws_loop *loop) {
     loop_free_graves(loop);
     cws__timer_free_all(loop);
     cws__outq_cache_free(loop);
+    cws__codec_pool_clear(&loop->codecs);
 #ifdef CWS_USE_POLL
     rt_free(loop->pfd);
     rt_free(loop->pio);

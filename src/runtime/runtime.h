@@ -247,6 +247,7 @@ struct cws_loop {
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
     rt_outq *q_cache;       /* free queues, linked through next_free */
+    cws__codec_pool codecs; /* permessage-deflate codecs between messages */
     size_t nq_cache;
     size_t nq_cache_low;    /* fewest cached since the last trim */
     uint64_t q_trim_at;     /* loop ms of the next trim */

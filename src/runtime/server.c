@@ -126,8 +126,8 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
     srv->tn.slot = RT_T_NONE;
     srv->tn.kind = RT_T_SERVER;
     srv->loop = loop;
+    srv->scfg.loop = loop; /* first: the settings take the loop's codec pool */
     srv_apply_defaults(srv, cfg);
-    srv->scfg.loop = loop;
     srv->scfg.server = srv;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;

@@ -180,6 +180,7 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     cws_conn_config *cc = &cfg->conn.base;
     memset(&cfg->conn, 0, sizeof cfg->conn);
     cfg->conn.reserve = sock_conn_reserve;
+    cfg->conn.pool = cfg->loop ? &cfg->loop->codecs : NULL;
     cc->role = role;
     cc->receive = set->receive;
     if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */

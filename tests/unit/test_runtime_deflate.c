@@ -190,6 +190,46 @@ static void test_shared_compressed_frame(void **state) {
     cws_loop_free(loop);
 }
 
+static void echo_back(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
+    (void)user;
+    assert_int_equal(cws_socket_send(s, opcode, data, len), CWS_OK);
+}
+
+/* Without context takeover the codecs are lent per message from the
+ * loop's pool: many messages each way, several sockets at once, every
+ * one intact (a codec not reset between lenders would corrupt them). */
+static void test_pooled_codecs_per_message(void **state) {
+    (void)state;
+    cws_loop *loop = cws_loop_new(NULL);
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.deflate.enable = 1;
+    cfg.deflate.server_no_context_takeover = 1;
+    cfg.deflate.client_no_context_takeover = 1;
+    cfg.deflate.threshold = CWS_DISABLED;
+    cfg.cb.on_message = echo_back;
+    int err = 0;
+    cws_server *srv = cws_server_new(loop, &cfg, &err);
+    assert_non_null(srv);
+    rx r[3];
+    cws_socket *s[3];
+    for (int i = 0; i < 3; i++) s[i] = connect_rx(loop, srv, &r[i], 1);
+    char msg[8192];
+    for (int round = 0; round < 40; round++) {
+        size_t n = sample(msg, sizeof msg, round * 7) - (size_t)(round % 13);
+        for (int i = 0; i < 3; i++) assert_int_equal(cws_socket_send(s[i], CWS_OP_TEXT, msg, n), CWS_OK);
+        for (int i = 0; i < 3; i++) {
+            uint64_t end = cws_loop_now(loop) + 3000;
+            while (r[i].got <= round && cws_loop_now(loop) < end) cws_loop_run_once(loop, 5);
+            assert_int_equal(r[i].got, round + 1);
+            assert_int_equal(r[i].len, n);
+            assert_memory_equal(r[i].msg, msg, n);
+        }
+    }
+    cws_server_free(srv);
+    cws_loop_free(loop);
+}
+
 /* A bad deflate config is refused by the constructor. */
 static void test_bad_config_refused(void **state) {
     (void)state;
@@ -213,6 +253,7 @@ int main(void) {
         cmocka_unit_test(test_broadcast_without_takeover),
         cmocka_unit_test(test_broadcast_with_takeover),
         cmocka_unit_test(test_shared_compressed_frame),
+        cmocka_unit_test(test_pooled_codecs_per_message),
         cmocka_unit_test(test_bad_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
