@@ -113,7 +113,8 @@ static void deflate_into(cws_deflater *z, buf *out, const uint8_t *in, size_t n,
             size_t space = out_step ? out_step : cws_deflate_bound(len - off) + 64;
             buf_reserve(out, space);
             size_t used = 0, made = 0;
-            int rc = cws_deflate(z, in + pos + off, len - off, &used, out->p + out->n, space, &made, f);
+            const uint8_t *at = in ? in + pos + off : NULL; /* no NULL + 0 (UBSan) */
+            int rc = cws_deflate(z, at, len - off, &used, out->p + out->n, space, &made, f);
             assert_true(made <= space);
             off += used;
             out->n += made;
