@@ -2,7 +2,7 @@
  * cws-client — a command-line WebSocket client (like wscat or websocat).
  *
  *   cws-client [--binary] [--raw] [--subprotocol P] [--header 'N: V']...
- *              [--ping N] [--keepalive N] [--keepalive-timeout N] [--verbose] URL
+ *              [--ping N] [--keepalive N] [--keepalive-timeout T] [--verbose] URL
  *
  * Each line of stdin becomes one message; each message received is printed
  * on its own line, control characters escaped (escape.c). End of input or
@@ -239,7 +239,8 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
     c->sock = NULL; /* the runtime frees it when we return */
     c->closed = 1;
     c->close_code = code;
-    /* RFC 6455 §5.5: a reason has at most 123 bytes; it may hold a NUL. */
+    /* RFC 6455 §5.5.1: at most 123 bytes (125 less the code), and a
+     * NUL is valid UTF-8: keep the length, not a C string. */
     if (!reason) reason_len = 0;
     if (reason_len > sizeof c->close_reason) reason_len = sizeof c->close_reason;
     if (reason_len) memcpy(c->close_reason, reason, reason_len);
