@@ -14,8 +14,11 @@ SOMAJOR  := $(word 1,$(subst ., ,$(VERSION)))
 
 WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
 OPT      ?= -O2 -g
+# Debug info as DWARF 4 when OPT asks for any: valgrind 3.19 (Debian 12)
+# cannot read clang 14's DWARF 5. It comes first, so a -gdwarf-5 in OPT wins.
+DWARF    := $(if $(filter -g%,$(OPT)),-gdwarf-4)
 CPPFLAGS += -Iinclude -MMD -MP
-CFLAGS   += $(WARN) $(OPT) -fPIC -fvisibility=hidden
+CFLAGS   += $(WARN) $(DWARF) $(OPT) -fPIC -fvisibility=hidden
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
@@ -23,6 +26,12 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 BUILD    ?= build
+
+# The compiler and flags the objects in $(BUILD) were built with. The file
+# is rewritten only when they change, and every object depends on it: so
+# `make CC=clang` after `make` rebuilds everything instead of linking a mix.
+FLAGS_STAMP := $(BUILD)/build-flags
+BUILD_FLAGS  = CC=$(CC) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS)
 
 CORE_SRC    := $(sort $(wildcard src/*.c)) $(sort $(wildcard src/deflate/*.c))
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c))
@@ -39,7 +48,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_LIBS   := -lcmocka -lz
 
 .PHONY: all lib examples tests test unit integration deps run clean install uninstall \
-        bench bench-deps fuzz single-header check-single-header
+        bench bench-deps fuzz single-header check-single-header FORCE
 .DEFAULT_GOAL := all
 
 all: lib examples tests
@@ -47,9 +56,18 @@ lib: $(LIB_A) $(LIB_SO) $(BUILD)/libcws.so
 examples: $(EXAMPLE_BIN)
 tests: $(UNIT_BIN)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# Runs every time; make compares the file's time afterwards, so what
+# depends on it is rebuilt only when the content changed.
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@{ printf '%s\n' '$(subst ','\'',$(BUILD_FLAGS))'; $(CC) --version 2>&1 | head -n 1; } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; echo "$@: new compiler or flags"; fi
+
+FORCE:
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -26,7 +26,7 @@ check-single-header:
 tests-single: $(UNIT_SINGLE_BIN)
 test unit: tests-single
 
-$(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE)
+$(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@tools/amalgamate.sh | cmp -s - $(SINGLE) || \
 		echo "warning: $(SINGLE) is out of date (run 'make single-header'); testing it as it is" >&2

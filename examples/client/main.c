@@ -1,11 +1,13 @@
 /*
  * cws-client — a command-line WebSocket client (like wscat or websocat).
  *
- *   cws-client [--binary] [--subprotocol P] [--header 'N: V']... [--ping N] [--verbose] URL
+ *   cws-client [--binary] [--raw] [--subprotocol P] [--header 'N: V']...
+ *              [--ping N] [--keepalive N] [--keepalive-timeout T] [--verbose] URL
  *
  * Each line of stdin becomes one message; each message received is printed
- * on its own line. End of input or Ctrl-C starts a clean close (1000) and
- * the program exits once the server has answered it.
+ * on its own line, control characters escaped (escape.c). End of input or
+ * Ctrl-C starts a clean close (1000) and the program exits once the server
+ * has answered it; a server that stops answering pings is given up.
  *
  * Everything runs on one cws_loop: the socket, stdin (via
  * cws_loop_watch_fd, so a slow typist never blocks incoming messages), the
@@ -13,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "escape.h"
 #include "line_buffer.h"
 #include "options.h"
 #include "../common/signal_pipe.h"
@@ -45,6 +48,9 @@
  * of frame header) and the rest of that read, which may be empty lines of
  * one byte each framed in 6: so this limit is never reached. */
 #define CLIENT_QUEUE_LIMIT (CLIENT_HIGH_WATER + CLIENT_MAX_LINE + 8 * CLIENT_READ_SIZE)
+/* The runtime's on_close reason (with 1006) when a keepalive ping went
+ * unanswered for pong_timeout_ms (include/cws.h, "Ping"). */
+#define NO_PONG_REASON "no pong before the deadline"
 
 typedef struct client {
     cws_loop *loop;
@@ -58,7 +64,8 @@ typedef struct client {
     int we_closed;           /* we sent the close frame */
     int closed;              /* on_close ran */
     int close_code;
-    char close_reason[128];
+    char close_reason[128];  /* the server's bytes: escape before printing */
+    size_t close_reason_len;
     int interrupted;         /* count of SIGINT/SIGTERM */
     int input_failed;        /* stdin broke or overflowed: exit 1 after closing */
 } client;
@@ -193,26 +200,15 @@ static void on_pong(cws_socket *s, void *user, const uint8_t *data, size_t len) 
 
 /* ---- receiving ---- */
 
-static void print_hex(const uint8_t *data, size_t len) {
-    static const char digits[] = "0123456789abcdef";
-    char buf[4096];
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        buf[n++] = digits[data[i] >> 4];
-        buf[n++] = digits[data[i] & 15];
-        if (n == sizeof buf) {
-            fwrite(buf, 1, n, stdout);
-            n = 0;
-        }
-    }
-    fwrite(buf, 1, n, stdout);
-}
-
 static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
     client *c = user;
     (void)s;
+    /* Unless asked otherwise, the server's bytes never reach the terminal
+     * as they are: they could drive it, or split one message over lines. */
     if (opcode == CWS_OP_BINARY && !c->opt.binary)
-        print_hex(data, len); /* keeps the terminal sane and the output line-based */
+        write_hex(stdout, data, len);
+    else if (opcode == CWS_OP_TEXT && !c->opt.raw)
+        write_escaped(stdout, data, len);
     else
         fwrite(data, 1, len, stdout);
     putchar('\n');
@@ -229,6 +225,11 @@ static void on_open(cws_socket *s, void *user) {
         fprintf(stderr, "connected to %s\nsubprotocol: %s\n", c->opt.url, p[0] ? p : "(none)");
         if (c->opt.deflate)
             fprintf(stderr, "compression: %s\n", cws_socket_deflate(s, NULL) ? "permessage-deflate" : "(none)");
+        if (c->opt.keepalive > 0)
+            fprintf(stderr, "keepalive: ping every %g s, pong within %g s\n", c->opt.keepalive,
+                    c->opt.keepalive_timeout);
+        else
+            fputs("keepalive: off\n", stderr);
     }
 }
 
@@ -238,9 +239,12 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
     c->sock = NULL; /* the runtime frees it when we return */
     c->closed = 1;
     c->close_code = code;
-    if (reason_len >= sizeof c->close_reason) reason_len = sizeof c->close_reason - 1;
-    memcpy(c->close_reason, reason ? reason : "", reason ? reason_len : 0);
-    c->close_reason[reason ? reason_len : 0] = '\0';
+    /* RFC 6455 §5.5.1: at most 123 bytes (125 less the code), and a
+     * NUL is valid UTF-8: keep the length, not a C string. */
+    if (!reason) reason_len = 0;
+    if (reason_len > sizeof c->close_reason) reason_len = sizeof c->close_reason;
+    if (reason_len) memcpy(c->close_reason, reason, reason_len);
+    c->close_reason_len = reason_len;
     stdin_stop(c);
     if (c->ping_timer) cws_timer_stop(c->ping_timer);
     c->ping_timer = NULL;
@@ -262,6 +266,18 @@ static void on_signal_readable(cws_loop *loop, int fd, void *user) {
 
 /* ---- main ---- */
 
+/* The close reason on stderr. It may be the server's, so it is escaped
+ * even with --raw: stderr is the terminal even when stdout is a pipe. */
+static void print_reason(const client *c) {
+    write_escaped(stderr, (const uint8_t *)c->close_reason, c->close_reason_len);
+}
+
+static int dropped_for_no_pong(const client *c) {
+    size_t n = sizeof NO_PONG_REASON - 1;
+    return c->close_code == CWS_CLOSE_ABNORMAL && c->close_reason_len == n &&
+           memcmp(c->close_reason, NO_PONG_REASON, n) == 0;
+}
+
 /* The exit status of a session that reached on_close. */
 static int closed_status(const client *c) {
     if (c->input_failed) return 1;
@@ -269,9 +285,25 @@ static int closed_status(const client *c) {
      * answer to our own 1000 it still ends a clean close. */
     if (c->close_code == CWS_CLOSE_NORMAL || (c->we_closed && c->close_code == CWS_CLOSE_NO_STATUS))
         return 0;
-    fprintf(stderr, "cws-client: connection closed with code %d%s%s\n", c->close_code,
-            c->close_reason[0] ? ": " : "", c->close_reason);
+    if (dropped_for_no_pong(c)) {
+        fprintf(stderr, "cws-client: no pong within %g s: the server stopped answering\n",
+                c->opt.keepalive_timeout);
+        return 1;
+    }
+    fprintf(stderr, "cws-client: connection closed with code %d", c->close_code);
+    if (c->close_reason_len) {
+        fputs(": ", stderr);
+        print_reason(c);
+    }
+    fputc('\n', stderr);
     return 1;
+}
+
+/* Seconds from the command line as the runtime's milliseconds; never 0,
+ * which would mean "the default" there. */
+static uint32_t to_ms(double seconds) {
+    uint32_t ms = (uint32_t)(seconds * 1000 + 0.5);
+    return ms ? ms : 1;
 }
 
 /* Runs an open connection to its end; returns the exit status. */
@@ -284,8 +316,7 @@ static int run_session(client *c) {
     }
     stdin_start(c);
     if (c->opt.ping_seconds > 0) {
-        uint64_t ms = (uint64_t)(c->opt.ping_seconds * 1000);
-        if (ms == 0) ms = 1;
+        uint32_t ms = to_ms(c->opt.ping_seconds);
         c->ping_timer = cws_timer_start(c->loop, ms, ms, on_ping_tick, c, NULL);
     }
     if (!c->closed) cws_loop_run(c->loop); /* until on_close or a second Ctrl-C */
@@ -317,6 +348,10 @@ int main(int argc, char **argv) {
     cfg.extra_headers = c.opt.headers;
     cfg.high_water = CLIENT_QUEUE_LIMIT;
     cfg.deflate.enable = c.opt.deflate;
+    /* The runtime pings and drops a server that leaves a ping unanswered;
+     * on_close then reports NO_PONG_REASON. */
+    cfg.ping_interval_ms = c.opt.keepalive > 0 ? to_ms(c.opt.keepalive) : CWS_DISABLED;
+    cfg.pong_timeout_ms = to_ms(c.opt.keepalive_timeout);
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
     cfg.cb.on_pong = on_pong;
@@ -333,9 +368,12 @@ int main(int argc, char **argv) {
     } else {
         /* The runtime reports a failed connect through on_close (1006)
          * with a reason more telling than the error code. */
-        fprintf(stderr, "cws-client: cannot connect to %s: %s%s\n", c.opt.url,
-                c.close_reason[0] ? c.close_reason : cws_strerror(err),
-                err == CWS_ERR_INVALID ? " (want ws://HOST[:PORT][/PATH]; no TLS, so no wss://)" : "");
+        fprintf(stderr, "cws-client: cannot connect to %s: ", c.opt.url);
+        if (c.close_reason_len)
+            print_reason(&c);
+        else
+            fputs(cws_strerror(err), stderr);
+        fputs(err == CWS_ERR_INVALID ? " (want ws://HOST[:PORT][/PATH]; no TLS, so no wss://)\n" : "\n", stderr);
         status = 1;
     }
     cws_loop_free(c.loop);

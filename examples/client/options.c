@@ -13,20 +13,35 @@ static void usage(FILE *out) {
           "  --binary          send lines as binary messages, and print received\n"
           "                    binary messages as raw bytes (default: text\n"
           "                    messages out; binary messages in print as hex)\n"
+          "  --raw             print text messages exactly as received (default:\n"
+          "                    control characters escaped, see below)\n"
           "  --subprotocol P   offer subprotocol P (Sec-WebSocket-Protocol)\n"
           "  --header 'N: V'   add a request header; repeatable\n"
           "  --deflate         offer permessage-deflate (RFC 7692); with -v, say\n"
           "                    whether the server took it\n"
           "  --ping N          ping every N seconds (may be fractional) and print\n"
-          "                    the round-trip time on stderr\n"
-          "  --verbose, -v     print on stderr \"connected to URL\" and the\n"
-          "                    negotiated \"subprotocol: P\" (or \"(none)\")\n"
+          "                    the round-trip time on stderr (display only:\n"
+          "                    giving up on a silent server is --keepalive's job)\n"
+          "  --keepalive N     ping every N seconds (default 30; 0: never) and\n"
+          "                    give up, exit 1 with \"no pong within T s\", when\n"
+          "                    a pong takes longer than --keepalive-timeout T\n"
+          "  --keepalive-timeout T\n"
+          "                    seconds a keepalive pong may take (default 10)\n"
+          "  --verbose, -v     print on stderr \"connected to URL\", the\n"
+          "                    negotiated \"subprotocol: P\" (or \"(none)\") and\n"
+          "                    the keepalive in effect\n"
           "  --help            show this text\n"
           "\n"
           "Lines may be up to 16 MiB. Text lines must be UTF-8 (RFC 6455 §5.6);\n"
           "others are skipped with a warning.\n"
-          "Exit status: 0 after a clean close (1000); 1 if the connection failed\n"
-          "or closed with another code (printed on stderr); 2 on bad usage.\n",
+          "Control characters in text messages and in the close reason are\n"
+          "shown escaped, so that each message is one line and a server cannot\n"
+          "drive the terminal: \\e \\n \\t \\r ..., other C0 and DEL as \\xHH,\n"
+          "C1 (U+0080..U+009F) as \\uHHHH; a backslash is left as it is. --raw\n"
+          "turns this off for messages (not for the close reason on stderr).\n"
+          "Exit status: 0 after a clean close (1000); 1 if the connection failed,\n"
+          "closed with another code (printed on stderr) or the server stopped\n"
+          "answering pings; 2 on bad usage.\n",
           out);
 }
 
@@ -54,8 +69,20 @@ static int bad_usage(const char *what, const char *arg) {
     return 2;
 }
 
+/* A number of seconds, fractions allowed, up to a day; 0 only if zero_ok.
+ * Returns 0, or -1 if text is not one. */
+static int parse_seconds(const char *text, int zero_ok, double *seconds) {
+    char *end;
+    double v = strtod(text, &end);
+    if (*end || end == text || !(v >= 0 && v <= 86400) || (v == 0 && !zero_ok)) return -1;
+    *seconds = v;
+    return 0;
+}
+
 int client_options_parse(client_options *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
+    o->keepalive = CLIENT_KEEPALIVE_DEFAULT;
+    o->keepalive_timeout = CLIENT_KEEPALIVE_TIMEOUT_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         /* Options that take a value read it from the next argument. */
@@ -66,6 +93,9 @@ int client_options_parse(client_options *o, int argc, char **argv) {
             return 1;
         } else if (strcmp(arg, "--binary") == 0) {
             o->binary = 1;
+            takes_value = 0;
+        } else if (strcmp(arg, "--raw") == 0) {
+            o->raw = 1;
             takes_value = 0;
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->verbose = 1;
@@ -85,10 +115,12 @@ int client_options_parse(client_options *o, int argc, char **argv) {
             if (!header_is_valid(val)) return bad_usage("bad header (want 'Name: value')", val);
             if (append_header(o, val) != 0) return bad_usage("out of memory for", arg);
         } else if (strcmp(arg, "--ping") == 0) {
-            char *end;
-            o->ping_seconds = strtod(val, &end);
-            if (*end || end == val || !(o->ping_seconds > 0 && o->ping_seconds <= 86400))
-                return bad_usage("bad --ping interval", val);
+            if (parse_seconds(val, 0, &o->ping_seconds) != 0) return bad_usage("bad --ping interval", val);
+        } else if (strcmp(arg, "--keepalive") == 0) {
+            if (parse_seconds(val, 1, &o->keepalive) != 0) return bad_usage("bad --keepalive interval", val);
+        } else if (strcmp(arg, "--keepalive-timeout") == 0) {
+            if (parse_seconds(val, 0, &o->keepalive_timeout) != 0)
+                return bad_usage("bad --keepalive-timeout", val);
         } else {
             return bad_usage("unknown option", arg);
         }
