@@ -2,9 +2,13 @@
 // Wire format: docs/chat-protocol.md. Recovery: the page remembers the
 // last sequence number it saw (sessionStorage, so a reload resumes) and
 // reconnects with /ws?since=N; the server replays exactly what was missed.
+// Lines are drawn in batches, once per animation frame, and only the last
+// MAX_LINES stay on screen: a flood of messages or joins costs one DOM
+// update per frame, not a layout per line.
 'use strict';
 
 const KEEP = 200;                       // messages cached for reloads
+const MAX_LINES = 500;                  // lines on screen; older ones are dropped
 const SEQ_KEY = 'cws-chat.seq';
 const LOG_KEY = 'cws-chat.log';
 const NAME_KEY = 'cws-chat.name';
@@ -15,10 +19,16 @@ const statusEl = $('status');
 const input = $('input');
 const nameInput = $('name');
 const sendButton = $('send');
+const scroller = list.parentElement;    // <main>, the box that scrolls
 
 let ws = null;
 let attempts = 0;                       // failed connects since the last success
 let maxTextBytes = 4096;
+let pending = [];                       // lines waiting for the next frame
+let online = null;                      // people online, shown at the next frame
+let dirty = false;                      // sessionStorage to update at the next frame
+let frameAsked = false;
+let stuck = true;                       // the user is at the bottom: follow new lines
 let lastSeq = Number(sessionStorage.getItem(SEQ_KEY));
 let haveSeq = sessionStorage.getItem(SEQ_KEY) !== null && Number.isSafeInteger(lastSeq);
 let log = loadLog();
@@ -33,6 +43,7 @@ function loadLog() {
 }
 
 function remember() {
+  dirty = false;
   if (log.length > KEEP) log = log.slice(-KEEP);
   try {
     sessionStorage.setItem(SEQ_KEY, String(lastSeq));
@@ -51,21 +62,82 @@ function timeText(ms) {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-// Everything the server sends is shown with textContent, never as HTML.
+function schedule() {
+  if (!frameAsked) requestAnimationFrame(flush);
+  frameAsked = true;
+}
+
+// A line to draw at the next frame. A hidden tab draws no frames, so the
+// queue is cut to the lines that would stay on screen anyway.
+function queue(p) {
+  pending.push(p);
+  if (pending.length > 2 * MAX_LINES) pending = pending.slice(-MAX_LINES);
+  schedule();
+}
+
 function addLine(kind, parts, seq) {
-  const nearBottom = list.parentElement.scrollHeight - list.parentElement.scrollTop
-    - list.parentElement.clientHeight < 40;
+  queue({ kind, parts, seq });
+}
+
+// Joins and leaves that arrive together share one line: up to three are
+// named, more are counted, so a connection flood cannot bury the chat.
+function presence(name, joined) {
+  let p = pending[pending.length - 1];
+  if (!p || !p.people) {
+    p = { kind: 'system', people: [], joined: 0, left: 0 };
+    queue(p);
+  }
+  if (joined) p.joined++; else p.left++;
+  if (p.people.length < 3) p.people.push(name + (joined ? ' joined' : ' left'));
+}
+
+// Everything the server sends is shown with textContent, never as HTML.
+function lineElement(p) {
+  let parts = p.parts;
+  if (p.people) {
+    parts = [['text', p.joined + p.left <= 3 ? p.people.join(', ')
+      : p.joined + ' joined, ' + p.left + ' left']];
+  }
   const li = document.createElement('li');
-  li.className = kind;
-  if (seq !== undefined) li.dataset.seq = String(seq);
+  li.className = p.kind;
+  if (p.seq !== undefined) li.dataset.seq = String(p.seq);
   for (const [cls, text] of parts) {
     const span = document.createElement('span');
     span.className = cls;
     span.textContent = text;
     li.append(span);
   }
-  list.append(li);
-  if (nearBottom) li.scrollIntoView({ block: 'end' });
+  return li;
+}
+
+// One DOM update per frame: the new lines in one fragment, the oldest
+// beyond MAX_LINES removed, one scroll if the user was at the bottom.
+function flush() {
+  frameAsked = false;
+  if (pending.length) {
+    const frag = document.createDocumentFragment();
+    for (const p of pending) frag.append(lineElement(p));
+    pending = [];
+    list.append(frag);
+    for (let n = list.childElementCount - MAX_LINES; n > 0; n--) list.firstElementChild.remove();
+    if (stuck) scroller.scrollTop = scroller.scrollHeight;
+  }
+  if (online !== null) $('online').textContent = online + ' online';
+  if (dirty) remember();
+}
+
+scroller.addEventListener('scroll', () => {
+  stuck = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+}, { passive: true });
+
+function showOnline(n) {
+  online = n;
+  schedule();
+}
+
+function save() {
+  dirty = true;
+  schedule();
 }
 
 function showMessage(m) {
@@ -80,35 +152,37 @@ function handle(m) {
   switch (m.type) {
     case 'hello':
       maxTextBytes = m.max_text || maxTextBytes;
-      $('online').textContent = m.online + ' online';
+      showOnline(m.online);
       break;
     case 'message':
       if (haveSeq && m.seq <= lastSeq) return;   // already shown
       lastSeq = m.seq;
       haveSeq = true;
       log.push(m);
-      remember();
+      if (log.length > 2 * KEEP) log = log.slice(-KEEP);
+      save();
       showMessage(m);
       break;
     case 'synced':
       // Everything up to m.seq has been replayed; live traffic follows.
       lastSeq = Math.max(haveSeq ? lastSeq : 0, m.seq);
       haveSeq = true;
-      remember();
+      save();
       break;
     case 'notice':
       if (m.code === 'history_reset') {
         log = [];
         lastSeq = 0;
+        pending = [];
         list.replaceChildren();
-        remember();
+        save();
       }
       system(m.text);
       break;
     case 'join':
     case 'leave':
-      $('online').textContent = m.online + ' online';
-      system(m.name + (m.type === 'join' ? ' joined' : ' left'));
+      showOnline(m.online);
+      presence(m.name, m.type === 'join');
       break;
     case 'rename':
       system(m.from + ' is now called ' + m.name);

@@ -1,0 +1,168 @@
+// The chat page under floods, in headless Chromium
+// (docs/security.md, "The chat page"):
+// - 10,000 connect/disconnect cycles (20,000 join/leave events) and 10,000
+//   messages: the page still answers within 2 s, keeps at most 500 lines,
+//   summarises the presence flood and shows the last message.
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const { spawn } = require('child_process');
+const { chromium } = require('playwright-core');
+const WebSocket = require('ws');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
+const CHAT = path.join(BUILD, 'cws-chat');
+const STEP = 15000; // ms any single wait may take
+const CYCLES = 10000;
+const MESSAGES = 10000;
+const MAX_LINES = 500; // app.js
+let serverLog = '';
+
+function startServer(history) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(CHAT, ['--port', '0', '--history', history, '--fsync', 'never',
+      '--web', path.join(REPO, 'examples', 'chat', 'web'),
+      '--rate', '1000000', '--burst', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stderr.on('data', (d) => { serverLog += d; });
+    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, port: Number(m[1]) });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
+  });
+}
+
+// One raw handshake, closed as soon as the 101 arrives: a join and a leave.
+function cycle(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write('GET /ws?since=0&name=flood HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'
+        + 'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+        + 'Sec-WebSocket-Version: 13\r\n\r\n');
+    });
+    let head = '';
+    s.on('data', (d) => {
+      head += d;
+      if (head.includes('\r\n\r\n')) {
+        if (!head.startsWith('HTTP/1.1 101')) reject(new Error('handshake: ' + head.split('\r\n')[0]));
+        s.destroy();
+        resolve();
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+async function connectFlood(port, n, parallel) {
+  let next = 0;
+  const worker = async () => { while (next++ < n) await cycle(port); };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+function messageFlood(port, n) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?name=bot`, { perMessageDeflate: false });
+    ws.on('error', reject);
+    ws.on('open', () => {
+      for (let i = 1; i <= n; i++) ws.send(JSON.stringify({ type: 'message', text: 'flood ' + i }));
+      resolve(ws);
+    });
+  });
+}
+
+// How long the page takes to answer a trivial evaluate: a frozen main
+// thread answers late.
+async function roundTrip(page) {
+  const t = Date.now();
+  await page.evaluate(() => performance.now());
+  return Date.now() - t;
+}
+
+async function lineCount(page) {
+  return page.$$eval('#messages li', (l) => l.length);
+}
+
+async function main() {
+  if (!fs.existsSync(CHAT)) throw new Error(`missing ${CHAT}: build it first`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-flood-'));
+  const srv = await startServer(path.join(tmp, 'history.log'));
+  const url = `http://127.0.0.1:${srv.port}/`;
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const watch = [];
+  try {
+    const errors = [];
+    const page = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector('#status.online', { timeout: STEP });
+
+    // 1. Presence flood.
+    let t = Date.now();
+    await connectFlood(srv.port, CYCLES, 50);
+    const took = Date.now() - t;
+    await page.waitForFunction(() => document.getElementById('online').textContent === '1 online',
+      null, { timeout: STEP });
+    let rt = await roundTrip(page);
+    let lines = await lineCount(page);
+    console.log(`ok   ${CYCLES} connect/disconnect cycles in ${took} ms; page answers in ${rt} ms, ${lines} lines`);
+    assert.ok(rt < 2000, `page round trip ${rt} ms after the presence flood`);
+    assert.ok(lines <= MAX_LINES, `${lines} lines after the presence flood`);
+    assert.ok(await page.$$eval('#messages li.system', (l) => l.some((li) => /^\d+ joined, \d+ left$/.test(li.textContent))),
+      'presence flood summarised');
+
+    // 2. Message flood.
+    t = Date.now();
+    watch.push(await messageFlood(srv.port, MESSAGES));
+    const last = 'flood ' + MESSAGES;
+    await page.waitForFunction((text) => {
+      const l = document.querySelector('#messages li.message:last-child .text');
+      return l && l.textContent === text;
+    }, last, { timeout: STEP * 2 });
+    rt = await roundTrip(page);
+    lines = await lineCount(page);
+    console.log(`ok   ${MESSAGES} messages shown in ${Date.now() - t} ms; page answers in ${rt} ms, ${lines} lines`);
+    assert.ok(rt < 2000, `page round trip ${rt} ms after the message flood`);
+    assert.ok(lines <= MAX_LINES, `${lines} lines after the message flood`);
+    // The user was at the bottom: the last message is in view.
+    await page.waitForFunction(() => {
+      const main = document.querySelector('main').getBoundingClientRect();
+      const r = document.querySelector('#messages li:last-child').getBoundingClientRect();
+      return r.top >= main.top && r.bottom <= main.bottom + 1;
+    }, null, { timeout: STEP });
+    assert.deepStrictEqual(errors, [], 'page errors');
+
+  } finally {
+    for (const w of watch) w.terminate();
+    await browser.close();
+    srv.proc.removeAllListeners('exit');
+    srv.proc.kill('SIGTERM');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error('FAIL browser flood test timed out');
+  process.exit(1);
+}, 90000);
+main().then(() => {
+  clearTimeout(watchdog);
+  process.exit(0);
+}, (e) => {
+  console.error('FAIL ' + (e && e.stack || e));
+  console.error('server stderr:\n' + serverLog.slice(-4000));
+  process.exit(1);
+});
