@@ -1,8 +1,13 @@
-// The chat page under floods, in headless Chromium
+// The chat page under floods and bad names, in headless Chromium
 // (docs/security.md, "The chat page"):
 // - 10,000 connect/disconnect cycles (20,000 join/leave events) and 10,000
 //   messages: the page still answers within 2 s, keeps at most 500 lines,
 //   summarises the presence flood and shows the last message.
+// - a stored 19-character Cyrillic name (38 bytes, the server allows 32) is
+//   explained and dropped; the page connects without it. The name input
+//   refuses a name over 32 bytes with a message. A handshake the server
+//   refuses over the name is retried once without it, and the name is
+//   forgotten with the server's reason.
 'use strict';
 const assert = require('assert');
 const fs = require('fs');
@@ -92,6 +97,10 @@ async function lineCount(page) {
   return page.$$eval('#messages li', (l) => l.length);
 }
 
+async function errorLines(page) {
+  return page.$$eval('#messages li.error', (l) => l.map((li) => li.textContent));
+}
+
 async function main() {
   if (!fs.existsSync(CHAT)) throw new Error(`missing ${CHAT}: build it first`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-flood-'));
@@ -145,6 +154,55 @@ async function main() {
     }, null, { timeout: STEP });
     assert.deepStrictEqual(errors, [], 'page errors');
 
+    // 3. A stored name of 19 Cyrillic letters: 19 characters, 38 bytes.
+    const long = 'я'.repeat(19);
+    const ctx = await browser.newContext();
+    await ctx.addInitScript((n) => {
+      if (!sessionStorage.getItem('seeded')) localStorage.setItem('cws-chat.name', n);
+      sessionStorage.setItem('seeded', '1');
+    }, long);
+    const p2 = await ctx.newPage();
+    p2.on('pageerror', (e) => errors.push(String(e)));
+    await p2.goto(url);
+    await p2.waitForSelector('#status.online', { timeout: STEP });
+    await p2.waitForFunction(() => [...document.querySelectorAll('#messages li.error')]
+      .some((li) => /38 bytes in UTF-8, the server allows 32/.test(li.textContent)), null, { timeout: STEP });
+    assert.strictEqual(await p2.evaluate(() => localStorage.getItem('cws-chat.name')), null, 'stored name kept');
+    assert.strictEqual(await p2.inputValue('#name'), '');
+    console.log('ok   a stored 38-byte name is explained and dropped; the page connects without it');
+
+    // Typed: refused with a message, neither stored nor sent.
+    const before = (await errorLines(p2)).length;
+    await p2.fill('#name', 'я'.repeat(17)); // 17 characters, 34 bytes
+    assert.strictEqual(await p2.getAttribute('#name', 'aria-invalid'), 'true');
+    await p2.press('#name', 'Tab');
+    await p2.waitForFunction((n) => document.querySelectorAll('#messages li.error').length > n, before,
+      { timeout: STEP });
+    assert.match((await errorLines(p2)).pop(), /name not changed: it is 34 bytes in UTF-8, the server allows 32/);
+    assert.strictEqual(await p2.evaluate(() => localStorage.getItem('cws-chat.name')), null);
+    await p2.fill('#name', 'я'.repeat(16)); // 32 bytes: accepted
+    await p2.press('#name', 'Tab');
+    await p2.waitForFunction((n) => [...document.querySelectorAll('#messages li.system')]
+      .some((li) => li.textContent === 'anonymous is now called ' + n), 'я'.repeat(16), { timeout: STEP });
+    assert.strictEqual(await p2.evaluate(() => localStorage.getItem('cws-chat.name')), 'я'.repeat(16));
+
+    // A name the page let through but the server refuses at the handshake
+    // (as an older page would have stored): one retry without it, then the
+    // server's reason, and the name is forgotten.
+    await p2.evaluate((n) => { myName = n; ws.close(); }, long);
+    await p2.waitForFunction(() => [...document.querySelectorAll('#messages li.error')]
+      .some((li) => /the server refused your name .*you are connected without a name/.test(li.textContent)),
+    null, { timeout: STEP });
+    await p2.waitForSelector('#status.online', { timeout: STEP });
+    assert.strictEqual(await p2.evaluate(() => localStorage.getItem('cws-chat.name')), null);
+    await p2.fill('#input', 'still here');
+    await p2.click('#send');
+    await p2.waitForFunction(() => [...document.querySelectorAll('#messages li.message')]
+      .some((li) => li.querySelector('.text').textContent === 'still here'
+        && li.querySelector('.name').textContent === 'anonymous'), null, { timeout: STEP });
+    console.log('ok   a typed name over 32 bytes is refused with a message; a handshake refused over '
+      + 'the name is retried once without it and explained');
+    assert.deepStrictEqual(errors, [], 'page errors');
   } finally {
     for (const w of watch) w.terminate();
     await browser.close();

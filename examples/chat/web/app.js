@@ -24,6 +24,10 @@ const scroller = list.parentElement;    // <main>, the box that scrolls
 let ws = null;
 let attempts = 0;                       // failed connects since the last success
 let maxTextBytes = 4096;
+let maxNameBytes = 32;                  // the server counts bytes of UTF-8, not characters
+let myName = '';                        // the name asked for when connecting
+let nameless = false;                   // retrying without the name (see onclose)
+let probing = false;                    // the name was sent in a message after such a retry
 let pending = [];                       // lines waiting for the next frame
 let online = null;                      // people online, shown at the next frame
 let dirty = false;                      // sessionStorage to update at the next frame
@@ -152,6 +156,7 @@ function handle(m) {
   switch (m.type) {
     case 'hello':
       maxTextBytes = m.max_text || maxTextBytes;
+      maxNameBytes = m.max_name || maxNameBytes;
       showOnline(m.online);
       break;
     case 'message':
@@ -191,6 +196,10 @@ function handle(m) {
       $('latency').textContent = 'latency ' + m.ms + ' ms';
       break;
     case 'error':
+      if (m.code === 'bad_name' && probing) {
+        forgetName('the server refused your name "' + myName + '" (' + m.text + ')');
+        break;
+      }
       addLine('error', [['text', 'server: ' + m.text]]);
       break;
     default:
@@ -198,10 +207,25 @@ function handle(m) {
   }
 }
 
-function url() {
+// Why the server would refuse a name (its rules: docs/chat-protocol.md), or null.
+function nameProblem(name) {
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > maxNameBytes) return 'it is ' + bytes + ' bytes in UTF-8, the server allows ' + maxNameBytes;
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it contains control characters';
+  return null;
+}
+
+function forgetName(why) {
+  addLine('error', [['text', why + '; you are connected without a name']]);
+  myName = '';
+  nameInput.value = '';
+  localStorage.removeItem(NAME_KEY);
+  probing = false;
+}
+
+function url(name) {
   const params = new URLSearchParams();
   if (haveSeq) params.set('since', String(lastSeq));
-  const name = nameInput.value.trim();
   if (name) params.set('name', name);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = params.toString();
@@ -210,11 +234,20 @@ function url() {
 
 function connect() {
   setStatus(attempts ? 'reconnecting' : 'connecting');
-  ws = new WebSocket(url());
+  const name = nameless ? '' : myName;
+  let opened = false;
+  ws = new WebSocket(url(name));
   ws.onopen = () => {
+    opened = true;
     if (attempts) system('reconnected');
     attempts = 0;
     setStatus('online');
+    if (nameless && myName) {
+      // Ask for the name in a message: a refusal now comes with a reason.
+      probing = true;
+      ws.send(JSON.stringify({ type: 'name', name: myName }));
+    }
+    nameless = false;
   };
   ws.onmessage = (ev) => {
     let m;
@@ -223,6 +256,16 @@ function connect() {
   };
   ws.onclose = (ev) => {
     ws = null;
+    // Closed before opening while asking for a name: the server may have
+    // refused the handshake over the name (HTTP 400, which the browser
+    // does not show to the page). Retry at once, once, without it.
+    if (!opened && name) {
+      nameless = true;
+      connect();
+      return;
+    }
+    nameless = false;
+    probing = false;
     attempts++;
     // Exponential backoff with jitter, so a restarted server is not hit
     // by every page at the same instant: 0.5 s, 1 s, 2 s ... up to 30 s,
@@ -247,12 +290,26 @@ $('composer').addEventListener('submit', (ev) => {
   input.value = '';
 });
 
-nameInput.value = localStorage.getItem(NAME_KEY) || '';
+// A name is checked as the server would, before it is sent or stored.
+nameInput.addEventListener('input', () => {
+  nameInput.setAttribute('aria-invalid', String(!!nameProblem(nameInput.value.trim())));
+});
 nameInput.addEventListener('change', () => {
   const name = nameInput.value.trim();
+  const problem = nameProblem(name);
+  if (problem) {
+    addLine('error', [['text', 'name not changed: ' + problem]]);
+    return;
+  }
+  myName = name;
   localStorage.setItem(NAME_KEY, name);
+  probing = false;
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'name', name }));
 });
+
+myName = (localStorage.getItem(NAME_KEY) || '').trim();
+nameInput.value = myName;
+if (nameProblem(myName)) forgetName('your saved name "' + myName + '" was not used: ' + nameProblem(myName));
 
 for (const m of log) {
   if (m && typeof m.seq === 'number') showMessage(m);
