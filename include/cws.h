@@ -406,6 +406,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+/* Frames per received message: a 16 MiB message (the default limit) in
+ * 4 KiB fragments fits, while empty continuation frames cannot keep a
+ * message open for ever. */
+#define CWS_MAX_FRAGMENTS_DEFAULT 4096
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
@@ -416,6 +420,8 @@ typedef struct cws_conn_config {
     int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    size_t max_fragments;      /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                  over: 1009 ("too many fragments") */
     int no_auto_pong;          /* 1: the application answers pings itself */
     cws_conn_callbacks cb;
     void *user;                /* initial cws_conn_user(); per connection */
@@ -662,6 +668,8 @@ typedef struct cws_server_config {
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
@@ -721,6 +729,8 @@ typedef struct cws_client_config {
     const char *extra_headers;    /* "Name: value\r\n" lines */
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */

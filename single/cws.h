@@ -507,6 +507,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+/* Frames per received message: a 16 MiB message (the default limit) in
+ * 4 KiB fragments fits, while empty continuation frames cannot keep a
+ * message open for ever. */
+#define CWS_MAX_FRAGMENTS_DEFAULT 4096
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
@@ -517,6 +521,8 @@ typedef struct cws_conn_config {
     int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    size_t max_fragments;      /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                  over: 1009 ("too many fragments") */
     int no_auto_pong;          /* 1: the application answers pings itself */
     cws_conn_callbacks cb;
     void *user;                /* initial cws_conn_user(); per connection */
@@ -763,6 +769,8 @@ typedef struct cws_server_config {
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
@@ -822,6 +830,8 @@ typedef struct cws_client_config {
     const char *extra_headers;    /* "Name: value\r\n" lines */
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */
@@ -1297,6 +1307,7 @@ struct cws_conn {
     const cws_conn_config *cfg;
     void *user;
     uint64_t msg_len;   /* announced bytes of the message being received */
+    size_t rx_frags;    /* its data frames so far (max_fragments) */
     cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made;
                            also holds a control frame cut across recv calls,
                            past its used bytes */
@@ -1589,6 +1600,10 @@ static size_t conn_max_message(const cws_conn *c) {
 
 CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
+static size_t conn_max_fragments(const cws_conn *c) {
+    return cws__limit(c->cfg->max_fragments, CWS_MAX_FRAGMENTS_DEFAULT);
+}
+
 /* A limit n on inflated bytes, as wire bytes: stored blocks and codes
  * that do not pay add at most a few bytes per 16 KiB (n/64 + 64 is
  * generous), and no more. */
@@ -1722,6 +1737,13 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
     if (h->len > max_message - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
+    /* Empty continuations add no bytes: only a count bounds a message
+     * that never ends. 1009 as for the other limits: the message is too
+     * big for us, in frames rather than bytes (RFC 6455 §7.4.1). */
+    size_t frags = h->opcode == CWS_OP_CONT ? c->rx_frags + 1 : 1;
+    if (frags > conn_max_fragments(c))
+        return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
+    c->rx_frags = frags;
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
         c->rx_z = (h->rsv & 4) != 0;
@@ -6757,7 +6779,7 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 typedef struct rt_sock_settings {
     const cws_deflate_config *deflate;
     int receive;
-    size_t high_water, max_message;
+    size_t high_water, max_message, max_fragments;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
     cws_socket_callbacks cb;
 } rt_sock_settings;
@@ -7204,7 +7226,7 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                                 cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
@@ -8011,7 +8033,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
-    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                             cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
@@ -8705,6 +8727,7 @@ CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_setting
     if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */
     cc->max_frame_size = set->max_message;
     cc->max_message_size = set->max_message;
+    cc->max_fragments = set->max_fragments;
     cc->cb.on_message = sock_conn_message;
     cc->cb.on_message_begin = sock_conn_begin;
     cc->cb.on_message_data = sock_conn_data;

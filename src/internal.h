@@ -159,6 +159,7 @@ struct cws_conn {
     const cws_conn_config *cfg;
     void *user;
     uint64_t msg_len;   /* announced bytes of the message being received */
+    size_t rx_frags;    /* its data frames so far (max_fragments) */
     cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made;
                            also holds a control frame cut across recv calls,
                            past its used bytes */
