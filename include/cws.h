@@ -71,7 +71,8 @@ extern "C" {
     X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
     X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
     X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
-    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")             \
+    X(ERR_HS_HTTP_VERSION, -34, "handshake: HTTP version is not 1.0 or 1.1 (HTTP 505)")
 
 enum cws_err {
 #define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
@@ -208,18 +209,19 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
- *                        refused (r->error names the rule): answer with
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, _HTTP_VERSION,
+ *   CWS_ERR_TOO_BIG      refused (r->error names the rule): answer with
  *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
- * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
- * without Host, or with two, is a 400 (RFC 7230 §5.4). */
+ * Sec-WebSocket-Version other than 13, else 400). Any request whose
+ * version is not HTTP/1.0 or HTTP/1.1 is a 505, upgrade or not; any
+ * HTTP/1.1 request without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
 /* The HTTP status that answers a refused upgrade: 400 for
  * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
- * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+ * 505 _HTTP_VERSION, 431 CWS_ERR_TOO_BIG; 500 for any other value. */
 CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */

@@ -172,7 +172,8 @@ extern "C" {
     X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
     X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
     X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
-    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")             \
+    X(ERR_HS_HTTP_VERSION, -34, "handshake: HTTP version is not 1.0 or 1.1 (HTTP 505)")
 
 enum cws_err {
 #define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
@@ -309,18 +310,19 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
- *                        refused (r->error names the rule): answer with
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, _HTTP_VERSION,
+ *   CWS_ERR_TOO_BIG      refused (r->error names the rule): answer with
  *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
- * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
- * without Host, or with two, is a 400 (RFC 7230 §5.4). */
+ * Sec-WebSocket-Version other than 13, else 400). Any request whose
+ * version is not HTTP/1.0 or HTTP/1.1 is a 505, upgrade or not; any
+ * HTTP/1.1 request without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
 /* The HTTP status that answers a refused upgrade: 400 for
  * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
- * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+ * 505 _HTTP_VERSION, 431 CWS_ERR_TOO_BIG; 500 for any other value. */
 CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
@@ -2719,6 +2721,7 @@ CWS__LINK int cws_hs_status(int err) {
     case CWS_ERR_HS_FORBIDDEN: return 403;
     case CWS_ERR_HS_METHOD: return 405;
     case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_HS_HTTP_VERSION: return 505;
     case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
     default: return 500;
     }
@@ -2737,7 +2740,7 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
         return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
-    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
+    if (h->version_minor < 1) /* HTTP/1.0: the version is checked already */
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
@@ -2790,13 +2793,16 @@ CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_o
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
     memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
+    /* The tokenizer reads any HTTP/d.d; a server speaks only 1.0 and 1.1
+     * (RFC 7230 §2.6 lets it refuse the rest with 505), upgrade or not. */
+    if (r->http.version_major != 1 || r->http.version_minor > 1)
+        return hs_server_refuse(r, CWS_ERR_HS_HTTP_VERSION, "HTTP version is not 1.0 or 1.1");
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
     if (!f.upgrade_ws && f.keys == 0 && f.versions == 0) {
         /* Plain HTTP, for the application to serve; but RFC 7230 §5.4
          * makes a missing (HTTP/1.1) or repeated Host a 400 for any request. */
-        int http11 = r->http.version_major > 1 ||
-                     (r->http.version_major == 1 && r->http.version_minor >= 1);
+        int http11 = r->http.version_minor == 1;
         if (f.hosts > 1 || (http11 && f.hosts == 0))
             return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;
