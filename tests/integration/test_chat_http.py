@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """cws-chat's web server: the page and its files with the right
-Content-Type, 404 for what is missing, no way out of the web root (dot
+Content-Type and security headers (CSP with frame-ancestors), 404 for
+what is missing, no way out of the web root (dot
 segments, percent-encoding, absolute paths, symlinks), 405, 426 on a
 plain GET of /ws, 404 for an upgrade elsewhere, 505 for an HTTP version
 other than 1.0 and 1.1."""
@@ -49,6 +50,12 @@ async def files_and_content_types():
             check(headers.get("content-type", "").startswith(ctype), f"{path}: {headers.get('content-type')}")
             check(int(headers["content-length"]) == len(body), f"{path}: Content-Length")
             check(headers.get("x-content-type-options") == "nosniff", f"{path}: nosniff")
+            csp = [d.strip() for d in headers.get("content-security-policy", "").split(";")]
+            # Clickjacking: no other site may frame the page.
+            check("frame-ancestors 'none'" in csp, f"{path}: CSP {csp}")
+            check(headers.get("x-frame-options") == "DENY", f"{path}: X-Frame-Options")
+            for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'"):
+                check(directive in csp, f"{path}: CSP lacks {directive}: {csp}")
         check(http_get(srv.port, "/")[2] == index, "/ is index.html")
         status, headers, body = http_get(srv.port, "/", method="HEAD")
         check(status == 200 and body == b"" and int(headers["content-length"]) == len(index), "HEAD /")
