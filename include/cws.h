@@ -408,10 +408,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
-/* Frames per received message: a 16 MiB message (the default limit) in
- * 4 KiB fragments fits, while empty continuation frames cannot keep a
- * message open for ever. */
-#define CWS_MAX_FRAGMENTS_DEFAULT 4096
+/* Frames per received message: a 4 MiB message in 64-byte fragments fits
+ * (Autobahn 9.3.1), while empty continuation frames cannot keep a message
+ * open for ever (at most 384 KiB of frame headers per message). */
+#define CWS_MAX_FRAGMENTS_DEFAULT 65536
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so

@@ -509,10 +509,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
-/* Frames per received message: a 16 MiB message (the default limit) in
- * 4 KiB fragments fits, while empty continuation frames cannot keep a
- * message open for ever. */
-#define CWS_MAX_FRAGMENTS_DEFAULT 4096
+/* Frames per received message: a 4 MiB message in 64-byte fragments fits
+ * (Autobahn 9.3.1), while empty continuation frames cannot keep a message
+ * open for ever (at most 384 KiB of frame headers per message). */
+#define CWS_MAX_FRAGMENTS_DEFAULT 65536
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
@@ -1309,7 +1309,6 @@ struct cws_conn {
     const cws_conn_config *cfg;
     void *user;
     uint64_t msg_len;   /* announced bytes of the message being received */
-    size_t rx_frags;    /* its data frames so far (max_fragments) */
     cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made;
                            also holds a control frame cut across recv calls,
                            past its used bytes */
@@ -1348,6 +1347,11 @@ struct cws_conn {
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
+    /* Continuation frames of the message being received (max_fragments),
+     * saturating. In the second word's padding, and stored only for
+     * fragmented messages: an echo of a one-frame message never waits
+     * on it. */
+    uint32_t rx_frags;
 };
 
 /* permessage-deflate's state, or NULL when the extension is off. */
@@ -1742,10 +1746,11 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     /* Empty continuations add no bytes: only a count bounds a message
      * that never ends. 1009 as for the other limits: the message is too
      * big for us, in frames rather than bytes (RFC 6455 §7.4.1). */
-    size_t frags = h->opcode == CWS_OP_CONT ? c->rx_frags + 1 : 1;
-    if (frags > conn_max_fragments(c))
-        return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
-    c->rx_frags = frags;
+    if (h->opcode == CWS_OP_CONT) {
+        if ((size_t)c->rx_frags + 2 > conn_max_fragments(c)) /* the first frame, this one */
+            return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
+        if (c->rx_frags < UINT32_MAX) c->rx_frags++;
+    }
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
         c->rx_z = (h->rsv & 4) != 0;
@@ -1828,6 +1833,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     c->rx_op = 0;
     c->rx_z = 0;
     c->msg_len = 0;
+    if (c->rx_frags) c->rx_frags = 0; /* no store after one-frame messages */
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
         c->pend_end = 1;

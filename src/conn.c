@@ -171,10 +171,11 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     /* Empty continuations add no bytes: only a count bounds a message
      * that never ends. 1009 as for the other limits: the message is too
      * big for us, in frames rather than bytes (RFC 6455 §7.4.1). */
-    size_t frags = h->opcode == CWS_OP_CONT ? c->rx_frags + 1 : 1;
-    if (frags > conn_max_fragments(c))
-        return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
-    c->rx_frags = frags;
+    if (h->opcode == CWS_OP_CONT) {
+        if ((size_t)c->rx_frags + 2 > conn_max_fragments(c)) /* the first frame, this one */
+            return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
+        if (c->rx_frags < UINT32_MAX) c->rx_frags++;
+    }
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
         c->rx_z = (h->rsv & 4) != 0;
@@ -257,6 +258,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     c->rx_op = 0;
     c->rx_z = 0;
     c->msg_len = 0;
+    if (c->rx_frags) c->rx_frags = 0; /* no store after one-frame messages */
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
         c->pend_end = 1;

@@ -159,7 +159,6 @@ struct cws_conn {
     const cws_conn_config *cfg;
     void *user;
     uint64_t msg_len;   /* announced bytes of the message being received */
-    size_t rx_frags;    /* its data frames so far (max_fragments) */
     cws__buf *rx;       /* reassembly buffer (on_message mode), lazily made;
                            also holds a control frame cut across recv calls,
                            past its used bytes */
@@ -198,6 +197,11 @@ struct cws_conn {
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
+    /* Continuation frames of the message being received (max_fragments),
+     * saturating. In the second word's padding, and stored only for
+     * fragmented messages: an echo of a one-frame message never waits
+     * on it. */
+    uint32_t rx_frags;
 };
 
 /* permessage-deflate's state, or NULL when the extension is off. */
