@@ -71,7 +71,8 @@ extern "C" {
     X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
     X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
     X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
-    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")             \
+    X(ERR_HS_HTTP_VERSION, -34, "handshake: HTTP version is not 1.0 or 1.1 (HTTP 505)")
 
 enum cws_err {
 #define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
@@ -208,18 +209,19 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
- *                        refused (r->error names the rule): answer with
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, _HTTP_VERSION,
+ *   CWS_ERR_TOO_BIG      refused (r->error names the rule): answer with
  *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
- * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
- * without Host, or with two, is a 400 (RFC 7230 §5.4). */
+ * Sec-WebSocket-Version other than 13, else 400). Any request whose
+ * version is not HTTP/1.0 or HTTP/1.1 is a 505, upgrade or not; any
+ * HTTP/1.1 request without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
 /* The HTTP status that answers a refused upgrade: 400 for
  * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
- * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+ * 505 _HTTP_VERSION, 431 CWS_ERR_TOO_BIG; 500 for any other value. */
 CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
@@ -406,6 +408,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+/* Frames per received message: a 4 MiB message in 64-byte fragments fits
+ * (Autobahn 9.3.1), while empty continuation frames cannot keep a message
+ * open for ever (at most 384 KiB of frame headers per message). */
+#define CWS_MAX_FRAGMENTS_DEFAULT 65536
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
@@ -416,6 +422,8 @@ typedef struct cws_conn_config {
     int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    size_t max_fragments;      /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                  over: 1009 ("too many fragments") */
     int no_auto_pong;          /* 1: the application answers pings itself */
     cws_conn_callbacks cb;
     void *user;                /* initial cws_conn_user(); per connection */
@@ -662,6 +670,8 @@ typedef struct cws_server_config {
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
@@ -721,6 +731,8 @@ typedef struct cws_client_config {
     const char *extra_headers;    /* "Name: value\r\n" lines */
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */

@@ -172,7 +172,8 @@ extern "C" {
     X(ERR_HS_BAD_REQUEST, -30, "handshake: upgrade request refused (HTTP 400)")        \
     X(ERR_HS_FORBIDDEN, -31, "handshake: upgrade request forbidden (HTTP 403)")        \
     X(ERR_HS_METHOD, -32, "handshake: upgrade method is not GET (HTTP 405)")           \
-    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")
+    X(ERR_HS_VERSION, -33, "handshake: Sec-WebSocket-Version is not 13 (HTTP 426)")             \
+    X(ERR_HS_HTTP_VERSION, -34, "handshake: HTTP version is not 1.0 or 1.1 (HTTP 505)")
 
 enum cws_err {
 #define CWS__ERR_ENUM(name, value, text) CWS_##name = value,
@@ -309,18 +310,19 @@ typedef struct cws_hs_server_opts {
  *   CWS_ERR_NOT_UPGRADE  a complete, well-formed request that asks for no
  *                        WebSocket upgrade (serve it as plain HTTP; its
  *                        length is r->http.head_len)
- *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, CWS_ERR_TOO_BIG
- *                        refused (r->error names the rule): answer with
+ *   CWS_ERR_HS_BAD_REQUEST, _FORBIDDEN, _METHOD, _VERSION, _HTTP_VERSION,
+ *   CWS_ERR_TOO_BIG      refused (r->error names the rule): answer with
  *                        cws_hs_reject(cws_hs_status(err), ...)
  * A request whose Upgrade holds "websocket" is never NOT_UPGRADE: any other
  * flaw in it is a refusal (405 for a method other than GET, 426 for a
- * Sec-WebSocket-Version other than 13, else 400). Any HTTP/1.1 request
- * without Host, or with two, is a 400 (RFC 7230 §5.4). */
+ * Sec-WebSocket-Version other than 13, else 400). Any request whose
+ * version is not HTTP/1.0 or HTTP/1.1 is a 505, upgrade or not; any
+ * HTTP/1.1 request without Host, or with two, is a 400 (RFC 7230 §5.4). */
 CWS_API ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
                                       const char *buf, size_t len);
 /* The HTTP status that answers a refused upgrade: 400 for
  * CWS_ERR_HS_BAD_REQUEST, 403 _FORBIDDEN, 405 _METHOD, 426 _VERSION,
- * 431 CWS_ERR_TOO_BIG; 500 for any other value. */
+ * 505 _HTTP_VERSION, 431 CWS_ERR_TOO_BIG; 500 for any other value. */
 CWS_API int cws_hs_status(int err);
 /* The i-th subprotocol the client offered (all Sec-WebSocket-Protocol
  * fields, in order); returns 1 if it exists. */
@@ -507,6 +509,10 @@ typedef struct cws_conn_callbacks {
 } cws_conn_callbacks;
 
 #define CWS_MAX_MESSAGE_DEFAULT ((size_t)16 << 20)
+/* Frames per received message: a 4 MiB message in 64-byte fragments fits
+ * (Autobahn 9.3.1), while empty continuation frames cannot keep a message
+ * open for ever (at most 384 KiB of frame headers per message). */
+#define CWS_MAX_FRAGMENTS_DEFAULT 65536
 
 /* Settings of a connection; 0 in any field means its default, and
  * CWS_DISABLED turns a limit off. cws_conn_new() keeps a private copy, so
@@ -517,6 +523,8 @@ typedef struct cws_conn_config {
     int receive;               /* enum cws_receive_mode; 0: whole messages */
     size_t max_frame_size;     /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
     size_t max_message_size;   /* 0: CWS_MAX_MESSAGE_DEFAULT; over: 1009 */
+    size_t max_fragments;      /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                  over: 1009 ("too many fragments") */
     int no_auto_pong;          /* 1: the application answers pings itself */
     cws_conn_callbacks cb;
     void *user;                /* initial cws_conn_user(); per connection */
@@ -763,6 +771,8 @@ typedef struct cws_server_config {
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_connections;       /* 0: 100000; over it: HTTP 503 */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
@@ -822,6 +832,8 @@ typedef struct cws_client_config {
     const char *extra_headers;    /* "Name: value\r\n" lines */
     int receive;                  /* enum cws_receive_mode; 0: whole messages */
     size_t max_message_size;      /* 0: CWS_MAX_MESSAGE_DEFAULT; over: close 1009 */
+    size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
+                                     over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */
@@ -1335,6 +1347,11 @@ struct cws_conn {
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
+    /* Continuation frames of the message being received (max_fragments),
+     * saturating. In the second word's padding, and stored only for
+     * fragmented messages: an echo of a one-frame message never waits
+     * on it. */
+    uint32_t rx_frags;
 };
 
 /* permessage-deflate's state, or NULL when the extension is off. */
@@ -1589,6 +1606,10 @@ static size_t conn_max_message(const cws_conn *c) {
 
 CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
+static size_t conn_max_fragments(const cws_conn *c) {
+    return cws__limit(c->cfg->max_fragments, CWS_MAX_FRAGMENTS_DEFAULT);
+}
+
 /* A limit n on inflated bytes, as wire bytes: stored blocks and codes
  * that do not pay add at most a few bytes per 16 KiB (n/64 + 64 is
  * generous), and no more. */
@@ -1722,6 +1743,14 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
     if (h->len > max_message - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
+    /* Empty continuations add no bytes: only a count bounds a message
+     * that never ends. 1009 as for the other limits: the message is too
+     * big for us, in frames rather than bytes (RFC 6455 §7.4.1). */
+    if (h->opcode == CWS_OP_CONT) {
+        if ((size_t)c->rx_frags + 2 > conn_max_fragments(c)) /* the first frame, this one */
+            return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
+        if (c->rx_frags < UINT32_MAX) c->rx_frags++;
+    }
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
         c->rx_z = (h->rsv & 4) != 0;
@@ -1804,6 +1833,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     c->rx_op = 0;
     c->rx_z = 0;
     c->msg_len = 0;
+    if (c->rx_frags) c->rx_frags = 0; /* no store after one-frame messages */
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
         c->pend_end = 1;
@@ -2697,6 +2727,7 @@ CWS__LINK int cws_hs_status(int err) {
     case CWS_ERR_HS_FORBIDDEN: return 403;
     case CWS_ERR_HS_METHOD: return 405;
     case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_HS_HTTP_VERSION: return 505;
     case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
     default: return 500;
     }
@@ -2715,7 +2746,7 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
         return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
-    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
+    if (h->version_minor < 1) /* HTTP/1.0: the version is checked already */
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
@@ -2768,13 +2799,16 @@ CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_o
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
     memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
+    /* The tokenizer reads any HTTP/d.d; a server speaks only 1.0 and 1.1
+     * (RFC 7230 §2.6 lets it refuse the rest with 505), upgrade or not. */
+    if (r->http.version_major != 1 || r->http.version_minor > 1)
+        return hs_server_refuse(r, CWS_ERR_HS_HTTP_VERSION, "HTTP version is not 1.0 or 1.1");
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
     if (!f.upgrade_ws && f.keys == 0 && f.versions == 0) {
         /* Plain HTTP, for the application to serve; but RFC 7230 §5.4
          * makes a missing (HTTP/1.1) or repeated Host a 400 for any request. */
-        int http11 = r->http.version_major > 1 ||
-                     (r->http.version_major == 1 && r->http.version_minor >= 1);
+        int http11 = r->http.version_minor == 1;
         if (f.hosts > 1 || (http11 && f.hosts == 0))
             return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;
@@ -6757,7 +6791,7 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 typedef struct rt_sock_settings {
     const cws_deflate_config *deflate;
     int receive;
-    size_t high_water, max_message;
+    size_t high_water, max_message, max_fragments;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
     cws_socket_callbacks cb;
 } rt_sock_settings;
@@ -7204,7 +7238,7 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                                 cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
@@ -8011,7 +8045,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
-    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                             cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
@@ -8705,6 +8739,7 @@ CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_setting
     if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */
     cc->max_frame_size = set->max_message;
     cc->max_message_size = set->max_message;
+    cc->max_fragments = set->max_fragments;
     cc->cb.on_message = sock_conn_message;
     cc->cb.on_message_begin = sock_conn_begin;
     cc->cb.on_message_data = sock_conn_data;

@@ -31,6 +31,10 @@ static size_t conn_max_message(const cws_conn *c) {
 
 size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
 
+static size_t conn_max_fragments(const cws_conn *c) {
+    return cws__limit(c->cfg->max_fragments, CWS_MAX_FRAGMENTS_DEFAULT);
+}
+
 /* A limit n on inflated bytes, as wire bytes: stored blocks and codes
  * that do not pay add at most a few bytes per 16 KiB (n/64 + 64 is
  * generous), and no more. */
@@ -164,6 +168,14 @@ static int conn_frame_start(cws_conn *c, const cws_frame_header *h) {
     uint64_t before = h->opcode == CWS_OP_CONT ? c->msg_len : 0;
     if (h->len > max_message - before)
         return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "message larger than max_message_size");
+    /* Empty continuations add no bytes: only a count bounds a message
+     * that never ends. 1009 as for the other limits: the message is too
+     * big for us, in frames rather than bytes (RFC 6455 §7.4.1). */
+    if (h->opcode == CWS_OP_CONT) {
+        if ((size_t)c->rx_frags + 2 > conn_max_fragments(c)) /* the first frame, this one */
+            return conn_fail(c, CWS_ERR_TOO_BIG, CWS_CLOSE_TOO_BIG, "too many fragments (max_fragments)");
+        if (c->rx_frags < UINT32_MAX) c->rx_frags++;
+    }
     if (h->opcode != CWS_OP_CONT) {
         c->rx_op = h->opcode;
         c->rx_z = (h->rsv & 4) != 0;
@@ -246,6 +258,7 @@ static int conn_data(cws_conn *c, const cws_frame_event *ev, int *rewind) {
     c->rx_op = 0;
     c->rx_z = 0;
     c->msg_len = 0;
+    if (c->rx_frags) c->rx_frags = 0; /* no store after one-frame messages */
     if (!streamed) return conn_end_whole(c, opcode, view ? ev->data : NULL, ev->len);
     if (r == CONN_PAUSE) {
         c->pend_end = 1;

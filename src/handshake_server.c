@@ -85,6 +85,7 @@ int cws_hs_status(int err) {
     case CWS_ERR_HS_FORBIDDEN: return 403;
     case CWS_ERR_HS_METHOD: return 405;
     case CWS_ERR_HS_VERSION: return 426;
+    case CWS_ERR_HS_HTTP_VERSION: return 505;
     case CWS_ERR_TOO_BIG: return 431; /* RFC 6585 §5 */
     default: return 500;
     }
@@ -103,7 +104,7 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     const cws_http_head *h = &r->http;
     if (h->method.len != 3 || memcmp(h->method.ptr, "GET", 3) != 0) /* methods are case-sensitive */
         return hs_server_refuse(r, CWS_ERR_HS_METHOD, "upgrade request method is not GET");
-    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
+    if (h->version_minor < 1) /* HTTP/1.0: the version is checked already */
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request is older than HTTP/1.1");
     if (h->path.len == 0 || h->path.ptr[0] != '/')
         return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "upgrade request target is not a path");
@@ -156,13 +157,16 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     r->host = r->key = r->origin = r->protocol = hs_server_empty;
     memset(&r->deflate, 0, sizeof r->deflate);
     r->error = NULL;
+    /* The tokenizer reads any HTTP/d.d; a server speaks only 1.0 and 1.1
+     * (RFC 7230 §2.6 lets it refuse the rest with 505), upgrade or not. */
+    if (r->http.version_major != 1 || r->http.version_minor > 1)
+        return hs_server_refuse(r, CWS_ERR_HS_HTTP_VERSION, "HTTP version is not 1.0 or 1.1");
     hs_server_fields f;
     hs_server_scan(&r->http, &f);
     if (!f.upgrade_ws && f.keys == 0 && f.versions == 0) {
         /* Plain HTTP, for the application to serve; but RFC 7230 §5.4
          * makes a missing (HTTP/1.1) or repeated Host a 400 for any request. */
-        int http11 = r->http.version_major > 1 ||
-                     (r->http.version_major == 1 && r->http.version_minor >= 1);
+        int http11 = r->http.version_minor == 1;
         if (f.hosts > 1 || (http11 && f.hosts == 0))
             return hs_server_refuse(r, CWS_ERR_HS_BAD_REQUEST, "Host missing or repeated");
         if (f.hosts) r->host = f.host;

@@ -197,6 +197,11 @@ struct cws_conn {
     unsigned direct : 1;      /* cfg is a cws__conn_config_direct */
     uint8_t tx_utf8;          /* cws_utf8 state of the text being sent
                                  in fragments (its states fit a byte) */
+    /* Continuation frames of the message being received (max_fragments),
+     * saturating. In the second word's padding, and stored only for
+     * fragmented messages: an echo of a one-frame message never waits
+     * on it. */
+    uint32_t rx_frags;
 };
 
 /* permessage-deflate's state, or NULL when the extension is off. */

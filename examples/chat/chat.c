@@ -102,15 +102,50 @@ static void broadcast_presence(chat *c, const char *type, const chat_client *cl)
 
 /* ------------------------------------------------------------ names */
 
-/* A name is trimmed, valid UTF-8, has no control characters and fits
- * CHAT_MAX_NAME bytes; empty means anonymous. Returns its length in out,
- * or -1. */
+/* Characters that do not show as themselves, so a name holding one can
+ * pass for another: controls (Cc: C0, DEL and C1 such as U+0085), the line
+ * and paragraph separators (Zl, Zp: U+2028, U+2029) and every format
+ * character (Cf, as of Unicode 15.1): bidi overrides and isolates that
+ * reorder what follows them, zero-width spaces and joiners, the BOM,
+ * invisible operators and tags. */
+static const struct {
+    uint32_t lo, hi;
+} name_refused[] = {
+    {0x0000, 0x001F},   {0x007F, 0x009F},   {0x00AD, 0x00AD},   {0x0600, 0x0605},   {0x061C, 0x061C},
+    {0x06DD, 0x06DD},   {0x070F, 0x070F},   {0x0890, 0x0891},   {0x08E2, 0x08E2},   {0x180E, 0x180E},
+    {0x200B, 0x200F},   {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},   {0xFEFF, 0xFEFF},
+    {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
+    {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F},
+};
+
+static int name_char_ok(uint32_t cp) {
+    for (size_t i = 0; i < sizeof name_refused / sizeof name_refused[0]; i++)
+        if (cp >= name_refused[i].lo && cp <= name_refused[i].hi) return 0;
+    return 1;
+}
+
+/* The code point at *p, which is valid UTF-8; advances *p past it. */
+static uint32_t next_code_point(const unsigned char **p) {
+    const unsigned char *s = *p;
+    size_t n = s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+    uint32_t cp = n == 1 ? s[0] : (uint32_t)(s[0] & (0x7F >> n));
+    for (size_t i = 1; i < n; i++) cp = cp << 6 | (s[i] & 0x3F);
+    *p = s + n;
+    return cp;
+}
+
+/* A name is trimmed, valid UTF-8, has none of name_refused and fits
+ * CHAT_MAX_NAME bytes; empty means anonymous. Names are not identities:
+ * nothing makes one unique, so "anonymous" and a case variant of someone
+ * else's name are allowed (docs/chat-protocol.md). Returns its length in
+ * out, or -1. */
 static ptrdiff_t clean_name(const char *in, size_t len, char out[CHAT_MAX_NAME]) {
     while (len && (in[0] == ' ' || in[0] == '\t')) { in++; len--; }
     while (len && (in[len - 1] == ' ' || in[len - 1] == '\t')) len--;
     if (len > CHAT_MAX_NAME || cws_utf8_validate(in, len) != CWS_OK) return -1;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)in[i] < 0x20 || in[i] == 0x7F) return -1;
+    const unsigned char *p = (const unsigned char *)in, *end = p + len;
+    while (p < end)
+        if (!name_char_ok(next_code_point(&p))) return -1;
     memcpy(out, in, len);
     return (ptrdiff_t)len;
 }
@@ -344,7 +379,8 @@ static void set_name(chat_client *cl, const json_field *field) {
     ptrdiff_t n = field->kind == JSON_STRING ? json_string_decode(field, raw, sizeof raw) : -1;
     if (n >= 0) n = clean_name(raw, (size_t)n, name);
     if (n < 0) {
-        send_error(cl, "bad_name", "a name is a string of at most max_name bytes without control characters");
+        send_error(cl, "bad_name",
+                   "a name is a string of at most max_name bytes without control or format characters");
         return;
     }
     size_t olen;

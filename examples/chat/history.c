@@ -26,6 +26,10 @@ struct history {
     int dirty;             /* written, not yet fdatasync'ed */
 };
 
+/* What people said is for the server's user alone: the log and its
+ * rewrites are created readable and writable by the owner only. */
+#define HISTORY_FILE_MODE 0600
+
 static void history_warn(history *h, const char *what, const char *detail) {
     fprintf(h->warn, "cws-chat: warning: history %s: %s%s%s\n", h->path, what, detail ? ": " : "",
             detail ? detail : "");
@@ -121,6 +125,15 @@ static off_t load_records(history *h) {
     return failed ? -1 : good_end;
 }
 
+/* Creates tmp afresh for a rewrite. A stale one, or a symlink planted
+ * there to make us overwrite some other file, is removed (unlink never
+ * follows a link), and O_EXCL | O_NOFOLLOW refuse anything that appears
+ * in between rather than open it. */
+static int open_temp(const char *tmp) {
+    if (unlink(tmp) < 0 && errno != ENOENT) return -1;
+    return open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, HISTORY_FILE_MODE);
+}
+
 /* Writes the kept messages to a new file and renames it over the log, so
  * the file never holds more than about twice the history kept. */
 static int compact(history *h) {
@@ -129,7 +142,7 @@ static int compact(history *h) {
     if (!tmp) return -1;
     memcpy(tmp, h->path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open_temp(tmp);
     int ok = fd >= 0 && lock_file(fd) == 0;
     off_t end = 0;
     for (size_t i = 0; ok && i < h->kept.count; i++) {
@@ -174,7 +187,7 @@ history *history_open(const char *path, size_t keep, history_fsync mode, FILE *w
         fprintf(warn, "cws-chat: out of memory for %zu history entries\n", keep);
         goto fail;
     }
-    h->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    h->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, HISTORY_FILE_MODE);
     if (h->fd < 0) {
         history_warn(h, "cannot open", strerror(errno));
         goto fail;

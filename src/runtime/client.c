@@ -333,7 +333,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
-        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+        rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                                 cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);

@@ -331,7 +331,7 @@ void cws__outq_cache_free(cws_loop *loop);
 typedef struct rt_sock_settings {
     const cws_deflate_config *deflate;
     int receive;
-    size_t high_water, max_message;
+    size_t high_water, max_message, max_fragments;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
     cws_socket_callbacks cb;
 } rt_sock_settings;

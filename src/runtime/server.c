@@ -44,7 +44,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
-    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size,
+    rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                             cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }

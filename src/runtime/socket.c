@@ -186,6 +186,7 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     if (set->deflate) cc->deflate = *set->deflate; /* level and threshold */
     cc->max_frame_size = set->max_message;
     cc->max_message_size = set->max_message;
+    cc->max_fragments = set->max_fragments;
     cc->cb.on_message = sock_conn_message;
     cc->cb.on_message_begin = sock_conn_begin;
     cc->cb.on_message_data = sock_conn_data;

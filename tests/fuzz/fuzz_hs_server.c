@@ -69,7 +69,7 @@ static void check_answer(const cws_hs_request *r, ptrdiff_t rc) {
         if (nproto) FUZZ_CHECK(proto.len == r->protocol.len && memcmp(proto.ptr, r->protocol.ptr, proto.len) == 0);
     } else if (rc != CWS_ERR_AGAIN && rc != CWS_ERR_NOT_UPGRADE) {
         int s = cws_hs_status((int)rc);
-        FUZZ_CHECK(s == 400 || s == 403 || s == 405 || s == 426 || s == 431);
+        FUZZ_CHECK(s == 400 || s == 403 || s == 405 || s == 426 || s == 431 || s == 505);
         FUZZ_CHECK(r->error != NULL);
         n = cws_hs_reject(s, out, sizeof out);
         FUZZ_CHECK(n > 0);

@@ -2,9 +2,12 @@
 """cws-chat durability: the history file survives a restart and kill -9
 (same history, sequence continues), in every --fsync mode; a truncated or
 corrupted record is skipped with a warning and the file repaired; the file
-is compacted; a second server on the same file is refused."""
+is compacted; the file and its rewrite are created 0600 and a symlink
+planted at the rewrite's path is not followed; a second server on the same
+file is refused."""
 import os
 import signal
+import stat
 import subprocess
 import sys
 
@@ -151,6 +154,38 @@ async def file_is_compacted():
         srv.cleanup()
 
 
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+async def files_are_private_and_symlinks_not_followed():
+    srv = ChatServer("--history-size", "5", "--rate", "1000", "--burst", "1000")
+    old_umask = os.umask(0o022)  # the usual umask: a 0644 request would stay 0644
+    try:
+        srv.start()
+        await post_n(srv, "m", 3)
+        check(mode(srv.history) == 0o600, f"history file mode {oct(mode(srv.history))}")
+        # A file of the same user that the rewrite must never touch, and a
+        # symlink to it where the rewrite is made.
+        victim = os.path.join(srv.tmp, "victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious")
+        os.chmod(victim, 0o644)
+        os.symlink(victim, srv.history + ".tmp")
+        await post_n(srv, "n", 10)  # past 2 x 5 records: compacted
+        check(len(records(srv.history)) <= 10, "the file was compacted")
+        with open(victim) as f:
+            check(f.read() == "precious", "the symlink's target was written")
+        check(mode(victim) == 0o644, f"the symlink's target changed mode {oct(mode(victim))}")
+        check(not os.path.lexists(srv.history + ".tmp"), "the temporary file is left")
+        check(not os.path.islink(srv.history), "the history file is a symlink")
+        check(mode(srv.history) == 0o600, f"compacted history mode {oct(mode(srv.history))}")
+        check("warning" not in srv.stderr(), srv.stderr())
+    finally:
+        os.umask(old_umask)
+        srv.cleanup()
+
+
 async def second_server_on_the_same_file_is_refused():
     srv = ChatServer().start()
     try:
@@ -164,4 +199,4 @@ async def second_server_on_the_same_file_is_refused():
 
 main([restart_keeps_history_and_sequence, kill_9_loses_nothing_shown, truncated_last_record_is_skipped_and_cut,
       corrupt_records_are_skipped, garbage_file_does_not_crash, file_is_compacted,
-      second_server_on_the_same_file_is_refused])
+      files_are_private_and_symlinks_not_followed, second_server_on_the_same_file_is_refused])

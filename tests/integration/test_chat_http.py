@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """cws-chat's web server: the page and its files with the right
-Content-Type, 404 for what is missing, no way out of the web root (dot
+Content-Type and security headers (CSP with frame-ancestors), 404 for
+what is missing, no way out of the web root (dot
 segments, percent-encoding, absolute paths, symlinks), 405, 426 on a
-plain GET of /ws, 404 for an upgrade elsewhere."""
+plain GET of /ws, 404 for an upgrade elsewhere, 505 for an HTTP version
+other than 1.0 and 1.1."""
 import os
 import shutil
 import sys
@@ -48,6 +50,12 @@ async def files_and_content_types():
             check(headers.get("content-type", "").startswith(ctype), f"{path}: {headers.get('content-type')}")
             check(int(headers["content-length"]) == len(body), f"{path}: Content-Length")
             check(headers.get("x-content-type-options") == "nosniff", f"{path}: nosniff")
+            csp = [d.strip() for d in headers.get("content-security-policy", "").split(";")]
+            # Clickjacking: no other site may frame the page.
+            check("frame-ancestors 'none'" in csp, f"{path}: CSP {csp}")
+            check(headers.get("x-frame-options") == "DENY", f"{path}: X-Frame-Options")
+            for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'"):
+                check(directive in csp, f"{path}: CSP lacks {directive}: {csp}")
         check(http_get(srv.port, "/")[2] == index, "/ is index.html")
         status, headers, body = http_get(srv.port, "/", method="HEAD")
         check(status == 200 and body == b"" and int(headers["content-length"]) == len(index), "HEAD /")
@@ -83,6 +91,21 @@ async def no_way_out_of_the_web_root():
         srv.cleanup()
 
 
+async def other_http_versions_are_505():
+    srv = ChatServer().start()
+    try:
+        raw = "GET / HTTP/1.0\r\n\r\n"
+        status, _, _ = http_get(srv.port, None, raw=raw)
+        check(status == 200, f"HTTP/1.0: {status}")
+        for version in ("HTTP/9.9", "HTTP/2.0", "HTTP/1.2", "HTTP/0.9"):
+            for path in ("/", "/ws"):
+                raw = f"GET {path} {version}\r\nHost: 127.0.0.1\r\n\r\n"
+                status, _, body = http_get(srv.port, None, raw=raw)
+                check(status == 505, f"{version} {path}: {status}")
+    finally:
+        srv.cleanup()
+
+
 async def upgrade_elsewhere_is_404():
     srv = ChatServer().start()
     try:
@@ -98,4 +121,4 @@ async def upgrade_elsewhere_is_404():
         srv.cleanup()
 
 
-main([files_and_content_types, no_way_out_of_the_web_root, upgrade_elsewhere_is_404])
+main([files_and_content_types, no_way_out_of_the_web_root, other_http_versions_are_505, upgrade_elsewhere_is_404])

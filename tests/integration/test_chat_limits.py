@@ -21,7 +21,7 @@ async def still_chatting(srv, ws, label):
 
 
 async def long_text_and_bad_names():
-    srv = ChatServer().start()
+    srv = ChatServer("--rate", "1000", "--burst", "1000").start()
     try:
         ws, hello, _, _ = await join(srv)
         limit = hello["max_text"]
@@ -30,10 +30,24 @@ async def long_text_and_bad_names():
         await post(ws, "x" * (limit + 1))
         m = await recv_type(ws, "error")
         check(m["code"] == "too_long", f"over-long text: {m}")
-        for name in ("n" * (hello["max_name"] + 1), "bell\x07", "new\nline", 7):
+        # Controls (C0, DEL, C1), line separators and format characters
+        # (Cf): names that would show as someone else's, or reorder the line.
+        impostors = ("bell\x07", "new\nline", "del\x7f", "nel\u0085", "c1\u009b31m", "evil\u202egnp.exe",
+                     "al\u200bice", "al\u200dice", "\ufeffalice", "al\u00adice", "\u2066alice\u2069", "ls\u2028x",
+                     "p\u2029x", "\u061calice", "\u0600x", "\u0890x", "\u180ex", "\u2060x", "\u206fx",
+                     "\ufff9x", "\U000110bdx", "\U00013430x", "\U0001bca0x", "\U0001d173x", "tag\U000e0041",
+                     "\U000e0001x", "\U000e007fx")
+        for name in ("n" * (hello["max_name"] + 1), 7) + impostors:
             await ws.send('{"type":"name","name":%s}' % json.dumps(name))
             m = await recv_type(ws, "error", "rename")
             check(m["type"] == "error" and m["code"] == "bad_name", f"name {name!r}: {m}")
+        # Names are not identities: "anonymous", case variants, other
+        # scripts and emoji (without joiners) are fine.
+        for name in ("anonymous", "Alice", "alice", "ALICE", "année", "Ωμέγα", "\u0645\u0631\u062d\u0628\u0627",
+                     "\U0001f600", "a\u00a0b"):
+            await ws.send('{"type":"name","name":%s}' % json.dumps(name))
+            m = await recv_type(ws, "error", "rename")
+            check(m["type"] == "rename" and m["name"] == name, f"name {name!r}: {m}")
         await still_chatting(srv, ws, "bad names")
         await ws.close()
     finally:

@@ -118,7 +118,8 @@ async def bad_parameters_are_refused():
     srv = ChatServer().start()
     try:
         for since, name in (("abc", None), ("-1", None), ("99999999999999999999999", None),
-                            (None, "%zz"), (None, "x" * 40), (None, "a%0Ab")):
+                            (None, "%zz"), (None, "x" * 40), (None, "a%0Ab"), (None, "a%C2%85b"),
+                            (None, "evil%E2%80%AEgnp"), (None, "al%E2%80%8Bice")):
             try:
                 ws = await connect(srv, since, name)
                 await ws.close()

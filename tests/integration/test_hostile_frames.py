@@ -1,6 +1,6 @@
 """Hostile frames against the runtime (cws-echo, and cws_peer serve where
 the server's own close code must be read): absurd lengths, a message in
-10,000 fragments, a ping flood. In each the attacker ends with the
+10,000 fragments and one that never ends, a ping flood. In each the attacker ends with the
 documented code, the server's memory stays under a stated bound, and a
 normal client keeps getting pongs meanwhile (its round trips are printed)."""
 
@@ -109,6 +109,23 @@ def test_ten_thousand_empty_fragments_accepted():
         problem = probe.verdict() or h.memory_line(srv, base, 2 * MIB)
         if op != 0x2 or data != b"xy":
             return f"echo was opcode {op} with {data[:20]!r}"
+        return problem
+
+
+def test_endless_empty_fragments_refused_1009():
+    # Empty continuations add no bytes: max_fragments (65536) ends them.
+    with h.example("echo") as srv:
+        with h.Probe(srv.port) as probe:
+            c = h.RawClient(srv.port)
+            try:
+                c.send(h.frame(0x2, b"x", fin=False) + h.frame(0x0, b"", fin=False) * 70000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may close before taking every byte
+            code, seen, how = c.read_until_close(5)
+            c.close()
+        problem = probe.verdict()
+        if code != 1009:
+            return f"ended with {how} {code}, expected close 1009"
         return problem
 
 
@@ -291,6 +308,7 @@ if __name__ == "__main__":
         test_length_top_bit_refused_1002,
         test_ten_thousand_one_byte_fragments_accepted,
         test_ten_thousand_empty_fragments_accepted,
+        test_endless_empty_fragments_refused_1009,
         test_fragments_over_max_message_refused_1009,
         test_ping_flood_answered,
         test_ping_flood_never_read_closed_1008,

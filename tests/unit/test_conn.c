@@ -257,7 +257,7 @@ typedef struct conn_case {
     const char *name;
     int role;
     wire w;
-    size_t max_frame, max_message;
+    size_t max_frame, max_message, max_fragments;
     int no_auto_pong;
     const char *log; /* expected callbacks */
     const char *out; /* expected frames sent back */
@@ -279,6 +279,7 @@ static void run_case(const conn_case *cs, int whole, const size_t *cuts, size_t 
     cws_conn_config cfg = peer_config(&p, cs->role, whole);
     cfg.max_frame_size = cs->max_frame;
     cfg.max_message_size = cs->max_message;
+    cfg.max_fragments = cs->max_fragments;
     cfg.no_auto_pong = cs->no_auto_pong;
     p.c = cws_conn_new(&cfg, NULL);
     assert_non_null(p.c);
@@ -621,6 +622,67 @@ static void test_size_limits(void **state) {
     F(&cs, 0x02, "123456");
     F(&cs, 0x80, "1234");
     run_everywhere(&cs);
+
+    /* Empty continuations add no bytes: only the count stops them. */
+    cs = make_case("fragments over max_fragments", CWS_SERVER, "ping:x;fail:1009;", "pong:x;close:1009;",
+                   CWS_ERR_TOO_BIG);
+    cs.max_fragments = 3;
+    F(&cs, 0x02, "a");
+    F(&cs, 0x00, "");
+    F(&cs, 0x89, "x"); /* control frames are not fragments */
+    F(&cs, 0x00, "");
+    F(&cs, 0x80, "b");
+    run_everywhere(&cs);
+
+    cs = make_case("fragments at max_fragments, twice", CWS_SERVER, "B:ab;T:cd;", "", 0);
+    cs.max_fragments = 3;
+    F(&cs, 0x02, "a");
+    F(&cs, 0x00, "");
+    F(&cs, 0x80, "b");
+    F(&cs, 0x01, "c");
+    F(&cs, 0x00, "d");
+    F(&cs, 0x80, "");
+    run_everywhere(&cs);
+}
+
+/* n frames of one binary message (the last with FIN), as a client sends. */
+static size_t many_fragments(uint8_t *buf, size_t n) {
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf[len++] = (uint8_t)((i + 1 == n ? 0x80 : 0) | (i == 0 ? 0x02 : 0x00));
+        buf[len++] = 0x80; /* masked, empty */
+        memset(buf + len, 0, 4);
+        len += 4;
+    }
+    return len;
+}
+
+static ptrdiff_t recv_fragments(size_t max_fragments, size_t n, int *code) {
+    cws_conn_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.role = CWS_SERVER;
+    cfg.max_fragments = max_fragments;
+    cws_conn *c = cws_conn_new(&cfg, NULL);
+    assert_non_null(c);
+    uint8_t *buf = malloc(n * 6);
+    assert_non_null(buf);
+    ptrdiff_t r = cws_conn_recv(c, buf, many_fragments(buf, n));
+    *code = cws_conn_close_code(c);
+    free(buf);
+    cws_conn_free(c);
+    return r;
+}
+
+static void test_max_fragments_default(void **state) {
+    (void)state;
+    int code;
+    assert_int_equal(recv_fragments(0, CWS_MAX_FRAGMENTS_DEFAULT, &code), CWS_MAX_FRAGMENTS_DEFAULT * 6);
+    assert_int_equal(code, 0);
+    assert_int_equal(recv_fragments(0, CWS_MAX_FRAGMENTS_DEFAULT + 1, &code), CWS_ERR_TOO_BIG);
+    assert_int_equal(code, CWS_CLOSE_TOO_BIG);
+    assert_int_equal(recv_fragments(CWS_DISABLED, 3 * CWS_MAX_FRAGMENTS_DEFAULT, &code),
+                     3 * CWS_MAX_FRAGMENTS_DEFAULT * 6);
+    assert_int_equal(code, 0);
 }
 
 /* ------------------------------------------------------------ hand-written */
@@ -1315,6 +1377,7 @@ int main(void) {
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_utf8_errors),
         cmocka_unit_test(test_size_limits),
+        cmocka_unit_test(test_max_fragments_default),
         cmocka_unit_test(test_rfc_examples_sent),
         cmocka_unit_test(test_send_misuse),
         cmocka_unit_test(test_close_initiated_here),

@@ -134,10 +134,8 @@ static void test_accepted_forms(void **state) {
     assert_str(r.key, KEY);
     assert_str(r.host, "h");
     assert_int_equal(r.origin.len, 0);
-    /* HTTP/1.2 and 2.0 are "1.1 or later"; Content-Length: 0 is no body. */
-    size_t n = build(buf, sizeof buf, "GET /x HTTP/1.2", NULL, NULL);
-    assert_int_equal(parse_opts(&r, NULL, buf, n), (ptrdiff_t)n);
-    n = build(buf, sizeof buf, "GET /x HTTP/2.0", NULL, "Content-Length: 0\r\n");
+    /* Content-Length: 0 is no body. */
+    size_t n = build(buf, sizeof buf, "GET /x HTTP/1.1", NULL, "Content-Length: 0\r\n");
     assert_int_equal(parse_opts(&r, NULL, buf, n), (ptrdiff_t)n);
     /* Absolute form (RFC 6455 §4.2.1 allows an absolute URI). */
     n = build(buf, sizeof buf, "GET ws://server.example.com/chat?a=b HTTP/1.1", NULL, NULL);
@@ -167,7 +165,11 @@ static void test_rejections(void **state) {
     expect("HEAD /chat HTTP/1.1", NULL, NULL, CWS_ERR_HS_METHOD, 405);
     /* 400: HTTP version, target, Host. */
     expect("GET /chat HTTP/1.0", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
-    expect("GET /chat HTTP/0.9", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
+    /* 505: only HTTP/1.0 and 1.1 are spoken (RFC 7230 §2.6). */
+    expect("GET /chat HTTP/0.9", NULL, NULL, CWS_ERR_HS_HTTP_VERSION, 505);
+    expect("GET /chat HTTP/1.2", NULL, NULL, CWS_ERR_HS_HTTP_VERSION, 505);
+    expect("GET /chat HTTP/2.0", NULL, NULL, CWS_ERR_HS_HTTP_VERSION, 505);
+    expect("GET /chat HTTP/9.9", NULL, NULL, CWS_ERR_HS_HTTP_VERSION, 505);
     expect("GET * HTTP/1.1", NULL, NULL, CWS_ERR_HS_BAD_REQUEST, 400);
     expect(NULL, "Host", NULL, CWS_ERR_HS_BAD_REQUEST, 400);
     expect(NULL, NULL, "Host: other\r\n", CWS_ERR_HS_BAD_REQUEST, 400);

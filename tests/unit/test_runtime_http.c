@@ -1,5 +1,5 @@
 /* The server's handshake path with raw loopback sockets: plain HTTP via
- * on_http, error answers (400, 403, 426, 431), the slowloris timeout,
+ * on_http, error answers (400, 403, 426, 431, 505), the slowloris timeout,
  * max_connections (503), a head split byte by byte, and frames that arrive
  * in the same segment as the head. */
 #include "test_runtime_util.h"
@@ -106,6 +106,18 @@ static void test_plain_http(void **state) {
     /* A handler that answers nothing gets a 500 on its behalf. */
     assert_int_equal(exchange(loop, port, "GET /silent HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, &len), 1);
     assert_true(strncmp(buf, "HTTP/1.1 500 ", 13) == 0);
+    /* Only HTTP/1.0 and 1.1 reach on_http; any other version is a 505. */
+    assert_int_equal(exchange(loop, port, "GET /hello HTTP/1.0\r\n\r\n", buf, sizeof buf, &len), 1);
+    assert_true(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+    assert_int_equal(http_calls, 5);
+    static const char *const versions[] = {"HTTP/9.9", "HTTP/2.0", "HTTP/1.2", "HTTP/0.9"};
+    for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
+        char req[64];
+        snprintf(req, sizeof req, "GET /hello %s\r\nHost: x\r\n\r\n", versions[i]);
+        assert_int_equal(exchange(loop, port, req, buf, sizeof buf, &len), 1);
+        assert_true(strncmp(buf, "HTTP/1.1 505 HTTP Version Not Supported\r\n", 41) == 0);
+    }
+    assert_int_equal(http_calls, 5);
     /* A request with a body the handler never reads still gets its answer. */
     assert_int_equal(exchange(loop, port,
                               "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
