@@ -157,8 +157,11 @@ typedef struct cws_deflate_config {
      * it of the client; client: offers it). */
     int client_no_context_takeover;
     size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
+                                       0: CWS_DEFLATE_THRESHOLD_DEFAULT;
+                                       CWS_DISABLED: none */
 } cws_deflate_config;
+/* Deflating a few bytes costs more than it saves. */
+#define CWS_DEFLATE_THRESHOLD_DEFAULT 1024
 
 /* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
  * cws_conn_set_deflate(). Filled by cws_hs_server_parse and

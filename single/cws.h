@@ -258,8 +258,11 @@ typedef struct cws_deflate_config {
      * it of the client; client: offers it). */
     int client_no_context_takeover;
     size_t threshold;               /* shorter messages go uncompressed;
-                                       0: 1024; CWS_DISABLED: none */
+                                       0: CWS_DEFLATE_THRESHOLD_DEFAULT;
+                                       CWS_DISABLED: none */
 } cws_deflate_config;
+/* Deflating a few bytes costs more than it saves. */
+#define CWS_DEFLATE_THRESHOLD_DEFAULT 1024
 
 /* What a handshake agreed for permessage-deflate (RFC 7692 §7.1), for
  * cws_conn_set_deflate(). Filled by cws_hs_server_parse and
@@ -1191,6 +1194,15 @@ static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
     return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
 }
 
+/* Whether a message of len bytes is worth compressing under cfg: the
+ * sender did not pass CWS_SEND_UNCOMPRESSED and it reaches the threshold.
+ * The one rule for cws_conn_send and cws_server_broadcast. */
+static inline int cws__deflate_wanted(const cws_deflate_config *cfg, int flags, size_t len) {
+    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
+    size_t t = cfg->threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CWS_DEFLATE_THRESHOLD_DEFAULT);
+}
+
 /* realloc through the user's hook, or libc when none is set. */
 CWS__LINK void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
 
@@ -1371,7 +1383,9 @@ CWS__LINK int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
  * CWS__CONN_GO, _PAUSE or _FAILED. */
 CWS__LINK int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
 /* max_message_size as the config rule resolves it. */
-CWS__LINK size_t cws__conn_max_message(const cws_conn *c);
+static inline size_t cws__conn_max_message(const cws_conn *c) {
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
+}
 #ifndef CWS_NO_DEFLATE
 /* Attaches permessage-deflate (src/deflate/pmd_conn.c, left out of the
  * single header with CWS_NO_DEFLATE). */
@@ -1600,11 +1614,7 @@ static size_t conn_max_frame(const cws_conn *c) {
     return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
-static size_t conn_max_message(const cws_conn *c) {
-    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
-}
-
-CWS__LINK size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
+#define conn_max_message cws__conn_max_message
 
 static size_t conn_max_fragments(const cws_conn *c) {
     return cws__limit(c->cfg->max_fragments, CWS_MAX_FRAGMENTS_DEFAULT);
@@ -2001,9 +2011,6 @@ CWS__LINK int cws_conn_deflate(const cws_conn *c, cws_deflate_params *params) {
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
-/* Messages shorter than this go uncompressed unless the config says
- * otherwise (deflating a few bytes costs more than it saves). */
-#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -2119,12 +2126,9 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
-/* Whether a message of len bytes goes out compressed: permessage-deflate
- * is on, the sender did not ask otherwise, and it reaches the threshold. */
+/* Whether a message of len bytes goes out compressed. */
 static int conn_compresses(const cws_conn *c, int flags, size_t len) {
-    if (!c->has_pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
-    size_t t = c->cfg->deflate.threshold;
-    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+    return c->has_pmd && cws__deflate_wanted(&c->cfg->deflate, flags, len);
 }
 
 CWS__LINK int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {
@@ -8348,14 +8352,6 @@ CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const v
     return b;
 }
 
-/* Whether a broadcast of len bytes is compressed for receivers that
- * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
-static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
-    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
-    size_t t = srv->cfg.deflate.threshold;
-    return t == CWS_DISABLED || len >= (t ? t : 1024);
-}
-
 /* Queues the broadcast for s compressed; 1 if it was queued. zb caches
  * the shared frame per window size. */
 static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
@@ -8380,7 +8376,7 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
     if (!b) return CWS_ERR_NOMEM;
     ptrdiff_t sent = 0;
     rt_buf *zb[8] = {NULL};
-    int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);
+    int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)

@@ -25,11 +25,7 @@ static size_t conn_max_frame(const cws_conn *c) {
     return cws__limit(c->cfg->max_frame_size, CWS_MAX_MESSAGE_DEFAULT);
 }
 
-static size_t conn_max_message(const cws_conn *c) {
-    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
-}
-
-size_t cws__conn_max_message(const cws_conn *c) { return conn_max_message(c); }
+#define conn_max_message cws__conn_max_message
 
 static size_t conn_max_fragments(const cws_conn *c) {
     return cws__limit(c->cfg->max_fragments, CWS_MAX_FRAGMENTS_DEFAULT);

@@ -9,9 +9,6 @@
 /* Masking keys are drawn from a pool of this many random bytes, so a
  * client makes one random call per 32 frames, not one per frame. */
 #define CONN_KEY_POOL 128
-/* Messages shorter than this go uncompressed unless the config says
- * otherwise (deflating a few bytes costs more than it saves). */
-#define CONN_DEFLATE_THRESHOLD 1024
 
 /* The next fresh masking key (client role). The pool's last byte is the
  * index of its next unused key byte. */
@@ -127,12 +124,9 @@ static int conn_can_send(const cws_conn *c) {
     return CWS_OK;
 }
 
-/* Whether a message of len bytes goes out compressed: permessage-deflate
- * is on, the sender did not ask otherwise, and it reaches the threshold. */
+/* Whether a message of len bytes goes out compressed. */
 static int conn_compresses(const cws_conn *c, int flags, size_t len) {
-    if (!c->has_pmd || (flags & CWS_SEND_UNCOMPRESSED)) return 0;
-    size_t t = c->cfg->deflate.threshold;
-    return t == CWS_DISABLED || len >= (t ? t : CONN_DEFLATE_THRESHOLD);
+    return c->has_pmd && cws__deflate_wanted(&c->cfg->deflate, flags, len);
 }
 
 int cws_conn_send(cws_conn *c, int opcode, const void *data, size_t len) {

@@ -41,6 +41,15 @@ static inline uint32_t cws__timeout(uint32_t v, uint32_t dflt) {
     return v == 0 ? dflt : v == CWS_DISABLED ? 0 : v;
 }
 
+/* Whether a message of len bytes is worth compressing under cfg: the
+ * sender did not pass CWS_SEND_UNCOMPRESSED and it reaches the threshold.
+ * The one rule for cws_conn_send and cws_server_broadcast. */
+static inline int cws__deflate_wanted(const cws_deflate_config *cfg, int flags, size_t len) {
+    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
+    size_t t = cfg->threshold;
+    return t == CWS_DISABLED || len >= (t ? t : CWS_DEFLATE_THRESHOLD_DEFAULT);
+}
+
 /* realloc through the user's hook, or libc when none is set. */
 void *cws__realloc(const cws_allocator *a, void *ptr, size_t size);
 
@@ -221,7 +230,9 @@ int cws__conn_fail(cws_conn *c, int err, int code, const char *why);
  * CWS__CONN_GO, _PAUSE or _FAILED. */
 int cws__conn_deliver(cws_conn *c, const uint8_t *data, size_t len);
 /* max_message_size as the config rule resolves it. */
-size_t cws__conn_max_message(const cws_conn *c);
+static inline size_t cws__conn_max_message(const cws_conn *c) {
+    return cws__limit(c->cfg->max_message_size, CWS_MAX_MESSAGE_DEFAULT);
+}
 #ifndef CWS_NO_DEFLATE
 /* Attaches permessage-deflate (src/deflate/pmd_conn.c, left out of the
  * single header with CWS_NO_DEFLATE). */

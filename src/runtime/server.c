@@ -347,14 +347,6 @@ rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data,
     return b;
 }
 
-/* Whether a broadcast of len bytes is compressed for receivers that
- * negotiated permessage-deflate (the threshold rule of cws_conn_send). */
-static int srv_bcast_compresses(const cws_server *srv, int flags, size_t len) {
-    if (flags & CWS_SEND_UNCOMPRESSED) return 0;
-    size_t t = srv->cfg.deflate.threshold;
-    return t == CWS_DISABLED || len >= (t ? t : 1024);
-}
-
 /* Queues the broadcast for s compressed; 1 if it was queued. zb caches
  * the shared frame per window size. */
 static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
@@ -379,7 +371,7 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     if (!b) return CWS_ERR_NOMEM;
     ptrdiff_t sent = 0;
     rt_buf *zb[8] = {NULL};
-    int compress = srv->cfg.deflate.enable && srv_bcast_compresses(srv, flags, len);
+    int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
