@@ -17,39 +17,12 @@
 
 #include "fuzz_util.h"
 
-/* A growable byte string. */
-typedef struct drv_bytes {
-    uint8_t *p;
-    size_t len, cap;
-} drv_bytes;
-
-static void drv_bytes_add(drv_bytes *b, const void *data, size_t n) {
-    if (!n) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        FUZZ_CHECK(p != NULL);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-/* Messages (and ping payloads) in order: opcode byte, 4-byte length, bytes. */
-typedef drv_bytes drv_log;
-
-static void drv_log_add(drv_log *l, int opcode, const uint8_t *data, size_t len) {
-    uint8_t h[5] = {(uint8_t)opcode, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                    (uint8_t)len};
-    drv_bytes_add(l, h, sizeof h);
-    drv_bytes_add(l, data, len);
-}
-
-static int drv_log_equal(const drv_log *a, const drv_log *b) {
-    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
-}
+/* Messages (and ping payloads) in order, as fuzz_log_add writes them. */
+typedef fuzz_bytes drv_bytes;
+typedef fuzz_bytes drv_log;
+#define drv_bytes_add fuzz_bytes_add
+#define drv_log_add fuzz_log_add
+#define drv_log_equal fuzz_bytes_equal
 
 typedef struct drv_config {
     int role;

@@ -34,37 +34,6 @@
 
 #include <zlib.h>
 
-typedef struct pc_bytes {
-    uint8_t *p;
-    size_t len, cap;
-} pc_bytes;
-
-static void pc_add(pc_bytes *b, const void *data, size_t n) {
-    if (!n) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        FUZZ_CHECK(p != NULL);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-/* A message log entry: opcode byte, 4-byte length, bytes. */
-static void pc_log(pc_bytes *l, int opcode, const uint8_t *data, size_t len) {
-    uint8_t h[5] = {(uint8_t)opcode, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                    (uint8_t)len};
-    pc_add(l, h, sizeof h);
-    pc_add(l, data, len);
-}
-
-static int pc_equal(const pc_bytes *a, const pc_bytes *b) {
-    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
-}
-
 /* Failure codes the model allows, as a bit set. */
 enum { PC_1002 = 1, PC_1007 = 2, PC_1009 = 4, PC_MAYBE = 8 };
 
@@ -82,15 +51,15 @@ typedef struct pc {
     long live;
     int closed, close_code, close_calls;
     int cur_op, echo_started;
-    pc_bytes cur;        /* streamed: the message so far */
-    pc_bytes delivered;  /* complete messages delivered */
-    pc_bytes out;        /* everything written */
+    fuzz_bytes cur;        /* streamed: the message so far */
+    fuzz_bytes delivered;  /* complete messages delivered */
+    fuzz_bytes out;        /* everything written */
     /* the model */
-    pc_bytes stream;     /* the peer's bytes */
-    pc_bytes expected;   /* messages the model says arrive */
+    fuzz_bytes stream;     /* the peer's bytes */
+    fuzz_bytes expected;   /* messages the model says arrive */
     int expect_fail;     /* PC_* set; 0: no failure; PC_MAYBE: 1009 or
                             the last message arrives (see pc_judge) */
-    pc_bytes maybe;      /* expected plus that last message */
+    fuzz_bytes maybe;      /* expected plus that last message */
     int tainted;         /* raw bytes sent: the model is off from there */
 } pc;
 
@@ -125,7 +94,7 @@ static void pc_on_message(cws_conn *c, void *user, int opcode, const uint8_t *da
     FUZZ_CHECK(opcode == CWS_OP_TEXT || opcode == CWS_OP_BINARY);
     FUZZ_CHECK(len <= h->max_message);
     if (opcode == CWS_OP_TEXT) FUZZ_CHECK(pc_is_utf8(data, len));
-    pc_log(&h->delivered, opcode, data, len);
+    fuzz_log_add(&h->delivered, opcode, data, len);
     /* Some echoes uncompressed on purpose. */
     int flags = (len % 7 == 3) ? CWS_SEND_UNCOMPRESSED : 0;
     pc_check_send(h, cws_conn_send(c, opcode | flags, data, len));
@@ -143,7 +112,7 @@ static void pc_on_begin(cws_conn *c, void *user, int opcode) {
 static void pc_on_data(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     pc *h = user;
     FUZZ_CHECK(c == h->c && !h->closed && h->cur_op != 0 && len > 0);
-    pc_add(&h->cur, data, len);
+    fuzz_bytes_add(&h->cur, data, len);
     /* The inflated bytes of one message never pass the limit. */
     FUZZ_CHECK(h->cur.len <= h->max_message);
     int r = cws_conn_send_fragment(c, h->echo_started ? CWS_OP_CONT : h->cur_op, data, len, 0);
@@ -155,7 +124,7 @@ static void pc_on_end(cws_conn *c, void *user) {
     pc *h = user;
     FUZZ_CHECK(c == h->c && !h->closed && h->cur_op != 0);
     if (h->cur_op == CWS_OP_TEXT) FUZZ_CHECK(pc_is_utf8(h->cur.p, h->cur.len));
-    pc_log(&h->delivered, h->cur_op, h->cur.p, h->cur.len);
+    fuzz_log_add(&h->delivered, h->cur_op, h->cur.p, h->cur.len);
     /* NULL with length 0, as the API allows (UBSan checks no NULL + 0). */
     pc_check_send(h, cws_conn_send_fragment(c, h->echo_started ? CWS_OP_CONT : h->cur_op, NULL, 0, 1));
     h->cur_op = 0;
@@ -180,7 +149,7 @@ static void pc_on_close(cws_conn *c, void *user, int code, const char *reason, s
 static int pc_write(cws_conn *c, void *user, const uint8_t *data, size_t len) {
     pc *h = user;
     FUZZ_CHECK(c == h->c && len > 0);
-    pc_add(&h->out, data, len);
+    fuzz_bytes_add(&h->out, data, len);
     return 0;
 }
 
@@ -190,7 +159,7 @@ typedef struct pc_peer {
     z_stream z;
     int window;       /* the peer's agreed window */
     int reset;        /* the peer compresses each message alone */
-    pc_bytes history; /* the last 32 KiB it compressed (for BFINAL) */
+    fuzz_bytes history; /* the last 32 KiB it compressed (for BFINAL) */
     uint8_t key[4];
 } pc_peer;
 
@@ -206,9 +175,9 @@ static void pc_frame(pc *h, pc_peer *p, int opcode, int fin, int rsv, const uint
     fh.masked = h->role == CWS_SERVER;
     memcpy(fh.mask, p->key, 4);
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
-    pc_add(&h->stream, hdr, cws_frame_header_encode(hdr, &fh));
+    fuzz_bytes_add(&h->stream, hdr, cws_frame_header_encode(hdr, &fh));
     size_t at = h->stream.len;
-    pc_add(&h->stream, data, len);
+    fuzz_bytes_add(&h->stream, data, len);
     if (fh.masked)
         for (size_t i = 0; i < len; i++) h->stream.p[at + i] ^= p->key[i & 3];
     p->key[0] += 0x35;
@@ -232,7 +201,7 @@ static void pc_frames(pc *h, pc_peer *p, int opcode, int rsv, const uint8_t *dat
 }
 
 static void pc_history(pc_peer *p, const uint8_t *data, size_t len) {
-    pc_add(&p->history, data, len);
+    fuzz_bytes_add(&p->history, data, len);
     if (p->history.len > 32768) {
         memmove(p->history.p, p->history.p + p->history.len - 32768, 32768);
         p->history.len = 32768;
@@ -243,7 +212,7 @@ static void pc_history(pc_peer *p, const uint8_t *data, size_t len) {
  * sync flush (the usual), 1: a full flush, 2: BFINAL (Z_FINISH, §7.2.3.4:
  * then nothing to strip; the next message keeps the window through a
  * dictionary unless the peer resets). */
-static void pc_compress(pc *h, pc_peer *p, const uint8_t *data, size_t len, int flush_mode, pc_bytes *outb) {
+static void pc_compress(pc *h, pc_peer *p, const uint8_t *data, size_t len, int flush_mode, fuzz_bytes *outb) {
     (void)h;
     size_t cap = deflateBound(&p->z, (uLong)len) + 64;
     uint8_t *buf = malloc(cap);
@@ -265,7 +234,7 @@ static void pc_compress(pc *h, pc_peer *p, const uint8_t *data, size_t len, int 
         n -= 4; /* §7.2.1 */
     }
     outb->len = 0;
-    pc_add(outb, buf, n);
+    fuzz_bytes_add(outb, buf, n);
     free(buf);
     pc_history(p, data, len);
     if (p->reset) {
@@ -299,11 +268,11 @@ static int pc_judge(const pc *h, int opcode, const uint8_t *plain, size_t len, s
 /* Records a message the model judged: expected, or the end of the model. */
 static void pc_expect(pc *h, int f, int opcode, const uint8_t *plain, size_t len) {
     if (f & PC_MAYBE) {
-        pc_add(&h->maybe, h->expected.p, h->expected.len);
-        pc_log(&h->maybe, opcode, plain, len);
+        fuzz_bytes_add(&h->maybe, h->expected.p, h->expected.len);
+        fuzz_log_add(&h->maybe, opcode, plain, len);
     }
     if (f) h->expect_fail = f;
-    else pc_log(&h->expected, opcode, plain, len);
+    else fuzz_log_add(&h->expected, opcode, plain, len);
 }
 
 /* Turns the operations into the peer's byte stream and the model's
@@ -319,7 +288,7 @@ static void pc_build(pc *h, fuzz_input *in) {
      * (its matches reach at most 2^9 - 262 back). */
     FUZZ_CHECK(deflateInit2(&p.z, h->peer_level, Z_DEFLATED, -(p.window < 9 ? 9 : p.window), 8,
                             h->peer_strategy) == Z_OK);
-    pc_bytes plain = {0}, comp = {0};
+    fuzz_bytes plain = {0}, comp = {0};
     int ops = 0;
     while (in->n && !h->expect_fail && ops++ < 64) {
         uint8_t op = fuzz_byte(in);
@@ -334,13 +303,13 @@ static void pc_build(pc *h, fuzz_input *in) {
         case 0:
         case 1:
         case 2: { /* a compressed message; op&0x80 repeats the bytes */
-            pc_add(&plain, in->p, len);
+            fuzz_bytes_add(&plain, in->p, len);
             in->p += len;
             in->n -= len;
             if ((op & 0x80) && plain.len) { /* four times over: compressible */
                 size_t n1 = plain.len;
                 uint8_t *copy = fuzz_dup(plain.p, n1);
-                for (int r = 0; r < 3; r++) pc_add(&plain, copy, n1);
+                for (int r = 0; r < 3; r++) fuzz_bytes_add(&plain, copy, n1);
                 free(copy);
             }
             int flush_mode = (op & 7) == 2 ? ((op >> 6) & 1) + 1 : 0;
@@ -357,7 +326,7 @@ static void pc_build(pc *h, fuzz_input *in) {
             h->tainted = 1;
             break;
         case 4: { /* uncompressed */
-            pc_add(&plain, in->p, len);
+            fuzz_bytes_add(&plain, in->p, len);
             in->p += len;
             in->n -= len;
             int f = pc_judge(h, opcode, plain.p, plain.len, 0);
@@ -388,12 +357,12 @@ static void pc_build(pc *h, fuzz_input *in) {
         }
         default: /* op&0x80: raw bytes; else RSV1 on a continuation (1002) */
             if (op & 0x80) {
-                pc_add(&h->stream, in->p, len);
+                fuzz_bytes_add(&h->stream, in->p, len);
                 in->p += len;
                 in->n -= len;
                 h->tainted = 1;
             } else {
-                pc_add(&plain, in->p, len);
+                fuzz_bytes_add(&plain, in->p, len);
                 in->p += len;
                 in->n -= len;
                 pc_compress(h, &p, plain.p, plain.len, 0, &comp);
@@ -420,7 +389,7 @@ static void pc_build(pc *h, fuzz_input *in) {
 
 /* Parses what we wrote, inflates compressed messages with zlib and our
  * window, and returns the messages in *msgs. */
-static void pc_check_output(pc *h, pc_bytes *msgs) {
+static void pc_check_output(pc *h, fuzz_bytes *msgs) {
     int server = h->role == CWS_SERVER;
     int window = server ? h->params.server_max_window_bits : h->params.client_max_window_bits;
     int reset = server ? h->params.server_no_context_takeover : h->params.client_no_context_takeover;
@@ -433,7 +402,7 @@ static void pc_check_output(pc *h, pc_bytes *msgs) {
     uint8_t *buf = fuzz_dup(h->out.p, h->out.len);
     size_t used = 0;
     int after_close = 0, in_msg = 0, msg_op = 0, msg_z = 0;
-    pc_bytes payload = {0}, inflated = {0};
+    fuzz_bytes payload = {0}, inflated = {0};
     while (used < h->out.len) {
         cws_frame_event ev;
         ptrdiff_t r = cws_frame_parse(&fp, buf + used, h->out.len - used, &ev);
@@ -459,16 +428,16 @@ static void pc_check_output(pc *h, pc_bytes *msgs) {
             }
         }
         if (fh->opcode >= 8) continue;
-        pc_add(&payload, ev.data, ev.len);
+        fuzz_bytes_add(&payload, ev.data, ev.len);
         if (!(ev.flags & CWS_FRAME_END) || !fh->fin) continue;
         in_msg = 0;
         if (!msg_z) {
-            pc_log(msgs, msg_op, payload.p, payload.len);
+            fuzz_log_add(msgs, msg_op, payload.p, payload.len);
             continue;
         }
         /* §7.2.2: put the tail back, inflate in small steps so that zlib
          * checks every distance against the window. */
-        pc_add(&payload, "\0\0\xff\xff", 4);
+        fuzz_bytes_add(&payload, "\0\0\xff\xff", 4);
         inflated.len = 0;
         z.next_in = payload.p;
         z.avail_in = (uInt)payload.len;
@@ -482,11 +451,11 @@ static void pc_check_output(pc *h, pc_bytes *msgs) {
             int zr = inflate(&z, Z_SYNC_FLUSH);
             if (zr != Z_OK && zr != Z_BUF_ERROR) fprintf(stderr, "zlib: %d %s\n", zr, z.msg ? z.msg : "");
             FUZZ_CHECK(zr == Z_OK || zr == Z_BUF_ERROR); /* never the end: we never send BFINAL */
-            pc_add(&inflated, step, stepn - z.avail_out);
+            fuzz_bytes_add(&inflated, step, stepn - z.avail_out);
             if (z.avail_in == 0 && z.avail_out != 0) break;
             FUZZ_CHECK(zr == Z_OK);
         }
-        pc_log(msgs, msg_op, inflated.p, inflated.len);
+        fuzz_log_add(msgs, msg_op, inflated.p, inflated.len);
         if (reset) FUZZ_CHECK(inflateReset(&z) == Z_OK);
     }
     inflateEnd(&z);
@@ -574,7 +543,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const uint8_t *o;
             size_t have = cws_conn_output(h.c, &o);
             size_t take = fuzz_rand(&h.seed) % (have + 1);
-            pc_add(&h.out, o, take);
+            fuzz_bytes_add(&h.out, o, take);
             cws_conn_consume(h.c, take);
         }
     }
@@ -596,11 +565,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 h.tainted ? ", tainted" : "");
     if (!h.tainted && (h.expect_fail & PC_MAYBE) && !failed) {
         /* The wire-longer message was accepted: then it arrived intact. */
-        FUZZ_CHECK(pc_equal(&h.delivered, &h.maybe));
+        FUZZ_CHECK(fuzz_bytes_equal(&h.delivered, &h.maybe));
     } else if (!h.tainted) {
         /* The model: exactly the expected messages, failure only as predicted. */
-        if (!pc_equal(&h.delivered, &h.expected)) fprintf(stderr, "delivered messages differ from zlib's input\n");
-        FUZZ_CHECK(pc_equal(&h.delivered, &h.expected));
+        if (!fuzz_bytes_equal(&h.delivered, &h.expected)) fprintf(stderr, "delivered messages differ from zlib's input\n");
+        FUZZ_CHECK(fuzz_bytes_equal(&h.delivered, &h.expected));
         if (h.expect_fail) {
             if (!failed) fprintf(stderr, "expected a failure (set %d), none came\n", h.expect_fail);
             FUZZ_CHECK(failed);
@@ -615,13 +584,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!h.use_write) {
         const uint8_t *o;
         size_t have = cws_conn_output(h.c, &o);
-        pc_add(&h.out, o, have);
+        fuzz_bytes_add(&h.out, o, have);
         cws_conn_consume(h.c, have);
     }
-    pc_bytes echoed = {0};
+    fuzz_bytes echoed = {0};
     pc_check_output(&h, &echoed);
     /* Every delivered message came back, inflating to itself. */
-    FUZZ_CHECK(pc_equal(&echoed, &h.delivered));
+    FUZZ_CHECK(fuzz_bytes_equal(&echoed, &h.delivered));
     cws_conn_free(h.c);
     FUZZ_CHECK(h.live == 0);
     free(echoed.p);

@@ -97,4 +97,36 @@ static inline size_t ref_utf8_check(const uint8_t *s, size_t len, int *pending) 
     return len;
 }
 
+/* A growable byte string, and a log of messages in it: opcode byte,
+ * 4-byte length, bytes (what the conn harnesses compare). */
+typedef struct fuzz_bytes {
+    uint8_t *p;
+    size_t len, cap;
+} fuzz_bytes;
+
+static inline void fuzz_bytes_add(fuzz_bytes *b, const void *data, size_t n) {
+    if (!n) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        FUZZ_CHECK(p != NULL);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static inline void fuzz_log_add(fuzz_bytes *l, int opcode, const uint8_t *data, size_t len) {
+    uint8_t h[5] = {(uint8_t)opcode, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                    (uint8_t)len};
+    fuzz_bytes_add(l, h, sizeof h);
+    fuzz_bytes_add(l, data, len);
+}
+
+static inline int fuzz_bytes_equal(const fuzz_bytes *a, const fuzz_bytes *b) {
+    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
 #endif
