@@ -570,8 +570,14 @@ CWS_API int cws_close_code_valid(int code);
  *    max_handshake_size (over it: 431). Errors are answered with
  *    cws_hs_reject() and the connection closed; non-upgrade requests go to
  *    on_http; one request per connection, answered with Connection: close.
+ *    An answer goes out as fast as the client takes it; a client that
+ *    takes none of it for the handshake timeout is dropped, and once all
+ *    of it is sent the connection is half-closed and dropped 2 s later at
+ *    most.
  *  - Output: bytes sent during one callback or one read batch leave in one
- *    sendmsg when that socket has been processed ("corking"). A socket
+ *    sendmsg when that socket has been processed ("corking"). The kernel
+ *    holds at most kernel_unsent_max (256 KiB) of a socket's bytes that it
+ *    has not sent yet; the rest waits in the socket's queue. A socket
  *    whose queue grows past high_water (4 MiB) because its peer does not
  *    read is closed with 1008: the close frame is queued (it may pass the
  *    mark; nothing else will), and if the peer has not finished the close
@@ -651,6 +657,11 @@ typedef struct cws_socket_callbacks {
      * reason such as "connection refused"). After it returns the socket is
      * freed. */
     void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
+    /* Once after each cws_socket_want_drain(): everything queued has been
+     * handed to the kernel. Send what comes next from here to pace a long
+     * transfer by how fast the peer reads (with kernel_unsent_max bounding
+     * what the kernel holds, that is the peer's own pace). */
+    void (*on_drain)(cws_socket *s, void *user);
 } cws_socket_callbacks;
 
 /* A plain-HTTP answer being built (see cws_server_config.on_http). */
@@ -677,6 +688,9 @@ typedef struct cws_server_config {
                                      over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
+    size_t kernel_unsent_max;     /* bytes the kernel may hold unsent per socket
+                                     (TCP_NOTSENT_LOWAT); 0: 256 KiB; CWS_DISABLED:
+                                     the kernel's rule (its send buffer, MiBs) */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
@@ -737,6 +751,7 @@ typedef struct cws_client_config {
     size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
                                      over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
+    size_t kernel_unsent_max;     /* as the server's: 0: 256 KiB */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
@@ -779,6 +794,15 @@ CWS_API int cws_socket_pong(cws_socket *s, const void *data, size_t len);
 CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len);
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
+/* Asks for one on_drain call as soon as everything queued so far is in
+ * the kernel (this round already, if nothing is queued). CWS_ERR_CLOSED
+ * once the socket is closing or over its high-water mark: no call comes. */
+CWS_API int cws_socket_want_drain(cws_socket *s);
+/* skip = 1: cws_server_broadcast passes s by (it gets none of those
+ * messages); 0 (as a new socket): it gets them again. For a peer being
+ * brought up to date from a log: skip live broadcasts while replaying,
+ * and rejoin once the replay has caught up (docs/guide.md). */
+CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);

@@ -671,8 +671,14 @@ CWS_API int cws_close_code_valid(int code);
  *    max_handshake_size (over it: 431). Errors are answered with
  *    cws_hs_reject() and the connection closed; non-upgrade requests go to
  *    on_http; one request per connection, answered with Connection: close.
+ *    An answer goes out as fast as the client takes it; a client that
+ *    takes none of it for the handshake timeout is dropped, and once all
+ *    of it is sent the connection is half-closed and dropped 2 s later at
+ *    most.
  *  - Output: bytes sent during one callback or one read batch leave in one
- *    sendmsg when that socket has been processed ("corking"). A socket
+ *    sendmsg when that socket has been processed ("corking"). The kernel
+ *    holds at most kernel_unsent_max (256 KiB) of a socket's bytes that it
+ *    has not sent yet; the rest waits in the socket's queue. A socket
  *    whose queue grows past high_water (4 MiB) because its peer does not
  *    read is closed with 1008: the close frame is queued (it may pass the
  *    mark; nothing else will), and if the peer has not finished the close
@@ -752,6 +758,11 @@ typedef struct cws_socket_callbacks {
      * reason such as "connection refused"). After it returns the socket is
      * freed. */
     void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
+    /* Once after each cws_socket_want_drain(): everything queued has been
+     * handed to the kernel. Send what comes next from here to pace a long
+     * transfer by how fast the peer reads (with kernel_unsent_max bounding
+     * what the kernel holds, that is the peer's own pace). */
+    void (*on_drain)(cws_socket *s, void *user);
 } cws_socket_callbacks;
 
 /* A plain-HTTP answer being built (see cws_server_config.on_http). */
@@ -778,6 +789,9 @@ typedef struct cws_server_config {
                                      over: close 1009 */
     size_t max_handshake_size;    /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over: 431 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
+    size_t kernel_unsent_max;     /* bytes the kernel may hold unsent per socket
+                                     (TCP_NOTSENT_LOWAT); 0: 256 KiB; CWS_DISABLED:
+                                     the kernel's rule (its send buffer, MiBs) */
     uint32_t handshake_timeout_ms;/* 0: 10000 */
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
@@ -838,6 +852,7 @@ typedef struct cws_client_config {
     size_t max_fragments;         /* frames per message; 0: CWS_MAX_FRAGMENTS_DEFAULT;
                                      over: close 1009 */
     size_t high_water;            /* per-socket queue limit; 0: 4 MiB; over: close 1008 */
+    size_t kernel_unsent_max;     /* as the server's: 0: 256 KiB */
     uint32_t connect_timeout_ms;  /* 0: 10000 (connect + handshake) */
     uint32_t ping_interval_ms;    /* 0: 30000 */
     uint32_t pong_timeout_ms;     /* 0: 10000 */
@@ -880,6 +895,15 @@ CWS_API int cws_socket_pong(cws_socket *s, const void *data, size_t len);
 CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_len);
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
+/* Asks for one on_drain call as soon as everything queued so far is in
+ * the kernel (this round already, if nothing is queued). CWS_ERR_CLOSED
+ * once the socket is closing or over its high-water mark: no call comes. */
+CWS_API int cws_socket_want_drain(cws_socket *s);
+/* skip = 1: cws_server_broadcast passes s by (it gets none of those
+ * messages); 0 (as a new socket): it gets them again. For a peer being
+ * brought up to date from a log: skip live broadcasts while replaying,
+ * and rejoin once the replay has caught up (docs/guide.md). */
+CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
@@ -6582,6 +6606,7 @@ typedef struct rt_sockcfg {
     cws_socket_callbacks cb;
     size_t high_water;
     size_t max_message;
+    size_t kernel_unsent;     /* TCP_NOTSENT_LOWAT; 0: leave the kernel's */
     uint32_t ping_interval;   /* 0: no pings */
     uint32_t pong_timeout;
     uint32_t close_timeout;
@@ -6616,6 +6641,11 @@ enum {
     RT_F_WR_SHUT = 64,     /* shutdown(SHUT_WR) done */
     RT_F_BUSY = 128        /* over max_connections: only told 503 */
 };
+/* More socket flags, in cws_socket.xflags. */
+enum {
+    RT_X_SKIP_BCAST = 1,   /* cws_socket_skip_broadcasts(s, 1) */
+    RT_X_WANT_DRAIN = 2    /* cws_socket_want_drain(): on_drain once empty */
+};
 
 /* Kept small: with the cws_conn embedded after it (one allocation, see
  * RT_SOCK_CONN_OFF) it is the runtime's whole per-connection cost once the
@@ -6628,6 +6658,7 @@ struct cws_socket {
     rt_tnode tn;            /* the socket's single deadline (state decides) */
     int32_t rtt;            /* ms, -1 until measured */
     uint8_t why;            /* enum rt_why */
+    uint8_t xflags;         /* RT_X_* (in what would be padding) */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
     rt_outq *q;             /* NULL while nothing is queued */
     union {                 /* what only some sockets need, by owner: */
@@ -6784,8 +6815,9 @@ CWS__LINK uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
 CWS__LINK void cws__outq_cache_trim(cws_loop *loop);
 CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
 CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b);
-/* writev as much as the kernel takes: 0, or -1 on a socket error. */
-CWS__LINK int cws__outq_flush(cws_socket *s);
+/* writev as much as the kernel takes: the bytes it took (0 too when
+ * nothing was queued), or -1 on a socket error. */
+CWS__LINK ptrdiff_t cws__outq_flush(cws_socket *s);
 CWS__LINK void cws__outq_free(cws_socket *s);
 CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 
@@ -6795,12 +6827,20 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop);
 typedef struct rt_sock_settings {
     const cws_deflate_config *deflate;
     int receive;
-    size_t high_water, max_message, max_fragments;
+    size_t high_water, max_message, max_fragments, kernel_unsent;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
     cws_socket_callbacks cb;
 } rt_sock_settings;
 /* The runtime's defaults, the same for both roles (docs/api.md). */
 #define RT_HIGH_WATER_DEFAULT ((size_t)4 << 20)
+/* Unsent bytes the kernel may hold: enough that a reader at full speed
+ * never waits on us (the bytes in flight are not counted), little enough
+ * that one that stops reading costs the machine little. */
+#define RT_KERNEL_UNSENT_DEFAULT ((size_t)256 << 10)
+/* A plain-HTTP answer all sent waits this long for the client's FIN (one
+ * that makes no progress before then is dropped after the server's
+ * handshake timeout). */
+#define RT_REPLY_FIN_MS 2000u
 #define RT_PING_DEFAULT_MS 30000u
 #define RT_PONG_DEFAULT_MS 10000u
 #define RT_CLOSE_DEFAULT_MS 5000u
@@ -6822,6 +6862,8 @@ CWS__LINK cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 CWS__LINK void cws__socket_dirty(cws_socket *s);
 /* Flushes, applies the high-water policy and closes TCP when done. */
 CWS__LINK void cws__socket_service(cws_socket *s);
+/* Per-socket TCP options for a new fd (TCP_NODELAY, TCP_NOTSENT_LOWAT). */
+CWS__LINK void cws__socket_tune_fd(const rt_sockcfg *cfg, int fd);
 CWS__LINK void cws__socket_settle_all(cws_loop *loop);
 /* Right after queueing: flush if over the high-water mark, then close
  * with 1008 if still over (the queue stays within high_water + 1 message). */
@@ -7098,13 +7140,12 @@ static void cli_try_next(cws_socket *s) {
             last = errno;
             continue;
         }
-        int one = 1;
         if (cws__fd_prepare(fd) < 0) {
             last = errno;
             close(fd);
             continue;
         }
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cws__socket_tune_fd(s->cfg, fd);
         s->io.fd = fd;
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc < 0 && errno != EINPROGRESS && errno != EINTR) {
@@ -7243,7 +7284,7 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
         rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
-                                cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+                                cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }
@@ -7964,8 +8005,9 @@ static void outq_consume(cws_socket *s, size_t n) {
     }
 }
 
-CWS__LINK int cws__outq_flush(cws_socket *s) {
+CWS__LINK ptrdiff_t cws__outq_flush(cws_socket *s) {
     rt_outq *q = s->q;
+    ptrdiff_t took = 0;
     while (q && q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
         size_t n = 0, want = 0;
@@ -7984,14 +8026,15 @@ CWS__LINK int cws__outq_flush(cws_socket *s) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 s->io.flags |= RT_F_BLOCKED;
-                return 0;
+                return took;
             }
             return -1;
         }
         outq_consume(s, (size_t)w);
+        took += w;
         if ((size_t)w < want) {
             s->io.flags |= RT_F_BLOCKED; /* the kernel is full: wait for writable */
-            return 0;
+            return took;
         }
     }
     s->io.flags &= (uint8_t)~RT_F_BLOCKED;
@@ -7999,7 +8042,7 @@ CWS__LINK int cws__outq_flush(cws_socket *s) {
         s->q = NULL;
         outq_put(rt_sock_loop(s), q);
     }
-    return 0;
+    return took;
 }
 
 CWS__LINK void cws__outq_free(cws_socket *s) {
@@ -8050,7 +8093,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
     rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
-                            cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+                            cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
@@ -8219,8 +8262,7 @@ CWS__LINK void cws__server_listen_event(cws_server *srv) {
             continue;
         }
 #endif
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cws__socket_tune_fd(&srv->scfg, fd);
         if (srv->count >= srv->max_connections) {
             srv_busy(srv, fd);
             continue;
@@ -8379,6 +8421,7 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
     int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+            s->xflags & RT_X_SKIP_BCAST ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
             continue;
         cws_deflate_params p;
@@ -8405,8 +8448,7 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
 
 #include <string.h>
 
-/* How long an HTTP answer may take to leave before the socket is closed. */
-#define SRV_LINGER_MS 2000u
+/* The first buffer for a request head that arrives in pieces. */
 #define SRV_HS_INITIAL 1024u
 
 /* The request head while it arrives in pieces. Moving the buffer resets
@@ -8422,7 +8464,7 @@ CWS__LINK void cws__server_linger(cws_socket *s) {
     /* The request head stays until the caller is done with it (on_http may
      * still read it after replying); srv_hs_result frees it. */
     s->io.state = RT_ST_LINGER;
-    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
+    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + rt_sock_server(s)->handshake_timeout);
     cws__socket_dirty(s);
 }
 
@@ -8563,7 +8605,9 @@ CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t n) {
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8722,6 +8766,7 @@ CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_setting
     if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
     cfg->cb = set->cb;
     cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
+    cfg->kernel_unsent = set->kernel_unsent == CWS_DISABLED ? 0 : cws__limit(set->kernel_unsent, RT_KERNEL_UNSENT_DEFAULT);
     cfg->max_message = cws__limit(set->max_message, CWS_MAX_MESSAGE_DEFAULT);
     cfg->ping_interval = cws__timeout(set->ping_interval_ms, RT_PING_DEFAULT_MS);
     cfg->pong_timeout = rt_timeout_ms(set->pong_timeout_ms, RT_PONG_DEFAULT_MS);
@@ -8744,6 +8789,21 @@ CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_setting
     cc->cb.on_close = sock_conn_close;
     cc->cb.write = sock_conn_write;
     return CWS_OK;
+}
+
+CWS__LINK void cws__socket_tune_fd(const rt_sockcfg *cfg, int fd) {
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef TCP_NOTSENT_LOWAT
+    /* The kernel then takes no more than this beyond what it has sent, so
+     * a peer that stops reading pins at most this much of the machine's
+     * TCP memory (plus its window); the rest waits in our queue, where
+     * high_water judges it. */
+    if (cfg->kernel_unsent) {
+        int lowat = cfg->kernel_unsent > INT_MAX ? INT_MAX : (int)cfg->kernel_unsent;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
+#endif
 }
 
 CWS__LINK int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
@@ -8832,6 +8892,26 @@ CWS__LINK void cws__socket_check_high_water(cws_socket *s) {
     if (s->q && s->q->bytes > s->cfg->high_water) sock_overflow(s);
 }
 
+/* Flushes; a plain-HTTP answer that moved gets another handshake timeout
+ * (it is judged by progress, not by when it was queued). */
+static int sock_flush(cws_socket *s) {
+    ptrdiff_t took = cws__outq_flush(s);
+    if (took > 0 && s->io.state == RT_ST_LINGER)
+        cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + rt_sock_server(s)->handshake_timeout);
+    return took < 0 ? -1 : 0;
+}
+
+static int sock_usable(const cws_socket *s);
+
+/* The on_drain asked for, once the queue is empty. 1 if s died in it. */
+static int sock_drained(cws_socket *s) {
+    if (!(s->xflags & RT_X_WANT_DRAIN) || s->q) return 0;
+    s->xflags &= (uint8_t)~RT_X_WANT_DRAIN;
+    if (!sock_usable(s) || cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN || !s->cfg->cb.on_drain) return 0;
+    s->cfg->cb.on_drain(s, cws_socket_user(s));
+    return s->io.kind == RT_IO_DEAD;
+}
+
 CWS__LINK void cws__socket_service(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     cws_loop *loop = rt_sock_loop(s);
@@ -8844,11 +8924,12 @@ CWS__LINK void cws__socket_service(cws_socket *s) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
-    if (s->q && cws__outq_flush(s) < 0) {
+    if (s->q && sock_flush(s) < 0) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
     if (s->q && s->q->bytes > s->cfg->high_water && rt_sock_conn(s)) sock_overflow(s);
+    if (sock_drained(s)) return;
     if (rt_sock_conn(s) && s->io.state >= RT_ST_OPEN && s->io.state <= RT_ST_DRAIN) {
         if (cws_conn_done(rt_sock_conn(s))) {
             if (!s->q) {
@@ -8869,8 +8950,12 @@ CWS__LINK void cws__socket_service(cws_socket *s) {
         }
     }
     if (s->io.state == RT_ST_LINGER && !s->q && !(s->io.flags & RT_F_WR_SHUT)) {
+        /* All of the answer is with the kernel: half-close, and read until
+         * the client's FIN (closing with unread input would reset the
+         * connection and could destroy the answer's tail). */
         s->io.flags |= RT_F_WR_SHUT;
         (void)shutdown(s->io.fd, SHUT_WR);
+        cws__timer_set(loop, &s->tn, loop->now + RT_REPLY_FIN_MS);
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
@@ -8932,7 +9017,7 @@ CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev) {
         return;
     }
     if (ev & RT_EV_WRITE && s->q) {
-        if (cws__outq_flush(s) < 0) {
+        if (sock_flush(s) < 0) {
             if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
             else cws__socket_destroy(s, RT_WHY_IO);
             return;
@@ -9026,6 +9111,20 @@ CWS__LINK int cws_socket_close(cws_socket *s, int code, const char *reason, size
 }
 
 CWS__LINK size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
+
+CWS__LINK int cws_socket_want_drain(cws_socket *s) {
+    if (!s) return CWS_ERR_INVALID;
+    if (!sock_usable(s) || cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN) return CWS_ERR_CLOSED;
+    s->xflags |= RT_X_WANT_DRAIN;
+    cws__socket_dirty(s); /* already empty: called when this round settles */
+    return CWS_OK;
+}
+
+CWS__LINK void cws_socket_skip_broadcasts(cws_socket *s, int skip) {
+    if (!s) return;
+    if (skip) s->xflags |= RT_X_SKIP_BCAST;
+    else s->xflags &= (uint8_t)~RT_X_SKIP_BCAST;
+}
 
 CWS__LINK int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 

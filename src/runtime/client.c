@@ -189,13 +189,12 @@ static void cli_try_next(cws_socket *s) {
             last = errno;
             continue;
         }
-        int one = 1;
         if (cws__fd_prepare(fd) < 0) {
             last = errno;
             close(fd);
             continue;
         }
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cws__socket_tune_fd(s->cfg, fd);
         s->io.fd = fd;
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc < 0 && errno != EINPROGRESS && errno != EINTR) {
@@ -334,7 +333,7 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
         rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
-                                cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+                                cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
         s = cws__socket_new(sc, -1);
     }

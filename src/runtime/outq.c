@@ -225,8 +225,9 @@ static void outq_consume(cws_socket *s, size_t n) {
     }
 }
 
-int cws__outq_flush(cws_socket *s) {
+ptrdiff_t cws__outq_flush(cws_socket *s) {
     rt_outq *q = s->q;
+    ptrdiff_t took = 0;
     while (q && q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
         size_t n = 0, want = 0;
@@ -245,14 +246,15 @@ int cws__outq_flush(cws_socket *s) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 s->io.flags |= RT_F_BLOCKED;
-                return 0;
+                return took;
             }
             return -1;
         }
         outq_consume(s, (size_t)w);
+        took += w;
         if ((size_t)w < want) {
             s->io.flags |= RT_F_BLOCKED; /* the kernel is full: wait for writable */
-            return 0;
+            return took;
         }
     }
     s->io.flags &= (uint8_t)~RT_F_BLOCKED;
@@ -260,7 +262,7 @@ int cws__outq_flush(cws_socket *s) {
         s->q = NULL;
         outq_put(rt_sock_loop(s), q);
     }
-    return 0;
+    return took;
 }
 
 void cws__outq_free(cws_socket *s) {

@@ -118,6 +118,7 @@ typedef struct rt_sockcfg {
     cws_socket_callbacks cb;
     size_t high_water;
     size_t max_message;
+    size_t kernel_unsent;     /* TCP_NOTSENT_LOWAT; 0: leave the kernel's */
     uint32_t ping_interval;   /* 0: no pings */
     uint32_t pong_timeout;
     uint32_t close_timeout;
@@ -152,6 +153,11 @@ enum {
     RT_F_WR_SHUT = 64,     /* shutdown(SHUT_WR) done */
     RT_F_BUSY = 128        /* over max_connections: only told 503 */
 };
+/* More socket flags, in cws_socket.xflags. */
+enum {
+    RT_X_SKIP_BCAST = 1,   /* cws_socket_skip_broadcasts(s, 1) */
+    RT_X_WANT_DRAIN = 2    /* cws_socket_want_drain(): on_drain once empty */
+};
 
 /* Kept small: with the cws_conn embedded after it (one allocation, see
  * RT_SOCK_CONN_OFF) it is the runtime's whole per-connection cost once the
@@ -164,6 +170,7 @@ struct cws_socket {
     rt_tnode tn;            /* the socket's single deadline (state decides) */
     int32_t rtt;            /* ms, -1 until measured */
     uint8_t why;            /* enum rt_why */
+    uint8_t xflags;         /* RT_X_* (in what would be padding) */
     const rt_sockcfg *cfg;  /* the server's settings, or the client's own */
     rt_outq *q;             /* NULL while nothing is queued */
     union {                 /* what only some sockets need, by owner: */
@@ -320,8 +327,9 @@ uint8_t *cws__outq_reserve(cws_socket *s, size_t n);
 void cws__outq_cache_trim(cws_loop *loop);
 rt_buf *cws__buf_new(cws_loop *loop, size_t cap);
 void cws__buf_unref(cws_loop *loop, rt_buf *b);
-/* writev as much as the kernel takes: 0, or -1 on a socket error. */
-int cws__outq_flush(cws_socket *s);
+/* writev as much as the kernel takes: the bytes it took (0 too when
+ * nothing was queued), or -1 on a socket error. */
+ptrdiff_t cws__outq_flush(cws_socket *s);
 void cws__outq_free(cws_socket *s);
 void cws__outq_cache_free(cws_loop *loop);
 
@@ -331,12 +339,20 @@ void cws__outq_cache_free(cws_loop *loop);
 typedef struct rt_sock_settings {
     const cws_deflate_config *deflate;
     int receive;
-    size_t high_water, max_message, max_fragments;
+    size_t high_water, max_message, max_fragments, kernel_unsent;
     uint32_t ping_interval_ms, pong_timeout_ms, close_timeout_ms;
     cws_socket_callbacks cb;
 } rt_sock_settings;
 /* The runtime's defaults, the same for both roles (docs/api.md). */
 #define RT_HIGH_WATER_DEFAULT ((size_t)4 << 20)
+/* Unsent bytes the kernel may hold: enough that a reader at full speed
+ * never waits on us (the bytes in flight are not counted), little enough
+ * that one that stops reading costs the machine little. */
+#define RT_KERNEL_UNSENT_DEFAULT ((size_t)256 << 10)
+/* A plain-HTTP answer all sent waits this long for the client's FIN (one
+ * that makes no progress before then is dropped after the server's
+ * handshake timeout). */
+#define RT_REPLY_FIN_MS 2000u
 #define RT_PING_DEFAULT_MS 30000u
 #define RT_PONG_DEFAULT_MS 10000u
 #define RT_CLOSE_DEFAULT_MS 5000u
@@ -358,6 +374,8 @@ cws_socket *cws__socket_new(const rt_sockcfg *cfg, int fd);
 void cws__socket_dirty(cws_socket *s);
 /* Flushes, applies the high-water policy and closes TCP when done. */
 void cws__socket_service(cws_socket *s);
+/* Per-socket TCP options for a new fd (TCP_NODELAY, TCP_NOTSENT_LOWAT). */
+void cws__socket_tune_fd(const rt_sockcfg *cfg, int fd);
 void cws__socket_settle_all(cws_loop *loop);
 /* Right after queueing: flush if over the high-water mark, then close
  * with 1008 if still over (the queue stays within high_water + 1 message). */

@@ -45,7 +45,7 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
     rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
-                            cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
+                            cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
@@ -214,8 +214,7 @@ void cws__server_listen_event(cws_server *srv) {
             continue;
         }
 #endif
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cws__socket_tune_fd(&srv->scfg, fd);
         if (srv->count >= srv->max_connections) {
             srv_busy(srv, fd);
             continue;
@@ -374,6 +373,7 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+            s->xflags & RT_X_SKIP_BCAST ||
             cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
             continue;
         cws_deflate_params p;

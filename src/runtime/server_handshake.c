@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-/* How long an HTTP answer may take to leave before the socket is closed. */
-#define SRV_LINGER_MS 2000u
+/* The first buffer for a request head that arrives in pieces. */
 #define SRV_HS_INITIAL 1024u
 
 /* The request head while it arrives in pieces. Moving the buffer resets
@@ -23,7 +22,7 @@ void cws__server_linger(cws_socket *s) {
     /* The request head stays until the caller is done with it (on_http may
      * still read it after replying); srv_hs_result frees it. */
     s->io.state = RT_ST_LINGER;
-    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + SRV_LINGER_MS);
+    cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + rt_sock_server(s)->handshake_timeout);
     cws__socket_dirty(s);
 }
 

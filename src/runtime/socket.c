@@ -14,7 +14,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -173,6 +175,7 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
     cfg->cb = set->cb;
     cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
+    cfg->kernel_unsent = set->kernel_unsent == CWS_DISABLED ? 0 : cws__limit(set->kernel_unsent, RT_KERNEL_UNSENT_DEFAULT);
     cfg->max_message = cws__limit(set->max_message, CWS_MAX_MESSAGE_DEFAULT);
     cfg->ping_interval = cws__timeout(set->ping_interval_ms, RT_PING_DEFAULT_MS);
     cfg->pong_timeout = rt_timeout_ms(set->pong_timeout_ms, RT_PONG_DEFAULT_MS);
@@ -195,6 +198,21 @@ int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     cc->cb.on_close = sock_conn_close;
     cc->cb.write = sock_conn_write;
     return CWS_OK;
+}
+
+void cws__socket_tune_fd(const rt_sockcfg *cfg, int fd) {
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef TCP_NOTSENT_LOWAT
+    /* The kernel then takes no more than this beyond what it has sent, so
+     * a peer that stops reading pins at most this much of the machine's
+     * TCP memory (plus its window); the rest waits in our queue, where
+     * high_water judges it. */
+    if (cfg->kernel_unsent) {
+        int lowat = cfg->kernel_unsent > INT_MAX ? INT_MAX : (int)cfg->kernel_unsent;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
+#endif
 }
 
 int cws__socket_open(cws_socket *s, uint8_t *rest, size_t rest_len) {
@@ -283,6 +301,26 @@ void cws__socket_check_high_water(cws_socket *s) {
     if (s->q && s->q->bytes > s->cfg->high_water) sock_overflow(s);
 }
 
+/* Flushes; a plain-HTTP answer that moved gets another handshake timeout
+ * (it is judged by progress, not by when it was queued). */
+static int sock_flush(cws_socket *s) {
+    ptrdiff_t took = cws__outq_flush(s);
+    if (took > 0 && s->io.state == RT_ST_LINGER)
+        cws__timer_set(rt_sock_loop(s), &s->tn, rt_sock_loop(s)->now + rt_sock_server(s)->handshake_timeout);
+    return took < 0 ? -1 : 0;
+}
+
+static int sock_usable(const cws_socket *s);
+
+/* The on_drain asked for, once the queue is empty. 1 if s died in it. */
+static int sock_drained(cws_socket *s) {
+    if (!(s->xflags & RT_X_WANT_DRAIN) || s->q) return 0;
+    s->xflags &= (uint8_t)~RT_X_WANT_DRAIN;
+    if (!sock_usable(s) || cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN || !s->cfg->cb.on_drain) return 0;
+    s->cfg->cb.on_drain(s, cws_socket_user(s));
+    return s->io.kind == RT_IO_DEAD;
+}
+
 void cws__socket_service(cws_socket *s) {
     if (s->io.kind == RT_IO_DEAD) return;
     cws_loop *loop = rt_sock_loop(s);
@@ -295,11 +333,12 @@ void cws__socket_service(cws_socket *s) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
-    if (s->q && cws__outq_flush(s) < 0) {
+    if (s->q && sock_flush(s) < 0) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
     if (s->q && s->q->bytes > s->cfg->high_water && rt_sock_conn(s)) sock_overflow(s);
+    if (sock_drained(s)) return;
     if (rt_sock_conn(s) && s->io.state >= RT_ST_OPEN && s->io.state <= RT_ST_DRAIN) {
         if (cws_conn_done(rt_sock_conn(s))) {
             if (!s->q) {
@@ -320,8 +359,12 @@ void cws__socket_service(cws_socket *s) {
         }
     }
     if (s->io.state == RT_ST_LINGER && !s->q && !(s->io.flags & RT_F_WR_SHUT)) {
+        /* All of the answer is with the kernel: half-close, and read until
+         * the client's FIN (closing with unread input would reset the
+         * connection and could destroy the answer's tail). */
         s->io.flags |= RT_F_WR_SHUT;
         (void)shutdown(s->io.fd, SHUT_WR);
+        cws__timer_set(loop, &s->tn, loop->now + RT_REPLY_FIN_MS);
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
@@ -383,7 +426,7 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
         return;
     }
     if (ev & RT_EV_WRITE && s->q) {
-        if (cws__outq_flush(s) < 0) {
+        if (sock_flush(s) < 0) {
             if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
             else cws__socket_destroy(s, RT_WHY_IO);
             return;
@@ -477,6 +520,20 @@ int cws_socket_close(cws_socket *s, int code, const char *reason, size_t reason_
 }
 
 size_t cws_socket_buffered_amount(const cws_socket *s) { return s && s->q ? s->q->bytes : 0; }
+
+int cws_socket_want_drain(cws_socket *s) {
+    if (!s) return CWS_ERR_INVALID;
+    if (!sock_usable(s) || cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN) return CWS_ERR_CLOSED;
+    s->xflags |= RT_X_WANT_DRAIN;
+    cws__socket_dirty(s); /* already empty: called when this round settles */
+    return CWS_OK;
+}
+
+void cws_socket_skip_broadcasts(cws_socket *s, int skip) {
+    if (!s) return;
+    if (skip) s->xflags |= RT_X_SKIP_BCAST;
+    else s->xflags &= (uint8_t)~RT_X_SKIP_BCAST;
+}
 
 int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 

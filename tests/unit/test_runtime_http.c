@@ -1,11 +1,24 @@
 /* The server's handshake path with raw loopback sockets: plain HTTP via
- * on_http, error answers (400, 403, 426, 431, 505), the slowloris timeout,
+ * on_http (a big reply to a slow reader, a reader that stalls), error
+ * answers (400, 403, 426, 431, 505), the slowloris timeout,
  * max_connections (503), a head split byte by byte, and frames that arrive
  * in the same segment as the head. */
 #include "test_runtime_util.h"
 
 static int http_calls;
 static cws_server *http_srv;
+
+/* A reply far larger than what the kernel buffers for one socket. */
+#define BIG_BODY ((size_t)8 << 20)
+static const uint8_t *big_body(void) {
+    static uint8_t *body;
+    if (!body) {
+        body = malloc(BIG_BODY);
+        assert_non_null(body);
+        for (size_t i = 0; i < BIG_BODY; i++) body[i] = (uint8_t)(i * 7 + (i >> 12));
+    }
+    return body;
+}
 
 static void on_http_hello(cws_http_reply *r, const cws_http_head *req, void *user) {
     (void)user;
@@ -20,6 +33,8 @@ static void on_http_hello(cws_http_reply *r, const cws_http_head *req, void *use
         cws_server_shutdown(http_srv, 1001, 1000);
         assert_int_equal(cws_http_reply_send(r, 200, "text/plain", "bye\n", 4, NULL), CWS_OK);
         assert_true(cws_str_ieq(req->path, "/quit"));
+    } else if (cws_str_ieq(req->path, "/big")) {
+        assert_int_equal(cws_http_reply_send(r, 200, "application/octet-stream", big_body(), BIG_BODY, NULL), CWS_OK);
     } else if (cws_str_ieq(req->path, "/silent")) {
         /* no reply: the runtime answers 500 */
     } else {
@@ -358,6 +373,86 @@ static void test_accept_emfile_backoff(void **state) {
     cws_loop_free(loop);
 }
 
+/* A client with a small receive buffer, so that the server's queue, not
+ * the kernel, holds most of a big reply. */
+static int slow_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int small = 16 << 10;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* A reply is judged by its progress, not by the time since it was queued:
+ * a client that pauses for 2.5 s in the middle of 8 MiB (more than the
+ * kernel buffers) still gets every byte and then a clean EOF. It used to
+ * get a clean EOF 2 s after the reply was queued, the rest cut off. */
+static void test_slow_reader_gets_whole_reply(void **state) {
+    (void)state;
+    cws_loop *loop = cws_loop_new(NULL);
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_http = on_http_hello;
+    cws_server *srv = http_server(loop, &cfg);
+    int fd = slow_connect(cws_server_port(srv));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    rt_raw_send(fd, req, sizeof req - 1);
+    static uint8_t got[(8 << 20) + 4096];
+    size_t len = 0;
+    int eof = 0, paused = 0;
+    uint64_t end = cws_loop_now(loop) + 15000;
+    while (!eof && cws_loop_now(loop) < end) {
+        cws_loop_run_once(loop, 1);
+        if (len >= (64 << 10) && !paused) {
+            rt_pump_for(loop, 2500); /* the reader stalls, then comes back */
+            paused = 1;
+        }
+        ssize_t n;
+        while ((n = recv(fd, got + len, sizeof got - len, 0)) > 0) len += (size_t)n;
+        if (n == 0) eof = 1;
+        else assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    assert_true(eof && paused);
+    const char *body = strstr((const char *)got, "\r\n\r\n");
+    assert_non_null(body);
+    body += 4;
+    assert_int_equal(len - (size_t)((const uint8_t *)body - got), BIG_BODY);
+    assert_memory_equal(body, big_body(), BIG_BODY);
+    close(fd);
+    cws_server_free(srv);
+    cws_loop_free(loop);
+}
+
+/* A client that takes none of a reply for the handshake timeout is
+ * dropped then: it holds the queue and a connection slot until then. */
+static void test_stalled_reader_dropped(void **state) {
+    (void)state;
+    cws_loop *loop = cws_loop_new(NULL);
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_http = on_http_hello;
+    cfg.handshake_timeout_ms = 300;
+    cws_server *srv = http_server(loop, &cfg);
+    int fd = slow_connect(cws_server_port(srv));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    rt_raw_send(fd, req, sizeof req - 1);
+    rt_pump_for(loop, 200);
+    assert_int_equal(http_calls, 1);
+    assert_int_equal(cws_server_count(srv), 1);
+    rt_pump_for(loop, 700);
+    assert_int_equal(cws_server_count(srv), 0);
+    close(fd);
+    cws_server_free(srv);
+    cws_loop_free(loop);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_http),
@@ -366,6 +461,8 @@ int main(void) {
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_split_head_and_glued_frame),
         cmocka_unit_test(test_accept_emfile_backoff),
+        cmocka_unit_test(test_slow_reader_gets_whole_reply),
+        cmocka_unit_test(test_stalled_reader_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
