@@ -192,7 +192,23 @@ typedef struct cws_hs_request {
 
 typedef struct cws_hs_server_opts {
     size_t max_size; /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over it: 431 */
-    /* Returns 0 to accept, non-zero to refuse with 403. Optional. */
+    /* Origin checks against cross-site WebSocket hijacking (RFC 6455
+     * §10.2). Both 0/NULL (the default): no check. Else a request whose
+     * Origin field is neither the server's own (same_origin) nor listed
+     * is refused with 403 (CWS_ERR_HS_FORBIDDEN); a request without
+     * Origin (not a browser) is never refused by them.
+     * same_origin = 1: admit an Origin "http[s]://host[:port]" that names
+     * the host and port of the request's Host field (default ports 80
+     * and 443 filled in, case-insensitive). "null" never matches.
+     * allow_origins: NULL-terminated list of origins also admitted, each
+     * compared whole, case-insensitively ("https://a.example:8443");
+     * "*" admits any, "null" admits opaque origins. An empty list with
+     * same_origin = 0 admits no browser at all. cws_server_new copies
+     * it; cws_hs_server_parse reads it on each call. */
+    int same_origin;
+    const char *const *allow_origins;
+    /* Runs after the checks above: 0 to accept, non-zero to refuse with
+     * 403. Optional. */
     int (*check_origin)(void *user, const cws_hs_request *req);
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
@@ -237,6 +253,11 @@ CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_heade
 /* Writes a complete error response for status (with Sec-WebSocket-Version
  * for 426, Connection: close, and a short text body). */
 CWS_API ptrdiff_t cws_hs_reject(int status, char *out, size_t cap);
+/* 1 if origin can be an entry of cws_hs_server_opts.allow_origins: "*",
+ * "null", or a serialized origin scheme://host[:port] (RFC 6454 §6.2: no
+ * path, no trailing slash, no userinfo). cws_server_new refuses a list
+ * with any other entry (CWS_ERR_INVALID): it could never match. */
+CWS_API int cws_hs_origin_ok(const char *origin);
 /* Sec-WebSocket-Accept for key (RFC 6455 §1.3): 28 chars + NUL into out. */
 CWS_API void cws_hs_accept_key(cws_str key, char out[29]);
 

@@ -293,7 +293,23 @@ typedef struct cws_hs_request {
 
 typedef struct cws_hs_server_opts {
     size_t max_size; /* 0: CWS_HANDSHAKE_MAX_DEFAULT; over it: 431 */
-    /* Returns 0 to accept, non-zero to refuse with 403. Optional. */
+    /* Origin checks against cross-site WebSocket hijacking (RFC 6455
+     * §10.2). Both 0/NULL (the default): no check. Else a request whose
+     * Origin field is neither the server's own (same_origin) nor listed
+     * is refused with 403 (CWS_ERR_HS_FORBIDDEN); a request without
+     * Origin (not a browser) is never refused by them.
+     * same_origin = 1: admit an Origin "http[s]://host[:port]" that names
+     * the host and port of the request's Host field (default ports 80
+     * and 443 filled in, case-insensitive). "null" never matches.
+     * allow_origins: NULL-terminated list of origins also admitted, each
+     * compared whole, case-insensitively ("https://a.example:8443");
+     * "*" admits any, "null" admits opaque origins. An empty list with
+     * same_origin = 0 admits no browser at all. cws_server_new copies
+     * it; cws_hs_server_parse reads it on each call. */
+    int same_origin;
+    const char *const *allow_origins;
+    /* Runs after the checks above: 0 to accept, non-zero to refuse with
+     * 403. Optional. */
     int (*check_origin)(void *user, const cws_hs_request *req);
     /* Returns the index i of the offered subprotocol to use (see
      * cws_hs_offered_protocol), or -1 for none. Optional: none by default. */
@@ -338,6 +354,11 @@ CWS_API ptrdiff_t cws_hs_accept(const cws_hs_request *r, const char *extra_heade
 /* Writes a complete error response for status (with Sec-WebSocket-Version
  * for 426, Connection: close, and a short text body). */
 CWS_API ptrdiff_t cws_hs_reject(int status, char *out, size_t cap);
+/* 1 if origin can be an entry of cws_hs_server_opts.allow_origins: "*",
+ * "null", or a serialized origin scheme://host[:port] (RFC 6454 §6.2: no
+ * path, no trailing slash, no userinfo). cws_server_new refuses a list
+ * with any other entry (CWS_ERR_INVALID): it could never match. */
+CWS_API int cws_hs_origin_ok(const char *origin);
 /* Sec-WebSocket-Accept for key (RFC 6455 §1.3): 28 chars + NUL into out. */
 CWS_API void cws_hs_accept_key(cws_str key, char out[29]);
 
@@ -2800,6 +2821,103 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     return 0;
 }
 
+/* ---- Origin (RFC 6455 §4.2.2 /origin/ and §10.2, RFC 6454) ----
+ * Only the serialized form browsers send is understood:
+ * scheme "://" host [":" port] (RFC 6454 §6.2). Anything else (a path,
+ * userinfo, "null") is never the same origin as anything. */
+
+/* A host as RFC 6454 serializes it: a lowercase reg-name or IPv4 address
+ * (checked case-insensitively), or an IPv6 literal in brackets. */
+static int hs_origin_host_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static int hs_origin_v6_char(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+}
+
+/* host [":" port] (RFC 7230 §5.4 for Host, RFC 6454 §6.2 for an origin's
+ * tail), all of s; *port = -1 without one. Returns 1 if well-formed. */
+static int hs_origin_authority(cws_str s, cws_str *host, long *port) {
+    size_t i = 0;
+    if (s.len && s.ptr[0] == '[') {
+        for (i = 1; i < s.len && hs_origin_v6_char((unsigned char)s.ptr[i]); i++) {}
+        if (i == 1 || i == s.len || s.ptr[i] != ']') return 0;
+        i++;
+    } else {
+        while (i < s.len && hs_origin_host_char((unsigned char)s.ptr[i])) i++;
+        if (i == 0) return 0;
+    }
+    host->ptr = s.ptr;
+    host->len = i;
+    *port = -1;
+    if (i == s.len) return 1;
+    /* A port as serialized: decimal, no leading zero (RFC 6454 §6.2). */
+    if (s.ptr[i++] != ':' || i == s.len || s.len - i > 5 || (s.ptr[i] == '0' && s.len - i > 1)) return 0;
+    long v = 0;
+    for (; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9') return 0;
+        v = v * 10 + (s.ptr[i] - '0');
+    }
+    if (v > 65535) return 0;
+    *port = v;
+    return 1;
+}
+
+/* Splits o into scheme, host and port (-1: none); 1 if it is one
+ * serialized origin (RFC 6454 §6.2, scheme as RFC 3986 §3.1). */
+static int hs_origin_parse(cws_str o, cws_str *scheme, cws_str *host, long *port) {
+    size_t i = 0;
+    while (i < o.len && o.ptr[i] != ':') {
+        unsigned char c = (unsigned char)o.ptr[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alpha && (i == 0 || !((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))) return 0;
+        i++;
+    }
+    if (i == 0 || o.len - i < 3 || memcmp(o.ptr + i, "://", 3) != 0) return 0;
+    scheme->ptr = o.ptr;
+    scheme->len = i;
+    cws_str rest = {o.ptr + i + 3, o.len - i - 3};
+    return hs_origin_authority(rest, host, port);
+}
+
+/* 1 if origin names the host and port the request was sent to. Host and
+ * port only: the scheme may be http or https either way, because a TLS
+ * proxy in front of us turns one into the other (we cannot see it). */
+static int hs_origin_same(cws_str origin, cws_str host_field) {
+    cws_str scheme, ohost, hhost;
+    long oport, hport, dflt;
+    if (!hs_origin_parse(origin, &scheme, &ohost, &oport)) return 0;
+    if (HS_SERVER_IS(scheme, "http")) dflt = 80;
+    else if (HS_SERVER_IS(scheme, "https")) dflt = 443;
+    else return 0;
+    if (!hs_origin_authority(host_field, &hhost, &hport)) return 0;
+    /* RFC 6454 §6.2 leaves a default port out; a Host field may too. */
+    if (oport < 0) oport = dflt;
+    if (hport < 0) hport = dflt;
+    return oport == hport && ohost.len == hhost.len && cws__ieq_n(ohost.ptr, hhost.ptr, ohost.len);
+}
+
+CWS__LINK int cws_hs_origin_ok(const char *origin) {
+    if (!origin) return 0;
+    cws_str o = {origin, strlen(origin)}, scheme, host;
+    long port;
+    return cws_str_ieq(o, "*") || cws_str_ieq(o, "null") || hs_origin_parse(o, &scheme, &host, &port);
+}
+
+/* same_origin / allow_origins. A request without Origin passes: only
+ * browsers must send one (RFC 6455 §4.1 item 8), and a script outside a
+ * browser could write any Origin it likes anyway (§10.2). */
+static int hs_origin_admitted(const hs_server_fields *f, const cws_hs_server_opts *opts) {
+    if (!opts || (!opts->same_origin && !opts->allow_origins)) return 1;
+    if (f->origins == 0) return 1;
+    if (opts->same_origin && hs_origin_same(f->origin, f->host)) return 1;
+    for (const char *const *a = opts->allow_origins; a && *a; a++)
+        if (strcmp(*a, "*") == 0 || cws_str_ieq(f->origin, *a)) return 1;
+    return 0;
+}
+
 /* permessage-deflate: the first acceptable offer wins; none, or a
  * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
  * out with the codec (CWS_NO_DEFLATE). */
@@ -2849,6 +2967,9 @@ CWS__LINK ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_o
     r->key = f.key;
     if (f.origins) r->origin = f.origin;
 
+    /* RFC 6455 §10.2: an origin the server does not expect gets 403. */
+    if (!hs_origin_admitted(&f, opts))
+        return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "Origin not allowed");
     if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
         return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "origin refused");
     cws_str offered;
@@ -6764,6 +6885,7 @@ struct cws_server {
     uint8_t shutting, done, accept_paused;
     int port;
     cws_server_config cfg;
+    void *origins;          /* the copy cfg.hs.allow_origins points to */
     rt_sockcfg scfg;
     /* Broadcasts compressed once (permessage-deflate without server
      * context takeover): a deflater per window size, made on first use,
@@ -8097,10 +8219,41 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
+/* An entry that is not an origin (a trailing slash, say) would never
+ * match: better said at once than found out from 403s. */
+static int srv_origins_ok(const char *const *list) {
+    for (; list && *list; list++)
+        if (!cws_hs_origin_ok(*list)) return 0;
+    return 1;
+}
+
 static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
-           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK;
+           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK &&
+           srv_origins_ok(cfg->hs.allow_origins);
+}
+
+/* The server keeps its own copy of allow_origins (pointers and strings in
+ * one allocation), like it keeps nothing of host: the caller's list may
+ * live on its stack. */
+static int srv_copy_origins(cws_server *srv, const char *const *list) {
+    if (!list) return CWS_OK;
+    size_t n = 0, bytes = 0;
+    for (; list[n]; n++) bytes += strlen(list[n]) + 1;
+    const char **copy = rt_alloc((n + 1) * sizeof *copy + bytes);
+    if (!copy) return CWS_ERR_NOMEM;
+    char *text = (char *)(copy + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(list[i]) + 1;
+        memcpy(text, list[i], len);
+        copy[i] = text;
+        text += len;
+    }
+    copy[n] = NULL;
+    srv->origins = copy;
+    srv->cfg.hs.allow_origins = copy;
+    return CWS_OK;
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -8183,11 +8336,14 @@ CWS__LINK cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cf
         if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
-    if (cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) {
+    int bad = srv_copy_origins(srv, cfg->hs.allow_origins);
+    if (!bad && cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) bad = CWS_ERR_IO;
+    if (bad) {
         close(srv->io.fd);
         cws__timer_release(loop);
+        rt_free(srv->origins);
         rt_free(srv);
-        *err = CWS_ERR_IO;
+        *err = bad;
         return NULL;
     }
     cws__loop_update_now(loop);
@@ -8362,6 +8518,7 @@ CWS__LINK void cws_server_free(cws_server *srv) {
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
+    rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
     for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {

@@ -130,6 +130,103 @@ static ptrdiff_t hs_server_validate(cws_hs_request *r, const hs_server_fields *f
     return 0;
 }
 
+/* ---- Origin (RFC 6455 §4.2.2 /origin/ and §10.2, RFC 6454) ----
+ * Only the serialized form browsers send is understood:
+ * scheme "://" host [":" port] (RFC 6454 §6.2). Anything else (a path,
+ * userinfo, "null") is never the same origin as anything. */
+
+/* A host as RFC 6454 serializes it: a lowercase reg-name or IPv4 address
+ * (checked case-insensitively), or an IPv6 literal in brackets. */
+static int hs_origin_host_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static int hs_origin_v6_char(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+}
+
+/* host [":" port] (RFC 7230 §5.4 for Host, RFC 6454 §6.2 for an origin's
+ * tail), all of s; *port = -1 without one. Returns 1 if well-formed. */
+static int hs_origin_authority(cws_str s, cws_str *host, long *port) {
+    size_t i = 0;
+    if (s.len && s.ptr[0] == '[') {
+        for (i = 1; i < s.len && hs_origin_v6_char((unsigned char)s.ptr[i]); i++) {}
+        if (i == 1 || i == s.len || s.ptr[i] != ']') return 0;
+        i++;
+    } else {
+        while (i < s.len && hs_origin_host_char((unsigned char)s.ptr[i])) i++;
+        if (i == 0) return 0;
+    }
+    host->ptr = s.ptr;
+    host->len = i;
+    *port = -1;
+    if (i == s.len) return 1;
+    /* A port as serialized: decimal, no leading zero (RFC 6454 §6.2). */
+    if (s.ptr[i++] != ':' || i == s.len || s.len - i > 5 || (s.ptr[i] == '0' && s.len - i > 1)) return 0;
+    long v = 0;
+    for (; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9') return 0;
+        v = v * 10 + (s.ptr[i] - '0');
+    }
+    if (v > 65535) return 0;
+    *port = v;
+    return 1;
+}
+
+/* Splits o into scheme, host and port (-1: none); 1 if it is one
+ * serialized origin (RFC 6454 §6.2, scheme as RFC 3986 §3.1). */
+static int hs_origin_parse(cws_str o, cws_str *scheme, cws_str *host, long *port) {
+    size_t i = 0;
+    while (i < o.len && o.ptr[i] != ':') {
+        unsigned char c = (unsigned char)o.ptr[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alpha && (i == 0 || !((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))) return 0;
+        i++;
+    }
+    if (i == 0 || o.len - i < 3 || memcmp(o.ptr + i, "://", 3) != 0) return 0;
+    scheme->ptr = o.ptr;
+    scheme->len = i;
+    cws_str rest = {o.ptr + i + 3, o.len - i - 3};
+    return hs_origin_authority(rest, host, port);
+}
+
+/* 1 if origin names the host and port the request was sent to. Host and
+ * port only: the scheme may be http or https either way, because a TLS
+ * proxy in front of us turns one into the other (we cannot see it). */
+static int hs_origin_same(cws_str origin, cws_str host_field) {
+    cws_str scheme, ohost, hhost;
+    long oport, hport, dflt;
+    if (!hs_origin_parse(origin, &scheme, &ohost, &oport)) return 0;
+    if (HS_SERVER_IS(scheme, "http")) dflt = 80;
+    else if (HS_SERVER_IS(scheme, "https")) dflt = 443;
+    else return 0;
+    if (!hs_origin_authority(host_field, &hhost, &hport)) return 0;
+    /* RFC 6454 §6.2 leaves a default port out; a Host field may too. */
+    if (oport < 0) oport = dflt;
+    if (hport < 0) hport = dflt;
+    return oport == hport && ohost.len == hhost.len && cws__ieq_n(ohost.ptr, hhost.ptr, ohost.len);
+}
+
+int cws_hs_origin_ok(const char *origin) {
+    if (!origin) return 0;
+    cws_str o = {origin, strlen(origin)}, scheme, host;
+    long port;
+    return cws_str_ieq(o, "*") || cws_str_ieq(o, "null") || hs_origin_parse(o, &scheme, &host, &port);
+}
+
+/* same_origin / allow_origins. A request without Origin passes: only
+ * browsers must send one (RFC 6455 §4.1 item 8), and a script outside a
+ * browser could write any Origin it likes anyway (§10.2). */
+static int hs_origin_admitted(const hs_server_fields *f, const cws_hs_server_opts *opts) {
+    if (!opts || (!opts->same_origin && !opts->allow_origins)) return 1;
+    if (f->origins == 0) return 1;
+    if (opts->same_origin && hs_origin_same(f->origin, f->host)) return 1;
+    for (const char *const *a = opts->allow_origins; a && *a; a++)
+        if (strcmp(*a, "*") == 0 || cws_str_ieq(f->origin, *a)) return 1;
+    return 0;
+}
+
 /* permessage-deflate: the first acceptable offer wins; none, or a
  * malformed one, leaves the connection uncompressed (RFC 7692 §5). Left
  * out with the codec (CWS_NO_DEFLATE). */
@@ -179,6 +276,9 @@ ptrdiff_t cws_hs_server_parse(cws_hs_request *r, const cws_hs_server_opts *opts,
     r->key = f.key;
     if (f.origins) r->origin = f.origin;
 
+    /* RFC 6455 §10.2: an origin the server does not expect gets 403. */
+    if (!hs_origin_admitted(&f, opts))
+        return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "Origin not allowed");
     if (opts && opts->check_origin && opts->check_origin(opts->user, r) != 0)
         return hs_server_refuse(r, CWS_ERR_HS_FORBIDDEN, "origin refused");
     cws_str offered;

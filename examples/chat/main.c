@@ -103,6 +103,11 @@ int main(int argc, char **argv) {
     cfg.deflate.enable = !o.no_deflate;
     cfg.deflate.server_no_context_takeover = 1;
     cfg.deflate.client_no_context_takeover = 1; /* and no inflater kept per client */
+    /* Cross-site WebSocket hijacking (RFC 6455 §10.2): the page and its
+     * socket share an origin, so another site's page is refused (403)
+     * unless --allow-origin lists it. */
+    cfg.hs.same_origin = 1;
+    if (o.n_allow_origins) cfg.hs.allow_origins = o.allow_origins;
     cfg.on_upgrade = on_upgrade;
     cfg.on_http = on_http;
     cfg.cb = chat_socket_callbacks;

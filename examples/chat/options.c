@@ -1,6 +1,7 @@
 /* Flag parsing and --help for cws-chat. */
 #include "options.h"
 
+#include <cws.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,15 @@ static const char options_help[] =
     "                           (default 20); above it, and --burst, it is closed\n"
     "                           with 1008\n"
     "  --burst N                messages one client may send at once (default 40)\n"
+    "  --allow-origin ORIGIN    also accept WebSockets from pages of ORIGIN, e.g.\n"
+    "                           https://chat.example.com (scheme://host[:port],\n"
+    "                           no path); repeatable; '*' accepts any page, 'null'\n"
+    "                           sandboxed and file: pages. By default a browser\n"
+    "                           gets the chat only from the server's own origin\n"
+    "                           (the Host it asked for): any other site's page\n"
+    "                           is refused with HTTP 403, so it cannot read the\n"
+    "                           history or post. Behind a proxy that rewrites\n"
+    "                           Host, list the public origin here\n"
     "  --no-deflate             do not compress: decline the permessage-deflate\n"
     "                           (RFC 7692) that browsers offer; by default it is\n"
     "                           on, each message compressed once for everyone\n"
@@ -93,7 +103,8 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             value = argv[++i];
         static const char *const known[] = {"--host", "--port", "--web", "--history", "--fsync",
                                             "--history-size", "--max-message", "--high-water",
-                                            "--handshake-timeout", "--ping-interval", "--rate", "--burst"};
+                                            "--handshake-timeout", "--ping-interval", "--rate", "--burst",
+                                            "--allow-origin"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= strcmp(name, known[k]) == 0;
         if (!is_known) {
@@ -142,6 +153,10 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         } else if (strcmp(name, "--burst") == 0) {
             bad = parse_uint(value, 1000000, &v) || v == 0;
             o->burst = (double)v;
+        } else if (strcmp(name, "--allow-origin") == 0) {
+            /* One that is no origin ("https://x/") would never match. */
+            bad = !cws_hs_origin_ok(value) || o->n_allow_origins == CHAT_MAX_ORIGINS;
+            if (!bad) o->allow_origins[o->n_allow_origins++] = value;
         }
         if (bad) {
             fprintf(err, "cws-chat: invalid value for %s: '%s' (see --help)\n", name, value);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define CHAT_MAX_ORIGINS 32
+
 typedef struct chat_options {
     const char *host;
     int port;
@@ -22,6 +24,9 @@ typedef struct chat_options {
     double rate;              /* messages per second per connection */
     double burst;             /* bucket size */
     int no_deflate;           /* 1: decline permessage-deflate */
+    /* --allow-origin values, NULL-terminated, for cws_hs_server_opts. */
+    const char *allow_origins[CHAT_MAX_ORIGINS + 1];
+    size_t n_allow_origins;
 } chat_options;
 
 /* Fills o from argv. Returns 0 to run, 1 if --help was printed (exit 0),

@@ -7,6 +7,7 @@
  *   cws-echo [--host ADDR] [--port N] [--max-message BYTES] [--high-water BYTES]
  *            [--ping-interval MS] [--handshake-timeout MS]
  *            [--deflate [--deflate-threshold BYTES]]
+ *            [--same-origin] [--allow-origin ORIGIN]...
  *
  * SIGINT/SIGTERM close every client with 1001 (going away) and exit 0.
  */
@@ -29,6 +30,7 @@
 #define ECHO_SHUTDOWN_MS 3000
 #define ECHO_PING_DEFAULT_MS 30000u
 #define ECHO_HANDSHAKE_DEFAULT_MS 10000u
+#define ECHO_MAX_ORIGINS 32
 
 typedef struct echo_options {
     const char *host;
@@ -39,6 +41,11 @@ typedef struct echo_options {
     uint32_t handshake_timeout_ms;
     int deflate;                 /* accept permessage-deflate offers */
     size_t deflate_threshold;    /* compress messages from this size; 0: all */
+    /* Origin checks, off unless asked for: a test tool that browsers
+     * reach from any page (about:blank sends "Origin: null"). */
+    int same_origin;
+    const char *allow_origins[ECHO_MAX_ORIGINS + 1]; /* NULL-terminated */
+    size_t n_allow_origins;
 } echo_options;
 
 /* An echo queues each message once more on its way back: leave room for
@@ -106,6 +113,16 @@ static void usage(FILE *out) {
             "  --deflate-threshold BYTES\n"
             "                       with --deflate, compress echoes of at least\n"
             "                       this size (default 0: every one)\n"
+            "  --same-origin        refuse (403) a browser whose page is not from\n"
+            "                       this server's origin (the Host it asked for);\n"
+            "                       by default any page may connect\n"
+            "  --allow-origin ORIGIN\n"
+            "                       accept browsers from pages of ORIGIN\n"
+            "                       (scheme://host[:port]; 'null' for about:blank,\n"
+            "                       sandboxed and file: pages) and refuse others\n"
+            "                       with 403, with --same-origin the own one too;\n"
+            "                       repeatable. Clients without Origin (not\n"
+            "                       browsers) are never refused\n"
             "  --help               show this text\n"
             "\n"
             "The first line on stdout is \"listening on ws://HOST:PORT\".\n",
@@ -137,6 +154,10 @@ static int parse_options(int argc, char **argv, echo_options *o) {
             o->deflate = 1;
             continue;
         }
+        if (strcmp(arg, "--same-origin") == 0) {
+            o->same_origin = 1;
+            continue;
+        }
         /* Every other option takes a value. */
         const char *val = i + 1 < argc ? argv[++i] : NULL;
         if (strcmp(arg, "--host") == 0 && val) {
@@ -154,6 +175,9 @@ static int parse_options(int argc, char **argv, echo_options *o) {
             o->handshake_timeout_ms = (uint32_t)n;
         } else if (strcmp(arg, "--deflate-threshold") == 0 && parse_number(val, 0, CWS_DISABLED - 1, &n) == 0) {
             o->deflate_threshold = (size_t)n;
+        } else if (strcmp(arg, "--allow-origin") == 0 && val && cws_hs_origin_ok(val) &&
+                   o->n_allow_origins < ECHO_MAX_ORIGINS) {
+            o->allow_origins[o->n_allow_origins++] = val;
         } else {
             fprintf(stderr, "cws-echo: bad or incomplete option '%s' (try --help)\n", arg);
             return 2;
@@ -193,6 +217,8 @@ int main(int argc, char **argv) {
     /* Our 0 ("compress every echo") is the config's CWS_DISABLED (no
      * threshold); its 0 would mean the library's default. */
     cfg.deflate.threshold = opt.deflate_threshold ? opt.deflate_threshold : CWS_DISABLED;
+    cfg.hs.same_origin = opt.same_origin;
+    if (opt.n_allow_origins) cfg.hs.allow_origins = opt.allow_origins;
     cfg.cb.on_message = on_message;
     cfg.user = &app;
 

@@ -276,6 +276,7 @@ struct cws_server {
     uint8_t shutting, done, accept_paused;
     int port;
     cws_server_config cfg;
+    void *origins;          /* the copy cfg.hs.allow_origins points to */
     rt_sockcfg scfg;
     /* Broadcasts compressed once (permessage-deflate without server
      * context takeover): a deflater per window size, made on first use,

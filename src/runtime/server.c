@@ -49,10 +49,41 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
 }
 
+/* An entry that is not an origin (a trailing slash, say) would never
+ * match: better said at once than found out from 403s. */
+static int srv_origins_ok(const char *const *list) {
+    for (; list && *list; list++)
+        if (!cws_hs_origin_ok(*list)) return 0;
+    return 1;
+}
+
 static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
-           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK;
+           rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK &&
+           srv_origins_ok(cfg->hs.allow_origins);
+}
+
+/* The server keeps its own copy of allow_origins (pointers and strings in
+ * one allocation), like it keeps nothing of host: the caller's list may
+ * live on its stack. */
+static int srv_copy_origins(cws_server *srv, const char *const *list) {
+    if (!list) return CWS_OK;
+    size_t n = 0, bytes = 0;
+    for (; list[n]; n++) bytes += strlen(list[n]) + 1;
+    const char **copy = rt_alloc((n + 1) * sizeof *copy + bytes);
+    if (!copy) return CWS_ERR_NOMEM;
+    char *text = (char *)(copy + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(list[i]) + 1;
+        memcpy(text, list[i], len);
+        copy[i] = text;
+        text += len;
+    }
+    copy[n] = NULL;
+    srv->origins = copy;
+    srv->cfg.hs.allow_origins = copy;
+    return CWS_OK;
 }
 
 static int srv_listen_fd(const cws_server_config *cfg, int *err) {
@@ -135,11 +166,14 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
         if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
-    if (cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) {
+    int bad = srv_copy_origins(srv, cfg->hs.allow_origins);
+    if (!bad && cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) bad = CWS_ERR_IO;
+    if (bad) {
         close(srv->io.fd);
         cws__timer_release(loop);
+        rt_free(srv->origins);
         rt_free(srv);
-        *err = CWS_ERR_IO;
+        *err = bad;
         return NULL;
     }
     cws__loop_update_now(loop);
@@ -314,6 +348,7 @@ void cws_server_free(cws_server *srv) {
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
+    rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
     for (cws_server **pp = &loop->servers; *pp; pp = &(*pp)->next_server) {

@@ -99,6 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         opts.select_protocol = pick_protocol;
         opts.user = &proto_index;
     }
+    /* The Origin checks parse the hostile Host and Origin fields. */
+    static const char *const origins[] = {"https://a.example", "null", NULL};
+    opts.same_origin = proto_index & 1;
+    if (proto_index & 2) opts.allow_origins = origins;
     size_t len = in.n;
 
     char *whole = (char *)fuzz_dup(in.p, len);

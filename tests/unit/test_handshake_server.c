@@ -1,7 +1,7 @@
 /* Server side of the opening handshake: every RFC 6455 §4.2.1 rule with
  * the exact HTTP status, plain-HTTP requests, the size limit, split
- * points, subprotocol choice, the origin callback and the written
- * responses. */
+ * points, subprotocol choice, the Origin checks (same_origin,
+ * allow_origins) and the origin callback, and the written responses. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -555,6 +555,202 @@ static void test_origin_check(void **state) {
     assert_int_equal(p.origin_calls, 0);
 }
 
+/* A valid upgrade with the given Host and, unless NULL, Origin. */
+static size_t origin_request(char *out, size_t cap, const char *host, const char *origin) {
+    int n = snprintf(out, cap,
+                     "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     host, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
+    assert_true(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+/* 1 if opts admit the request, 0 if they refuse it with 403 (any other
+ * outcome fails the test). */
+static int admitted(const cws_hs_server_opts *o, const char *host, const char *origin) {
+    char buf[1024];
+    cws_hs_request r;
+    size_t n = origin_request(buf, sizeof buf, host, origin);
+    ptrdiff_t got = parse_opts(&r, o, buf, n);
+    if (got == (ptrdiff_t)n) return 1;
+    assert_int_equal(got, CWS_ERR_HS_FORBIDDEN);
+    assert_int_equal(cws_hs_status((int)got), 403);
+    assert_non_null(r.error);
+    return 0;
+}
+
+static void test_origin_default_open(void **state) {
+    (void)state;
+    cws_hs_server_opts o = {0};
+    /* Neither same_origin nor allow_origins: the library checks nothing. */
+    assert_true(admitted(&o, "127.0.0.1:8080", "https://evil.example"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "null"));
+    assert_true(admitted(NULL, "127.0.0.1:8080", "https://evil.example"));
+}
+
+static void test_same_origin(void **state) {
+    (void)state;
+    cws_hs_server_opts o = {0};
+    o.same_origin = 1;
+    static const struct {
+        const char *host, *origin;
+        int ok;
+    } cases[] = {
+        {"127.0.0.1:8080", "http://127.0.0.1:8080", 1},
+        {"127.0.0.1:8080", "https://127.0.0.1:8080", 1}, /* a TLS proxy in front */
+        {"localhost:8080", "http://localhost:8080", 1},
+        {"chat.example", "http://chat.example", 1},
+        {"chat.example", "https://chat.example", 1},
+        /* Default ports, both ways. */
+        {"chat.example:80", "http://chat.example", 1},
+        {"chat.example", "http://chat.example:80", 1},
+        {"chat.example:443", "https://chat.example", 1},
+        {"chat.example", "https://chat.example:443", 1},
+        {"chat.example:443", "http://chat.example", 0},
+        {"chat.example:80", "https://chat.example", 0},
+        {"chat.example", "http://chat.example:8080", 0},
+        /* Case-insensitive scheme and host. */
+        {"Chat.Example:8080", "HTTP://chat.EXAMPLE:8080", 1},
+        {"[::1]:8080", "http://[::1]:8080", 1},
+        {"[::1]:8080", "http://[::2]:8080", 0},
+        /* Another port, host or scheme. */
+        {"127.0.0.1:8080", "http://127.0.0.1:8081", 0},
+        {"127.0.0.1:8080", "http://localhost:8080", 0},
+        {"127.0.0.1:8080", "http://127.0.0.10:8080", 0},
+        {"127.0.0.1:8080", "http://127.0.0.1", 0},
+        {"chat.example", "http://chat.example.evil", 0},
+        {"chat.example", "ws://chat.example", 0},
+        {"chat.example", "ftp://chat.example", 0},
+        {"chat.example", "file://chat.example", 0},
+        /* Opaque and malformed origins are nobody's. */
+        {"chat.example", "null", 0},
+        {"chat.example", "", 0},
+        {"chat.example", "http://", 0},
+        {"chat.example", "http:chat.example", 0},
+        {"chat.example", "//chat.example", 0},
+        {"chat.example", "chat.example", 0},
+        {"chat.example:80", "http://chat.example:80:80", 0},
+        {"chat.example:80", "http://chat.example:", 0},
+        {"chat.example:80", "http://chat.example:0080", 0},
+        {"chat.example:80", "http://chat.example:65616", 0}, /* 80 + 65536 */
+        {"chat.example", "http://a@chat.example", 0},
+        {"chat.example", "http://chat.example/", 0},
+        {"chat.example", "http://chat.example/ws", 0},
+        {"chat.example", "http://chat.example?", 0},
+        {"chat.example", "http://chat.example#", 0},
+        {"chat.example", "http://chat.example%2e", 0},
+        {"chat.example", "http://chat .example", 0},
+        {"chat.example", "http://chat.example ", 1}, /* OWS is not the value's (RFC 7230 §3.2.4) */
+        {"[::1]", "http://[::1", 0},
+        {"[::1]", "http://[]", 0},
+        /* A Host field that is no host never matches. */
+        {"chat.example:http", "http://chat.example", 0},
+        {"a@chat.example", "http://a@chat.example", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = admitted(&o, cases[i].host, cases[i].origin);
+        if (got != cases[i].ok) fail_msg("Host %s, Origin '%s': %d", cases[i].host, cases[i].origin, got);
+    }
+    /* Not a browser: no Origin, never refused. */
+    assert_true(admitted(&o, "chat.example", NULL));
+}
+
+static void test_allow_origins(void **state) {
+    (void)state;
+    static const char *const list[] = {"https://a.example", "HTTP://B.example:8443", "null", NULL};
+    cws_hs_server_opts o = {0};
+    o.allow_origins = list;
+    assert_true(admitted(&o, "127.0.0.1:8080", "https://a.example"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "https://A.EXAMPLE"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "http://b.example:8443"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "null"));
+    assert_true(admitted(&o, "127.0.0.1:8080", NULL));
+    /* A list entry is matched whole: no prefix, no default port. */
+    assert_false(admitted(&o, "127.0.0.1:8080", "https://a.example:443"));
+    assert_false(admitted(&o, "127.0.0.1:8080", "https://a.example.evil"));
+    assert_false(admitted(&o, "127.0.0.1:8080", "https://a.exampl"));
+    assert_false(admitted(&o, "127.0.0.1:8080", "http://a.example"));
+    assert_false(admitted(&o, "127.0.0.1:8080", "http://b.example"));
+    /* The list alone does not admit the server's own origin... */
+    assert_false(admitted(&o, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+    /* ... same_origin adds it. */
+    o.same_origin = 1;
+    assert_true(admitted(&o, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "https://a.example"));
+    assert_false(admitted(&o, "127.0.0.1:8080", "https://evil.example"));
+
+    /* Without "null" listed, an opaque origin (sandboxed iframe, file:,
+     * about:blank) is refused. */
+    static const char *const one[] = {"https://a.example", NULL};
+    o.allow_origins = one;
+    assert_false(admitted(&o, "127.0.0.1:8080", "null"));
+
+    /* "*" admits any Origin, malformed ones too. */
+    static const char *const star[] = {"https://a.example", "*", NULL};
+    o.same_origin = 0;
+    o.allow_origins = star;
+    assert_true(admitted(&o, "127.0.0.1:8080", "https://evil.example"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "null"));
+    assert_true(admitted(&o, "127.0.0.1:8080", "http://x/y"));
+
+    /* An empty list: no browser at all, non-browsers still. */
+    static const char *const none[] = {NULL};
+    o.allow_origins = none;
+    assert_false(admitted(&o, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+    assert_true(admitted(&o, "127.0.0.1:8080", NULL));
+}
+
+static void test_origin_then_callback(void **state) {
+    (void)state;
+    struct pick p = {0};
+    p.allow_origin = "https://a.example";
+    cws_hs_server_opts o = {0};
+    o.same_origin = 1;
+    o.check_origin = check_origin;
+    o.user = &p;
+    /* Refused by same_origin: the callback is not asked. */
+    assert_false(admitted(&o, "127.0.0.1:8080", "https://evil.example"));
+    assert_int_equal(p.origin_calls, 0);
+    /* Admitted by same_origin: the callback still has the last word. */
+    assert_false(admitted(&o, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+    assert_int_equal(p.origin_calls, 1);
+    p.allow_origin = "http://127.0.0.1:8080";
+    assert_true(admitted(&o, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+    assert_int_equal(p.origin_calls, 2);
+    /* The refusal names the rule. */
+    char buf[1024];
+    cws_hs_request r;
+    size_t n = origin_request(buf, sizeof buf, "127.0.0.1:8080", "http://127.0.0.1:9");
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_FORBIDDEN);
+    assert_string_equal(r.error, "Origin not allowed");
+    /* An empty Origin field is an Origin, and not an allowed one. */
+    n = origin_request(buf, sizeof buf, "127.0.0.1:8080", "");
+    assert_int_equal(parse_opts(&r, &o, buf, n), CWS_ERR_HS_FORBIDDEN);
+    /* Every split point gives the same answer. */
+    n = origin_request(buf, sizeof buf, "127.0.0.1:8080", "https://evil.example");
+    for (size_t cut = 1; cut < n; cut++) {
+        memset(&r, 0, sizeof r);
+        assert_int_equal(cws_hs_server_parse(&r, &o, buf, cut), CWS_ERR_AGAIN);
+        assert_int_equal(cws_hs_server_parse(&r, &o, buf, n), CWS_ERR_HS_FORBIDDEN);
+    }
+}
+
+static void test_origin_ok(void **state) {
+    (void)state;
+    static const char *const good[] = {"*", "null", "NULL", "http://a.example", "https://a.example:8443",
+                                       "http://127.0.0.1:8080", "http://[::1]:8080", "chrome-extension://abcdef",
+                                       "HTTPS://A.EXAMPLE"};
+    static const char *const bad[] = {"", " ", "**", "a.example", "http://", "http://a.example/",
+                                      "http://a.example/path", "http://u@a.example", "http://a.example:",
+                                      "http://a.example:99999", "http://a.example:1:2", "1http://a.example",
+                                      "http://a.example\r\nX: 1", "null ", "http://[::1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!cws_hs_origin_ok(good[i])) fail_msg("refused '%s'", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cws_hs_origin_ok(bad[i])) fail_msg("accepted '%s'", bad[i]);
+    assert_false(cws_hs_origin_ok(NULL));
+}
+
 static void check_reject(int status, const char *must_have) {
     char out[512];
     ptrdiff_t n = cws_hs_reject(status, out, sizeof out);
@@ -647,6 +843,11 @@ int main(void) {
         cmocka_unit_test(test_thousands_of_headers),
         cmocka_unit_test(test_subprotocols),
         cmocka_unit_test(test_origin_check),
+        cmocka_unit_test(test_origin_default_open),
+        cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_allow_origins),
+        cmocka_unit_test(test_origin_then_callback),
+        cmocka_unit_test(test_origin_ok),
         cmocka_unit_test(test_reject_responses),
         cmocka_unit_test(test_accept_response),
     };

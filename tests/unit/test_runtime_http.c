@@ -1,6 +1,7 @@
 /* The server's handshake path with raw loopback sockets: plain HTTP via
  * on_http (a big reply to a slow reader, a reader that stalls), error
- * answers (400, 403, 426, 431, 505), the slowloris timeout,
+ * answers (400, 403, 426, 431, 505), the Origin list (checked and copied
+ * by cws_server_new), the slowloris timeout,
  * max_connections (503), a head split byte by byte, and frames that arrive
  * in the same segment as the head. */
 #include "test_runtime_util.h"
@@ -204,6 +205,54 @@ static void test_rejections(void **state) {
     assert_int_equal(opened, 0);
     rt_pump_for(loop, 20);
     assert_int_equal(cws_server_count(srv), 0);
+    cws_server_free(srv);
+    cws_loop_free(loop);
+}
+
+/* An upgrade from 127.0.0.1 with the given Origin; returns the status. */
+static int origin_status(cws_loop *loop, int port, const char *origin) {
+    char req[512], buf[4096];
+    size_t len = 0;
+    snprintf(req, sizeof req,
+             "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
+             port, origin);
+    int fd = rt_raw_connect(port, 0);
+    assert_true(fd >= 0);
+    rt_raw_send(fd, req, strlen(req));
+    assert_int_equal(rt_raw_read_until(loop, fd, buf, sizeof buf, &len, "\r\n\r\n", 3000), 1);
+    close(fd);
+    return atoi(buf + 9);
+}
+
+static void test_origin_config(void **state) {
+    (void)state;
+    cws_loop *loop = cws_loop_new(NULL);
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    /* An entry that could never match is refused at once. */
+    static const char *const bad[] = {"https://a.example/", NULL};
+    cfg.hs.allow_origins = bad;
+    int err = 0;
+    assert_null(cws_server_new(loop, &cfg, &err));
+    assert_int_equal(err, CWS_ERR_INVALID);
+    /* The server keeps its own copy of the list: the caller's may go. */
+    char entry[64];
+    strcpy(entry, "https://a.example");
+    const char *list[] = {entry, NULL};
+    cfg.hs.allow_origins = list;
+    cfg.hs.same_origin = 1;
+    cws_server *srv = http_server(loop, &cfg);
+    strcpy(entry, "https://b.example");
+    list[0] = NULL;
+    int port = cws_server_port(srv);
+    char own[64];
+    snprintf(own, sizeof own, "http://127.0.0.1:%d", port);
+    assert_int_equal(origin_status(loop, port, "https://a.example"), 101);
+    assert_int_equal(origin_status(loop, port, own), 101);
+    assert_int_equal(origin_status(loop, port, "https://b.example"), 403);
+    assert_int_equal(origin_status(loop, port, "null"), 403);
+    assert_int_equal(opened, 2);
     cws_server_free(srv);
     cws_loop_free(loop);
 }
@@ -457,6 +506,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_http),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_origin_config),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_split_head_and_glued_frame),
