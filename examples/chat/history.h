@@ -16,7 +16,7 @@
  * last write never poisons later appends.
  *
  * Upkeep never rewrites the history while serving: appends go to the
- * newest segment; one holding a quarter of either bound closes and a new
+ * newest segment; one holding an eighth of either bound closes and a new
  * one starts; a segment whose every record has left memory is unlinked.
  * So the files hold what is kept plus at most one segment, and no step
  * costs more than one record's write, one file's creation (and, in

@@ -32,7 +32,7 @@ static const char options_help[] =
     "  --history-size N         messages kept and replayed to clients (default 10000)\n"
     "  --history-bytes N        and at most this many bytes of them (default\n"
     "                           33554432, 32 MiB): the oldest go first. The files\n"
-    "                           hold at most 1.25 times what is kept\n"
+    "                           hold at most 1.125 times what is kept\n"
     "  --max-message BYTES      largest WebSocket message accepted; bigger ones\n"
     "                           close the connection with 1009 (default 65536)\n"
     "  --high-water BYTES       unsent bytes queued for one client before it is\n"
@@ -134,9 +134,10 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             bad = parse_uint(value, 1000000, &v) || v == 0;
             o->history_size = (size_t)v;
         } else if (strcmp(name, "--history-bytes") == 0) {
-            /* At least the largest chat message (under 25 KB as JSON), so
-             * the newest one is always kept whole. */
-            bad = parse_uint(value, HISTORY_BYTES_MAX, &v) || v < 65536;
+            /* An eighth of it, a segment, then holds the largest chat
+             * message (under 25 KB as JSON), which keeps the files within
+             * 1.125 times the bound. */
+            bad = parse_uint(value, HISTORY_BYTES_MAX, &v) || v < 262144;
             o->history_bytes = (size_t)v;
         } else if (strcmp(name, "--max-message") == 0) {
             bad = parse_uint(value, (size_t)1 << 30, &v) || v < 256;

@@ -169,7 +169,7 @@ async def old_segments_are_deleted():
     srv = ChatServer("--history-size", "5", "--rate", "1000", "--burst", "1000").start()
     try:
         await post_n(srv, "m", 23)
-        # What is kept plus at most one segment (a quarter of it, rounded up).
+        # What is kept plus at most one segment (an eighth of it, at least 1).
         n = len(all_records(srv))
         check(n <= 5 + 2, f"{n} records in the files of a history keeping 5")
         srv.stop(signal.SIGKILL)
@@ -188,7 +188,7 @@ def mode(path):
 
 async def files_are_private_and_symlinks_not_followed():
     # Two records a segment, so new segments are created as we post.
-    srv = ChatServer("--history-size", "8", "--rate", "1000", "--burst", "1000")
+    srv = ChatServer("--history-size", "16", "--rate", "1000", "--burst", "1000")
     old_umask = os.umask(0o022)  # the usual umask: a 0644 request would stay 0644
     try:
         srv.start()
