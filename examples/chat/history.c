@@ -225,7 +225,9 @@ history *history_open(const char *path, size_t keep, size_t keep_bytes, history_
     }
     h->lock_fd = segdir_lock(path);
     if (h->lock_fd < 0) {
-        warn_at(h, path, "cannot lock (is another cws-chat using it?)", strerror(errno));
+        int busy = errno == EAGAIN || errno == EACCES;
+        warn_at(h, path, busy ? "cannot lock (is another cws-chat using it?)" : "cannot create its lock file",
+                strerror(errno));
         goto fail;
     }
     if (segdir_migrate(path, warn) < 0 || load(h) < 0 || repair(h) < 0) goto fail;

@@ -59,7 +59,8 @@ def record(seq, json_text):
 
 async def restart_keeps_history_and_sequence():
     for mode in ("batch", "always", "never"):
-        srv = ChatServer("--fsync", mode).start()
+        # One message a segment: every post starts one, synced as the mode says.
+        srv = ChatServer("--fsync", mode, "--history-size", "8").start()
         try:
             await post_n(srv, "a", 3)
             check(srv.stop() == 0, "exit status after SIGTERM")
