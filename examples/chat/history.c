@@ -3,225 +3,236 @@
 
 #include "history.h"
 #include "record.h"
+#include "segdir.h"
+#include "segment.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
+/* A segment closes at this fraction of either bound: the files then hold
+ * at most 1 + 1/SEGMENT_PARTS times what is kept, and deleting one is an
+ * unlink of a file of at most that size (4 MiB by default: a few ms at
+ * worst on ext4 mounted with discard; twice that took up to 14 ms). */
+#define SEGMENT_PARTS 8
+
 struct history {
-    char *path;
-    int fd;
+    char *base;   /* --history: the files' common name */
+    char *tmp;    /* base.tmp, for repairs */
+    int lock_fd;
+    int fd;       /* the newest segment, the one appended to */
+    off_t end;    /* its size: the end of its last good record */
+    segment *segs; /* oldest first; the last one is fd's */
+    size_t nsegs, segs_cap;
+    size_t seg_records, seg_bytes; /* when a new segment starts */
     history_fsync mode;
     FILE *warn;
     ring kept;
     uint64_t last_seq;
-    off_t end;             /* file size: the end of the last good record */
-    size_t file_records;   /* records in the file, for compaction */
-    size_t skipped;        /* bad records found on load so far */
-    int bad_inside;        /* a bad record lies before a good one */
-    int dirty;             /* written, not yet fdatasync'ed */
+    int dirty;     /* appended, not yet fdatasync'ed */
+    int dir_dirty; /* a segment created, the directory not yet synced */
 };
 
-/* What people said is for the server's user alone: the log and its
- * rewrites are created readable and writable by the owner only. */
-#define HISTORY_FILE_MODE 0600
-
-static void history_warn(history *h, const char *what, const char *detail) {
-    fprintf(h->warn, "cws-chat: warning: history %s: %s%s%s\n", h->path, what, detail ? ": " : "",
-            detail ? detail : "");
+static void warn_at(history *h, const char *path, const char *what, const char *detail) {
+    fprintf(h->warn, "cws-chat: warning: history %s: %s%s%s\n", path, what, detail ? ": " : "", detail ? detail : "");
 }
 
-/* One server per log: a second one appending would interleave sequence
- * numbers. The lock goes away with the process, even after kill -9. */
-static int lock_file(int fd) {
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    return fcntl(fd, F_SETLK, &fl);
+/* Warns about the segment named name, or about the base if out of memory. */
+static void warn_seg(history *h, uint64_t name, const char *what, const char *detail) {
+    char *path = segment_path(h->base, name);
+    warn_at(h, path ? path : h->base, what, detail);
+    free(path);
 }
 
-static int write_all(int fd, struct iovec *iov, int n) {
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+static int add_segment(history *h, const segment *s) {
+    if (h->nsegs == h->segs_cap) {
+        size_t cap = h->segs_cap ? 2 * h->segs_cap : 8;
+        segment *grown = cap < SIZE_MAX / sizeof *grown ? realloc(h->segs, cap * sizeof *grown) : NULL;
+        if (!grown) return -1;
+        h->segs = grown;
+        h->segs_cap = cap;
     }
+    h->segs[h->nsegs++] = *s;
     return 0;
 }
 
-static int write_record(int fd, uint64_t seq, const char *json, size_t len) {
-    char header[RECORD_HEADER_LEN + 1];
-    struct iovec iov[3];
-    iov[0].iov_base = header;
-    iov[0].iov_len = record_header(header, seq, json, len);
-    iov[1].iov_base = (void *)json;
-    iov[1].iov_len = len;
-    iov[2].iov_base = "\n";
-    iov[2].iov_len = 1;
-    return write_all(fd, iov, 3);
+static void remove_segment(history *h, size_t i) {
+    memmove(&h->segs[i], &h->segs[i + 1], (h->nsegs - i - 1) * sizeof *h->segs);
+    h->nsegs--;
 }
 
-/* Reads every record, keeping the good ones; returns the end offset of
- * the last good record, or -1 on a read error. */
-static off_t load_records(history *h) {
-    int fd2 = dup(h->fd);
-    FILE *f = fd2 >= 0 ? fdopen(fd2, "r") : NULL;
-    if (!f) {
-        if (fd2 >= 0) close(fd2);
+static int keep_record(void *user, uint64_t seq, const char *json, size_t len) {
+    history *h = user;
+    if (ring_push(&h->kept, seq, json, len) == 0) return 0;
+    /* Fail rather than start without what did not fit in memory. */
+    warn_at(h, h->base, "out of memory loading", NULL);
+    return -1;
+}
+
+/* Reads every segment, oldest first, into memory and h->segs. */
+static int load(history *h) {
+    uint64_t *names;
+    size_t n;
+    if (segdir_list(h->base, &names, &n) < 0) {
+        warn_at(h, h->base, "cannot list the segments", strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    off_t pos = 0, good_end = 0;
-    int oom = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        uint64_t seq;
-        const char *json, *why = NULL;
-        size_t json_len;
-        char where[64];
-        snprintf(where, sizeof where, "skipping the record at byte %lld", (long long)pos);
-        pos += n;
-        if (line[n - 1] != '\n')
-            why = "truncated record (no line end)";
-        else if (record_parse(line, (size_t)n - 1, &seq, &json, &json_len, &why) == 0 && seq <= h->last_seq)
-            why = "sequence number out of order";
-        if (why) {
-            history_warn(h, where, why);
-            h->skipped++;
-            continue;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *path = segment_path(h->base, names[i]);
+        int fd = path ? segment_open(path, O_RDONLY) : -1;
+        segment s;
+        memset(&s, 0, sizeof s);
+        s.name = names[i];
+        s.after = h->last_seq;
+        if (fd < 0 && (errno == ELOOP || errno == EINVAL)) {
+            /* Not ours (a symlink, a FIFO...): never read or followed. */
+            warn_at(h, path, "ignoring it", "not a regular file");
+        } else if (fd < 0 || segment_scan(fd, &s, keep_record, h, path, h->warn) < 0 || add_segment(h, &s) < 0) {
+            warn_at(h, path ? path : h->base, "cannot read", strerror(errno));
+            rc = -1;
+        } else if (s.records) {
+            h->last_seq = s.last;
         }
-        if (ring_push(&h->kept, seq, json, json_len) < 0) {
-            /* Fail rather than cut the file after what fitted in memory. */
-            history_warn(h, "out of memory loading", NULL);
-            oom = 1;
-            break;
-        }
-        h->last_seq = seq;
-        h->file_records++;
-        h->bad_inside |= h->skipped > 0;
-        good_end = pos;
-    }
-    /* Only a clean end of file may decide where the good records end. */
-    int failed = oom || ferror(f) || !feof(f);
-    free(line);
-    fclose(f);
-    return failed ? -1 : good_end;
-}
-
-/* Creates tmp afresh for a rewrite. A stale one, or a symlink planted
- * there to make us overwrite some other file, is removed (unlink never
- * follows a link), and O_EXCL | O_NOFOLLOW refuse anything that appears
- * in between rather than open it. */
-static int open_temp(const char *tmp) {
-    if (unlink(tmp) < 0 && errno != ENOENT) return -1;
-    return open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, HISTORY_FILE_MODE);
-}
-
-/* Writes the kept messages to a new file and renames it over the log, so
- * the file never holds more than about twice the history kept. */
-static int compact(history *h) {
-    size_t plen = strlen(h->path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) return -1;
-    memcpy(tmp, h->path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    int fd = open_temp(tmp);
-    int ok = fd >= 0 && lock_file(fd) == 0;
-    off_t end = 0;
-    for (size_t i = 0; ok && i < h->kept.count; i++) {
-        const ring_entry *e = ring_at(&h->kept, i);
-        ok = write_record(fd, e->seq, e->json, e->len) == 0;
-        end += (off_t)(RECORD_HEADER_LEN + e->len + 1);
-    }
-    ok = ok && fdatasync(fd) == 0 && rename(tmp, h->path) == 0;
-    if (!ok) {
-        history_warn(h, "compaction failed, still appending to the old file", strerror(errno));
         if (fd >= 0) close(fd);
-        unlink(tmp);
-        free(tmp);
+        free(path);
+    }
+    free(names);
+    return rc;
+}
+
+/* Leaves every segment holding only good records: empty ones go, a bad
+ * record before good ones is rewritten away, bad bytes at the end are cut
+ * off. This runs before serving, so a rewrite may take its time. */
+static int repair(history *h) {
+    int renamed = 0, rc = 0;
+    for (size_t i = 0; i < h->nsegs && rc == 0;) {
+        segment *s = &h->segs[i];
+        char *path = segment_path(h->base, s->name);
+        if (!path) {
+            rc = -1;
+        } else if (s->records == 0) {
+            if (s->size > 0) warn_at(h, path, "removing", "no good record in it");
+            if (unlink(path) < 0) warn_at(h, path, "cannot remove", strerror(errno));
+            remove_segment(h, i);
+            renamed = 1;
+            free(path);
+            continue;
+        } else {
+            if (s->bad_inside) {
+                warn_at(h, path, "repairing", "rewriting it without the bad records");
+                if (segment_rewrite(path, h->tmp, s) == 0)
+                    renamed = 1;
+                else
+                    warn_at(h, path, "cannot rewrite, the next start will warn again", strerror(errno));
+            }
+            if (s->size > s->good_end) {
+                char detail[96];
+                snprintf(detail, sizeof detail, "cutting %lld bytes after the last good record",
+                         (long long)(s->size - s->good_end));
+                warn_at(h, path, "repairing", detail);
+                int fd = segment_open(path, O_RDWR);
+                if (fd < 0 || ftruncate(fd, s->good_end) < 0 || fsync(fd) < 0) {
+                    warn_at(h, path, "cannot truncate", strerror(errno));
+                    rc = -1;
+                }
+                if (fd >= 0) close(fd);
+                s->size = s->good_end;
+            }
+        }
+        free(path);
+        i++;
+    }
+    if (renamed && segdir_sync(h->base) < 0) warn_at(h, h->base, "cannot sync the directory", strerror(errno));
+    return rc;
+}
+
+/* Unlinks the oldest segments while every record in them has left
+ * memory: no rewrite, so this costs the same at any history size. A
+ * removal lost in a crash only brings back old records, which the next
+ * start drops again. */
+static void drop_old_segments(history *h) {
+    if (h->kept.count == 0) return;
+    uint64_t first_kept = ring_at(&h->kept, 0)->seq;
+    while (h->nsegs > 1 && h->segs[0].last < first_kept) {
+        char *path = segment_path(h->base, h->segs[0].name);
+        if (path && unlink(path) < 0 && errno != ENOENT) warn_at(h, path, "cannot remove", strerror(errno));
+        free(path);
+        remove_segment(h, 0);
+    }
+}
+
+/* Starts the segment that will begin with seq and appends there from now
+ * on. Its name must reach the disk before any record in it counts as
+ * durable: synced now in always mode, with the next batch in batch mode. */
+static int start_segment(history *h, uint64_t seq, int sync_now) {
+    segment s;
+    memset(&s, 0, sizeof s);
+    s.name = seq;
+    s.after = h->last_seq;
+    char *path = segment_path(h->base, seq);
+    int fd = path ? segment_create(path) : -1;
+    if (fd < 0 || add_segment(h, &s) < 0) {
+        warn_at(h, path ? path : h->base, "cannot start a segment, still appending to the last one", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        free(path);
         return -1;
     }
-    free(tmp);
-    /* The rename is durable once the directory is synced. */
-    char *slash = strrchr(h->path, '/');
-    char *dir = slash ? strndup(h->path, (size_t)(slash - h->path) + 1) : strdup(".");
-    int dfd = dir ? open(dir, O_RDONLY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    close(h->fd);
+    free(path);
+    if (sync_now && segdir_sync(h->base) < 0) warn_at(h, h->base, "cannot sync the directory", strerror(errno));
+    if (!sync_now && h->mode == HISTORY_FSYNC_BATCH) h->dir_dirty = 1;
+    if (h->fd >= 0) close(h->fd);
     h->fd = fd;
-    h->end = end;
-    h->file_records = h->kept.count;
-    h->dirty = 0;
+    h->end = 0;
     return 0;
 }
 
-history *history_open(const char *path, size_t keep, history_fsync mode, FILE *warn) {
+/* Opens the newest segment for appending, or starts one. */
+static int open_newest(history *h) {
+    if (h->nsegs == 0) return start_segment(h, h->last_seq + 1, h->mode != HISTORY_FSYNC_NEVER);
+    segment *s = &h->segs[h->nsegs - 1];
+    char *path = segment_path(h->base, s->name);
+    h->fd = path ? segment_open(path, O_RDWR) : -1;
+    if (h->fd < 0) warn_at(h, path ? path : h->base, "cannot open", strerror(errno));
+    free(path);
+    h->end = s->good_end;
+    return h->fd < 0 ? -1 : 0;
+}
+
+history *history_open(const char *path, size_t keep, size_t keep_bytes, history_fsync mode, FILE *warn) {
     history *h = calloc(1, sizeof *h);
     if (!h) return NULL;
-    h->fd = -1;
+    h->fd = h->lock_fd = -1;
     h->mode = mode;
     h->warn = warn;
-    h->path = strdup(path);
-    if (!h->path || ring_init(&h->kept, keep) < 0) {
+    h->base = strdup(path);
+    h->tmp = segdir_path(path, ".tmp");
+    h->seg_records = keep / SEGMENT_PARTS ? keep / SEGMENT_PARTS : 1;
+    h->seg_bytes = keep_bytes / SEGMENT_PARTS ? keep_bytes / SEGMENT_PARTS : 1;
+    if (!h->base || !h->tmp || ring_init_bounded(&h->kept, keep, keep_bytes) < 0) {
         fprintf(warn, "cws-chat: out of memory for %zu history entries\n", keep);
         goto fail;
     }
-    h->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, HISTORY_FILE_MODE);
-    if (h->fd < 0) {
-        history_warn(h, "cannot open", strerror(errno));
+    const char *slash = strrchr(path, '/');
+    if (*(slash ? slash + 1 : path) == '\0') {
+        warn_at(h, path, "needs a file name, not a directory", NULL);
         goto fail;
     }
-    if (lock_file(h->fd) < 0) {
-        history_warn(h, "cannot lock (is another cws-chat using it?)", strerror(errno));
+    h->lock_fd = segdir_lock(path);
+    if (h->lock_fd < 0) {
+        int busy = errno == EAGAIN || errno == EACCES;
+        warn_at(h, path, busy ? "cannot lock (is another cws-chat using it?)" : "cannot create its lock file",
+                strerror(errno));
         goto fail;
     }
-    struct stat st;
-    off_t good_end = load_records(h);
-    /* Closing the stdio copy dropped the lock (POSIX record locks belong
-     * to the process and go with any close of the file): take it again. */
-    if (good_end >= 0 && lock_file(h->fd) < 0) {
-        history_warn(h, "cannot lock", strerror(errno));
-        goto fail;
-    }
-    if (good_end < 0 || fstat(h->fd, &st) < 0) {
-        history_warn(h, "cannot read", strerror(errno));
-        goto fail;
-    }
-    if (st.st_size > good_end) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "cutting %lld bytes after the last good record",
-                 (long long)(st.st_size - good_end));
-        history_warn(h, "repairing", detail);
-        if (ftruncate(h->fd, good_end) < 0 || fsync(h->fd) < 0) {
-            history_warn(h, "cannot truncate", strerror(errno));
-            goto fail;
-        }
-    }
-    h->end = good_end;
-    /* A bad record before good ones cannot be cut off: rewrite the file
-     * so the next start does not trip over it again. */
-    if (h->file_records > 2 * keep || h->bad_inside) compact(h);
+    if (segdir_migrate(path, warn) < 0 || load(h) < 0 || repair(h) < 0) goto fail;
+    drop_old_segments(h);
+    if (open_newest(h) < 0) goto fail;
     return h;
 fail:
     history_close(h);
@@ -234,8 +245,11 @@ void history_close(history *h) {
         history_sync(h);
         close(h->fd);
     }
+    if (h->lock_fd >= 0) close(h->lock_fd);
     ring_free(&h->kept);
-    free(h->path);
+    free(h->segs);
+    free(h->tmp);
+    free(h->base);
     free(h);
 }
 
@@ -243,33 +257,60 @@ uint64_t history_last_seq(const history *h) { return h->last_seq; }
 
 const ring *history_messages(const history *h) { return &h->kept; }
 
+/* The newest segment is full: sync what batch mode still owes it (as the
+ * batch timer would have, a few ms of writes), then start the next. */
+static void rotate(history *h, uint64_t seq) {
+    if (h->dirty) {
+        h->dirty = 0;
+        if (fdatasync(h->fd) < 0) warn_at(h, h->base, "fdatasync failed", strerror(errno));
+    }
+    start_segment(h, seq, h->mode == HISTORY_FSYNC_ALWAYS);
+}
+
 int history_append(history *h, uint64_t seq, const char *json, size_t len) {
-    if (seq <= h->last_seq) return -1;
-    if (lseek(h->fd, h->end, SEEK_SET) < 0 || write_record(h->fd, seq, json, len) < 0 ||
+    if (seq <= h->last_seq || len > RECORD_MAX_JSON) return -1;
+    segment *cur = &h->segs[h->nsegs - 1];
+    if (cur->records > 0 && (cur->records >= h->seg_records || cur->json_bytes + len > h->seg_bytes)) {
+        rotate(h, seq);
+        cur = &h->segs[h->nsegs - 1];
+    }
+    if (segment_append(h->fd, h->end, seq, json, len) < 0 ||
         (h->mode == HISTORY_FSYNC_ALWAYS && fdatasync(h->fd) < 0)) {
         int err = errno;
         /* Roll back a partial record so the file stays a clean sequence. */
-        if (ftruncate(h->fd, h->end) < 0) history_warn(h, "cannot roll back", strerror(errno));
-        history_warn(h, "cannot append", strerror(err));
+        if (ftruncate(h->fd, h->end) < 0) warn_seg(h, cur->name, "cannot roll back", strerror(errno));
+        warn_seg(h, cur->name, "cannot append", strerror(err));
         return -1;
     }
     h->end += (off_t)(RECORD_HEADER_LEN + len + 1);
-    h->file_records++;
+    if (cur->records++ == 0) cur->first = seq;
+    cur->last = seq;
+    cur->json_bytes += len;
+    cur->good_end = cur->size = h->end;
     h->last_seq = seq;
     if (h->mode == HISTORY_FSYNC_BATCH) h->dirty = 1;
-    if (ring_push(&h->kept, seq, json, len) < 0) history_warn(h, "out of memory: message stored on disk only", NULL);
-    if (h->file_records > 2 * h->kept.cap) compact(h);
+    if (ring_push(&h->kept, seq, json, len) < 0) warn_at(h, h->base, "out of memory: message stored on disk only", NULL);
+    drop_old_segments(h);
     return 0;
 }
 
-int history_needs_sync(const history *h) { return h->dirty; }
+int history_needs_sync(const history *h) { return h->dirty || h->dir_dirty; }
 
 int history_sync(history *h) {
-    if (!h->dirty) return 0;
-    h->dirty = 0;
-    if (fdatasync(h->fd) < 0) {
-        history_warn(h, "fdatasync failed", strerror(errno));
-        return -1;
+    int rc = 0;
+    if (h->dirty) {
+        h->dirty = 0;
+        if (fdatasync(h->fd) < 0) {
+            warn_at(h, h->base, "fdatasync failed", strerror(errno));
+            rc = -1;
+        }
     }
-    return 0;
+    if (h->dir_dirty) {
+        h->dir_dirty = 0;
+        if (segdir_sync(h->base) < 0) {
+            warn_at(h, h->base, "cannot sync the directory", strerror(errno));
+            rc = -1;
+        }
+    }
+    return rc;
 }

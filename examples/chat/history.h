@@ -1,5 +1,6 @@
-/* The durable chat history: an append-only log file of records (see
- * record.h) plus the last N messages in memory (see ring.h).
+/* The durable chat history: a log of records (see record.h) cut into
+ * segment files (segment.h, segdir.h), plus the newest messages in memory
+ * (see ring.h), bounded both in messages and in bytes.
  *
  * Durability, by fsync mode:
  *   always  write() and fdatasync() before the message is broadcast: a
@@ -10,9 +11,16 @@
  *           power loss may lose the last window;
  *   never   write() only; the OS flushes when it likes.
  * On open, records that fail their checks are skipped with a warning and
- * the file is cut back to the end of the last good record, so a torn last
- * write never poisons later appends. The file is rewritten with the kept
- * messages when it holds more than twice as many, so it stays bounded. */
+ * their segment repaired (cut back to the end of its last good record, or
+ * rewritten without a bad record that lies before good ones), so a torn
+ * last write never poisons later appends.
+ *
+ * Upkeep never rewrites the history while serving: appends go to the
+ * newest segment; one holding an eighth of either bound closes and a new
+ * one starts; a segment whose every record has left memory is unlinked.
+ * So the files hold what is kept plus at most one segment, and no step
+ * costs more than one record's write, one file's creation (and, in
+ * always or batch mode, one directory sync) or one unlink. */
 #ifndef CHAT_HISTORY_H
 #define CHAT_HISTORY_H
 
@@ -25,10 +33,11 @@ typedef enum history_fsync { HISTORY_FSYNC_ALWAYS, HISTORY_FSYNC_BATCH, HISTORY_
 
 typedef struct history history;
 
-/* Opens (creating it if needed) and locks the log at path, loading its last
- * keep messages. Problems are reported on warn. NULL on failure (said on
- * warn too). */
-history *history_open(const char *path, size_t keep, history_fsync mode, FILE *warn);
+/* Opens (creating it if needed) and locks the history whose files are
+ * named after path (segdir.h), loading its last messages: at most keep of
+ * them and at most keep_bytes bytes of their JSON. Problems are reported
+ * on warn. NULL on failure (said on warn too). */
+history *history_open(const char *path, size_t keep, size_t keep_bytes, history_fsync mode, FILE *warn);
 /* Syncs pending writes and releases everything. */
 void history_close(history *h);
 

@@ -1,8 +1,10 @@
 /* cws-chat: a broadcast chat server with a browser page and a durable
  * history. This file wires the pieces to the cws runtime:
  *   options.c  flags        site.c     the web page (static files)
- *   chat.c     the room     history.c  the log file + in-memory ring
- *   json.c     wire format  record.c   one record of the log
+ *   chat.c     the room     history.c  the log + in-memory ring
+ *   json.c     wire format  segdir.c   the log's files
+ *                           segment.c  one file of the log
+ *                           record.c   one record of the log
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L
@@ -74,7 +76,7 @@ int main(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     a.signal_pipe[0] = a.signal_pipe[1] = -1;
     if (site_open(&a.web, o.web, argv[0], stderr) < 0) return 1;
-    history *h = history_open(o.history, o.history_size, o.fsync_mode, stderr);
+    history *h = history_open(o.history, o.history_size, o.history_bytes, o.fsync_mode, stderr);
     if (!h) {
         site_close(&a.web);
         return 1;

@@ -18,7 +18,9 @@ static const char options_help[] =
     "  --web DIR                web root with index.html (default examples/chat/web,\n"
     "                           looked up from the working directory, then next to\n"
     "                           the binary)\n"
-    "  --history FILE           history log (default ./chat-history.log)\n"
+    "  --history FILE           base name of the history's files (default\n"
+    "                           ./chat-history.log): segments FILE.0000000000000001\n"
+    "                           and on, the lock FILE.lock\n"
     "  --fsync always|batch|never\n"
     "                           when the log reaches the disk (default batch):\n"
     "                             always: before each message is broadcast; slowest,\n"
@@ -29,6 +31,9 @@ static const char options_help[] =
     "                             never:  left to the OS; kill -9 still loses nothing,\n"
     "                                     a power loss may lose seconds\n"
     "  --history-size N         messages kept and replayed to clients (default 10000)\n"
+    "  --history-bytes N        and at most this many bytes of them (default\n"
+    "                           33554432, 32 MiB): the oldest go first. The files\n"
+    "                           hold at most 1.125 times what is kept\n"
     "  --max-message BYTES      largest WebSocket message accepted; bigger ones\n"
     "                           close the connection with 1009 (default 65536)\n"
     "  --high-water BYTES       unsent bytes queued for one client before it is\n"
@@ -55,6 +60,9 @@ static const char options_help[] =
     "                           on, each message compressed once for everyone\n"
     "  --help                   show this text\n";
 
+/* 1 TiB, or less where size_t is narrower. */
+#define HISTORY_BYTES_MAX (SIZE_MAX / 2 < (1ull << 40) ? (unsigned long long)(SIZE_MAX / 2) : 1ull << 40)
+
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
     char *end;
     if (!s || *s < '0' || *s > '9') return -1;
@@ -72,6 +80,7 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
     o->history = "chat-history.log";
     o->fsync_mode = HISTORY_FSYNC_BATCH;
     o->history_size = 10000;
+    o->history_bytes = (size_t)32 << 20;
     o->max_message = 65536;
     o->high_water = 4u << 20;
     o->handshake_timeout_ms = 10000;
@@ -102,7 +111,7 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         else if (i + 1 < argc)
             value = argv[++i];
         static const char *const known[] = {"--host", "--port", "--web", "--history", "--fsync",
-                                            "--history-size", "--max-message", "--high-water",
+                                            "--history-size", "--history-bytes", "--max-message", "--high-water",
                                             "--handshake-timeout", "--ping-interval", "--rate", "--burst",
                                             "--allow-origin"};
         int is_known = 0;
@@ -135,6 +144,12 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         } else if (strcmp(name, "--history-size") == 0) {
             bad = parse_uint(value, 1000000, &v) || v == 0;
             o->history_size = (size_t)v;
+        } else if (strcmp(name, "--history-bytes") == 0) {
+            /* An eighth of it, a segment, then holds the largest chat
+             * message (under 25 KB as JSON), which keeps the files within
+             * 1.125 times the bound. */
+            bad = parse_uint(value, HISTORY_BYTES_MAX, &v) || v < 262144;
+            o->history_bytes = (size_t)v;
         } else if (strcmp(name, "--max-message") == 0) {
             bad = parse_uint(value, (size_t)1 << 30, &v) || v < 256;
             o->max_message = (size_t)v;

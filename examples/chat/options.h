@@ -16,7 +16,8 @@ typedef struct chat_options {
     const char *web;          /* NULL: look for examples/chat/web */
     const char *history;
     history_fsync fsync_mode;
-    size_t history_size;
+    size_t history_size;      /* messages kept */
+    size_t history_bytes;     /* and bytes of them */
     size_t max_message;
     size_t high_water;
     uint32_t handshake_timeout_ms;

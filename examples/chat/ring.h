@@ -1,4 +1,5 @@
-/* The in-memory history: the last N messages, oldest evicted first. */
+/* The in-memory history: the last N messages, oldest evicted first, and
+ * optionally no more than a number of bytes of them. */
 #ifndef CHAT_RING_H
 #define CHAT_RING_H
 
@@ -16,13 +17,19 @@ typedef struct ring {
     size_t cap;   /* N */
     size_t head;  /* slot of the oldest entry */
     size_t count;
+    size_t bytes;     /* sum of the kept entries' len */
+    size_t max_bytes; /* bound on bytes (SIZE_MAX: none) */
 } ring;
 
-/* Returns 0, or -1 if out of memory. cap must be > 0. */
+/* Returns 0, or -1 if out of memory. cap must be > 0. No bound on bytes. */
 int ring_init(ring *r, size_t cap);
+/* The same, also evicting the oldest entries while the kept ones would
+ * hold more than max_bytes (the newest entry is always kept). */
+int ring_init_bounded(ring *r, size_t cap, size_t max_bytes);
 void ring_free(ring *r);
-/* Copies json in; evicts the oldest entry when full. Sequence numbers must
- * increase. Returns 0, or -1 if out of memory (the ring is unchanged). */
+/* Copies json in; evicts the oldest entries past either bound. Sequence
+ * numbers must increase. Returns 0, or -1 if out of memory (the ring is
+ * unchanged). */
 int ring_push(ring *r, uint64_t seq, const char *json, size_t len);
 /* The i-th entry, 0 being the oldest kept; i < r->count. */
 const ring_entry *ring_at(const ring *r, size_t i);
