@@ -19,6 +19,8 @@ typedef struct chat_client {
     uint64_t since;
     char name[CHAT_MAX_NAME];
     size_t name_len;      /* 0: anonymous */
+    int replaying;        /* catching up from the history: no broadcasts yet */
+    uint64_t sent_upto;   /* replay: every kept message up to here is queued */
     int rtt_sent;         /* the latency last reported, -1 before any */
     double tokens;        /* rate limit: a token bucket */
     uint64_t refilled_ms;
@@ -89,15 +91,26 @@ static void send_notice(chat_client *cl, const char *code, const char *text, uin
     send_out(cl);
 }
 
-/* A join/leave/rename notice to everyone: not sequenced, not stored. */
-static void broadcast_presence(chat *c, const char *type, const chat_client *cl) {
+/* A join/leave notice about cl: not sequenced, not stored. */
+static json_buf *presence(chat *c, const char *type, const chat_client *cl) {
     size_t nlen;
     const char *name = display_name(cl, &nlen);
     json_buf *b = begin(c, type);
     json_key_string(b, "name", name, nlen);
     json_key_uint(b, "online", c->online);
     json_key_uint(b, "time", wall_ms());
+    return b;
+}
+
+/* To everyone caught up (a client still replaying skips it). */
+static void broadcast_presence(chat *c, const char *type, const chat_client *cl) {
+    presence(c, type, cl);
     broadcast_out(c);
+}
+
+static void presence_to(chat_client *to, const char *type, const chat_client *about) {
+    presence(to->room, type, about);
+    send_out(to);
 }
 
 /* ------------------------------------------------------------ names */
@@ -273,39 +286,59 @@ bad:
     return 400;
 }
 
-/* Sends the messages the client missed, oldest first, all before any live
- * message: this runs inside on_open, and every later broadcast queues
- * behind these bytes. Recovery is by sequence number, never by socket. */
-static void replay(chat_client *cl) {
+/* The seq after which a replay starts: the client's since, or for a new
+ * client (or one whose history was reset) the last CHAT_FRESH_REPLAY. */
+static uint64_t replay_start(chat_client *cl) {
     chat *c = cl->room;
     const ring *r = history_messages(c->hist);
     uint64_t last = history_last_seq(c->hist);
-    size_t from;
-    if (!cl->has_since) {
-        from = r->count > CHAT_FRESH_REPLAY ? r->count - CHAT_FRESH_REPLAY : 0;
-    } else if (cl->since > last) {
-        /* The client saw numbers this server never issued: its history
-         * was reset (file removed). Start the client over. */
+    if (cl->has_since && cl->since <= last) return cl->since;
+    if (cl->has_since) /* it saw numbers never issued: the history was reset */
         send_notice(cl, "history_reset", "the server's history was reset; showing what it has now", 0, last);
-        from = r->count > CHAT_FRESH_REPLAY ? r->count - CHAT_FRESH_REPLAY : 0;
-    } else {
-        from = ring_first_after(r, cl->since);
-        uint64_t first_kept = r->count ? ring_at(r, 0)->seq : last + 1;
-        if (from == 0 && first_kept > cl->since + 1)
-            send_notice(cl, "history_gap", "some messages you missed are no longer kept", cl->since + 1,
-                        first_kept - 1);
+    if (r->count > CHAT_FRESH_REPLAY) return ring_at(r, r->count - CHAT_FRESH_REPLAY)->seq - 1;
+    return r->count ? ring_at(r, 0)->seq - 1 : last;
+}
+
+/* Replays the messages the client missed, oldest first, a piece at a time
+ * as it reads them: from on_open, then from on_drain. Until it has caught
+ * up it gets no broadcasts; messages posted meanwhile reach it from the
+ * history, in order. So a client that does not read costs one piece (and
+ * the kernel's bounded share), however much it missed, and one that
+ * missed a lot gets everything still kept. Recovery is by sequence
+ * number, never by socket. */
+static void replay_step(chat_client *cl) {
+    chat *c = cl->room;
+    const ring *r = history_messages(c->hist);
+    size_t i = ring_first_after(r, cl->sent_upto);
+    uint64_t next = i < r->count ? ring_at(r, i)->seq : history_last_seq(c->hist) + 1;
+    if (next > cl->sent_upto + 1) { /* dropped from the history before we got there */
+        send_notice(cl, "history_gap", "some messages you missed are no longer kept", cl->sent_upto + 1, next - 1);
+        cl->sent_upto = next - 1;
     }
-    /* Bound what one client can make us queue; the newest messages win. */
-    size_t bytes = 0, start = r->count;
-    while (start > from && bytes + ring_at(r, start - 1)->len <= c->cfg.replay_budget)
-        bytes += ring_at(r, --start)->len;
-    if (start > from)
-        send_notice(cl, "history_gap", "too many missed messages to send them all; showing the newest",
-                    ring_at(r, from)->seq, ring_at(r, start - 1)->seq);
-    for (size_t i = start; i < r->count; i++) {
+    size_t piece = c->cfg.high_water / 2 < CHAT_REPLAY_PIECE ? c->cfg.high_water / 2 : CHAT_REPLAY_PIECE;
+    for (; i < r->count && cws_socket_buffered_amount(cl->sock) < piece; i++) {
         const ring_entry *e = ring_at(r, i);
-        cws_socket_send(cl->sock, CWS_OP_TEXT, e->json, e->len);
+        if (cws_socket_send(cl->sock, CWS_OP_TEXT, e->json, e->len) != CWS_OK) return; /* closing */
+        cl->sent_upto = e->seq;
     }
+    if (i < r->count) {
+        cws_socket_want_drain(cl->sock); /* the next piece once this one is taken */
+        return;
+    }
+    /* Caught up, and nothing can be posted before this returns: live
+     * traffic follows from here. */
+    json_buf *b = begin(c, "synced");
+    json_key_uint(b, "seq", cl->sent_upto);
+    send_out(cl);
+    cl->replaying = 0;
+    cws_socket_skip_broadcasts(cl->sock, 0);
+    presence_to(cl, "join", cl); /* its own join, which it skipped */
+}
+
+static void on_drain(cws_socket *s, void *user) {
+    chat_client *cl = user;
+    (void)s;
+    if (cl->replaying) replay_step(cl);
 }
 
 static void on_open(cws_socket *s, void *user) {
@@ -323,12 +356,11 @@ static void on_open(cws_socket *s, void *user) {
     json_key_uint(b, "max_text", CHAT_MAX_TEXT);
     json_key_uint(b, "max_name", CHAT_MAX_NAME);
     send_out(cl);
-    replay(cl);
-    b = begin(c, "synced");
-    json_key_uint(b, "seq", history_last_seq(c->hist));
-    send_out(cl);
-    (void)s;
-    broadcast_presence(c, "join", cl);
+    cl->replaying = 1;
+    cws_socket_skip_broadcasts(s, 1);
+    broadcast_presence(c, "join", cl); /* to the others; its own comes with synced */
+    cl->sent_upto = replay_start(cl);
+    replay_step(cl);
 }
 
 static void on_sync_timer(cws_loop *loop, void *user) {
@@ -336,6 +368,20 @@ static void on_sync_timer(cws_loop *loop, void *user) {
     (void)loop;
     c->sync_timer = NULL; /* a one-shot timer is gone after this call */
     history_sync(c->hist);
+}
+
+/* Text a chat has no use for: C0 controls but tab and newline, DEL, and
+ * C1 (U+0080-U+009F, UTF-8 C2 80-C2 9F). They only serve to garble a
+ * terminal or a log, and each costs six bytes escaped (\u0001). t is
+ * valid UTF-8, so a C2 byte always starts a character. */
+static int has_controls(const char *t, size_t len) {
+    const unsigned char *p = (const unsigned char *)t;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = p[i];
+        if ((ch < 0x20 && ch != '\t' && ch != '\n') || ch == 0x7F) return 1;
+        if (ch == 0xC2 && i + 1 < len && p[i + 1] <= 0x9F) return 1;
+    }
+    return 0;
 }
 
 /* Stores the message, then broadcasts it: what clients see is on disk. */
@@ -354,6 +400,10 @@ static void post_message(chat_client *cl, const json_field *text) {
     while (blank < (size_t)n && strchr(" \t\r\n", c->text[blank])) blank++;
     if (blank == (size_t)n) {
         send_error(cl, "empty", "the text is empty");
+        return;
+    }
+    if (has_controls(c->text, (size_t)n)) {
+        send_error(cl, "bad_text", "the text holds control characters; only tab and newline are allowed");
         return;
     }
     uint64_t seq = history_last_seq(c->hist) + 1;
@@ -440,7 +490,8 @@ static void on_pong(cws_socket *s, void *user, const uint8_t *data, size_t len) 
     int rtt = cws_socket_rtt_ms(s);
     (void)data;
     (void)len;
-    if (rtt < 0 || rtt == cl->rtt_sent) return;
+    /* Nothing but the replay between hello and synced. */
+    if (rtt < 0 || rtt == cl->rtt_sent || cl->replaying) return;
     cl->rtt_sent = rtt;
     json_buf *b = begin(cl->room, "latency");
     json_key_uint(b, "ms", (uint64_t)rtt);
@@ -461,4 +512,4 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
 }
 
 const cws_socket_callbacks chat_socket_callbacks = {
-    .on_open = on_open, .on_message = on_message, .on_pong = on_pong, .on_close = on_close};
+    .on_open = on_open, .on_message = on_message, .on_pong = on_pong, .on_close = on_close, .on_drain = on_drain};

@@ -11,11 +11,18 @@
 #define CHAT_MAX_NAME 32      /* bytes of UTF-8 in a name */
 #define CHAT_FRESH_REPLAY 200 /* messages a client without ?since= gets */
 #define CHAT_SYNC_DELAY_MS 10 /* group-commit window of --fsync batch */
+/* A replay queues this much (at most half of --high-water), then waits
+ * for the client to take it. */
+#define CHAT_REPLAY_PIECE (64 * 1024)
+/* What the kernel may hold unsent per client (cws_server_config.
+ * kernel_unsent_max): with the piece above, what one client that does not
+ * read can pin, besides its receive window. */
+#define CHAT_KERNEL_UNSENT (64 * 1024)
 
 typedef struct chat_config {
     double rate;          /* messages per second one client may send */
     double burst;         /* and at once */
-    size_t replay_budget; /* bytes of history replayed to one client */
+    size_t high_water;    /* the server's, which a replay piece stays under */
 } chat_config;
 
 typedef struct chat chat;

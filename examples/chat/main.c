@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
         site_close(&a.web);
         return 1;
     }
-    chat_config cc = {o.rate, o.burst, o.high_water / 2};
+    chat_config cc = {o.rate, o.burst, o.high_water};
     a.loop = cws_loop_new(NULL);
     a.room = a.loop ? chat_new(a.loop, h, &cc) : NULL;
     if (!a.room) {
@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
     cfg.port = o.port;
     cfg.max_message_size = o.max_message;
     cfg.high_water = o.high_water;
+    cfg.kernel_unsent_max = CHAT_KERNEL_UNSENT; /* replays go at the reader's pace */
     cfg.handshake_timeout_ms = o.handshake_timeout_ms;
     cfg.ping_interval_ms = o.ping_interval_ms;
     /* Browsers offer permessage-deflate on every WebSocket; chat JSON

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """cws-chat's JSON: strict parsing of what clients send (escapes, \\uXXXX
 with surrogate pairs, numbers, nesting, duplicates) answered with an error
-that keeps the connection open, and output that is valid JSON carrying the
-exact text whatever the user typed."""
+that keeps the connection open, text with control characters (but tab and
+newline) refused, and output that is valid JSON carrying the exact text
+whatever the user typed."""
 import asyncio
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import ChatServer, check, join, main, post, recv_type  # noqa: E402
+from chatlib import ChatServer, check, join, main, post, post_and_wait, recv_type  # noqa: E402
 
 
 async def reply_to(ws, raw):
@@ -22,12 +23,11 @@ async def text_round_trips_exactly():
     try:
         ws, _, _, _ = await join(srv)
         tricky = [
-            "".join(chr(c) for c in range(1, 32)) + "\x7f end",
+            "tab\tand\nnewline, the only controls a chat keeps\n\tindented",
             'quotes " and \\ backslashes \\" \\\\',
             "line\u2028separator\u2029paragraph",
             "emoji 😀 🏳️‍🌈, CJK 漢字, RTL עברית, combining e\u0301",
             "</script><script>alert(1)</script>",
-            "nul \x00 inside",
             "\ufeffBOM and \uffff noncharacter",
         ]
         for t in tricky:
@@ -48,7 +48,7 @@ async def escapes_are_decoded():
     try:
         ws, _, _, _ = await join(srv)
         cases = {
-            r'{"type":"message","text":"\u00e9\ud83d\ude00\n\/\"\\\b\f\r\t"}': "é😀\n/\"\\\b\f\r\t",
+            r'{"type":"message","text":"\u00e9\ud83d\ude00\n\/\"\\\t"}': "é😀\n/\"\\\t",
             r'{"\u0074ype":"mess\u0061ge","text":"escaped names"}': "escaped names",
             r'{"type":"message","text":"\uD83D\uDE00 upper-case hex"}': "😀 upper-case hex",
             ' \r\n\t{ "text" : "spaced" , "type" : "message" } \n': "spaced",
@@ -109,4 +109,29 @@ async def malformed_input_gets_an_error_and_the_connection_stays():
         srv.cleanup()
 
 
-main([text_round_trips_exactly, escapes_are_decoded, malformed_input_gets_an_error_and_the_connection_stays])
+async def controls_are_refused():
+    # C0 controls but tab and newline, DEL and C1 only garble terminals and
+    # logs, and cost 6 bytes each once escaped: refused with bad_text,
+    # however they are written (raw UTF-8 or a JSON escape), never stored.
+    srv = ChatServer("--rate", "1000", "--burst", "1000").start()
+    try:
+        ws, _, _, _ = await join(srv)
+        before = (await post_and_wait(ws, "before"))["seq"]
+        texts = ["nul \x00 inside", "bell\x07", "\x1b[31mred\x1b[0m", "cr\r\nlf", "del \x7f",
+                 "next line \u0085", "csi \u009b31m", "".join(chr(c) for c in range(1, 32))]
+        raws = [json.dumps({"type": "message", "text": t}) for t in texts]
+        raws += [json.dumps({"type": "message", "text": t}, ensure_ascii=False) for t in texts]
+        raws += [r'{"type":"message","text":"a\bb"}', r'{"type":"message","text":"a\fb"}',
+                 r'{"type":"message","text":"a\u0001b"}', r'{"type":"message","text":"a\u009fb"}']
+        for raw in raws:
+            m = await reply_to(ws, raw)
+            check(m["type"] == "error" and m["code"] == "bad_text", f"{raw!r} -> {m}")
+        after = (await post_and_wait(ws, "after: \u00a0 no-break space, \u2028 separator"))["seq"]
+        check(after == before + 1, f"a refused text was stored: seq {before} then {after}")
+        await ws.close()
+    finally:
+        srv.cleanup()
+
+
+main([text_round_trips_exactly, escapes_are_decoded, controls_are_refused,
+      malformed_input_gets_an_error_and_the_connection_stays])
