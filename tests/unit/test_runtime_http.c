@@ -425,17 +425,8 @@ static void test_accept_emfile_backoff(void **state) {
 /* A client with a small receive buffer, so that the server's queue, not
  * the kernel, holds most of a big reply. */
 static int slow_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = rt_raw_connect_rcvbuf(port, 0, 16 << 10);
     assert_true(fd >= 0);
-    int small = 16 << 10;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
 

@@ -46,10 +46,13 @@ static inline void rt_pump_for(cws_loop *loop, uint64_t ms) {
     rt_pump_until(loop, &never, ms);
 }
 
-/* A non-blocking TCP connection to 127.0.0.1:port (or ::1). */
-static inline int rt_raw_connect(int port, int v6) {
+/* A non-blocking TCP connection to 127.0.0.1:port (or ::1), with a
+ * receive buffer of rcvbuf bytes (0: the kernel's default), set before
+ * connecting so the window it advertises stays that small. */
+static inline int rt_raw_connect_rcvbuf(int port, int v6, int rcvbuf) {
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     int rc;
     if (v6) {
         struct sockaddr_in6 a;
@@ -73,6 +76,8 @@ static inline int rt_raw_connect(int port, int v6) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
+
+static inline int rt_raw_connect(int port, int v6) { return rt_raw_connect_rcvbuf(port, v6, 0); }
 
 static inline void rt_raw_send(int fd, const void *data, size_t len) {
     const char *p = data;
