@@ -36,26 +36,29 @@ def on_disk(srv):
 
 
 async def upkeep_never_stalls_the_room():
-    # Posts of the largest size (4000 control characters, each sent
-    # escaped as \u00XX: 24 KB of JSON) fill the default 32 MiB after
-    # ~1400: segments of 4 MiB start every ~170 posts and are deleted as
-    # the history moves on. The old log rewrote all 5000 kept (120 MB) on
-    # the loop once the file held 10,000.
+    # Posts of the largest size the chat accepts (4000 quotes, each sent
+    # escaped as \": 8 KB of JSON) fill the default 32 MiB after ~4000:
+    # segments of 4 MiB start every ~500 posts and are deleted as the
+    # history moves on. The old log rewrote all it kept (40 MB) on the
+    # loop once the file held 10,000: a 0.57 s stall. The issue's bound is
+    # 1 s (against 2.9 s at 24 KB a message, before control characters
+    # were refused); we hold 250 ms, against ~10 ms measured, so the old
+    # log fails here too.
     keep, posts = 5000, 10050
     srv = ChatServer("--history-size", str(keep), "--rate", "1000000", "--burst", "1000000").start()
     try:
         ws, _, _, _ = await join(srv)
         waits = []
         for i in range(posts):
-            text = f"{i:06d}" + "\x01" * 3994
+            text = f"{i:06d}" + '"' * 3994
             start = time.monotonic()
             await post_and_wait(ws, text)
             waits.append(time.monotonic() - start)
         await ws.close()
         longest, median = max(waits), statistics.median(waits)
-        print(f"     {posts} posts of 24 KB, each waiting for its broadcast: longest {longest * 1000:.1f} ms,"
+        print(f"     {posts} posts of 8 KB, each waiting for its broadcast: longest {longest * 1000:.1f} ms,"
               f" median {median * 1000:.2f} ms, RSS {srv.rss_kb() // 1024} MiB")
-        check(longest < 1.0, f"a post waited {longest:.2f} s: the history stalled the loop")
+        check(longest < 0.25, f"a post waited {longest:.2f} s: the history stalled the loop")
         segs = segments(srv)
         first = int(segs[0].rsplit(".", 1)[1], 16) if segs else 0
         check(len(segs) >= 2 and first > keep, f"no segment was rotated and deleted: {segs}")
