@@ -3,10 +3,10 @@
  *   options.c  flags        site.c     the web page (static files)
  *   chat.c     the room     history.c  the log + in-memory ring
  *   json.c     wire format  segdir.c   the log's files
- *   peers.c    per-address  segment.c  one file of the log
- *              limits       record.c   one record of the log
- *   client_addr.c  who a connection is (X-Forwarded-For)
- *   siphash.c  keyed hash
+ *   peers.c    limits per   segment.c  one file of the log
+ *              address      record.c   one record of the log
+ *   client_addr.c  a client's address (X-Forwarded-For)
+ *   siphash.c  the keyed hash of peers.c's table
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L

@@ -59,8 +59,6 @@ void peers_free(peers *t) {
     free(t);
 }
 
-size_t peers_count(const peers *t) { return t->count; }
-
 static size_t slot_of(const peers *t, const client_addr *key) {
     return (size_t)siphash24(t->secret, key->bytes, sizeof key->bytes) & (t->nslots - 1);
 }

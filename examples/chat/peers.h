@@ -48,7 +48,4 @@ void peers_leave(peers *t, peer *p, uint64_t now_ms);
  * address is over its rate. */
 int peers_take(peers *t, peer *p, uint64_t now_ms);
 
-/* Records held (for tests and logs). */
-size_t peers_count(const peers *t);
-
 #endif
