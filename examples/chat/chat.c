@@ -2,7 +2,9 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "chat.h"
+#include "client_addr.h"
 #include "json.h"
+#include "peers.h"
 
 #include <cws_util.h>
 
@@ -22,8 +24,8 @@ typedef struct chat_client {
     int replaying;        /* catching up from the history: no broadcasts yet */
     uint64_t sent_upto;   /* replay: every kept message up to here is queued */
     int rtt_sent;         /* the latency last reported, -1 before any */
-    double tokens;        /* rate limit: a token bucket */
-    uint64_t refilled_ms;
+    peer *from;           /* its address's limits, shared with its other connections */
+    uint32_t refused;     /* messages refused for the rate since the last accepted */
 } chat_client;
 
 struct chat {
@@ -32,6 +34,8 @@ struct chat {
     history *hist;
     chat_config cfg;
     chat_client *clients; /* pending and open */
+    peers *peers;         /* per-address connection counts and rate */
+    trusted_proxies proxies;
     size_t online;
     int shutting_down;
     cws_timer *sync_timer;
@@ -218,7 +222,16 @@ chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
     c->loop = loop;
     c->hist = h;
     c->cfg = *cfg;
+    for (size_t i = 0; cfg->trust_proxies && cfg->trust_proxies[i]; i++)
+        if (trusted_proxies_add(&c->proxies, cfg->trust_proxies[i]) < 0) goto fail;
+    peers_config pc = {cfg->rate, cfg->burst, cfg->max_per_ip, CHAT_MAX_ADDRESSES};
+    c->peers = peers_new(&pc);
+    if (!c->peers) goto fail;
     return c;
+fail:
+    free(c->text);
+    free(c);
+    return NULL;
 }
 
 void chat_set_server(chat *c, cws_server *srv) { c->server = srv; }
@@ -229,6 +242,7 @@ static void unlink_client(chat_client *cl) {
     else c->clients = cl->next;
     if (cl->next) cl->next->prev = cl->prev;
     if (cl->open) c->online--;
+    if (cl->from) peers_leave(c->peers, cl->from, cws_loop_now(c->loop));
 }
 
 void chat_free(chat *c) {
@@ -240,6 +254,7 @@ void chat_free(chat *c) {
         unlink_client(cl);
         free(cl);
     }
+    peers_free(c->peers);
     json_buf_free(&c->out);
     free(c->text);
     free(c);
@@ -258,13 +273,13 @@ int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
     cws_str path = req->http.path, v;
     if (path.len != 3 || memcmp(path.ptr, "/ws", 3) != 0) return 404;
     if (c->shutting_down) return 503;
+    client_addr from;
+    if (client_addr_of(&c->proxies, cws_socket_peer(s), &req->http, &from) < 0) return 400;
     chat_client *cl = calloc(1, sizeof *cl);
     if (!cl) return 503;
     cl->room = c;
     cl->sock = s;
     cl->rtt_sent = -1;
-    cl->tokens = c->cfg.burst;
-    cl->refilled_ms = cws_loop_now(c->loop);
     if (cws_http_query_param(req->http.query, "since", &v)) {
         if (parse_seq(v, &cl->since) < 0) goto bad;
         cl->has_since = 1;
@@ -275,6 +290,14 @@ int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
         if (n >= 0) n = clean_name(raw, (size_t)n, cl->name);
         if (n < 0) goto bad;
         cl->name_len = (size_t)n;
+    }
+    /* Limits are per address, not per connection, or reconnecting would
+     * refill them. */
+    client_addr key = client_addr_limit_key(&from);
+    peers_result joined = peers_join(c->peers, &key, cws_loop_now(c->loop), &cl->from);
+    if (joined != PEERS_OK) {
+        free(cl);
+        return joined == PEERS_ADDRESS_FULL ? 429 : 503;
     }
     cl->next = c->clients;
     if (c->clients) c->clients->prev = cl;
@@ -444,24 +467,27 @@ static void set_name(chat_client *cl, const json_field *field) {
     broadcast_out(cl->room);
 }
 
-/* A token bucket: `burst` messages at once, `rate` per second sustained. */
+/* Every message draws on its address's bucket (peers.c). One over the
+ * rate is refused and the connection kept: a person typing fast just
+ * waits. A client that sends more than a whole burst of refused messages
+ * in a row is not waiting, and is closed. */
 static int within_rate(chat_client *cl) {
     chat *c = cl->room;
-    uint64_t now = cws_loop_now(c->loop);
-    cl->tokens += (double)(now - cl->refilled_ms) * c->cfg.rate / 1000.0;
-    if (cl->tokens > c->cfg.burst) cl->tokens = c->cfg.burst;
-    cl->refilled_ms = now;
-    if (cl->tokens < 1.0) return 0;
-    cl->tokens -= 1.0;
-    return 1;
+    if (peers_take(c->peers, cl->from, cws_loop_now(c->loop))) {
+        cl->refused = 0;
+        return 1;
+    }
+    if (++cl->refused > c->cfg.burst)
+        cws_socket_close(cl->sock, CWS_CLOSE_POLICY, "rate limit exceeded", 19);
+    else
+        send_error(cl, "rate_limited", "too many messages: this one was not sent; wait a moment");
+    return 0;
 }
 
 static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
     chat_client *cl = user;
-    if (!within_rate(cl)) {
-        cws_socket_close(s, CWS_CLOSE_POLICY, "rate limit exceeded", 19);
-        return;
-    }
+    (void)s; /* the same as cl->sock */
+    if (!within_rate(cl)) return;
     if (opcode != CWS_OP_TEXT) {
         send_error(cl, "bad_message", "messages are JSON text, not binary");
         return;

@@ -19,10 +19,18 @@
  * read can pin, besides its receive window. */
 #define CHAT_KERNEL_UNSENT (64 * 1024)
 
+/* Client addresses remembered for the per-address limits (peers.h): as
+ * many as cws_server's default max_connections. */
+#define CHAT_MAX_ADDRESSES 100000
+
 typedef struct chat_config {
-    double rate;          /* messages per second one client may send */
+    double rate;          /* messages per second one client address may send */
     double burst;         /* and at once */
     size_t high_water;    /* the server's, which a replay piece stays under */
+    size_t max_per_ip;    /* connections per client address; 0: no limit */
+    /* Proxies whose X-Forwarded-For names the client (addresses,
+     * NULL-terminated; NULL: none). */
+    const char *const *trust_proxies;
 } chat_config;
 
 typedef struct chat chat;

@@ -3,8 +3,10 @@
  *   options.c  flags        site.c     the web page (static files)
  *   chat.c     the room     history.c  the log + in-memory ring
  *   json.c     wire format  segdir.c   the log's files
- *                           segment.c  one file of the log
- *                           record.c   one record of the log
+ *   peers.c    limits per   segment.c  one file of the log
+ *              address      record.c   one record of the log
+ *   client_addr.c  a client's address (X-Forwarded-For)
+ *   siphash.c  the keyed hash of peers.c's table
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L
@@ -81,7 +83,7 @@ int main(int argc, char **argv) {
         site_close(&a.web);
         return 1;
     }
-    chat_config cc = {o.rate, o.burst, o.high_water};
+    chat_config cc = {o.rate, o.burst, o.high_water, o.max_per_ip, o.trust_proxies};
     a.loop = cws_loop_new(NULL);
     a.room = a.loop ? chat_new(a.loop, h, &cc) : NULL;
     if (!a.room) {

@@ -33,7 +33,10 @@ static const char options_help[] =
     "  --history-size N         messages kept and replayed to clients (default 10000)\n"
     "  --history-bytes N        and at most this many bytes of them (default\n"
     "                           33554432, 32 MiB): the oldest go first. The files\n"
-    "                           hold at most 1.125 times what is kept\n"
+    "                           hold at most 1.125 times what is kept\n";
+
+/* Split in two: ISO C promises string literals of 4095 bytes only. */
+static const char options_help_limits[] =
     "  --max-message BYTES      largest WebSocket message accepted; bigger ones\n"
     "                           close the connection with 1009 (default 65536)\n"
     "  --high-water BYTES       unsent bytes queued for one client before it is\n"
@@ -42,10 +45,22 @@ static const char options_help[] =
     "                           (default 10000)\n"
     "  --ping-interval MS       how often each client is pinged; the measured\n"
     "                           latency is sent to it (default 5000)\n"
-    "  --rate N                 messages per second one client may send on average\n"
-    "                           (default 20); above it, and --burst, it is closed\n"
-    "                           with 1008\n"
-    "  --burst N                messages one client may send at once (default 40)\n"
+    "  --rate N                 messages per second one client address may send on\n"
+    "                           average, over all its connections (default 20);\n"
+    "                           above it, and --burst, a message is refused with\n"
+    "                           error rate_limited, and a connection that sends\n"
+    "                           more than --burst refused ones in a row is closed\n"
+    "                           with 1008. An address is an IPv4 address or an\n"
+    "                           IPv6 /64\n"
+    "  --burst N                messages one client address may send at once\n"
+    "                           (default 40)\n"
+    "  --max-per-ip N           connections one client address may hold (default\n"
+    "                           64; 0: no limit); more are refused with HTTP 429\n"
+    "  --trust-proxy ADDR       a reverse proxy (exact IPv4 or IPv6 address) whose\n"
+    "                           X-Forwarded-For names the client: the right-most\n"
+    "                           entry that is not a trusted proxy counts for the\n"
+    "                           limits, a malformed header gets HTTP 400;\n"
+    "                           repeatable. From anyone else the header is ignored\n"
     "  --allow-origin ORIGIN    also accept WebSockets from pages of ORIGIN, e.g.\n"
     "                           https://chat.example.com (scheme://host[:port],\n"
     "                           no path); repeatable; '*' accepts any page, 'null'\n"
@@ -87,11 +102,13 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
     o->ping_interval_ms = 5000;
     o->rate = 20;
     o->burst = 40;
+    o->max_per_ip = 64;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(options_help, out);
+            fputs(options_help_limits, out);
             return 1;
         }
         if (strcmp(flag, "--no-deflate") == 0) { /* the one flag without a value */
@@ -113,7 +130,7 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         static const char *const known[] = {"--host", "--port", "--web", "--history", "--fsync",
                                             "--history-size", "--history-bytes", "--max-message", "--high-water",
                                             "--handshake-timeout", "--ping-interval", "--rate", "--burst",
-                                            "--allow-origin"};
+                                            "--allow-origin", "--max-per-ip", "--trust-proxy"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= strcmp(name, known[k]) == 0;
         if (!is_known) {
@@ -172,6 +189,13 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             /* One that is no origin ("https://x/") would never match. */
             bad = !cws_hs_origin_ok(value) || o->n_allow_origins == CHAT_MAX_ORIGINS;
             if (!bad) o->allow_origins[o->n_allow_origins++] = value;
+        } else if (strcmp(name, "--max-per-ip") == 0) {
+            bad = parse_uint(value, 1000000, &v);
+            o->max_per_ip = (size_t)v;
+        } else if (strcmp(name, "--trust-proxy") == 0) {
+            client_addr a;
+            bad = client_addr_parse(value, strlen(value), &a) < 0 || o->n_trust_proxies == CLIENT_ADDR_MAX_PROXIES;
+            if (!bad) o->trust_proxies[o->n_trust_proxies++] = value;
         }
         if (bad) {
             fprintf(err, "cws-chat: invalid value for %s: '%s' (see --help)\n", name, value);

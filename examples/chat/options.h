@@ -2,6 +2,7 @@
 #ifndef CHAT_OPTIONS_H
 #define CHAT_OPTIONS_H
 
+#include "client_addr.h"
 #include "history.h"
 
 #include <stddef.h>
@@ -22,8 +23,12 @@ typedef struct chat_options {
     size_t high_water;
     uint32_t handshake_timeout_ms;
     uint32_t ping_interval_ms;
-    double rate;              /* messages per second per connection */
+    double rate;              /* messages per second per client address */
     double burst;             /* bucket size */
+    size_t max_per_ip;        /* connections per client address; 0: no limit */
+    /* --trust-proxy values, NULL-terminated. */
+    const char *trust_proxies[CLIENT_ADDR_MAX_PROXIES + 1];
+    size_t n_trust_proxies;
     int no_deflate;           /* 1: decline permessage-deflate */
     /* --allow-origin values, NULL-terminated, for cws_hs_server_opts. */
     const char *allow_origins[CHAT_MAX_ORIGINS + 1];

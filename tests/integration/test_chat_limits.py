@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cws-chat under abuse, while other clients keep chatting: over-long text
-and names get errors; an oversize message is closed with 1009, a flood
-with 1008; a slowloris is dropped after the handshake timeout; a client
+and names get errors; an oversize message is closed with 1009; a flood
+gets rate_limited errors, then 1008; a slowloris is dropped after the handshake timeout; a client
 that stops reading is dropped at the high-water mark and the server's
 memory stays bounded."""
 import asyncio
@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import ChatServer, check, closed_with, join, main, post, post_and_wait, recv, recv_type  # noqa: E402
+from chatlib import ChatServer, ConnectionClosed, check, closed_with, join, main, post, post_and_wait, recv, recv_type  # noqa: E402
 
 
 async def still_chatting(srv, ws, label):
@@ -71,7 +71,8 @@ async def oversize_message_is_closed_1009():
 async def flood_is_closed_1008():
     srv = ChatServer("--rate", "5", "--burst", "10").start()
     try:
-        bystander, _, _, _ = await join(srv)
+        # Limits are per address: the bystander is another client (127.0.0.2).
+        bystander, _, _, _ = await join(srv, local_addr=("127.0.0.2", 0))
         flooder, _, _, _ = await join(srv)
         start = time.monotonic()
         try:
@@ -79,9 +80,18 @@ async def flood_is_closed_1008():
                 await post(flooder, f"flood {i}")
         except Exception:  # noqa: BLE001 -- the server may close mid-flood
             pass
+        refused = 0
+        try:
+            while True:
+                m = await recv_type(flooder, "error")
+                check(m["code"] == "rate_limited", f"flood refused with {m}")
+                refused += 1
+        except ConnectionClosed:
+            pass
         code = await closed_with(flooder)
         allowed = 10 + 5 * (time.monotonic() - start) + 1  # burst + rate x time
         check(code == 1008, f"flood closed with {code}")
+        check(refused >= 10, f"closed after {refused} rate_limited errors, not after --burst (10) of them")
         # The bystander saw at most what the bucket let through, then goes on.
         seen = 0
         while True:
