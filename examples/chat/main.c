@@ -5,6 +5,7 @@
  *   json.c     wire format  segdir.c   the log's files
  *                           segment.c  one file of the log
  *                           record.c   one record of the log
+ *                           epoch.c    when seqs start over
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L
@@ -133,8 +134,8 @@ int main(int argc, char **argv) {
     int v6 = strchr(o.host, ':') != NULL;
     printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "", cws_server_port(a.server));
     fflush(stdout);
-    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu), web root %s\n",
-            history_messages(h)->count, (unsigned long long)history_last_seq(h), a.web.root);
+    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu, epoch %s), web root %s\n",
+            history_messages(h)->count, (unsigned long long)history_last_seq(h), history_epoch(h), a.web.root);
 
     rc = cws_loop_run(a.loop) == CWS_OK ? 0 : 1;
 out:
