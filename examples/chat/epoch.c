@@ -106,8 +106,9 @@ static int parse(const char *text, epoch *e) {
     return *p == '\0' ? 0 : -1;
 }
 
-/* Reads base's epoch file into e: 1 if it holds one, 0 if it is missing
- * or not an epoch file (*why says which), -1 if it cannot be read. */
+/* Reads the epoch file at path into e: 1 if it holds one, 0 if it is
+ * missing or not an epoch file (*why says which), -1 if it cannot be
+ * read. */
 static int load(const char *path, epoch *e, const char **why) {
     char text[FILE_MAX + 1];
     /* segment_open: a regular file only, never a symlink or a FIFO. */

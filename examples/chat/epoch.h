@@ -12,8 +12,8 @@
  *   boot 5b0b3c1e-8a7f-...      the kernel's boot id when written
  *   fsync batch                 the --fsync mode of that run
  *   last 42                     the history's last seq when written
- *   state running               or stopped: the run ended cleanly and
- *                               its writes were synced */
+ *   state running               or stopped: the run ended cleanly,
+ *                               its writes synced unless in never mode */
 #ifndef CHAT_EPOCH_H
 #define CHAT_EPOCH_H
 
