@@ -3,6 +3,7 @@
 
 #include "chat.h"
 #include "client_addr.h"
+#include "epoch.h"
 #include "json.h"
 #include "peers.h"
 
@@ -19,6 +20,7 @@ typedef struct chat_client {
     int open;             /* on_open happened: counted, gets broadcasts */
     int has_since;        /* asked to resume after seq `since` */
     uint64_t since;
+    int other_epoch;      /* its since is of another epoch: those seqs meant other messages */
     char name[CHAT_MAX_NAME];
     size_t name_len;      /* 0: anonymous */
     int replaying;        /* catching up from the history: no broadcasts yet */
@@ -284,6 +286,10 @@ int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
         if (parse_seq(v, &cl->since) < 0) goto bad;
         cl->has_since = 1;
     }
+    if (cws_http_query_param(req->http.query, "epoch", &v)) {
+        if (!epoch_id_ok(v.ptr, v.len)) goto bad;
+        cl->other_epoch = memcmp(v.ptr, history_epoch(c->hist), v.len) != 0;
+    }
     if (cws_http_query_param(req->http.query, "name", &v)) {
         char raw[CHAT_MAX_NAME * 3];
         ptrdiff_t n = percent_decode(v, raw, sizeof raw);
@@ -315,8 +321,8 @@ static uint64_t replay_start(chat_client *cl) {
     chat *c = cl->room;
     const ring *r = history_messages(c->hist);
     uint64_t last = history_last_seq(c->hist);
-    if (cl->has_since && cl->since <= last) return cl->since;
-    if (cl->has_since) /* it saw numbers never issued: the history was reset */
+    if (cl->has_since && cl->since <= last && !cl->other_epoch) return cl->since;
+    if (cl->has_since) /* it saw numbers never issued, or issued again: the history was reset */
         send_notice(cl, "history_reset", "the server's history was reset; showing what it has now", 0, last);
     if (r->count > CHAT_FRESH_REPLAY) return ring_at(r, r->count - CHAT_FRESH_REPLAY)->seq - 1;
     return r->count ? ring_at(r, 0)->seq - 1 : last;
@@ -374,6 +380,7 @@ static void on_open(cws_socket *s, void *user) {
 
     json_buf *b = begin(c, "hello");
     json_key_uint(b, "seq", history_last_seq(c->hist));
+    json_key_cstring(b, "epoch", history_epoch(c->hist));
     json_key_string(b, "name", name, nlen);
     json_key_uint(b, "online", c->online);
     json_key_uint(b, "max_text", CHAT_MAX_TEXT);

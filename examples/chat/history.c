@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "history.h"
+#include "epoch.h"
 #include "record.h"
 #include "segdir.h"
 #include "segment.h"
@@ -33,6 +34,10 @@ struct history {
     uint64_t last_seq;
     int dirty;     /* appended, not yet fdatasync'ed */
     int dir_dirty; /* a segment created, the directory not yet synced */
+    int sync_failed; /* so a clean stop cannot claim every write is synced */
+    int found;     /* load: segments existed */
+    int cut;       /* load: records were skipped */
+    epoch ep;
 };
 
 static void warn_at(history *h, const char *path, const char *what, const char *detail) {
@@ -80,6 +85,7 @@ static int load(history *h) {
         return -1;
     }
     int rc = 0;
+    h->found = n > 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *path = segment_path(h->base, names[i]);
         int fd = path ? segment_open(path, O_RDONLY) : -1;
@@ -90,12 +96,14 @@ static int load(history *h) {
         if (fd < 0 && (errno == ELOOP || errno == EINVAL)) {
             /* Not ours (a symlink, a FIFO...): never read or followed. */
             warn_at(h, path, "ignoring it", "not a regular file");
+            h->cut = 1;
         } else if (fd < 0 || segment_scan(fd, &s, keep_record, h, path, h->warn) < 0 || add_segment(h, &s) < 0) {
             warn_at(h, path ? path : h->base, "cannot read", strerror(errno));
             rc = -1;
         } else if (s.records) {
             h->last_seq = s.last;
         }
+        if (s.bad) h->cut = 1;
         if (fd >= 0) close(fd);
         free(path);
     }
@@ -230,9 +238,16 @@ history *history_open(const char *path, size_t keep, size_t keep_bytes, history_
                 strerror(errno));
         goto fail;
     }
-    if (segdir_migrate(path, warn) < 0 || load(h) < 0 || repair(h) < 0) goto fail;
+    if (segdir_migrate(path, warn) < 0 || load(h) < 0) goto fail;
+    /* Decided and recorded before the repair drops anything, so a crash
+     * in between cannot hide what was lost from the next start. */
+    epoch_facts facts = {h->found, h->cut, h->last_seq, mode};
+    if (epoch_begin(path, &facts, &h->ep, warn) < 0 || repair(h) < 0) goto fail;
     drop_old_segments(h);
     if (open_newest(h) < 0) goto fail;
+    /* A killed predecessor's last batch may still be in the page cache
+     * only: the next sync covers it, before a clean stop says all is. */
+    if (mode == HISTORY_FSYNC_BATCH) h->dirty = h->dir_dirty = 1;
     return h;
 fail:
     history_close(h);
@@ -242,7 +257,7 @@ fail:
 void history_close(history *h) {
     if (!h) return;
     if (h->fd >= 0) {
-        history_sync(h);
+        if (history_sync(h) == 0 && !h->sync_failed) epoch_end(h->base, &h->ep, h->last_seq, h->warn);
         close(h->fd);
     }
     if (h->lock_fd >= 0) close(h->lock_fd);
@@ -257,12 +272,17 @@ uint64_t history_last_seq(const history *h) { return h->last_seq; }
 
 const ring *history_messages(const history *h) { return &h->kept; }
 
+const char *history_epoch(const history *h) { return h->ep.id; }
+
 /* The newest segment is full: sync what batch mode still owes it (as the
  * batch timer would have, a few ms of writes), then start the next. */
 static void rotate(history *h, uint64_t seq) {
     if (h->dirty) {
         h->dirty = 0;
-        if (fdatasync(h->fd) < 0) warn_at(h, h->base, "fdatasync failed", strerror(errno));
+        if (fdatasync(h->fd) < 0) {
+            h->sync_failed = 1;
+            warn_at(h, h->base, "fdatasync failed", strerror(errno));
+        }
     }
     start_segment(h, seq, h->mode == HISTORY_FSYNC_ALWAYS);
 }
@@ -302,6 +322,7 @@ int history_sync(history *h) {
         h->dirty = 0;
         if (fdatasync(h->fd) < 0) {
             warn_at(h, h->base, "fdatasync failed", strerror(errno));
+            h->sync_failed = 1;
             rc = -1;
         }
     }
@@ -309,6 +330,7 @@ int history_sync(history *h) {
         h->dir_dirty = 0;
         if (segdir_sync(h->base) < 0) {
             warn_at(h, h->base, "cannot sync the directory", strerror(errno));
+            h->sync_failed = 1;
             rc = -1;
         }
     }

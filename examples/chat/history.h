@@ -13,7 +13,8 @@
  * On open, records that fail their checks are skipped with a warning and
  * their segment repaired (cut back to the end of its last good record, or
  * rewritten without a bad record that lies before good ones), so a torn
- * last write never poisons later appends.
+ * last write never poisons later appends; and if seqs clients saw may be
+ * lost, the history gets a new epoch (epoch.h).
  *
  * Upkeep never rewrites the history while serving: appends go to the
  * newest segment; one holding an eighth of either bound closes and a new
@@ -43,6 +44,9 @@ void history_close(history *h);
 
 /* The highest sequence number ever stored (0 if none). */
 uint64_t history_last_seq(const history *h);
+/* The history's epoch (epoch.h): 16 hex digits naming the run of seqs
+ * that the last seq belongs to. */
+const char *history_epoch(const history *h);
 /* The messages kept in memory, oldest first. */
 const ring *history_messages(const history *h);
 

@@ -1,12 +1,12 @@
 /* cws-chat: a broadcast chat server with a browser page and a durable
  * history. This file wires the pieces to the cws runtime:
- *   options.c  flags        site.c     the web page (static files)
- *   chat.c     the room     history.c  the log + in-memory ring
- *   json.c     wire format  segdir.c   the log's files
- *   peers.c    limits per   segment.c  one file of the log
- *              address      record.c   one record of the log
- *   client_addr.c  a client's address (X-Forwarded-For)
- *   siphash.c  the keyed hash of peers.c's table
+ *   options.c      flags                 site.c     the web page (static files)
+ *   chat.c         the room              history.c  the log + in-memory ring
+ *   json.c         wire format           segdir.c   the log's files
+ *   peers.c        limits per address    segment.c  one file of the log
+ *   client_addr.c  a client's address    record.c   one record of the log
+ *                  (X-Forwarded-For)     epoch.c    when seqs start over
+ *   siphash.c      peers.c's keyed hash
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L
@@ -135,8 +135,8 @@ int main(int argc, char **argv) {
     int v6 = strchr(o.host, ':') != NULL;
     printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "", cws_server_port(a.server));
     fflush(stdout);
-    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu), web root %s\n",
-            history_messages(h)->count, (unsigned long long)history_last_seq(h), a.web.root);
+    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu, epoch %s), web root %s\n",
+            history_messages(h)->count, (unsigned long long)history_last_seq(h), history_epoch(h), a.web.root);
 
     rc = cws_loop_run(a.loop) == CWS_OK ? 0 : 1;
 out:

@@ -1,7 +1,9 @@
 // The cws chat page: the browser's own WebSocket, no libraries.
 // Wire format: docs/chat-protocol.md. Recovery: the page remembers the
-// last sequence number it saw (sessionStorage, so a reload resumes) and
-// reconnects with /ws?since=N; the server replays exactly what was missed.
+// last sequence number it saw and the history's epoch (sessionStorage, so
+// a reload resumes) and reconnects with /ws?since=N&epoch=E; the server
+// replays exactly what was missed, or, if its history lost seqs it had
+// handed out (a new epoch), says history_reset and starts the page over.
 // Lines are drawn in batches, once per animation frame, and only the last
 // MAX_LINES stay on screen: a flood of messages or joins costs one DOM
 // update per frame, not a layout per line.
@@ -10,6 +12,8 @@
 const KEEP = 200;                       // messages cached for reloads
 const MAX_LINES = 500;                  // lines on screen; older ones are dropped
 const SEQ_KEY = 'cws-chat.seq';
+const EPOCH_KEY = 'cws-chat.epoch';
+const EPOCH_FORMAT = /^[0-9a-f]{16}$/;  // anything else the server refuses (400)
 const LOG_KEY = 'cws-chat.log';
 const NAME_KEY = 'cws-chat.name';
 
@@ -35,6 +39,7 @@ let frameAsked = false;
 let stuck = true;                       // the user is at the bottom: follow new lines
 let lastSeq = Number(sessionStorage.getItem(SEQ_KEY));
 let haveSeq = sessionStorage.getItem(SEQ_KEY) !== null && Number.isSafeInteger(lastSeq);
+let epoch = sessionStorage.getItem(EPOCH_KEY);   // lastSeq and log belong to it
 let log = loadLog();
 
 function loadLog() {
@@ -51,6 +56,8 @@ function remember() {
   if (log.length > KEEP) log = log.slice(-KEEP);
   try {
     sessionStorage.setItem(SEQ_KEY, String(lastSeq));
+    if (epoch) sessionStorage.setItem(EPOCH_KEY, epoch);
+    else sessionStorage.removeItem(EPOCH_KEY);
     sessionStorage.setItem(LOG_KEY, JSON.stringify(log));
   } catch (e) { /* storage full or disabled: recovery still works in-page */ }
 }
@@ -152,13 +159,30 @@ function system(text) {
   addLine('system', [['text', text]]);
 }
 
+// What the page shows and keeps is of a history the server no longer
+// has: its seqs may now mean other messages.
+function forgetHistory() {
+  log = [];
+  lastSeq = 0;
+  pending = [];
+  list.replaceChildren();
+  save();
+}
+
 function handle(m) {
   switch (m.type) {
-    case 'hello':
+    case 'hello': {
       maxTextBytes = m.max_text || maxTextBytes;
       maxNameBytes = m.max_name || maxNameBytes;
       showOnline(m.online);
+      const was = epoch;
+      epoch = typeof m.epoch === 'string' ? m.epoch : null;
+      // history_reset follows; forgetting now as well means the seq and
+      // log saved with the new epoch are never the old ones.
+      if (was && epoch && epoch !== was) forgetHistory();
+      save();
       break;
+    }
     case 'message':
       if (haveSeq && m.seq <= lastSeq) return;   // already shown
       lastSeq = m.seq;
@@ -175,13 +199,7 @@ function handle(m) {
       save();
       break;
     case 'notice':
-      if (m.code === 'history_reset') {
-        log = [];
-        lastSeq = 0;
-        pending = [];
-        list.replaceChildren();
-        save();
-      }
+      if (m.code === 'history_reset') forgetHistory();
       system(m.text);
       break;
     case 'join':
@@ -226,6 +244,7 @@ function forgetName(why) {
 function url(name) {
   const params = new URLSearchParams();
   if (haveSeq) params.set('since', String(lastSeq));
+  if (haveSeq && EPOCH_FORMAT.test(epoch || '')) params.set('epoch', epoch);
   if (name) params.set('name', name);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = params.toString();

@@ -82,10 +82,12 @@ class ChatServer:
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def ws_url(self, since=None, name=None):
+    def ws_url(self, since=None, name=None, epoch=None):
         q = []
         if since is not None:
             q.append(f"since={since}")
+        if epoch is not None:
+            q.append(f"epoch={epoch}")
         if name is not None:
             q.append(f"name={name}")
         return f"ws://127.0.0.1:{self.port}/ws" + ("?" + "&".join(q) if q else "")
@@ -145,11 +147,11 @@ class ChatServer:
         check(rc == 0, f"server exit status {rc} on SIGTERM:\n{report[-2000:]}")
 
 
-async def connect(server, since=None, name=None, **kw):
+async def connect(server, since=None, name=None, epoch=None, **kw):
     # An unbounded receive queue: the client library otherwise stops reading
     # when 32 messages wait unread, and would then miss our close frame.
     kw.setdefault("max_queue", None)
-    return await asyncio.wait_for(wscompat.connect(server.ws_url(since, name), **kw), STEP)
+    return await asyncio.wait_for(wscompat.connect(server.ws_url(since, name, epoch), **kw), STEP)
 
 
 async def recv(ws, timeout=STEP):
@@ -168,10 +170,10 @@ async def recv_type(ws, *types, timeout=STEP):
             return m
 
 
-async def join(server, since=None, name=None, **kw):
+async def join(server, since=None, name=None, epoch=None, **kw):
     """Connects and reads the greeting up to `synced`. Returns
     (ws, hello, replayed messages, notices)."""
-    ws = await connect(server, since, name, **kw)
+    ws = await connect(server, since, name, epoch, **kw)
     hello = await recv(ws)
     check(hello["type"] == "hello", f"first message is not hello: {hello}")
     messages, notices = [], []
