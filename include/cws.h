@@ -673,10 +673,11 @@ typedef struct cws_socket_callbacks {
     void (*on_message_data)(cws_socket *s, void *user, const uint8_t *data, size_t len);
     void (*on_message_end)(cws_socket *s, void *user);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
-    /* Called exactly once for a socket that reached on_open (and, for a
-     * client, also when connecting or its handshake failed: 1006 with a
-     * reason such as "connection refused"). After it returns the socket is
-     * freed. */
+    /* Called exactly once for a socket that reached on_open, or that
+     * on_upgrade accepted (if the 101 then fails: 1006 without on_open),
+     * and, for a client, also when connecting or its handshake failed
+     * (1006 with a reason such as "connection refused"). After it returns
+     * the socket is freed. */
     void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
     /* Once after each cws_socket_want_drain(): everything queued has been
      * handed to the kernel. Send what comes next from here to pace a long

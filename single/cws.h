@@ -774,10 +774,11 @@ typedef struct cws_socket_callbacks {
     void (*on_message_data)(cws_socket *s, void *user, const uint8_t *data, size_t len);
     void (*on_message_end)(cws_socket *s, void *user);
     void (*on_pong)(cws_socket *s, void *user, const uint8_t *data, size_t len);
-    /* Called exactly once for a socket that reached on_open (and, for a
-     * client, also when connecting or its handshake failed: 1006 with a
-     * reason such as "connection refused"). After it returns the socket is
-     * freed. */
+    /* Called exactly once for a socket that reached on_open, or that
+     * on_upgrade accepted (if the 101 then fails: 1006 without on_open),
+     * and, for a client, also when connecting or its handshake failed
+     * (1006 with a reason such as "connection refused"). After it returns
+     * the socket is freed. */
     void (*on_close)(cws_socket *s, void *user, int code, const char *reason, size_t reason_len);
     /* Once after each cws_socket_want_drain(): everything queued has been
      * handed to the kernel. Send what comes next from here to pace a long
@@ -6765,7 +6766,9 @@ enum {
 /* More socket flags, in cws_socket.xflags. */
 enum {
     RT_X_SKIP_BCAST = 1,   /* cws_socket_skip_broadcasts(s, 1) */
-    RT_X_WANT_DRAIN = 2    /* cws_socket_want_drain(): on_drain once empty */
+    RT_X_WANT_DRAIN = 2,   /* cws_socket_want_drain(): on_drain once empty */
+    RT_X_ACCEPTED = 4      /* on_upgrade said yes: on_close is owed even if
+                              the 101 then fails and on_open never comes */
 };
 
 /* Kept small: with the cws_conn embedded after it (one allocation, see
@@ -8663,9 +8666,13 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
         return;
     }
+    /* The application may have tied state to s (cws_socket_set_user):
+     * from here on it hears of the end, even of a 101 that fails. */
+    s->xflags |= RT_X_ACCEPTED;
     char out[1024];
     ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
-    if (n <= 0) {
+    if (n <= 0) { /* e.g. a subprotocol chosen too long for the answer */
+        s->why = RT_WHY_HANDSHAKE;
         cws__server_reject(s, 500);
         return;
     }
@@ -8783,6 +8790,7 @@ static const char *sock_why_text(int why) {
     case RT_WHY_SHUTDOWN: return "shutdown timed out";
     case RT_WHY_FREED: return "freed by the application";
     case RT_WHY_NOMEM: return "out of memory";
+    case RT_WHY_HANDSHAKE: return "the handshake's answer could not be sent";
     default: return NULL;
     }
 }
@@ -8818,7 +8826,8 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
     if (s->io.flags & RT_F_REPORTED) return;
     s->io.flags |= RT_F_REPORTED;
     int is_client = rt_sock_server(s) == NULL;
-    if (!(s->io.flags & RT_F_OPENED) && !is_client) return; /* never reached on_open */
+    if (!(s->io.flags & RT_F_OPENED) && !is_client && !(s->xflags & RT_X_ACCEPTED))
+        return; /* refused before on_upgrade said yes: nothing to hear of */
     if (s->io.flags & RT_F_OVERFLOW) {
         code = CWS_CLOSE_POLICY;
         reason = SOCK_OVERFLOW_REASON;
@@ -8983,7 +8992,7 @@ CWS__LINK void cws__socket_destroy(cws_socket *s, int why) {
     cws_loop *loop = rt_sock_loop(s);
     /* on_close first, while the socket is still whole: it may send elsewhere. */
     if (rt_sock_conn(s) && !(s->io.flags & RT_F_REPORTED)) cws_conn_abort(rt_sock_conn(s));
-    if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s)))
+    if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s) || s->xflags & RT_X_ACCEPTED))
         sock_report_close(s, CWS_CLOSE_ABNORMAL, NULL, 0);
     s->io.flags |= RT_F_REPORTED;
     /* Left on the flush list (unlinking would walk it): the drain skips

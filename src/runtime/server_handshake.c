@@ -64,9 +64,13 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
         cws__server_reject(s, status >= 400 && status <= 599 ? status : 403);
         return;
     }
+    /* The application may have tied state to s (cws_socket_set_user):
+     * from here on it hears of the end, even of a 101 that fails. */
+    s->xflags |= RT_X_ACCEPTED;
     char out[1024];
     ptrdiff_t n = cws_hs_accept(req, NULL, out, sizeof out);
-    if (n <= 0) {
+    if (n <= 0) { /* e.g. a subprotocol chosen too long for the answer */
+        s->why = RT_WHY_HANDSHAKE;
         cws__server_reject(s, 500);
         return;
     }

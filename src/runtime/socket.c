@@ -35,6 +35,7 @@ static const char *sock_why_text(int why) {
     case RT_WHY_SHUTDOWN: return "shutdown timed out";
     case RT_WHY_FREED: return "freed by the application";
     case RT_WHY_NOMEM: return "out of memory";
+    case RT_WHY_HANDSHAKE: return "the handshake's answer could not be sent";
     default: return NULL;
     }
 }
@@ -70,7 +71,8 @@ static void sock_report_close(cws_socket *s, int code, const char *reason, size_
     if (s->io.flags & RT_F_REPORTED) return;
     s->io.flags |= RT_F_REPORTED;
     int is_client = rt_sock_server(s) == NULL;
-    if (!(s->io.flags & RT_F_OPENED) && !is_client) return; /* never reached on_open */
+    if (!(s->io.flags & RT_F_OPENED) && !is_client && !(s->xflags & RT_X_ACCEPTED))
+        return; /* refused before on_upgrade said yes: nothing to hear of */
     if (s->io.flags & RT_F_OVERFLOW) {
         code = CWS_CLOSE_POLICY;
         reason = SOCK_OVERFLOW_REASON;
@@ -235,7 +237,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
     cws_loop *loop = rt_sock_loop(s);
     /* on_close first, while the socket is still whole: it may send elsewhere. */
     if (rt_sock_conn(s) && !(s->io.flags & RT_F_REPORTED)) cws_conn_abort(rt_sock_conn(s));
-    if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s)))
+    if (!(s->io.flags & RT_F_REPORTED) && (s->io.flags & RT_F_OPENED || !rt_sock_server(s) || s->xflags & RT_X_ACCEPTED))
         sock_report_close(s, CWS_CLOSE_ABNORMAL, NULL, 0);
     s->io.flags |= RT_F_REPORTED;
     /* Left on the flush list (unlinking would walk it): the drain skips

@@ -493,6 +493,58 @@ static void test_stalled_reader_dropped(void **state) {
     cws_loop_free(loop);
 }
 
+/* on_upgrade accepted, then the 101 could not be built (the subprotocol
+ * it chose is too long for it): the client gets a 500, and the server
+ * hears on_close 1006 for the socket it may have tied state to, with no
+ * on_open before it. */
+static int late_closes, late_code;
+
+static int pick_first(void *user, const cws_hs_request *req) {
+    (void)user;
+    (void)req;
+    return 0;
+}
+
+static void late_close(cws_socket *s, void *user, int code, const char *reason, size_t len) {
+    (void)s;
+    (void)user;
+    (void)reason;
+    (void)len;
+    late_closes++;
+    late_code = code;
+}
+
+static void test_accepted_then_failed_101_is_reported(void **state) {
+    (void)state;
+    cws_loop *loop = cws_loop_new(NULL);
+    cws_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.hs.select_protocol = pick_first;
+    cfg.cb.on_close = late_close;
+    late_closes = 0;
+    cws_server *srv = http_server(loop, &cfg);
+    static char req[4096];
+    char proto[1200];
+    memset(proto, 'p', sizeof proto - 1);
+    proto[sizeof proto - 1] = '\0';
+    snprintf(req, sizeof req,
+             "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: %s\r\n\r\n",
+             proto);
+    char buf[2048];
+    size_t len;
+    exchange(loop, cws_server_port(srv), req, buf, sizeof buf, &len);
+    assert_true(strncmp(buf, "HTTP/1.1 500", 12) == 0);
+    rt_pump_for(loop, 50);
+    assert_int_equal(opened, 0);
+    assert_int_equal(late_closes, 1);
+    assert_int_equal(late_code, CWS_CLOSE_ABNORMAL);
+    cws_server_free(srv);
+    cws_loop_free(loop);
+    assert_int_equal(late_closes, 1); /* once */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_http),
@@ -504,6 +556,7 @@ int main(void) {
         cmocka_unit_test(test_accept_emfile_backoff),
         cmocka_unit_test(test_slow_reader_gets_whole_reply),
         cmocka_unit_test(test_stalled_reader_dropped),
+        cmocka_unit_test(test_accepted_then_failed_101_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
