@@ -3,7 +3,7 @@
  *   options.c  flags        site.c     the web page (static files)
  *   chat.c     the room     history.c  the log + in-memory ring
  *   json.c     wire format  segdir.c   the log's files
- *                           segment.c  one file of the log
+ *   presence.c who is here  segment.c  one file of the log
  *                           record.c   one record of the log
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
