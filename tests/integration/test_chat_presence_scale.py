@@ -8,7 +8,8 @@ batches, at most one presence message per 250 ms (fewer in a large room),
 so each client gets a handful whatever N is, and the whole wave costs
 frames linear in N. Sent one by one, each client got a frame for every
 join after its own: N/2 on average, N²/2 in all (502 each for 1,000
-clients; 12.5 M frames for 5,000, which did not finish in WAVE_LIMIT).
+clients; for 5,000, 12.5 M frames, of which the server dropped most
+clients as they fell behind).
 
 Afterwards every client's latest `online` is N, and the one that stayed
 was told of every change: N - 1 left and N - 1 joined.
