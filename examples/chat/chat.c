@@ -6,6 +6,7 @@
 #include "epoch.h"
 #include "json.h"
 #include "peers.h"
+#include "presence.h"
 
 #include <cws_util.h>
 
@@ -41,6 +42,7 @@ struct chat {
     size_t online;
     int shutting_down;
     cws_timer *sync_timer;
+    presence *presence;   /* joins and leaves, sent in batches */
     json_buf out;         /* reused for every message we build */
     char *text;           /* CHAT_MAX_TEXT bytes of scratch for decoding */
 };
@@ -97,27 +99,14 @@ static void send_notice(chat_client *cl, const char *code, const char *text, uin
     send_out(cl);
 }
 
-/* A join/leave notice about cl: not sequenced, not stored. */
-static json_buf *presence(chat *c, const char *type, const chat_client *cl) {
-    size_t nlen;
-    const char *name = display_name(cl, &nlen);
-    json_buf *b = begin(c, type);
-    json_key_string(b, "name", name, nlen);
-    json_key_uint(b, "online", c->online);
-    json_key_uint(b, "time", wall_ms());
-    return b;
+/* A presence batch, to everyone caught up (a client still replaying
+ * skips it: its synced says how many are online). */
+static void broadcast_presence(void *user, const char *json, size_t len) {
+    chat *c = user;
+    if (c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, json, len, NULL);
 }
 
-/* To everyone caught up (a client still replaying skips it). */
-static void broadcast_presence(chat *c, const char *type, const chat_client *cl) {
-    presence(c, type, cl);
-    broadcast_out(c);
-}
-
-static void presence_to(chat_client *to, const char *type, const chat_client *about) {
-    presence(to->room, type, about);
-    send_out(to);
-}
+_Static_assert(CHAT_MAX_NAME <= PRESENCE_MAX_NAME, "presence batches hold whole names");
 
 /* ------------------------------------------------------------ names */
 
@@ -216,21 +205,20 @@ static int parse_seq(cws_str s, uint64_t *out) {
 chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->text = malloc(CHAT_MAX_TEXT);
-    if (!c->text) {
-        free(c);
-        return NULL;
-    }
     c->loop = loop;
     c->hist = h;
     c->cfg = *cfg;
+    peers_config pc = {cfg->rate, cfg->burst, cfg->max_per_ip, CHAT_MAX_ADDRESSES};
+    c->text = malloc(CHAT_MAX_TEXT);
+    c->presence = presence_new(loop, broadcast_presence, c);
+    c->peers = peers_new(&pc);
+    if (!c->text || !c->presence || !c->peers) goto fail;
     for (size_t i = 0; cfg->trust_proxies && cfg->trust_proxies[i]; i++)
         if (trusted_proxies_add(&c->proxies, cfg->trust_proxies[i]) < 0) goto fail;
-    peers_config pc = {cfg->rate, cfg->burst, cfg->max_per_ip, CHAT_MAX_ADDRESSES};
-    c->peers = peers_new(&pc);
-    if (!c->peers) goto fail;
     return c;
 fail:
+    presence_free(c->presence);
+    peers_free(c->peers);
     free(c->text);
     free(c);
     return NULL;
@@ -250,6 +238,7 @@ static void unlink_client(chat_client *cl) {
 void chat_free(chat *c) {
     if (!c) return;
     if (c->sync_timer) cws_timer_stop(c->sync_timer);
+    presence_free(c->presence);
     history_sync(c->hist);
     while (c->clients) {
         chat_client *cl = c->clients;
@@ -268,6 +257,7 @@ void chat_shutdown(chat *c) {
         cws_timer_stop(c->sync_timer);
         c->sync_timer = NULL;
     }
+    presence_stop(c->presence);
     history_sync(c->hist);
 }
 
@@ -358,10 +348,10 @@ static void replay_step(chat_client *cl) {
      * traffic follows from here. */
     json_buf *b = begin(c, "synced");
     json_key_uint(b, "seq", cl->sent_upto);
+    json_key_uint(b, "online", c->online); /* it skipped the presence batches meanwhile */
     send_out(cl);
     cl->replaying = 0;
     cws_socket_skip_broadcasts(cl->sock, 0);
-    presence_to(cl, "join", cl); /* its own join, which it skipped */
 }
 
 static void on_drain(cws_socket *s, void *user) {
@@ -388,7 +378,7 @@ static void on_open(cws_socket *s, void *user) {
     send_out(cl);
     cl->replaying = 1;
     cws_socket_skip_broadcasts(s, 1);
-    broadcast_presence(c, "join", cl); /* to the others; its own comes with synced */
+    presence_joined(c->presence, name, nlen, c->online);
     cl->sent_upto = replay_start(cl);
     replay_step(cl);
 }
@@ -535,12 +525,14 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
     chat_client *cl = user;
     chat *c = cl->room;
     int was_open = cl->open;
+    size_t nlen;
+    const char *name = display_name(cl, &nlen);
     (void)s;
     (void)code;
     (void)reason;
     (void)reason_len;
     unlink_client(cl);
-    if (was_open && !c->shutting_down) broadcast_presence(c, "leave", cl);
+    if (was_open && !c->shutting_down) presence_left(c->presence, name, nlen, c->online);
     free(cl);
 }
 

@@ -407,3 +407,20 @@ void json_key_uint(json_buf *b, const char *key, uint64_t v) {
     put_key(b, key);
     buf_put(b, num, (size_t)n);
 }
+
+void json_key_array_begin(json_buf *b, const char *key) {
+    put_key(b, key);
+    buf_put(b, "[", 1);
+    b->need_comma = 0;
+}
+
+void json_array_string(json_buf *b, const char *s, size_t len) {
+    if (b->need_comma) buf_put(b, ",", 1);
+    b->need_comma = 1;
+    put_escaped(b, s, len);
+}
+
+void json_array_end(json_buf *b) {
+    buf_put(b, "]", 1);
+    b->need_comma = 1; /* the array was a member: the next one follows a comma */
+}

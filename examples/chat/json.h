@@ -2,8 +2,9 @@
  *
  * Reader: validates a whole document whose top level is an object and hands
  * back the members the caller asks for by name; every other member is
- * validated too, then ignored. Writer: flat objects with string and integer
- * members, escaped so the output is valid JSON whatever the input bytes. */
+ * validated too, then ignored. Writer: flat objects with string, integer
+ * and array-of-string members, escaped so the output is valid JSON
+ * whatever the input bytes. */
 #ifndef CHAT_JSON_H
 #define CHAT_JSON_H
 
@@ -51,5 +52,9 @@ void json_end(json_buf *b);                /* } */
 void json_key_string(json_buf *b, const char *key, const char *s, size_t len);
 void json_key_cstring(json_buf *b, const char *key, const char *s);
 void json_key_uint(json_buf *b, const char *key, uint64_t v);
+/* "key":[ then strings, then ]: an array of strings as a member. */
+void json_key_array_begin(json_buf *b, const char *key);
+void json_array_string(json_buf *b, const char *s, size_t len);
+void json_array_end(json_buf *b);
 
 #endif

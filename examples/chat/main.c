@@ -3,9 +3,10 @@
  *   options.c      flags                 site.c     the web page (static files)
  *   chat.c         the room              history.c  the log + in-memory ring
  *   json.c         wire format           segdir.c   the log's files
- *   peers.c        limits per address    segment.c  one file of the log
- *   client_addr.c  a client's address    record.c   one record of the log
- *                  (X-Forwarded-For)     epoch.c    when seqs start over
+ *   presence.c     who is here           segment.c  one file of the log
+ *   peers.c        limits per address    record.c   one record of the log
+ *   client_addr.c  a client's address    epoch.c    when seqs start over
+ *                  (X-Forwarded-For)
  *   siphash.c      peers.c's keyed hash
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */

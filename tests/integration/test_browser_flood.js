@@ -1,8 +1,12 @@
 // The chat page under floods and bad names, in headless Chromium
 // (docs/security.md, "The chat page"):
+// - a presence batch is one line ("alice joined; 2 online") and sets the
+//   online count.
 // - 10,000 connect/disconnect cycles (20,000 join/leave events) and 10,000
 //   messages: the page still answers within 2 s, keeps at most 500 lines,
-//   summarises the presence flood and shows the last message.
+//   shows the presence flood in a line per batch (at most one per 250 ms:
+//   "flood, flood and 37 others joined; flood, flood and 38 others left;
+//   2 online") and shows the last message.
 // - a stored 19-character Cyrillic name (38 bytes, the server allows 32) is
 //   explained and dropped; the page connects without it. The name input
 //   refuses a name over 32 bytes with a message. A handshake the server
@@ -74,6 +78,25 @@ async function connectFlood(port, n, parallel) {
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
+// A named client that stays until closed.
+function visitor(port, name) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?name=${name}`, { perMessageDeflate: false });
+    ws.on('error', reject);
+    ws.on('open', () => resolve(ws));
+  });
+}
+
+async function presenceLines(page) {
+  return page.$$eval('#messages li.presence', (l) => l.map((li) => li.textContent));
+}
+
+// Waits until the page shows a presence line with exactly this text.
+async function presenceShown(page, text) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('#messages li.presence')]
+    .some((li) => li.textContent === t), text, { timeout: STEP });
+}
+
 function messageFlood(port, n) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?name=bot`, { perMessageDeflate: false });
@@ -119,21 +142,37 @@ async function main() {
     await page.goto(url);
     await page.waitForSelector('#status.online', { timeout: STEP });
 
-    // 1. Presence flood.
+    // 1. Presence: the page's own arrival, then someone else's, a line each.
+    await presenceShown(page, 'anonymous joined; 1 online');
+    const alice = await visitor(srv.port, 'alice');
+    await presenceShown(page, 'alice joined; 2 online');
+    assert.strictEqual(await page.textContent('#online'), '2 online');
+    alice.close();
+    await presenceShown(page, 'alice left; 1 online');
+    console.log('ok   a presence batch is one line and sets the online count');
+
+    // 2. Presence flood.
+    const shownBefore = (await presenceLines(page)).length;
     let t = Date.now();
     await connectFlood(srv.port, CYCLES, 50);
     const took = Date.now() - t;
     await page.waitForFunction(() => document.getElementById('online').textContent === '1 online',
       null, { timeout: STEP });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the batch after the last
+    const batches = (await presenceLines(page)).slice(shownBefore);
     let rt = await roundTrip(page);
     let lines = await lineCount(page);
-    console.log(`ok   ${CYCLES} connect/disconnect cycles in ${took} ms; page answers in ${rt} ms, ${lines} lines`);
+    console.log(`ok   ${CYCLES} connect/disconnect cycles in ${took} ms; page answers in ${rt} ms, ${lines} lines, `
+      + `${batches.length} of them presence`);
     assert.ok(rt < 2000, `page round trip ${rt} ms after the presence flood`);
     assert.ok(lines <= MAX_LINES, `${lines} lines after the presence flood`);
-    assert.ok(await page.$$eval('#messages li.system', (l) => l.some((li) => /^\d+ joined, \d+ left$/.test(li.textContent))),
-      'presence flood summarised');
+    assert.ok(batches.length <= Math.ceil((took + 500) / 250) + 1,
+      `${batches.length} presence lines for a flood of ${took} ms: more than one per 250 ms`);
+    assert.ok(batches.some((l) => /^flood, flood and \d+ others joined; flood, flood and \d+ others left; \d+ online$/.test(l)),
+      'presence flood summarised: ' + batches.slice(-3).join(' | '));
+    assert.strictEqual(batches[batches.length - 1].split('; ').pop(), '1 online');
 
-    // 2. Message flood.
+    // 3. Message flood.
     t = Date.now();
     watch.push(await messageFlood(srv.port, MESSAGES));
     const last = 'flood ' + MESSAGES;
@@ -154,7 +193,7 @@ async function main() {
     }, null, { timeout: STEP });
     assert.deepStrictEqual(errors, [], 'page errors');
 
-    // 3. A stored name of 19 Cyrillic letters: 19 characters, 38 bytes.
+    // 4. A stored name of 19 Cyrillic letters: 19 characters, 38 bytes.
     const long = 'я'.repeat(19);
     const ctx = await browser.newContext();
     await ctx.addInitScript((n) => {

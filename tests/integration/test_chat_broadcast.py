@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """cws-chat relays: 200 concurrent clients, one of them posting, every
 client receives every message exactly once, in order, with increasing
-sequence numbers; join/leave notices; names; the sender sees its own."""
+sequence numbers; joins and leaves in presence batches; names; the sender
+sees its own."""
 import asyncio
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import ChatServer, check, join, main, post, recv, recv_type  # noqa: E402
+from chatlib import ChatServer, check, join, main, post, presence_count, recv, recv_type, until_online  # noqa: E402
 
 CLIENTS = 200
 MESSAGES = 50
@@ -45,16 +46,16 @@ async def two_hundred_clients_receive_everything_in_order():
         srv.cleanup()
 
 
-async def names_join_and_leave_notices():
+async def names_and_presence_batches():
     srv = ChatServer().start()
     try:
         a, hello, _, _ = await join(srv, name="ann%C3%A9e")
         check(hello["name"] == "année", f"name from the query: {hello}")
-        m = await recv_type(a, "join")
-        check(m["name"] == "année" and m["online"] == 1, f"own join notice: {m}")
+        m = await recv_type(a, "presence")
+        check(m["joined"] == ["année"] and m["online"] == 1 and m["left"] == [], f"own join in a batch: {m}")
         b, _, _, _ = await join(srv)
-        m = await recv_type(a, "join")
-        check(m["name"] == "anonymous" and m["online"] == 2, f"join notice: {m}")
+        m = await recv_type(a, "presence")
+        check(m["joined"] == ["anonymous"] and m["online"] == 2, f"presence batch: {m}")
         await b.send('{"type":"name","name":"  bob  "}')
         m = await recv_type(a, "rename")
         check(m["from"] == "anonymous" and m["name"] == "bob", f"rename notice: {m}")
@@ -64,11 +65,23 @@ async def names_join_and_leave_notices():
         m = await recv_type(b, "message")
         check(m["text"] == "from bob", "the sender gets its own message too")
         await b.close()
-        m = await recv_type(a, "leave")
-        check(m["name"] == "bob" and m["online"] == 1, f"leave notice: {m}")
+        m = await recv_type(a, "presence")
+        check(m["left"] == ["bob"] and m["joined"] == [] and m["online"] == 1, f"leave in a batch: {m}")
+
+        # 30 at once: a batch or two, not 30 messages; 20 names at most in
+        # one, the rest counted.
+        crowd = await asyncio.gather(*(join(srv, name=f"c{i}") for i in range(30)))
+        batches = []
+        while sum(presence_count(m, "joined") for m in batches) < 30:
+            batches.append(await recv_type(a, "presence"))
+        check(len(batches) <= 3, f"30 joins came in {len(batches)} presence messages")
+        check(all(len(m["joined"]) <= 20 for m in batches), f"a batch names more than 20: {batches}")
+        check(batches[-1]["online"] == 31, f"online after the crowd: {batches[-1]}")
+        await asyncio.gather(*(ws.close() for ws, _, _, _ in crowd))
+        m = await until_online(a, 1)
         await a.close()
     finally:
         srv.cleanup()
 
 
-main([two_hundred_clients_receive_everything_in_order, names_join_and_leave_notices])
+main([two_hundred_clients_receive_everything_in_order, names_and_presence_batches])

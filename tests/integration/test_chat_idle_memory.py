@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import BINARY, ChatServer, check, connect, join, main, post, post_and_wait, recv, recv_type  # noqa: E402
+from chatlib import BINARY, ChatServer, check, connect, join, main, post, post_and_wait, recv, recv_type, until_online  # noqa: E402
 
 IDLE = 100  # connections that never read
 BOUND = 64 * 1024 * 1024  # bytes they may cost, all told
@@ -116,7 +116,7 @@ async def control_characters_are_refused():
     try:
         ws, _, _, _ = await join(srv)
         bystander, _, _, _ = await join(srv)
-        await recv_type(ws, "join")
+        await until_online(ws, 2)
         accepted = ["tab\tand\nnewline", "\ttabbed", "last line\n"]
         refused = ["\x01", "esc \x1b[31mred", "nul \x00", "cr\r\n", "bs\x08", "del\x7f",
                    "nel \u0085", "csi \u009b31m", "pad\u0080", "apc\u009f", "\x01" * 4000]

@@ -12,7 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import ChatServer, ConnectionClosed, check, closed_with, join, main, post, post_and_wait, recv, recv_type  # noqa: E402
+from chatlib import (ChatServer, ConnectionClosed, check, closed_with, join, main, post, post_and_wait,  # noqa: E402
+                     presence_count, recv, recv_type, until_online)
 
 
 async def still_chatting(srv, ws, label):
@@ -95,8 +96,8 @@ async def flood_is_closed_1008():
         # The bystander saw at most what the bucket let through, then goes on.
         seen = 0
         while True:
-            m = await recv_type(bystander, "message", "leave")
-            if m["type"] == "leave":
+            m = await recv_type(bystander, "message", "presence")
+            if m["type"] == "presence" and presence_count(m, "left"):
                 break
             seen += 1
         check(seen <= allowed, f"{seen} flood messages relayed, the bucket allows {allowed:.0f}")
@@ -160,8 +161,7 @@ async def stalled_readers_are_dropped_and_memory_stays_bounded():
     try:
         poster, _, _, _ = await join(srv)
         stalled = [raw_ws_client(srv.port) for _ in range(20)]
-        for _ in range(20):
-            await recv_type(poster, "join")
+        await until_online(poster, 21)
         rss_before = srv.rss_kb()
         text = "y" * 4000
         sent = 0
@@ -176,10 +176,10 @@ async def stalled_readers_are_dropped_and_memory_stays_bounded():
             while got < 50:
                 m = await recv(poster)
                 got += m["type"] == "message"
-                leaves += m["type"] == "leave"
+                leaves += presence_count(m, "left") if m["type"] == "presence" else 0
         while leaves < 20:
-            m = await recv_type(poster, "leave")
-            leaves += 1
+            m = await recv_type(poster, "presence")
+            leaves += presence_count(m, "left")
         rss_after = srv.rss_kb()
         growth_mb = (rss_after - rss_before) / 1024
         print(f"  RSS {rss_before} kB -> {rss_after} kB ({growth_mb:+.1f} MB) after 12 MB x 20 stalled readers")

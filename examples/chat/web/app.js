@@ -90,25 +90,48 @@ function addLine(kind, parts, seq) {
   queue({ kind, parts, seq });
 }
 
-// Joins and leaves that arrive together share one line: up to three are
-// named, more are counted, so a connection flood cannot bury the chat.
-function presence(name, joined) {
+// The server sends joins and leaves in batches, a few a second at most.
+// Each batch is one line, and batches not drawn yet (a hidden tab draws no
+// frames) share it: up to three people are named, more are counted.
+function presence(m) {
+  const joined = Array.isArray(m.joined) ? m.joined : [];
+  const left = Array.isArray(m.left) ? m.left : [];
   let p = pending[pending.length - 1];
-  if (!p || !p.people) {
-    p = { kind: 'system', people: [], joined: 0, left: 0 };
+  if (!p || !p.presence) {
+    p = { kind: 'system presence', presence: true, joined: [], left: [], joinedCount: 0, leftCount: 0 };
     queue(p);
   }
-  if (joined) p.joined++; else p.left++;
-  if (p.people.length < 3) p.people.push(name + (joined ? ' joined' : ' left'));
+  p.joined.push(...joined.slice(0, 3 - p.joined.length));
+  p.left.push(...left.slice(0, 3 - p.left.length));
+  p.joinedCount += joined.length + (m.more_joined || 0);
+  p.leftCount += left.length + (m.more_left || 0);
+  p.online = m.online;
+}
+
+// "alice", "alice and bob", "alice, bob and carol", "alice, bob and 5 others".
+function who(names, count) {
+  if (count > names.length) {
+    const shown = names.slice(0, 2);
+    const others = count - shown.length;
+    if (!shown.length) return count + ' people';
+    return shown.join(', ') + ' and ' + others + (others === 1 ? ' other' : ' others');
+  }
+  if (names.length === 1) return names[0];
+  return names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1];
+}
+
+function presenceText(p) {
+  const parts = [];
+  if (p.joinedCount) parts.push(who(p.joined, p.joinedCount) + ' joined');
+  if (p.leftCount) parts.push(who(p.left, p.leftCount) + ' left');
+  parts.push(p.online + ' online');
+  return parts.join('; ');
 }
 
 // Everything the server sends is shown with textContent, never as HTML.
 function lineElement(p) {
   let parts = p.parts;
-  if (p.people) {
-    parts = [['text', p.joined + p.left <= 3 ? p.people.join(', ')
-      : p.joined + ' joined, ' + p.left + ' left']];
-  }
+  if (p.presence) parts = [['text', presenceText(p)]];
   const li = document.createElement('li');
   li.className = p.kind;
   if (p.seq !== undefined) li.dataset.seq = String(p.seq);
@@ -197,15 +220,15 @@ function handle(m) {
       lastSeq = Math.max(haveSeq ? lastSeq : 0, m.seq);
       haveSeq = true;
       save();
+      if (typeof m.online === 'number') showOnline(m.online);
       break;
     case 'notice':
       if (m.code === 'history_reset') forgetHistory();
       system(m.text);
       break;
-    case 'join':
-    case 'leave':
+    case 'presence':
       showOnline(m.online);
-      presence(m.name, m.type === 'join');
+      presence(m);
       break;
     case 'rename':
       system(m.from + ' is now called ' + m.name);

@@ -170,6 +170,20 @@ async def recv_type(ws, *types, timeout=STEP):
             return m
 
 
+def presence_count(m, kind):
+    """How many a presence batch says joined (kind "joined") or left ("left")."""
+    return len(m[kind]) + m["more_" + kind]
+
+
+async def until_online(ws, n, timeout=STEP):
+    """Skips messages until a presence batch says n are online; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = await recv_type(ws, "presence", timeout=max(0.01, deadline - time.monotonic()))
+        if m["online"] == n:
+            return m
+
+
 async def join(server, since=None, name=None, epoch=None, **kw):
     """Connects and reads the greeting up to `synced`. Returns
     (ws, hello, replayed messages, notices)."""
