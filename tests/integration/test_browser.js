@@ -9,43 +9,12 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
+const { BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
 
-const REPO = path.resolve(__dirname, '..', '..');
-const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
-const CHAT = path.join(BUILD, 'cws-chat');
-const CHROMIUM = '/usr/bin/chromium';
-const STEP = 15000; // ms any single wait may take
-let serverLog = '';
-
+// cws-chat on port (0: any) with the history file, pinging every 300 ms.
 function startServer(port, history, extra = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', String(port), '--history', history,
-      '--web', path.join(REPO, 'examples', 'chat', 'web'), '--ping-interval', '300', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stderr.on('data', (d) => { serverLog += d; }); // shown if the test fails
-    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
-  });
-}
-
-// Resolves with the exit code (null if the signal killed it).
-function kill(srv, signal) {
-  return new Promise((resolve) => {
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve(srv.proc.exitCode);
-    srv.proc.once('exit', (code) => resolve(code));
-    srv.proc.kill(signal);
-  });
+  return startChat({ port, history, extra: ['--ping-interval', '300', ...extra] });
 }
 
 async function texts(page) {
@@ -131,7 +100,7 @@ async function main() {
 
     // Kill the server hard and restart it on the same port: the pages
     // reconnect by themselves and resume from the last seq they saw.
-    await kill(srv, 'SIGKILL');
+    await stopChat(srv, 'SIGKILL');
     await alice.waitForSelector('#status.reconnecting', { timeout: STEP });
     assert.ok(await alice.$eval('#send', (b) => b.disabled), 'send enabled while offline');
     srv = await startServer(port, history);
@@ -170,20 +139,18 @@ async function main() {
     }
     await say(dave, long);
     await waitForText(erin, long);
-    assert.strictEqual(await kill(plain, 'SIGTERM'), 0, 'exit status of --no-deflate on SIGTERM');
+    assert.strictEqual(await stopChat(plain), 0, 'exit status of --no-deflate on SIGTERM');
     assert.deepStrictEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)), [],
       'page errors');
     await browser.close();
-    assert.strictEqual(await kill(srv, 'SIGTERM'), 0, 'exit status on SIGTERM');
-    assert.ok(!/Sanitizer|runtime error:/.test(serverLog), 'sanitizer report');
+    assert.strictEqual(await stopChat(srv), 0, 'exit status on SIGTERM');
+    assert.ok(!/Sanitizer|runtime error:/.test(serverLog()), 'sanitizer report');
     console.log('ok   browser chat, reload, restart; screenshot ' + path.join(BUILD, 'chat.png'));
     console.log('ok   permessage-deflate agreed (server_no_context_takeover) before and after the restart, '
       + 'a long broadcast arrives; --no-deflate: extensions ""');
   } finally {
     await browser.close();
-    await kill(srv, 'SIGTERM');
-    if (plain) await kill(plain, 'SIGTERM');
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await removeDir([srv, plain], tmp);
   }
 }
 
@@ -196,6 +163,6 @@ main().then(() => {
   process.exit(0);
 }, (e) => {
   console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog);
+  console.error('server stderr:\n' + serverLog());
   process.exit(1);
 });

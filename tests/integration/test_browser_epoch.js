@@ -11,43 +11,9 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
-
-const REPO = path.resolve(__dirname, '..', '..');
-const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
-const CHAT = path.join(BUILD, 'cws-chat');
-const CHROMIUM = '/usr/bin/chromium';
-const STEP = 15000; // ms any single wait may take
-let serverLog = '';
-
-function startServer(port, history) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', String(port), '--history', history,
-      '--web', path.join(REPO, 'examples', 'chat', 'web')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stderr.on('data', (d) => { serverLog += d; }); // shown if the test fails
-    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
-  });
-}
-
-function kill(srv, signal) {
-  return new Promise((resolve) => {
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve(srv.proc.exitCode);
-    srv.proc.once('exit', (code) => resolve(code));
-    srv.proc.kill(signal);
-  });
-}
+const { CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
 
 // The epoch the server keeps in FILE.epoch (docs/chat-protocol.md).
 function fileEpoch(history) {
@@ -101,7 +67,7 @@ async function main() {
   if (!fs.existsSync(CHAT)) throw new Error(`missing ${CHAT}: build it first`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-epoch-'));
   const history = path.join(tmp, 'history.log');
-  let srv = await startServer(0, history);
+  let srv = await startChat({ history });
   const port = srv.port;
   const url = `http://127.0.0.1:${port}/`;
   const browser = await chromium.launch({
@@ -123,9 +89,9 @@ async function main() {
     // The page leaves (its tab keeps sessionStorage); the server crashes,
     // loses seq 3 and hands it out again.
     await page.goto('about:blank');
-    await kill(srv, 'SIGKILL');
+    await stopChat(srv, 'SIGKILL');
     tearLastRecord(history);
-    srv = await startServer(port, history);
+    srv = await startChat({ port, history });
     const newEpoch = fileEpoch(history);
     assert.notStrictEqual(newEpoch, oldEpoch, 'no new epoch after a torn record');
     assert.strictEqual((await postFromBot(port, 'new three')).seq, 3, 'seq 3 handed out again');
@@ -153,8 +119,7 @@ async function main() {
       + 'new seq 3, nothing stale; a reload within the new epoch resumes without a reset');
   } finally {
     await browser.close();
-    await kill(srv, 'SIGTERM');
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await removeDir(srv, tmp);
   }
 }
 
@@ -167,6 +132,6 @@ main().then(() => {
   process.exit(0);
 }, (e) => {
   console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog);
+  console.error('server stderr:\n' + serverLog());
   process.exit(1);
 });

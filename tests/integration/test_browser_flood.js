@@ -18,37 +18,16 @@ const fs = require('fs');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
+const { CHAT, CHROMIUM, STEP, startChat, serverLog, removeDir } = require('./lib/chat_process');
 
-const REPO = path.resolve(__dirname, '..', '..');
-const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
-const CHAT = path.join(BUILD, 'cws-chat');
-const STEP = 15000; // ms any single wait may take
 const CYCLES = 10000;
 const MESSAGES = 10000;
 const MAX_LINES = 500; // app.js
-let serverLog = '';
 
 function startServer(history) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', '0', '--history', history, '--fsync', 'never',
-      '--web', path.join(REPO, 'examples', 'chat', 'web'),
-      '--rate', '1000000', '--burst', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stderr.on('data', (d) => { serverLog += d; });
-    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
-  });
+  return startChat({ history, extra: ['--fsync', 'never', '--rate', '1000000', '--burst', '1000000'] });
 }
 
 // One raw handshake, closed as soon as the 101 arrives: a join and a leave.
@@ -130,7 +109,7 @@ async function main() {
   const srv = await startServer(path.join(tmp, 'history.log'));
   const url = `http://127.0.0.1:${srv.port}/`;
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -245,9 +224,7 @@ async function main() {
   } finally {
     for (const w of watch) w.terminate();
     await browser.close();
-    srv.proc.removeAllListeners('exit');
-    srv.proc.kill('SIGTERM');
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await removeDir(srv, tmp);
   }
 }
 
@@ -260,6 +237,6 @@ main().then(() => {
   process.exit(0);
 }, (e) => {
   console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog.slice(-4000));
+  console.error('server stderr:\n' + serverLog().slice(-4000));
   process.exit(1);
 });

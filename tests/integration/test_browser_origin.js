@@ -11,43 +11,10 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
+const { CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
 
-const REPO = path.resolve(__dirname, '..', '..');
-const BUILD = path.resolve(REPO, process.env.BUILD || 'build');
-const CHAT = path.join(BUILD, 'cws-chat');
-const CHROMIUM = '/usr/bin/chromium';
-const STEP = 15000; // ms any single wait may take
 const SECRET = 'the launch code is 0000';
-let serverLog = '';
-
-function startChat(history, extra = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', '0', '--history', history,
-      '--web', path.join(REPO, 'examples', 'chat', 'web'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stderr.on('data', (d) => { serverLog += d; });
-    const timer = setTimeout(() => reject(new Error('server did not start')), STEP);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error('server exited with ' + code)));
-  });
-}
-
-function stop(srv) {
-  return new Promise((resolve) => {
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve(srv.proc.exitCode);
-    srv.proc.once('exit', (code) => resolve(code));
-    srv.proc.kill('SIGTERM');
-  });
-}
 
 // What a page's script does with new WebSocket(url): every event, in order.
 function probe(url) {
@@ -93,7 +60,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cws-chat-origin-'));
   const other = await startOtherSite();
   const otherOrigin = `http://127.0.0.1:${other.address().port}`;
-  const chat = await startChat(path.join(tmp, 'history.log'));
+  const chat = await startChat({ history: path.join(tmp, 'history.log') });
   let open = null; // cws-chat --allow-origin otherOrigin
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -127,24 +94,22 @@ async function main() {
 
     // --allow-origin lets that other site in: the same probe reads the
     // history (the same file: the first server lets go of it first).
-    assert.strictEqual(await stop(chat), 0, 'exit status on SIGTERM');
-    open = await startChat(path.join(tmp, 'history.log'), ['--allow-origin', otherOrigin]);
+    assert.strictEqual(await stopChat(chat), 0, 'exit status on SIGTERM');
+    open = await startChat({ history: path.join(tmp, 'history.log'), extra: ['--allow-origin', otherOrigin] });
     const allowed = await probeFrom(evil, open.port);
     assert.strictEqual(allowed.events[0], 'open', `allowed page: ${JSON.stringify(allowed)}`);
     assert.ok(allowed.events.some((e) => e.includes(SECRET)), `allowed page: ${JSON.stringify(allowed)}`);
     assertRefused(await probeFrom(blank, open.port), 'about:blank with --allow-origin ' + otherOrigin);
 
     await browser.close();
-    assert.strictEqual(await stop(open), 0, 'exit status on SIGTERM');
-    assert.ok(!/Sanitizer|runtime error:/.test(serverLog), 'sanitizer report');
+    assert.strictEqual(await stopChat(open), 0, 'exit status on SIGTERM');
+    assert.ok(!/Sanitizer|runtime error:/.test(serverLog()), 'sanitizer report');
     console.log('ok   own page connects; another origin\'s page and about:blank get 403 (onerror, close 1006, '
       + 'no message); --allow-origin admits that origin');
   } finally {
     await browser.close();
-    await stop(chat);
-    if (open) await stop(open);
     other.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await removeDir([chat, open], tmp);
   }
 }
 
@@ -157,6 +122,6 @@ main().then(() => {
   process.exit(0);
 }, (e) => {
   console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog);
+  console.error('server stderr:\n' + serverLog());
   process.exit(1);
 });
