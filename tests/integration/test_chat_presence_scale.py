@@ -176,7 +176,7 @@ async def mass_reconnect_costs_frames_linear_in_clients():
     if soft < need:
         check(hard >= need, f"{N} clients need {need} file descriptors; the hard limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-    srv = ChatServer().start()
+    srv = ChatServer("--max-per-ip", "0").start()  # every client comes from 127.0.0.1
     try:
         clients, seconds = await wave(srv.port, [f"u{i}" for i in range(N)], N)
         first = frames_per_client("first connect", clients, seconds)
