@@ -137,7 +137,7 @@ static void test_drain_paces_a_transfer(void **state) {
     size_t early = P.chunks_sent;
     printf("# %zu of %zu chunks sent to a peer that does not read\n", early, P.chunks_wanted);
     assert_true(early >= 1 && early <= 12);
-    assert_true(cws_socket_buffered_amount(P.sock) <= CHUNK);
+    assert_true(cws_socket_buffered_amount(P.sock) <= CHUNK + 14); /* at most one frame queued */
 
     size_t want = P.chunks_wanted * (CHUNK + 10); /* payload + frame header */
     size_t got = first + drain_peer(loop, fd, want - first, 5000);
