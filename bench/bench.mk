@@ -12,8 +12,9 @@ BENCH_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g
 # Peers include third-party headers that are not -Wpedantic clean.
 PEER_CFLAGS  := -std=gnu11 -Wall -Wextra -O2 -g
 
-BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so
-BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo
+BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so \
+                $(BENCH_DIR)/fanout_load $(BENCH_DIR)/fanout_yardstick
+BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo $(BUILD)/cws-chat
 # permessage-deflate: the codec benches and the state reference (zlib as yardstick)
 BENCH_DEFLATE := $(BENCH_DIR)/codec_inflate $(BENCH_DIR)/codec_deflate $(BENCH_DIR)/deflate_state
 BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
@@ -24,6 +25,15 @@ BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 $(BENCH_DIR)/loadgen: bench/loadgen.c bench/common/ws_accept.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
+
+# Fan-out (issue 18): the generator and the no-library yardstick.
+$(BENCH_DIR)/fanout_load: bench/fanout_load.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/fanout_yardstick: bench/fanout_yardstick.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(BENCH_DIR)/reflector: bench/reflector.c
 	@mkdir -p $(dir $@)
