@@ -289,6 +289,11 @@ static void on_readable(client *c) {
     if (data == c->in) {
         memmove(c->in, c->in + used, rest);
         c->in_len = rest;
+        if (!rest) { /* most clients never send: hold no buffer for them */
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
     } else if (rest) {
         if (grow(&c->in, &c->in_cap, rest) < 0) { client_drop(c); return; }
         memcpy(c->in, data + used, rest);
