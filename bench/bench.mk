@@ -4,6 +4,8 @@
 #   make bench-load   the two-process load benchmark against cws and peers
 #   make bench-deflate  permessage-deflate only: codec tables, echo with
 #                     compression against the peers, memory per connection
+#   make bench-fanout fan-out only: broadcast to many receivers against the
+#                     no-library yardstick and the peers (issue 18)
 #   make bench        all of it; writes bench/RESULTS.md
 # Everything builds into $(BUILD)/bench/.
 
@@ -81,6 +83,11 @@ bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
 bench-deflate: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh deflate
+
+.PHONY: bench-fanout
+bench-fanout: $(BENCH_TOOLS) $(BENCH_CWS)
+	-@$(MAKE) --no-print-directory -k bench-peers
+	BUILD=$(BUILD) bench/run.sh fanout
 
 # Codec state per connection, cws's and zlib's, for the memory table.
 $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
