@@ -4,6 +4,8 @@
 #   make bench-load   the two-process load benchmark against cws and peers
 #   make bench-deflate  permessage-deflate only: codec tables, echo with
 #                     compression against the peers, memory per connection
+#   make bench-fanout fan-out only: broadcast to many receivers against the
+#                     no-library yardstick and the peers (issue 18)
 #   make bench        all of it; writes bench/RESULTS.md
 # Everything builds into $(BUILD)/bench/.
 
@@ -12,8 +14,9 @@ BENCH_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g
 # Peers include third-party headers that are not -Wpedantic clean.
 PEER_CFLAGS  := -std=gnu11 -Wall -Wextra -O2 -g
 
-BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so
-BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo
+BENCH_TOOLS  := $(BENCH_DIR)/loadgen $(BENCH_DIR)/reflector $(BENCH_DIR)/malloc_count.so \
+                $(BENCH_DIR)/fanout_load $(BENCH_DIR)/fanout_yardstick
+BENCH_CWS    := $(BENCH_DIR)/micro $(BENCH_DIR)/bcast_server $(BUILD)/cws-echo $(BUILD)/cws-chat
 # permessage-deflate: the codec benches and the state reference (zlib as yardstick)
 BENCH_DEFLATE := $(BENCH_DIR)/codec_inflate $(BENCH_DIR)/codec_deflate $(BENCH_DIR)/deflate_state
 BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
@@ -24,6 +27,15 @@ BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 $(BENCH_DIR)/loadgen: bench/loadgen.c bench/common/ws_accept.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
+
+# Fan-out (issue 18): the generator and the no-library yardstick.
+$(BENCH_DIR)/fanout_load: bench/fanout_load.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/fanout_yardstick: bench/fanout_yardstick.c bench/common/ws_accept.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(BENCH_DIR)/reflector: bench/reflector.c
 	@mkdir -p $(dir $@)
@@ -71,6 +83,11 @@ bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
 bench-deflate: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh deflate
+
+.PHONY: bench-fanout
+bench-fanout: $(BENCH_TOOLS) $(BENCH_CWS)
+	-@$(MAKE) --no-print-directory -k bench-peers
+	BUILD=$(BUILD) bench/run.sh fanout
 
 # Codec state per connection, cws's and zlib's, for the memory table.
 $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)

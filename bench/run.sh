@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the cws benchmarks and writes bench/RESULTS.md.
-#   bench/run.sh [all|load|micro|deflate|profile]
-#     all      micro benchmark + load scenarios + permessage-deflate
-#              (what `make bench` runs)
+#   bench/run.sh [all|load|micro|deflate|fanout|profile]
+#     all      micro benchmark + load scenarios + permessage-deflate +
+#              fan-out (what `make bench` runs)
 #     load     load scenarios only
 #     micro    micro benchmark only
 #     deflate  permessage-deflate only (`make bench-deflate`): the codec
@@ -10,6 +10,12 @@
 #              compression against the peers' own permessage-deflate, and
 #              memory per connection after one compressed message; its own
 #              part of RESULTS.md, the rest is left as it is
+#     fanout   fan-out (`make bench-fanout`, issue 18): R receivers, S
+#              senders with D messages in flight each, every delivery
+#              checked, against the no-library yardstick, cws-echo
+#              --broadcast, cws-chat (its JSON), Node ws and libwebsockets;
+#              the 1 -> 256 messages-per-round sweep and the light-load
+#              latency; its own part of RESULTS.md
 #     profile  perf profiles (cpu-clock sampling) of the reflector under
 #              (a) and of cws-echo / bcast_server under (a), (b), (d), (e)
 #              into $BUILD/bench/profile-*.txt
@@ -34,6 +40,7 @@ CCPU=${BENCH_CLIENT_CPU:-0}
 PEERS=${BENCH_PEERS:-lws wslay node}
 RAW=$B/results.txt
 RAWD=$B/results-deflate.txt
+RAWF=$B/results-fanout.txt
 # permessage-deflate scenarios: connections for the memory figure
 PMD_IDLE=${BENCH_PMD_IDLE_CONNS:-2000}
 TMP=$(mktemp -d)
@@ -56,6 +63,19 @@ server_cmd() {
               echo "node bench/peers/ws_echo.js --port 0$([ "$1" = node-deflate ] && echo " --deflate")" ;;
         cws-deflate) [ -x "$BUILD/cws-echo" ] && echo "$BUILD/cws-echo --port 0 --deflate" ;;
         lws-deflate) [ -x "$B/lws_echo" ] && echo "$B/lws_echo --port 0 --deflate" ;;
+        # fan-out: every message to every client, the sender included
+        yardstick) [ -x "$B/fanout_yardstick" ] && echo "$B/fanout_yardstick --port 0" ;;
+        cws-broadcast) [ -x "$BUILD/cws-echo" ] && echo "$BUILD/cws-echo --port 0 --broadcast --ping-interval 0" ;;
+        # a fresh history each start (replayed history would not count, but
+        # costs the setup); limits off for one address with 1,000 clients
+        chat) [ -x "$BUILD/cws-chat" ] &&
+              echo "$BUILD/cws-chat --port 0 --history $(mktemp -d "$TMP/chat.XXXXXX")/history --fsync never" \
+                   "--rate 1000000 --burst 1000000 --max-per-ip 0 --ping-interval 3600000" ;;
+        lws-broadcast) [ -x "$B/lws_echo" ] && echo "$B/lws_echo --port 0 --broadcast" ;;
+        node-broadcast)
+              command -v node >/dev/null &&
+              (cd tests 2>/dev/null && node -e "require('ws')" 2>/dev/null) &&
+              echo "node bench/peers/ws_echo.js --port 0 --broadcast" ;;
     esac
     return 0
 }
@@ -91,8 +111,10 @@ stop_server() {
     SPID=""
 }
 
+# GEN: the generator (fanout_load for the fan-out section)
+GEN=loadgen
 loadgen() {
-    timeout 120 taskset -c "$CCPU" "$B/loadgen" --port "$SPORT" --server-pid "$SPID" "$@"
+    timeout 120 taskset -c "$CCPU" "$B/$GEN" --port "$SPORT" --server-pid "$SPID" "$@"
 }
 
 # measure SERVER SCENARIO LOADGEN-ARGS...: RUNS runs, each on a fresh server.
@@ -179,6 +201,38 @@ run_deflate() {
     OUT=$RAW
 }
 
+# Fan-out (issue 18): deliveries per server CPU-second against the
+# no-library yardstick, in one run.
+run_fanout() {
+    : > "$RAWF"
+    OUT=$RAWF
+    GEN=fanout_load
+    local L=(--warmup 1 --duration "$DUR") fpeers=""
+    for p in $PEERS; do case $p in lws|node) fpeers="$fpeers $p-broadcast" ;; esac; done
+    echo "== fan-out: 1,000 receivers, 10 senders x 4 in flight, 64 B"
+    for s in yardstick cws-broadcast $fpeers; do measure "$s" f1k "${L[@]}" --receivers 1000 --senders 10 --depth 4 --size 64; done
+    measure chat f1k "${L[@]}" --chat --receivers 1000 --senders 10 --depth 4 --size 64
+    echo "== fan-out: 10,000 receivers, 10 senders x 4 in flight, 64 B"
+    for s in yardstick cws-broadcast $fpeers; do measure "$s" f10k "${L[@]}" --receivers 10000 --senders 10 --depth 4 --size 64; done
+    echo "== fan-out: 100 receivers, 10 senders x 4 in flight, 16 KiB"
+    for s in yardstick cws-broadcast $fpeers; do measure "$s" f16k "${L[@]}" --receivers 100 --senders 10 --depth 4 --size 16384; done
+    echo "== fan-out: 1,000 receivers, 64 senders x 4 in flight (~256 messages per round), 64 B"
+    for s in yardstick cws-broadcast $fpeers; do measure "$s" f64s "${L[@]}" --receivers 1000 --senders 64 --depth 4 --size 64; done
+    measure chat f64s "${L[@]}" --chat --receivers 1000 --senders 64 --depth 4 --size 64
+    echo "== fan-out sweep: 1,000 receivers, 1 to 256 messages in flight (per round)"
+    for sd in "1 1" "1 4" "4 4" "16 4" "64 4"; do
+        set -- $sd
+        for s in yardstick cws-broadcast; do
+            measure "$s" "sweep$(($1 * $2))" "${L[@]}" --receivers 1000 --senders "$1" --depth "$2" --size 64
+        done
+    done
+    echo "== fan-out light load: 1,000 receivers, 50 messages/s in all (10 senders), latency"
+    for s in yardstick cws-broadcast $fpeers; do measure "$s" light "${L[@]}" --receivers 1000 --senders 10 --rate 50 --size 64; done
+    measure chat light "${L[@]}" --chat --receivers 1000 --senders 10 --rate 50 --size 64
+    GEN=loadgen
+    OUT=$RAW
+}
+
 run_profile() {
     command -v perf >/dev/null || { echo "perf not installed"; return 1; }
     for spec in "reflector a --mode raw --conns 100 --depth 8 --size 64" \
@@ -225,6 +279,12 @@ snapshot_load() {
 }
 snapshot_load
 micro_out=""
+if [ "$what" = fanout ]; then
+    run_fanout
+    describe_machine > "$B/machine-fanout.md"
+    python3 bench/report.py fanout "$RAWF" "$B/machine-fanout.md" bench/RESULTS.md
+    exit 0
+fi
 if [ "$what" = deflate ]; then
     run_deflate
     describe_machine > "$B/machine-deflate.md"
@@ -255,4 +315,8 @@ if [ "$what" = all ]; then
     describe_machine > "$B/machine-deflate.md"
     python3 bench/report.py deflate "$RAWD" "$B/codec_deflate.txt" "$B/codec_inflate.txt" \
         "$B/machine-deflate.md" bench/RESULTS.md
+    snapshot_load
+    run_fanout
+    describe_machine > "$B/machine-fanout.md"
+    python3 bench/report.py fanout "$RAWF" "$B/machine-fanout.md" bench/RESULTS.md
 fi

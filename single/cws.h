@@ -6695,10 +6695,32 @@ struct cws_timer {
  * broadcast frame shared by every recipient's queue. */
 typedef struct rt_buf {
     uint32_t refs;
-    uint8_t shared;   /* never appended to */
+    uint8_t shared;   /* RT_SHARED_*: never appended to by a queue */
     size_t used, cap;
     uint8_t data[];
 } rt_buf;
+
+enum {
+    RT_PRIVATE = 0,        /* one socket's own bytes */
+    RT_SHARED_FRAME = 1,   /* exactly one frame, for every receiver */
+    RT_SHARED_ROUND = 2    /* many small frames one after another (a loop's
+                              broadcast buffer): receivers of consecutive
+                              frames get one contiguous range of it */
+};
+
+/* A frame built once for many receivers: len bytes at ptr, in buf. */
+typedef struct rt_frame {
+    rt_buf *buf;
+    const uint8_t *ptr;
+    size_t len;
+} rt_frame;
+
+/* Broadcast buffers: one per kind of frame (plain, and compressed per
+ * window size), so that a receiver's consecutive frames of one kind lie
+ * next to each other. Frames over a quarter of it get a buffer of their
+ * own (copying them is what sharing saves). */
+#define RT_ROUND_CLASSES 9
+#define RT_ROUND_BUF ((size_t)64 << 10)
 
 typedef struct rt_qent {
     const uint8_t *ptr;
@@ -6863,6 +6885,8 @@ struct cws_loop {
     rt_watch *watches;
     cws_server *servers;
     cws_socket *clients;
+    rt_buf *round[RT_ROUND_CLASSES]; /* broadcast buffers being filled */
+    uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
     rt_outq *q_cache;       /* free queues, linked through next_free */
@@ -6930,7 +6954,15 @@ CWS__LINK void cws__timer_free_all(cws_loop *loop);
 
 /* ---------------------------------------------------------------- outq.c */
 CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
-CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+/* Queues a frame built for many: the queue's last range grows when the
+ * frame follows it in the same buffer (one iovec and one reference for a
+ * whole round of broadcasts), else a new entry takes a reference. A
+ * socket the kernel has stopped taking from gets its own copy of a small
+ * frame instead, so that it cannot pin whole broadcast buffers for a few
+ * bytes of each. */
+CWS__LINK int cws__outq_append_frame(cws_socket *s, const rt_frame *f);
+/* Releases the loop's broadcast buffers (at cws_loop_free). */
+CWS__LINK void cws__round_free(cws_loop *loop);
 /* n bytes at the end of the queue, counted as queued, for the caller to
  * fill at once (cws_conn's direct encoding); NULL if n does not fit the
  * tail buffer or a standard one (the caller appends instead), or no memory. */
@@ -7008,11 +7040,15 @@ CWS__LINK void cws__server_deadline(cws_server *srv);
 CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
 /* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
  * if out of memory. */
-CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len);
+/* Builds a server frame once, into the loop's broadcast buffer of class
+ * cls (0: plain; 1 + bits - 8: compressed for a window of bits), or into
+ * a buffer of its own when large. out->buf holds a reference for the
+ * caller. 0, or -1 if out of memory. */
+CWS__LINK int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */
-CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits);
+CWS__LINK int cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits, rt_frame *out);
 CWS__LINK void cws__server_bcast_free(cws_server *srv);
 CWS__LINK void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain
@@ -7040,23 +7076,25 @@ CWS__LINK const char *cws__client_protocol(const cws_socket *s);
 /* ---- (back in src/runtime/broadcast_deflate.c) ---- */
 
 #ifndef CWS_NO_DEFLATE
-CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+CWS__LINK int cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits, rt_frame *out) {
     cws_deflater **d = &srv->bcast_def[bits - CWS_DEFLATE_WINDOW_MIN];
     if (!*d) *d = cws_deflater_new(srv->cfg.deflate.level, bits, NULL, NULL);
-    if (!*d) return NULL;
+    if (!*d) return -1;
     size_t need = cws_deflate_bound(len);
     if (srv->bcast_zcap < need) {
         uint8_t *z = cws__realloc(NULL, srv->bcast_z, need);
-        if (!z) return NULL;
+        if (!z) return -1;
         srv->bcast_z = z;
         srv->bcast_zcap = need;
     }
     size_t used = 0, made = 0;
     int rc = cws_deflate(*d, data, len, &used, srv->bcast_z, srv->bcast_zcap, &made, CWS_DEFLATE_SYNC);
     cws_deflater_reset(*d);
-    if (rc != CWS_OK || made < 4) return NULL;
-    /* §7.2.1: without the sync flush's 00 00 ff ff; RSV1: compressed (§6). */
-    return cws__shared_frame(srv->loop, opcode, 4, srv->bcast_z, made - 4);
+    if (rc != CWS_OK || made < 4) return -1;
+    /* §7.2.1: without the sync flush's 00 00 ff ff; RSV1: compressed (§6).
+     * Its own class of broadcast buffer per window: receivers of one
+     * window get consecutive compressed frames side by side. */
+    return cws__shared_frame(srv->loop, 1 + bits - CWS_DEFLATE_WINDOW_MIN, opcode, 4, srv->bcast_z, made - 4, out);
 }
 
 CWS__LINK void cws__server_bcast_free(cws_server *srv) {
@@ -7069,13 +7107,14 @@ CWS__LINK void cws__server_bcast_free(cws_server *srv) {
     srv->bcast_zcap = 0;
 }
 #else
-CWS__LINK rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits) {
+CWS__LINK int cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits, rt_frame *out) {
     (void)srv;
     (void)opcode;
     (void)data;
     (void)len;
     (void)bits;
-    return NULL;
+    (void)out;
+    return -1;
 }
 
 CWS__LINK void cws__server_bcast_free(cws_server *srv) { (void)srv; }
@@ -7896,6 +7935,7 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
     loop->dirty = NULL;
     loop_free_graves(loop);
     cws__timer_free_all(loop);
+    cws__round_free(loop);
     cws__outq_cache_free(loop);
     cws__codec_pool_clear(&loop->codecs);
 #ifdef CWS_USE_POLL
@@ -7938,7 +7978,7 @@ CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
         b->cap = cap;
     }
     b->refs = 1;
-    b->shared = 0;
+    b->shared = RT_PRIVATE;
     b->used = 0;
     return b;
 }
@@ -7993,6 +8033,8 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
 CWS__LINK void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
+    /* A server that has stopped broadcasting gives its buffers back. */
+    if (loop->now - loop->round_at >= RT_CACHE_TRIM_MS) cws__round_free(loop);
     /* nq_cache_low queues sat in the cache the whole interval: free them,
      * keeping RT_CACHE_MAX for ordinary traffic. */
     size_t idle = loop->nq_cache_low;
@@ -8105,12 +8147,27 @@ CWS__LINK int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     return 0;
 }
 
-CWS__LINK int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
+CWS__LINK int cws__outq_append_frame(cws_socket *s, const rt_frame *f) {
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
-    if (outq_push(q, b->data, b->used, b) < 0) return CWS_ERR_NOMEM;
-    b->refs++;
+    rt_qent *t = outq_tail(q);
+    if (t && t->buf == f->buf && t->ptr + t->len == f->ptr) {
+        t->len += f->len;
+        q->bytes += f->len;
+        return 0;
+    }
+    if (f->buf->shared == RT_SHARED_ROUND && s->io.flags & RT_F_BLOCKED)
+        return cws__outq_append(s, f->ptr, f->len);
+    if (outq_push(q, f->ptr, f->len, f->buf) < 0) return CWS_ERR_NOMEM;
+    f->buf->refs++;
     return 0;
+}
+
+CWS__LINK void cws__round_free(cws_loop *loop) {
+    for (size_t i = 0; i < RT_ROUND_CLASSES; i++) {
+        if (loop->round[i]) cws__buf_unref(loop, loop->round[i]);
+        loop->round[i] = NULL;
+    }
 }
 
 static void outq_consume(cws_socket *s, size_t n) {
@@ -8535,7 +8592,7 @@ CWS__LINK void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
-CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len) {
+CWS__LINK int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out) {
     /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
     cws_frame_header h;
     memset(&h, 0, sizeof h);
@@ -8545,24 +8602,46 @@ CWS__LINK rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const v
     h.len = len;
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(loop, hl + len);
-    if (!b) return NULL;
-    memcpy(b->data, hdr, hl);
-    if (len) memcpy(b->data + hl, data, len);
-    b->used = hl + len;
-    b->shared = 1;
-    return b;
+    if (len > SIZE_MAX - hl) return -1;
+    size_t need = hl + len;
+    rt_buf *b;
+    if (need > RT_ROUND_BUF / 4) {
+        b = cws__buf_new(loop, need); /* the caller's reference is its only one */
+        if (!b) return -1;
+        b->shared = RT_SHARED_FRAME;
+    } else {
+        b = loop->round[cls];
+        if (!b || b->cap - b->used < need) {
+            /* Full: the frames in it stay where they are, for as long as
+             * a queue refers to them; later ones go to a new buffer. */
+            if (b) cws__buf_unref(loop, b);
+            b = loop->round[cls] = cws__buf_new(loop, RT_ROUND_BUF);
+            if (!b) return -1;
+            b->shared = RT_SHARED_ROUND;
+        }
+        b->refs++;
+    }
+    loop->round_at = loop->now;
+    uint8_t *p = b->data + b->used;
+    memcpy(p, hdr, hl);
+    if (len) memcpy(p + hl, data, len);
+    b->used += need;
+    out->buf = b;
+    out->ptr = p;
+    out->len = need;
+    return 0;
 }
 
 /* Queues the broadcast for s compressed; 1 if it was queued. zb caches
  * the shared frame per window size. */
-static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
+static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_frame *zf, int opcode,
                               const void *data, size_t len) {
     if (!p->server_no_context_takeover) /* its own context: its own bytes */
         return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
-    rt_buf **slot = &zb[p->server_max_window_bits - 8];
-    if (!*slot) *slot = cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits);
-    return *slot && cws__outq_append_shared(s, *slot) == 0;
+    rt_frame *slot = &zf[p->server_max_window_bits - 8];
+    if (!slot->buf && cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits, slot) < 0)
+        return 0;
+    return cws__outq_append_frame(s, slot) == 0;
 }
 
 CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
@@ -8574,10 +8653,10 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    rt_buf *b = cws__shared_frame(srv->loop, opcode, 0, data, len);
-    if (!b) return CWS_ERR_NOMEM;
+    rt_frame f;
+    if (cws__shared_frame(srv->loop, 0, opcode, 0, data, len, &f) < 0) return CWS_ERR_NOMEM;
     ptrdiff_t sent = 0;
-    rt_buf *zb[8] = {NULL};
+    rt_frame zf[8] = {{NULL, NULL, 0}};
     int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
@@ -8586,8 +8665,8 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
             continue;
         cws_deflate_params p;
         if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
-            if (!srv_bcast_deflated(srv, s, &p, zb, opcode, data, len)) continue;
-        } else if (cws__outq_append_shared(s, b) < 0) {
+            if (!srv_bcast_deflated(srv, s, &p, zf, opcode, data, len)) continue;
+        } else if (cws__outq_append_frame(s, &f) < 0) {
             continue;
         }
         sent++;
@@ -8595,9 +8674,9 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
         /* A slow reader fills only its own queue; past the mark it is closed. */
         cws__socket_check_high_water(s);
     }
-    cws__buf_unref(srv->loop, b);
+    cws__buf_unref(srv->loop, f.buf);
     for (size_t i = 0; i < 8; i++)
-        if (zb[i]) cws__buf_unref(srv->loop, zb[i]);
+        if (zf[i].buf) cws__buf_unref(srv->loop, zf[i].buf);
     return sent;
 }
 /* ---- file: src/runtime/server_handshake.c ---- */

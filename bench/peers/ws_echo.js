@@ -3,7 +3,10 @@
 // --deflate: then ws's own (zlib, level 6 and memLevel 8 by default, its
 // zlib calls on libuv's thread pool) with no threshold, so every echo is
 // compressed, as cws-echo --deflate does.
-//   node bench/peers/ws_echo.js [--port N] [--deflate]
+// --broadcast relays every message to every open client, the sender
+// included (the fan-out benchmark, issue 18), as ws's README shows it: a
+// loop over wss.clients with client.send() for each open one.
+//   node bench/peers/ws_echo.js [--port N] [--deflate] [--broadcast]
 //   (port 0: ephemeral; prints "listening on HOST:PORT")
 'use strict';
 const path = require('path');
@@ -19,7 +22,8 @@ function loadWs() {
   }
   return require('ws');
 }
-const { WebSocketServer } = loadWs();
+const WebSocket = loadWs();
+const { WebSocketServer } = WebSocket;
 
 const i = process.argv.indexOf('--port');
 const port = i > 0 ? Number(process.argv[i + 1]) : 0;
@@ -28,8 +32,17 @@ const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate, ma
 wss.on('listening', () => {
   process.stdout.write(`listening on 127.0.0.1:${wss.address().port}\n`);
 });
+const broadcast = process.argv.includes('--broadcast');
 wss.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  if (broadcast) {
+    ws.on('message', (data, isBinary) => {
+      for (const client of wss.clients) {
+        if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+      }
+    });
+  } else {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  }
   ws.on('error', () => {});
 });
 process.on('SIGTERM', () => process.exit(0));

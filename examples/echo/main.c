@@ -2,10 +2,11 @@
  * cws-echo — a WebSocket echo server: every text or binary message comes
  * back unchanged, with the same opcode. It is the target for conformance
  * suites and benchmarks, so the hot path is one call: on_message sends the
- * message straight back.
+ * message straight back. With --broadcast every message goes to every open
+ * client instead, the sender included (the fan-out benchmark's target).
  *
  *   cws-echo [--host ADDR] [--port N] [--max-message BYTES] [--high-water BYTES]
- *            [--ping-interval MS] [--handshake-timeout MS]
+ *            [--ping-interval MS] [--handshake-timeout MS] [--broadcast]
  *            [--deflate [--deflate-threshold BYTES]]
  *            [--same-origin] [--allow-origin ORIGIN]...
  *
@@ -40,6 +41,7 @@ typedef struct echo_options {
     uint32_t ping_interval_ms;   /* 0: no pings */
     uint32_t handshake_timeout_ms;
     int deflate;                 /* accept permessage-deflate offers */
+    int broadcast;               /* relay to every open client, not back */
     size_t deflate_threshold;    /* compress messages from this size; 0: all */
     /* Origin checks, off unless asked for: a test tool that browsers
      * reach from any page (about:blank sends "Origin: null"). */
@@ -66,6 +68,23 @@ static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *dat
     /* An error here means the socket is already closing (or its queue hit
      * the high-water mark and the runtime closes it): nothing to add. */
     cws_socket_send(s, opcode, data, len);
+}
+
+/* --broadcast: the socket's user is the app (set in on_upgrade), so the
+ * callback reaches the server without a global. except = NULL: the sender
+ * gets its own message too, in the same order as everyone else. */
+static int on_upgrade_broadcast(cws_socket *s, const cws_hs_request *req, void *user) {
+    (void)req;
+    cws_socket_set_user(s, user);
+    return 0;
+}
+
+static void on_message_broadcast(cws_socket *s, void *user, int opcode, const uint8_t *data, size_t len) {
+    (void)s;
+    echo_app *app = user;
+    /* An error (out of memory) drops this message for everyone; a receiver
+     * whose queue is full is closed by the runtime's high-water policy. */
+    cws_server_broadcast(app->server, opcode, data, len, NULL);
 }
 
 /* ---- signals: a self-pipe turns SIGINT/SIGTERM into a loop event ---- */
@@ -108,6 +127,9 @@ static void usage(FILE *out) {
             "  --handshake-timeout MS\n"
             "                       drop a client that has not sent its whole\n"
             "                       upgrade request by then (default %u)\n"
+            "  --broadcast          relay every text and binary message to every\n"
+            "                       open client, the sender included, with the\n"
+            "                       same opcode (instead of echoing it back)\n"
             "  --deflate            accept permessage-deflate (RFC 7692): clients\n"
             "                       that offer it get compressed echoes\n"
             "  --deflate-threshold BYTES\n"
@@ -156,6 +178,10 @@ static int parse_options(int argc, char **argv, echo_options *o) {
         }
         if (strcmp(arg, "--same-origin") == 0) {
             o->same_origin = 1;
+            continue;
+        }
+        if (strcmp(arg, "--broadcast") == 0) {
+            o->broadcast = 1;
             continue;
         }
         /* Every other option takes a value. */
@@ -219,7 +245,8 @@ int main(int argc, char **argv) {
     cfg.deflate.threshold = opt.deflate_threshold ? opt.deflate_threshold : CWS_DISABLED;
     cfg.hs.same_origin = opt.same_origin;
     if (opt.n_allow_origins) cfg.hs.allow_origins = opt.allow_origins;
-    cfg.cb.on_message = on_message;
+    cfg.cb.on_message = opt.broadcast ? on_message_broadcast : on_message;
+    if (opt.broadcast) cfg.on_upgrade = on_upgrade_broadcast;
     cfg.user = &app;
 
     int err = 0;

@@ -370,6 +370,7 @@ void cws_loop_free(cws_loop *loop) {
     loop->dirty = NULL;
     loop_free_graves(loop);
     cws__timer_free_all(loop);
+    cws__round_free(loop);
     cws__outq_cache_free(loop);
     cws__codec_pool_clear(&loop->codecs);
 #ifdef CWS_USE_POLL

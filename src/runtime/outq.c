@@ -33,7 +33,7 @@ rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
         b->cap = cap;
     }
     b->refs = 1;
-    b->shared = 0;
+    b->shared = RT_PRIVATE;
     b->used = 0;
     return b;
 }
@@ -88,6 +88,8 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
 void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
+    /* A server that has stopped broadcasting gives its buffers back. */
+    if (loop->now - loop->round_at >= RT_CACHE_TRIM_MS) cws__round_free(loop);
     /* nq_cache_low queues sat in the cache the whole interval: free them,
      * keeping RT_CACHE_MAX for ordinary traffic. */
     size_t idle = loop->nq_cache_low;
@@ -200,12 +202,27 @@ int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len) {
     return 0;
 }
 
-int cws__outq_append_shared(cws_socket *s, rt_buf *b) {
+int cws__outq_append_frame(cws_socket *s, const rt_frame *f) {
     rt_outq *q = outq_get(s);
     if (!q) return CWS_ERR_NOMEM;
-    if (outq_push(q, b->data, b->used, b) < 0) return CWS_ERR_NOMEM;
-    b->refs++;
+    rt_qent *t = outq_tail(q);
+    if (t && t->buf == f->buf && t->ptr + t->len == f->ptr) {
+        t->len += f->len;
+        q->bytes += f->len;
+        return 0;
+    }
+    if (f->buf->shared == RT_SHARED_ROUND && s->io.flags & RT_F_BLOCKED)
+        return cws__outq_append(s, f->ptr, f->len);
+    if (outq_push(q, f->ptr, f->len, f->buf) < 0) return CWS_ERR_NOMEM;
+    f->buf->refs++;
     return 0;
+}
+
+void cws__round_free(cws_loop *loop) {
+    for (size_t i = 0; i < RT_ROUND_CLASSES; i++) {
+        if (loop->round[i]) cws__buf_unref(loop, loop->round[i]);
+        loop->round[i] = NULL;
+    }
 }
 
 static void outq_consume(cws_socket *s, size_t n) {

@@ -85,10 +85,32 @@ struct cws_timer {
  * broadcast frame shared by every recipient's queue. */
 typedef struct rt_buf {
     uint32_t refs;
-    uint8_t shared;   /* never appended to */
+    uint8_t shared;   /* RT_SHARED_*: never appended to by a queue */
     size_t used, cap;
     uint8_t data[];
 } rt_buf;
+
+enum {
+    RT_PRIVATE = 0,        /* one socket's own bytes */
+    RT_SHARED_FRAME = 1,   /* exactly one frame, for every receiver */
+    RT_SHARED_ROUND = 2    /* many small frames one after another (a loop's
+                              broadcast buffer): receivers of consecutive
+                              frames get one contiguous range of it */
+};
+
+/* A frame built once for many receivers: len bytes at ptr, in buf. */
+typedef struct rt_frame {
+    rt_buf *buf;
+    const uint8_t *ptr;
+    size_t len;
+} rt_frame;
+
+/* Broadcast buffers: one per kind of frame (plain, and compressed per
+ * window size), so that a receiver's consecutive frames of one kind lie
+ * next to each other. Frames over a quarter of it get a buffer of their
+ * own (copying them is what sharing saves). */
+#define RT_ROUND_CLASSES 9
+#define RT_ROUND_BUF ((size_t)64 << 10)
 
 typedef struct rt_qent {
     const uint8_t *ptr;
@@ -253,6 +275,8 @@ struct cws_loop {
     rt_watch *watches;
     cws_server *servers;
     cws_socket *clients;
+    rt_buf *round[RT_ROUND_CLASSES]; /* broadcast buffers being filled */
+    uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
     rt_outq *q_cache;       /* free queues, linked through next_free */
@@ -320,7 +344,15 @@ void cws__timer_free_all(cws_loop *loop);
 
 /* ---------------------------------------------------------------- outq.c */
 int cws__outq_append(cws_socket *s, const uint8_t *data, size_t len);
-int cws__outq_append_shared(cws_socket *s, rt_buf *b);
+/* Queues a frame built for many: the queue's last range grows when the
+ * frame follows it in the same buffer (one iovec and one reference for a
+ * whole round of broadcasts), else a new entry takes a reference. A
+ * socket the kernel has stopped taking from gets its own copy of a small
+ * frame instead, so that it cannot pin whole broadcast buffers for a few
+ * bytes of each. */
+int cws__outq_append_frame(cws_socket *s, const rt_frame *f);
+/* Releases the loop's broadcast buffers (at cws_loop_free). */
+void cws__round_free(cws_loop *loop);
 /* n bytes at the end of the queue, counted as queued, for the caller to
  * fill at once (cws_conn's direct encoding); NULL if n does not fit the
  * tail buffer or a standard one (the caller appends instead), or no memory. */
@@ -398,11 +430,15 @@ void cws__server_deadline(cws_server *srv);
 void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
 /* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
  * if out of memory. */
-rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len);
+/* Builds a server frame once, into the loop's broadcast buffer of class
+ * cls (0: plain; 1 + bits - 8: compressed for a window of bits), or into
+ * a buffer of its own when large. out->buf holds a reference for the
+ * caller. 0, or -1 if out of memory. */
+int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */
-rt_buf *cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits);
+int cws__server_bcast_deflate(cws_server *srv, int opcode, const void *data, size_t len, int bits, rt_frame *out);
 void cws__server_bcast_free(cws_server *srv);
 void cws__server_socket_gone(cws_socket *s);
 /* After a complete HTTP answer was queued: flush it, half-close, drain

@@ -362,7 +362,7 @@ void cws_server_free(cws_server *srv) {
 
 /* ------------------------------------------------------------ broadcast */
 
-rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data, size_t len) {
+int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out) {
     /* Server frames are unmasked (RFC 6455 §5.1), so one frame serves all. */
     cws_frame_header h;
     memset(&h, 0, sizeof h);
@@ -372,24 +372,46 @@ rt_buf *cws__shared_frame(cws_loop *loop, int opcode, int rsv, const void *data,
     h.len = len;
     uint8_t hdr[CWS_FRAME_HEADER_MAX];
     size_t hl = cws_frame_header_encode(hdr, &h);
-    rt_buf *b = cws__buf_new(loop, hl + len);
-    if (!b) return NULL;
-    memcpy(b->data, hdr, hl);
-    if (len) memcpy(b->data + hl, data, len);
-    b->used = hl + len;
-    b->shared = 1;
-    return b;
+    if (len > SIZE_MAX - hl) return -1;
+    size_t need = hl + len;
+    rt_buf *b;
+    if (need > RT_ROUND_BUF / 4) {
+        b = cws__buf_new(loop, need); /* the caller's reference is its only one */
+        if (!b) return -1;
+        b->shared = RT_SHARED_FRAME;
+    } else {
+        b = loop->round[cls];
+        if (!b || b->cap - b->used < need) {
+            /* Full: the frames in it stay where they are, for as long as
+             * a queue refers to them; later ones go to a new buffer. */
+            if (b) cws__buf_unref(loop, b);
+            b = loop->round[cls] = cws__buf_new(loop, RT_ROUND_BUF);
+            if (!b) return -1;
+            b->shared = RT_SHARED_ROUND;
+        }
+        b->refs++;
+    }
+    loop->round_at = loop->now;
+    uint8_t *p = b->data + b->used;
+    memcpy(p, hdr, hl);
+    if (len) memcpy(p + hl, data, len);
+    b->used += need;
+    out->buf = b;
+    out->ptr = p;
+    out->len = need;
+    return 0;
 }
 
 /* Queues the broadcast for s compressed; 1 if it was queued. zb caches
  * the shared frame per window size. */
-static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_buf **zb, int opcode,
+static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_frame *zf, int opcode,
                               const void *data, size_t len) {
     if (!p->server_no_context_takeover) /* its own context: its own bytes */
         return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
-    rt_buf **slot = &zb[p->server_max_window_bits - 8];
-    if (!*slot) *slot = cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits);
-    return *slot && cws__outq_append_shared(s, *slot) == 0;
+    rt_frame *slot = &zf[p->server_max_window_bits - 8];
+    if (!slot->buf && cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits, slot) < 0)
+        return 0;
+    return cws__outq_append_frame(s, slot) == 0;
 }
 
 ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
@@ -401,10 +423,10 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    rt_buf *b = cws__shared_frame(srv->loop, opcode, 0, data, len);
-    if (!b) return CWS_ERR_NOMEM;
+    rt_frame f;
+    if (cws__shared_frame(srv->loop, 0, opcode, 0, data, len, &f) < 0) return CWS_ERR_NOMEM;
     ptrdiff_t sent = 0;
-    rt_buf *zb[8] = {NULL};
+    rt_frame zf[8] = {{NULL, NULL, 0}};
     int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
     for (cws_socket *s = srv->socks; s; s = s->next) {
         if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
@@ -413,8 +435,8 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
             continue;
         cws_deflate_params p;
         if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
-            if (!srv_bcast_deflated(srv, s, &p, zb, opcode, data, len)) continue;
-        } else if (cws__outq_append_shared(s, b) < 0) {
+            if (!srv_bcast_deflated(srv, s, &p, zf, opcode, data, len)) continue;
+        } else if (cws__outq_append_frame(s, &f) < 0) {
             continue;
         }
         sent++;
@@ -422,8 +444,8 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
         /* A slow reader fills only its own queue; past the mark it is closed. */
         cws__socket_check_high_water(s);
     }
-    cws__buf_unref(srv->loop, b);
+    cws__buf_unref(srv->loop, f.buf);
     for (size_t i = 0; i < 8; i++)
-        if (zb[i]) cws__buf_unref(srv->loop, zb[i]);
+        if (zf[i].buf) cws__buf_unref(srv->loop, zf[i].buf);
     return sent;
 }

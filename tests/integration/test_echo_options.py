@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """cws-echo's server policies on the command line: --ping-interval,
---handshake-timeout and --high-water reach cws_server_config. Raw
+--handshake-timeout and --high-water reach cws_server_config, and
+--broadcast relays to every client. Raw
 sockets, since a WebSocket library would answer pings and read frames
 behind the test's back. (Messages, limits and signals: test_echo.py.)"""
 
@@ -135,10 +136,45 @@ async def test_high_water_option_closes_a_reader_that_falls_behind_1008():
         assert int.from_bytes(payload[:2], "big") == 1008, payload
 
 
+def raw_read_data(s, count, limit, buf=b""):
+    """Reads frames until count text/binary ones came: [(opcode, payload)]."""
+    end = time.monotonic() + limit
+    got = []
+    while True:
+        frames, buf = raw_frames(buf)
+        got += [(op, p) for op, p in frames if op in (0x1, 0x2)]
+        if len(got) >= count:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"{len(got)} of {count} messages within {limit} s: {got!r}")
+        chunk = s.recv(1 << 16)
+        assert chunk, f"closed after {got!r}"
+        buf += chunk
+
+
+async def test_broadcast_reaches_every_client_sender_included_in_order():
+    async with Server([ECHO, "--port", "0", "--broadcast"]) as srv:
+        def run():
+            # Each 101 is sent once the socket is open, so all three are
+            # receivers before the first message.
+            clients = [raw_open(srv.port) for _ in range(3)]
+            try:
+                sender = clients[0][0]
+                binary = bytes(range(256)) * 2  # over 125 bytes: a 16-bit length
+                sender.sendall(raw_frame(0x1, "héllo".encode()) + raw_frame(0x2, binary))
+                return [raw_read_data(s, 2, 5, rest) for s, rest in clients], binary
+            finally:
+                for s, _ in clients:
+                    s.close()
+        got, binary = await asyncio.wait_for(asyncio.to_thread(run), 20)
+        for i, frames in enumerate(got):
+            assert frames == [(0x1, "héllo".encode()), (0x2, binary)], (i, frames)
+
+
 async def test_options_are_in_help_and_bad_values_are_refused():
     async with Process([ECHO, "--help"]) as p:
         status, out, _ = await p.wait()
-    for flag in (b"--ping-interval", b"--handshake-timeout", b"--high-water"):
+    for flag in (b"--ping-interval", b"--handshake-timeout", b"--high-water", b"--broadcast"):
         assert status == 0 and flag in out, (flag, status, out)
     for bad in (["--high-water", "0"], ["--high-water", "1x"], ["--ping-interval", "-1"],
                 ["--ping-interval", "4294967295"], ["--handshake-timeout", "0"],
