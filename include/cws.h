@@ -619,8 +619,9 @@ CWS_API int cws_close_code_valid(int code);
  *  - Over max_connections a new connection gets HTTP 503 and is closed.
  *
  * Callbacks may call any cws_socket_* function, cws_server_broadcast,
- * cws_server_shutdown, the timer and fd-watch functions; they must not
- * call cws_server_free, cws_loop_free or cws_connect_wait.
+ * cws_server_publish, cws_server_shutdown, the timer and fd-watch
+ * functions; they must not call cws_server_free, cws_loop_free or
+ * cws_connect_wait.
  * ==================================================================== */
 
 typedef struct cws_loop cws_loop;
@@ -720,6 +721,10 @@ typedef struct cws_server_config {
     cws_hs_server_opts hs;        /* origin check, subprotocol choice
                                      (its deflate field is set from below) */
     cws_deflate_config deflate;   /* permessage-deflate; all zero: off */
+    size_t max_topics_per_socket; /* 0: CWS_TOPICS_PER_SOCKET_DEFAULT; over:
+                                     CWS_ERR_TOO_BIG */
+    size_t max_topic_len;         /* bytes of a topic name; 0:
+                                     CWS_TOPIC_LEN_DEFAULT; over: CWS_ERR_TOO_BIG */
     /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
      * request is valid only during the call; cws_socket_set_user() here. */
     int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
@@ -730,6 +735,11 @@ typedef struct cws_server_config {
     void *user;                   /* passed to on_upgrade and on_http; the
                                      socket callbacks get the socket's user */
 } cws_server_config;
+
+/* Topics (cws_socket_subscribe, cws_server_publish): the defaults of
+ * cws_server_config's limits. */
+#define CWS_TOPICS_PER_SOCKET_DEFAULT 256
+#define CWS_TOPIC_LEN_DEFAULT 256
 
 /* Binds, listens and registers with loop. NULL on failure (*err set:
  * CWS_ERR_INVALID, CWS_ERR_RESOLVE, CWS_ERR_IO e.g. address in use). */
@@ -750,6 +760,31 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
+/* Topics: named sets of server sockets (a topic is bytes plus a length,
+ * 1 to max_topic_len of them, compared exactly). A socket joins from
+ * on_open on and leaves by unsubscribing or when it is gone (after its
+ * on_close). Client sockets have no topics (CWS_ERR_INVALID).
+ * Subscribe: CWS_OK (also if it already was), CWS_ERR_TOO_BIG (name too
+ * long, or the socket is in max_topics_per_socket topics), CWS_ERR_STATE
+ * (not open yet), CWS_ERR_CLOSED (closing), CWS_ERR_NOMEM, CWS_ERR_RANDOM
+ * (no seed for the topic table's hash), CWS_ERR_INVALID. */
+CWS_API int cws_socket_subscribe(cws_socket *s, const void *topic, size_t len);
+/* CWS_OK, CWS_ERR_STATE if s was not subscribed to topic, CWS_ERR_INVALID.
+ * Allowed while s is closing (on_close included). */
+CWS_API int cws_socket_unsubscribe(cws_socket *s, const void *topic, size_t len);
+/* 1 if s is subscribed to topic, else 0. */
+CWS_API int cws_socket_is_subscribed(const cws_socket *s, const void *topic, size_t len);
+/* cws_server_broadcast to the sockets subscribed to topic (but except),
+ * with the same rules, errors and frame sharing; its cost follows the
+ * topic's subscribers, not the server's sockets. Not affected by
+ * cws_socket_skip_broadcasts. Messages reach each receiver in the order
+ * they were published, across topics. Returns the number of recipients
+ * (0 for a topic nobody is subscribed to), or also CWS_ERR_TOO_BIG for a
+ * topic name over max_topic_len. */
+CWS_API ptrdiff_t cws_server_publish(cws_server *s, const void *topic, size_t topic_len, int opcode,
+                                     const void *data, size_t len, const cws_socket *except);
+/* Sockets subscribed to topic (closing ones until they are gone). */
+CWS_API size_t cws_server_topic_count(const cws_server *s, const void *topic, size_t len);
 /* Graceful shutdown: stops accepting (the listening fd is closed), drops
  * handshakes in progress, sends close code (e.g. 1001) to every open
  * socket and waits for their close handshakes; after timeout_ms the rest
@@ -821,7 +856,8 @@ CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
  * once the socket is closing or over its high-water mark: no call comes. */
 CWS_API int cws_socket_want_drain(cws_socket *s);
 /* skip = 1: cws_server_broadcast passes s by (it gets none of those
- * messages); 0 (as a new socket): it gets them again. For a peer being
+ * messages; cws_server_publish is not affected); 0 (as a new socket): it
+ * gets them again. For a peer being
  * brought up to date from a log: skip live broadcasts while replaying,
  * and rejoin once the replay has caught up (docs/guide.md). */
 CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);

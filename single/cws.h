@@ -720,8 +720,9 @@ CWS_API int cws_close_code_valid(int code);
  *  - Over max_connections a new connection gets HTTP 503 and is closed.
  *
  * Callbacks may call any cws_socket_* function, cws_server_broadcast,
- * cws_server_shutdown, the timer and fd-watch functions; they must not
- * call cws_server_free, cws_loop_free or cws_connect_wait.
+ * cws_server_publish, cws_server_shutdown, the timer and fd-watch
+ * functions; they must not call cws_server_free, cws_loop_free or
+ * cws_connect_wait.
  * ==================================================================== */
 
 typedef struct cws_loop cws_loop;
@@ -821,6 +822,10 @@ typedef struct cws_server_config {
     cws_hs_server_opts hs;        /* origin check, subprotocol choice
                                      (its deflate field is set from below) */
     cws_deflate_config deflate;   /* permessage-deflate; all zero: off */
+    size_t max_topics_per_socket; /* 0: CWS_TOPICS_PER_SOCKET_DEFAULT; over:
+                                     CWS_ERR_TOO_BIG */
+    size_t max_topic_len;         /* bytes of a topic name; 0:
+                                     CWS_TOPIC_LEN_DEFAULT; over: CWS_ERR_TOO_BIG */
     /* Before the 101: return 0 to accept, or an HTTP status to refuse. The
      * request is valid only during the call; cws_socket_set_user() here. */
     int (*on_upgrade)(cws_socket *s, const cws_hs_request *req, void *user);
@@ -831,6 +836,11 @@ typedef struct cws_server_config {
     void *user;                   /* passed to on_upgrade and on_http; the
                                      socket callbacks get the socket's user */
 } cws_server_config;
+
+/* Topics (cws_socket_subscribe, cws_server_publish): the defaults of
+ * cws_server_config's limits. */
+#define CWS_TOPICS_PER_SOCKET_DEFAULT 256
+#define CWS_TOPIC_LEN_DEFAULT 256
 
 /* Binds, listens and registers with loop. NULL on failure (*err set:
  * CWS_ERR_INVALID, CWS_ERR_RESOLVE, CWS_ERR_IO e.g. address in use). */
@@ -851,6 +861,31 @@ CWS_API size_t cws_server_count(const cws_server *s);
  * CWS_ERR_INVALID / CWS_ERR_UTF8 / CWS_ERR_TOO_BIG / CWS_ERR_NOMEM. */
 CWS_API ptrdiff_t cws_server_broadcast(cws_server *s, int opcode, const void *data, size_t len,
                                        const cws_socket *except);
+/* Topics: named sets of server sockets (a topic is bytes plus a length,
+ * 1 to max_topic_len of them, compared exactly). A socket joins from
+ * on_open on and leaves by unsubscribing or when it is gone (after its
+ * on_close). Client sockets have no topics (CWS_ERR_INVALID).
+ * Subscribe: CWS_OK (also if it already was), CWS_ERR_TOO_BIG (name too
+ * long, or the socket is in max_topics_per_socket topics), CWS_ERR_STATE
+ * (not open yet), CWS_ERR_CLOSED (closing), CWS_ERR_NOMEM, CWS_ERR_RANDOM
+ * (no seed for the topic table's hash), CWS_ERR_INVALID. */
+CWS_API int cws_socket_subscribe(cws_socket *s, const void *topic, size_t len);
+/* CWS_OK, CWS_ERR_STATE if s was not subscribed to topic, CWS_ERR_INVALID.
+ * Allowed while s is closing (on_close included). */
+CWS_API int cws_socket_unsubscribe(cws_socket *s, const void *topic, size_t len);
+/* 1 if s is subscribed to topic, else 0. */
+CWS_API int cws_socket_is_subscribed(const cws_socket *s, const void *topic, size_t len);
+/* cws_server_broadcast to the sockets subscribed to topic (but except),
+ * with the same rules, errors and frame sharing; its cost follows the
+ * topic's subscribers, not the server's sockets. Not affected by
+ * cws_socket_skip_broadcasts. Messages reach each receiver in the order
+ * they were published, across topics. Returns the number of recipients
+ * (0 for a topic nobody is subscribed to), or also CWS_ERR_TOO_BIG for a
+ * topic name over max_topic_len. */
+CWS_API ptrdiff_t cws_server_publish(cws_server *s, const void *topic, size_t topic_len, int opcode,
+                                     const void *data, size_t len, const cws_socket *except);
+/* Sockets subscribed to topic (closing ones until they are gone). */
+CWS_API size_t cws_server_topic_count(const cws_server *s, const void *topic, size_t len);
 /* Graceful shutdown: stops accepting (the listening fd is closed), drops
  * handshakes in progress, sends close code (e.g. 1001) to every open
  * socket and waits for their close handshakes; after timeout_ms the rest
@@ -922,7 +957,8 @@ CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
  * once the socket is closing or over its high-water mark: no call comes. */
 CWS_API int cws_socket_want_drain(cws_socket *s);
 /* skip = 1: cws_server_broadcast passes s by (it gets none of those
- * messages); 0 (as a new socket): it gets them again. For a peer being
+ * messages; cws_server_publish is not affected); 0 (as a new socket): it
+ * gets them again. For a peer being
  * brought up to date from a log: skip live broadcasts while replaying,
  * and rejoin once the replay has caught up (docs/guide.md). */
 CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);
@@ -6810,13 +6846,55 @@ struct cws_socket {
     union {                 /* what only some sockets need, by owner: */
         struct srv_hsbuf *hs_head;  /* server, handshaking: the request head
                                        while it arrives in pieces, or NULL */
-        char *protocol;             /* server, once open: the chosen
-                                       subprotocol (a copy), or NULL */
+        struct rt_srvsock *srv;     /* server, once on_upgrade said yes: the
+                                       subprotocol and topics, or NULL */
         struct cli_state *client;   /* client: its state, for life */
     } own;
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
+
+/* ---------------------------------------------------------------- topics */
+
+/* A subscription is two entries that point at each other (an index each),
+ * so leaving a topic is O(1) from either side: swap with the last, fix the
+ * moved entry's partner. 16 + 16 bytes on LP64. */
+typedef struct rt_tmember {   /* in a topic: who */
+    cws_socket *s;
+    uint32_t slot;            /* its rt_tsub in s's rt_srvsock */
+} rt_tmember;
+
+typedef struct rt_tsub {      /* in a socket: where */
+    struct rt_topic *t;
+    uint32_t idx;             /* its rt_tmember in t */
+} rt_tsub;
+
+typedef struct rt_topic {
+    struct rt_topic *next;    /* hash chain */
+    uint64_t hash;
+    rt_tmember *mem;          /* subscribers, in no particular order */
+    uint32_t n, cap;
+    size_t len;
+    uint8_t name[];
+} rt_topic;
+
+/* A server's topics: a chained hash table keyed with SipHash and a random
+ * key (names may come from the network: no chosen collisions), made on
+ * the first subscription. Empty topics are freed at once. */
+typedef struct rt_topics {
+    rt_topic **bucket;        /* nbucket (a power of two) chains, or NULL */
+    size_t nbucket, count;
+    uint64_t key[2];
+} rt_topics;
+
+/* What a server socket may hold once on_upgrade said yes, allocated on
+ * first need (most sockets have neither): the subprotocol and the
+ * socket's side of its subscriptions. */
+typedef struct rt_srvsock {
+    char *protocol;           /* the chosen subprotocol (a copy), or NULL */
+    uint32_t nsub, cap;
+    rt_tsub sub[];
+} rt_srvsock;
 
 /* Where the embedded cws_conn starts: aligned for any type, as
  * cws_conn_init() asks. */
@@ -6920,6 +6998,8 @@ struct cws_server {
     struct cws_deflater *bcast_def[8];
     uint8_t *bcast_z;
     size_t bcast_zcap;
+    rt_topics topics;
+    size_t max_topics, max_topic_len;
 };
 
 /* The plain-HTTP answer being built during on_http. */
@@ -7038,13 +7118,30 @@ CWS__LINK void cws__socket_free(cws_socket *s);
 CWS__LINK void cws__server_listen_event(cws_server *srv);
 CWS__LINK void cws__server_deadline(cws_server *srv);
 CWS__LINK void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
-/* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
- * if out of memory. */
 /* Builds a server frame once, into the loop's broadcast buffer of class
  * cls (0: plain; 1 + bits - 8: compressed for a window of bits), or into
  * a buffer of its own when large. out->buf holds a reference for the
  * caller. 0, or -1 if out of memory. */
 CWS__LINK int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out);
+/* One message for many receivers (broadcast, publish): checked and framed
+ * once by _begin, queued per receiver by _to, released by _end. The one
+ * place that queues shared frames. Calls no user code. */
+typedef struct rt_fanout {
+    cws_server *srv;
+    int opcode, compress;
+    const void *data;
+    size_t len;
+    rt_frame plain;           /* the frame */
+    rt_frame z[8];            /* compressed once, per window size */
+} rt_fanout;
+/* The checks alone: CWS_OK, or why the message cannot go. */
+CWS__LINK int cws__fanout_check(cws_server *srv, int opcode, const void *data, size_t len);
+/* After the check passed: CWS_OK, or CWS_ERR_NOMEM. */
+CWS__LINK int cws__fanout_begin(rt_fanout *f, cws_server *srv, int opcode, const void *data, size_t len);
+/* 1 if the message was queued for s, 0 if s cannot take it (not open,
+ * closing, over its high-water mark, or no memory for it). */
+CWS__LINK int cws__fanout_to(rt_fanout *f, cws_socket *s);
+CWS__LINK void cws__fanout_end(rt_fanout *f);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */
@@ -7057,6 +7154,23 @@ CWS__LINK void cws__server_socket_gone(cws_socket *s);
 CWS__LINK void cws__server_linger(cws_socket *s);
 /* Queues a complete error answer (cws_hs_reject) and lingers. */
 CWS__LINK void cws__server_reject(cws_socket *s, int status);
+
+/* ---------------------------------------------------------------- topics.c */
+/* The table alone: no I/O, no callbacks (tests/fuzz/fuzz_topics.c drives
+ * it with fake sockets). s must be a server socket past on_upgrade. */
+/* CWS_OK (also if already), CWS_ERR_TOO_BIG (s is in max topics),
+ * CWS_ERR_NOMEM, CWS_ERR_RANDOM (no key for the hash). */
+CWS__LINK int cws__topics_sub(rt_topics *tt, cws_socket *s, const void *name, size_t len, size_t max);
+/* CWS_OK, or CWS_ERR_STATE if s was not subscribed. */
+CWS__LINK int cws__topics_unsub(rt_topics *tt, cws_socket *s, const void *name, size_t len);
+CWS__LINK int cws__topics_has(const rt_topics *tt, const cws_socket *s, const void *name, size_t len);
+CWS__LINK rt_topic *cws__topics_find(const rt_topics *tt, const void *name, size_t len);
+/* Leaves every topic and frees s->own.srv (its subprotocol too). */
+CWS__LINK void cws__topics_socket_gone(rt_topics *tt, cws_socket *s);
+/* s->own.srv, made if need be; NULL if out of memory. */
+CWS__LINK rt_srvsock *cws__srvsock_get(cws_socket *s);
+/* The table's memory (every socket must have left). */
+CWS__LINK void cws__topics_free(rt_topics *tt);
 
 /* ---------------------------------------------------------------- client.c */
 CWS__LINK void cws__client_event(cws_socket *s, unsigned ev);
@@ -8238,6 +8352,72 @@ CWS__LINK void cws__outq_free(cws_socket *s) {
     s->q = NULL;
     outq_put(rt_sock_loop(s), q);
 }
+/* ---- file: src/runtime/publish.c ---- */
+/* Topics' public side: who may subscribe and when, and publishing, which
+ * walks one topic's subscribers through the same fanout as a broadcast
+ * (server.c). The table itself is topics.c. */
+
+/* A name is 1..max_topic_len bytes: "" is kept free of meaning (most
+ * likely a bug), and the limit bounds what a peer can make us store. */
+static int pub_name_ok(const cws_server *srv, const void *topic, size_t len) {
+    if (!topic || !len) return CWS_ERR_INVALID;
+    return len > srv->max_topic_len ? CWS_ERR_TOO_BIG : CWS_OK;
+}
+
+/* Topics belong to server sockets that on_upgrade accepted (own.srv is
+ * theirs from then on). */
+static cws_server *pub_server(const cws_socket *s) {
+    if (!s || s->io.kind == RT_IO_DEAD || !rt_sock_server(s) || !(s->xflags & RT_X_ACCEPTED)) return NULL;
+    return rt_sock_server(s);
+}
+
+CWS__LINK int cws_socket_subscribe(cws_socket *s, const void *topic, size_t len) {
+    cws_server *srv = pub_server(s);
+    if (!srv) return CWS_ERR_INVALID;
+    int rc = pub_name_ok(srv, topic, len);
+    if (rc) return rc;
+    if (s->io.state < RT_ST_OPEN) return CWS_ERR_STATE;
+    /* Closing: it could receive nothing more, and it is about to leave. */
+    if (s->io.state != RT_ST_OPEN || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) || !rt_sock_conn(s) ||
+        cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
+        return CWS_ERR_CLOSED;
+    return cws__topics_sub(&srv->topics, s, topic, len, srv->max_topics);
+}
+
+CWS__LINK int cws_socket_unsubscribe(cws_socket *s, const void *topic, size_t len) {
+    cws_server *srv = pub_server(s);
+    if (!srv || !topic || !len) return CWS_ERR_INVALID;
+    return cws__topics_unsub(&srv->topics, s, topic, len);
+}
+
+CWS__LINK int cws_socket_is_subscribed(const cws_socket *s, const void *topic, size_t len) {
+    const cws_server *srv = pub_server(s);
+    return srv && topic && len && cws__topics_has(&srv->topics, s, topic, len);
+}
+
+CWS__LINK size_t cws_server_topic_count(const cws_server *srv, const void *topic, size_t len) {
+    const rt_topic *t = srv && topic && len ? cws__topics_find(&srv->topics, topic, len) : NULL;
+    return t ? t->n : 0;
+}
+
+CWS__LINK ptrdiff_t cws_server_publish(cws_server *srv, const void *topic, size_t topic_len, int opcode, const void *data,
+                             size_t len, const cws_socket *except) {
+    if (!srv) return CWS_ERR_INVALID;
+    int rc = pub_name_ok(srv, topic, topic_len);
+    if (!rc) rc = cws__fanout_check(srv, opcode, data, len);
+    if (rc) return rc;
+    rt_topic *t = cws__topics_find(&srv->topics, topic, topic_len);
+    if (!t) return 0; /* nobody asked: nothing is framed */
+    rt_fanout f;
+    if ((rc = cws__fanout_begin(&f, srv, opcode, data, len))) return rc;
+    /* The fanout calls no user code, so nobody can (un)subscribe while
+     * this walks t: the array holds still. */
+    ptrdiff_t sent = 0;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->mem[i].s != except) sent += cws__fanout_to(&f, t->mem[i].s);
+    cws__fanout_end(&f);
+    return sent;
+}
 /* ---- file: src/runtime/server.c ---- */
 /* The server: listen and accept, max_connections, broadcast and graceful
  * shutdown. The opening handshake of each socket is server_handshake.c. */
@@ -8274,6 +8454,8 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
+    srv->max_topics = cws__limit(cfg->max_topics_per_socket, CWS_TOPICS_PER_SOCKET_DEFAULT);
+    srv->max_topic_len = cws__limit(cfg->max_topic_len, CWS_TOPIC_LEN_DEFAULT);
     rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                             cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
@@ -8510,10 +8692,11 @@ static void srv_finish_shutdown(cws_server *srv) {
 
 CWS__LINK void cws__server_socket_gone(cws_socket *s) {
     cws_server *srv = rt_sock_server(s);
-    /* Before open it may hold the head; from open on, the subprotocol. */
-    if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
+    /* Until on_upgrade accepts it may hold the head; from then on, the
+     * subprotocol and topics. It leaves them before its memory goes. */
+    if (s->xflags & RT_X_ACCEPTED) cws__topics_socket_gone(&srv->topics, s);
     else rt_free(s->own.hs_head);
-    s->own.protocol = NULL;
+    s->own.hs_head = NULL;
     if (s->prev) s->prev->next = s->next;
     else srv->socks = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -8578,6 +8761,7 @@ CWS__LINK void cws_server_free(cws_server *srv) {
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
+    cws__topics_free(&srv->topics);
     rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
@@ -8632,20 +8816,17 @@ CWS__LINK int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, co
     return 0;
 }
 
-/* Queues the broadcast for s compressed; 1 if it was queued. zb caches
- * the shared frame per window size. */
-static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_frame *zf, int opcode,
-                              const void *data, size_t len) {
+/* Queues the message for s compressed; 1 if it was queued. */
+static int srv_fanout_deflated(rt_fanout *f, cws_socket *s, const cws_deflate_params *p) {
     if (!p->server_no_context_takeover) /* its own context: its own bytes */
-        return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
-    rt_frame *slot = &zf[p->server_max_window_bits - 8];
-    if (!slot->buf && cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits, slot) < 0)
+        return cws_conn_send(rt_sock_conn(s), f->opcode, f->data, f->len) == CWS_OK;
+    rt_frame *slot = &f->z[p->server_max_window_bits - 8];
+    if (!slot->buf && cws__server_bcast_deflate(f->srv, f->opcode, f->data, f->len, p->server_max_window_bits, slot) < 0)
         return 0;
     return cws__outq_append_frame(s, slot) == 0;
 }
 
-CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
-                               const cws_socket *except) {
+CWS__LINK int cws__fanout_check(cws_server *srv, int opcode, const void *data, size_t len) {
     int flags = opcode & ~0xFF;
     opcode &= 0xFF;
     if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
@@ -8653,30 +8834,52 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    rt_frame f;
-    if (cws__shared_frame(srv->loop, 0, opcode, 0, data, len, &f) < 0) return CWS_ERR_NOMEM;
-    ptrdiff_t sent = 0;
-    rt_frame zf[8] = {{NULL, NULL, 0}};
-    int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
-    for (cws_socket *s = srv->socks; s; s = s->next) {
-        if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
-            s->xflags & RT_X_SKIP_BCAST ||
-            cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
-            continue;
-        cws_deflate_params p;
-        if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
-            if (!srv_bcast_deflated(srv, s, &p, zf, opcode, data, len)) continue;
-        } else if (cws__outq_append_frame(s, &f) < 0) {
-            continue;
-        }
-        sent++;
-        cws__socket_dirty(s);
-        /* A slow reader fills only its own queue; past the mark it is closed. */
-        cws__socket_check_high_water(s);
+    return CWS_OK;
+}
+
+CWS__LINK int cws__fanout_begin(rt_fanout *f, cws_server *srv, int opcode, const void *data, size_t len) {
+    memset(f, 0, sizeof *f);
+    f->srv = srv;
+    f->opcode = opcode & 0xFF;
+    f->data = data;
+    f->len = len;
+    f->compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, opcode & ~0xFF, len);
+    return cws__shared_frame(srv->loop, 0, f->opcode, 0, data, len, &f->plain) < 0 ? CWS_ERR_NOMEM : CWS_OK;
+}
+
+CWS__LINK int cws__fanout_to(rt_fanout *f, cws_socket *s) {
+    if (s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+        cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
+        return 0;
+    cws_deflate_params p;
+    if (f->compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
+        if (!srv_fanout_deflated(f, s, &p)) return 0;
+    } else if (cws__outq_append_frame(s, &f->plain) < 0) {
+        return 0;
     }
-    cws__buf_unref(srv->loop, f.buf);
+    cws__socket_dirty(s);
+    /* A slow reader fills only its own queue; past the mark it is closed
+     * (the close is queued, never reported from here). */
+    cws__socket_check_high_water(s);
+    return 1;
+}
+
+CWS__LINK void cws__fanout_end(rt_fanout *f) {
+    cws__buf_unref(f->srv->loop, f->plain.buf);
     for (size_t i = 0; i < 8; i++)
-        if (zf[i].buf) cws__buf_unref(srv->loop, zf[i].buf);
+        if (f->z[i].buf) cws__buf_unref(f->srv->loop, f->z[i].buf);
+}
+
+CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
+                               const cws_socket *except) {
+    int rc = cws__fanout_check(srv, opcode, data, len);
+    if (rc) return rc;
+    rt_fanout f;
+    if ((rc = cws__fanout_begin(&f, srv, opcode, data, len))) return rc;
+    ptrdiff_t sent = 0;
+    for (cws_socket *s = srv->socks; s; s = s->next)
+        if (s != except && !(s->xflags & RT_X_SKIP_BCAST)) sent += cws__fanout_to(&f, s);
+    cws__fanout_end(&f);
     return sent;
 }
 /* ---- file: src/runtime/server_handshake.c ---- */
@@ -8758,14 +8961,15 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
     /* Copied (only when there is one) before on_open may ask for it: the
      * head it points into goes once the handshake is decided. */
     if (req->protocol.len) {
-        char *p = rt_alloc(req->protocol.len + 1);
+        rt_srvsock *x = cws__srvsock_get(s);
+        char *p = x ? rt_alloc(req->protocol.len + 1) : NULL;
         if (!p) {
             cws__socket_destroy(s, RT_WHY_NOMEM);
             return;
         }
         memcpy(p, req->protocol.ptr, req->protocol.len);
         p[req->protocol.len] = '\0';
-        s->own.protocol = p;
+        x->protocol = p;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
         cws_conn_set_deflate(rt_sock_conn_mem(s), &req->deflate) != CWS_OK ||
@@ -9388,11 +9592,11 @@ CWS__LINK int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params
 }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
- * own.protocol (only when one was chosen), a client in its own state. */
+ * own.srv (only when one was chosen), a client in its own state. */
 CWS__LINK const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
-    return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
+    return s->io.state >= RT_ST_OPEN && s->own.srv && s->own.srv->protocol ? s->own.srv->protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */
@@ -9585,6 +9789,287 @@ CWS__LINK void cws_timer_stop(cws_timer *t) {
     cws__timer_clear(t->loop, &t->node);
     cws__timer_release(t->loop);
     rt_free(t);
+}
+/* ---- file: src/runtime/topics.c ---- */
+/* The topic table: which server sockets are subscribed to which names.
+ * Only data structures here (no I/O, no callbacks), so publish.c can walk
+ * a topic's subscribers knowing nothing changes under it, and the fuzz
+ * harness can drive the table with fake sockets. Every operation is O(1)
+ * expected, except finding a subscription, which scans the shorter of the
+ * socket's list (at most max_topics_per_socket) and the topic's. */
+
+#include <string.h>
+
+#define TPC_BUCKETS_MIN 16u
+#define TPC_NONE UINT32_MAX
+
+/* ------------------------------------------------------------ hashing */
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed hash, so a peer that
+ * picks topic names cannot aim them at one chain without the key. */
+static uint64_t tpc_rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+static void tpc_sipround(uint64_t v[4]) {
+    v[0] += v[1];
+    v[1] = tpc_rotl(v[1], 13) ^ v[0];
+    v[0] = tpc_rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = tpc_rotl(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = tpc_rotl(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = tpc_rotl(v[1], 17) ^ v[2];
+    v[2] = tpc_rotl(v[2], 32);
+}
+
+static uint64_t tpc_load64(const uint8_t *p, size_t n) {
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++) m |= (uint64_t)p[i] << (8 * i);
+    return m;
+}
+
+static uint64_t tpc_hash(const uint64_t k[2], const uint8_t *p, size_t len) {
+    uint64_t v[4] = {k[0] ^ 0x736f6d6570736575ull, k[1] ^ 0x646f72616e646f6dull, k[0] ^ 0x6c7967656e657261ull,
+                     k[1] ^ 0x7465646279746573ull};
+    size_t whole = len & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = tpc_load64(p + i, 8);
+        v[3] ^= m;
+        tpc_sipround(v);
+        tpc_sipround(v);
+        v[0] ^= m;
+    }
+    uint64_t m = tpc_load64(p + whole, len - whole) | (uint64_t)(len & 0xFF) << 56;
+    v[3] ^= m;
+    tpc_sipround(v);
+    tpc_sipround(v);
+    v[0] ^= m;
+    v[2] ^= 0xFF;
+    for (int i = 0; i < 4; i++) tpc_sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ------------------------------------------------------------ the table */
+
+static int tpc_init(rt_topics *tt) {
+    if (tt->bucket) return CWS_OK;
+    if (cws_random(tt->key, sizeof tt->key) != CWS_OK) return CWS_ERR_RANDOM;
+    tt->bucket = rt_alloc(TPC_BUCKETS_MIN * sizeof *tt->bucket);
+    if (!tt->bucket) return CWS_ERR_NOMEM;
+    memset(tt->bucket, 0, TPC_BUCKETS_MIN * sizeof *tt->bucket);
+    tt->nbucket = TPC_BUCKETS_MIN;
+    return CWS_OK;
+}
+
+/* To n chains; out of memory the table just stays as it is. */
+static void tpc_rehash(rt_topics *tt, size_t n) {
+    rt_topic **b = rt_alloc(n * sizeof *b);
+    if (!b) return;
+    memset(b, 0, n * sizeof *b);
+    for (size_t i = 0; i < tt->nbucket; i++) {
+        for (rt_topic *t = tt->bucket[i], *next; t; t = next) {
+            next = t->next;
+            t->next = b[t->hash & (n - 1)];
+            b[t->hash & (n - 1)] = t;
+        }
+    }
+    rt_free(tt->bucket);
+    tt->bucket = b;
+    tt->nbucket = n;
+}
+
+static rt_topic *tpc_lookup(const rt_topics *tt, const void *name, size_t len, uint64_t h) {
+    for (rt_topic *t = tt->bucket[h & (tt->nbucket - 1)]; t; t = t->next)
+        if (t->hash == h && t->len == len && !memcmp(t->name, name, len)) return t;
+    return NULL;
+}
+
+CWS__LINK rt_topic *cws__topics_find(const rt_topics *tt, const void *name, size_t len) {
+    if (!tt->bucket) return NULL;
+    return tpc_lookup(tt, name, len, tpc_hash(tt->key, name, len));
+}
+
+static rt_topic *tpc_topic_new(rt_topics *tt, const void *name, size_t len, uint64_t h) {
+    if (len > SIZE_MAX - sizeof(rt_topic)) return NULL;
+    rt_topic *t = rt_alloc(sizeof *t + len);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->hash = h;
+    t->len = len;
+    memcpy(t->name, name, len);
+    rt_topic **head = &tt->bucket[h & (tt->nbucket - 1)];
+    t->next = *head;
+    *head = t;
+    tt->count++;
+    return t;
+}
+
+/* An empty topic goes at once: names that come and go (per-document,
+ * per-user) leave nothing behind. */
+static void tpc_topic_free(rt_topics *tt, rt_topic *t) {
+    for (rt_topic **pp = &tt->bucket[t->hash & (tt->nbucket - 1)]; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    rt_free(t->mem);
+    rt_free(t);
+    tt->count--;
+    if (tt->nbucket > TPC_BUCKETS_MIN && tt->count < tt->nbucket / 8) tpc_rehash(tt, tt->nbucket / 2);
+}
+
+/* ------------------------------------------------------------ growing and shrinking */
+
+/* Arrays double when full and halve when a quarter full: a subscription
+ * costs its two entries plus at most as much slack. */
+static int tpc_mem_room(rt_topic *t) {
+    if (t->n < t->cap) return 1;
+    if (t->cap > UINT32_MAX / 2) return 0;
+    uint32_t cap = t->cap ? t->cap * 2 : 1;
+    rt_tmember *m = cws__realloc(NULL, t->mem, cap * sizeof *m);
+    if (!m) return 0;
+    t->mem = m;
+    t->cap = cap;
+    return 1;
+}
+
+static void tpc_mem_shrink(rt_topic *t) {
+    if (t->cap < 4 || t->n > t->cap / 4) return;
+    rt_tmember *m = cws__realloc(NULL, t->mem, t->cap / 2 * sizeof *m);
+    if (!m) return;
+    t->mem = m;
+    t->cap /= 2;
+}
+
+CWS__LINK rt_srvsock *cws__srvsock_get(cws_socket *s) {
+    if (!s->own.srv) {
+        rt_srvsock *x = rt_alloc(sizeof *x);
+        if (!x) return NULL;
+        memset(x, 0, sizeof *x);
+        s->own.srv = x;
+    }
+    return s->own.srv;
+}
+
+static rt_srvsock *tpc_sock_resize(cws_socket *s, uint32_t cap) {
+    rt_srvsock *x = cws__realloc(NULL, s->own.srv, sizeof *x + cap * sizeof x->sub[0]);
+    if (!x) return NULL;
+    x->cap = cap;
+    s->own.srv = x;
+    return x;
+}
+
+static rt_srvsock *tpc_sock_room(cws_socket *s) {
+    rt_srvsock *x = cws__srvsock_get(s);
+    if (!x || x->nsub < x->cap) return x;
+    if (x->cap > UINT32_MAX / 2) return NULL;
+    return tpc_sock_resize(s, x->cap ? x->cap * 2 : 1);
+}
+
+static void tpc_sock_shrink(cws_socket *s) {
+    rt_srvsock *x = s->own.srv;
+    if (!x) return;
+    if (!x->nsub && !x->protocol) {
+        rt_free(x);
+        s->own.srv = NULL;
+    } else if (x->cap >= 4 && x->nsub <= x->cap / 4) {
+        (void)tpc_sock_resize(s, x->cap / 2);
+    }
+}
+
+/* ------------------------------------------------------------ subscriptions */
+
+/* Where s's subscription to t is in s's list, or TPC_NONE. */
+static uint32_t tpc_slot(const rt_topic *t, const cws_socket *s) {
+    const rt_srvsock *x = s->own.srv;
+    if (!x) return TPC_NONE;
+    if (t->n < x->nsub) {
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->mem[i].s == s) return t->mem[i].slot;
+    } else {
+        for (uint32_t i = 0; i < x->nsub; i++)
+            if (x->sub[i].t == t) return i;
+    }
+    return TPC_NONE;
+}
+
+/* Removes s's i-th subscription: each side swaps its last entry into the
+ * hole and tells that entry's partner where it went. */
+static void tpc_unlink(rt_topics *tt, cws_socket *s, uint32_t i) {
+    rt_srvsock *x = s->own.srv;
+    rt_topic *t = x->sub[i].t;
+    uint32_t m = x->sub[i].idx;
+    if (m != --t->n) {
+        t->mem[m] = t->mem[t->n];
+        t->mem[m].s->own.srv->sub[t->mem[m].slot].idx = m;
+    }
+    if (i != --x->nsub) {
+        x->sub[i] = x->sub[x->nsub];
+        x->sub[i].t->mem[x->sub[i].idx].slot = i;
+    }
+    if (!t->n) tpc_topic_free(tt, t);
+    else tpc_mem_shrink(t);
+}
+
+CWS__LINK int cws__topics_sub(rt_topics *tt, cws_socket *s, const void *name, size_t len, size_t max) {
+    int rc = tpc_init(tt);
+    if (rc) return rc;
+    uint64_t h = tpc_hash(tt->key, name, len);
+    rt_topic *t = tpc_lookup(tt, name, len, h);
+    if (t && tpc_slot(t, s) != TPC_NONE) return CWS_OK;
+    if (s->own.srv && s->own.srv->nsub >= max) return CWS_ERR_TOO_BIG;
+    rt_srvsock *x = tpc_sock_room(s);
+    rt_topic *made = NULL;
+    if (x && !t) t = made = tpc_topic_new(tt, name, len, h);
+    if (!x || !t || !tpc_mem_room(t)) {
+        if (made) tpc_topic_free(tt, made);
+        tpc_sock_shrink(s);
+        return CWS_ERR_NOMEM;
+    }
+    t->mem[t->n].s = s;
+    t->mem[t->n].slot = x->nsub;
+    x->sub[x->nsub].t = t;
+    x->sub[x->nsub].idx = t->n;
+    t->n++;
+    x->nsub++;
+    if (made && tt->count > tt->nbucket) tpc_rehash(tt, tt->nbucket * 2);
+    return CWS_OK;
+}
+
+CWS__LINK int cws__topics_unsub(rt_topics *tt, cws_socket *s, const void *name, size_t len) {
+    rt_topic *t = cws__topics_find(tt, name, len);
+    uint32_t i = t ? tpc_slot(t, s) : TPC_NONE;
+    if (i == TPC_NONE) return CWS_ERR_STATE;
+    tpc_unlink(tt, s, i);
+    tpc_sock_shrink(s);
+    return CWS_OK;
+}
+
+CWS__LINK int cws__topics_has(const rt_topics *tt, const cws_socket *s, const void *name, size_t len) {
+    const rt_topic *t = cws__topics_find(tt, name, len);
+    return t && tpc_slot(t, s) != TPC_NONE;
+}
+
+CWS__LINK void cws__topics_socket_gone(rt_topics *tt, cws_socket *s) {
+    rt_srvsock *x = s->own.srv;
+    if (!x) return;
+    while (x->nsub) tpc_unlink(tt, s, x->nsub - 1); /* the last: nothing moves */
+    rt_free(x->protocol);
+    rt_free(x);
+    s->own.srv = NULL;
+}
+
+CWS__LINK void cws__topics_free(rt_topics *tt) {
+    for (size_t i = 0; i < tt->nbucket; i++) {
+        for (rt_topic *t = tt->bucket[i], *next; t; t = next) {
+            next = t->next;
+            rt_free(t->mem);
+            rt_free(t);
+        }
+    }
+    rt_free(tt->bucket);
+    memset(tt, 0, sizeof *tt);
 }
 #endif /* CWS_NO_RUNTIME */
 

@@ -200,13 +200,55 @@ struct cws_socket {
     union {                 /* what only some sockets need, by owner: */
         struct srv_hsbuf *hs_head;  /* server, handshaking: the request head
                                        while it arrives in pieces, or NULL */
-        char *protocol;             /* server, once open: the chosen
-                                       subprotocol (a copy), or NULL */
+        struct rt_srvsock *srv;     /* server, once on_upgrade said yes: the
+                                       subprotocol and topics, or NULL */
         struct cli_state *client;   /* client: its state, for life */
     } own;
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
+
+/* ---------------------------------------------------------------- topics */
+
+/* A subscription is two entries that point at each other (an index each),
+ * so leaving a topic is O(1) from either side: swap with the last, fix the
+ * moved entry's partner. 16 + 16 bytes on LP64. */
+typedef struct rt_tmember {   /* in a topic: who */
+    cws_socket *s;
+    uint32_t slot;            /* its rt_tsub in s's rt_srvsock */
+} rt_tmember;
+
+typedef struct rt_tsub {      /* in a socket: where */
+    struct rt_topic *t;
+    uint32_t idx;             /* its rt_tmember in t */
+} rt_tsub;
+
+typedef struct rt_topic {
+    struct rt_topic *next;    /* hash chain */
+    uint64_t hash;
+    rt_tmember *mem;          /* subscribers, in no particular order */
+    uint32_t n, cap;
+    size_t len;
+    uint8_t name[];
+} rt_topic;
+
+/* A server's topics: a chained hash table keyed with SipHash and a random
+ * key (names may come from the network: no chosen collisions), made on
+ * the first subscription. Empty topics are freed at once. */
+typedef struct rt_topics {
+    rt_topic **bucket;        /* nbucket (a power of two) chains, or NULL */
+    size_t nbucket, count;
+    uint64_t key[2];
+} rt_topics;
+
+/* What a server socket may hold once on_upgrade said yes, allocated on
+ * first need (most sockets have neither): the subprotocol and the
+ * socket's side of its subscriptions. */
+typedef struct rt_srvsock {
+    char *protocol;           /* the chosen subprotocol (a copy), or NULL */
+    uint32_t nsub, cap;
+    rt_tsub sub[];
+} rt_srvsock;
 
 /* Where the embedded cws_conn starts: aligned for any type, as
  * cws_conn_init() asks. */
@@ -310,6 +352,8 @@ struct cws_server {
     struct cws_deflater *bcast_def[8];
     uint8_t *bcast_z;
     size_t bcast_zcap;
+    rt_topics topics;
+    size_t max_topics, max_topic_len;
 };
 
 /* The plain-HTTP answer being built during on_http. */
@@ -428,13 +472,30 @@ void cws__socket_free(cws_socket *s);
 void cws__server_listen_event(cws_server *srv);
 void cws__server_deadline(cws_server *srv);
 void cws__server_hs_read(cws_socket *s, uint8_t *data, size_t len);
-/* One broadcast frame (FIN, rsv bits, unmasked) in a shared buffer; NULL
- * if out of memory. */
 /* Builds a server frame once, into the loop's broadcast buffer of class
  * cls (0: plain; 1 + bits - 8: compressed for a window of bits), or into
  * a buffer of its own when large. out->buf holds a reference for the
  * caller. 0, or -1 if out of memory. */
 int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *data, size_t len, rt_frame *out);
+/* One message for many receivers (broadcast, publish): checked and framed
+ * once by _begin, queued per receiver by _to, released by _end. The one
+ * place that queues shared frames. Calls no user code. */
+typedef struct rt_fanout {
+    cws_server *srv;
+    int opcode, compress;
+    const void *data;
+    size_t len;
+    rt_frame plain;           /* the frame */
+    rt_frame z[8];            /* compressed once, per window size */
+} rt_fanout;
+/* The checks alone: CWS_OK, or why the message cannot go. */
+int cws__fanout_check(cws_server *srv, int opcode, const void *data, size_t len);
+/* After the check passed: CWS_OK, or CWS_ERR_NOMEM. */
+int cws__fanout_begin(rt_fanout *f, cws_server *srv, int opcode, const void *data, size_t len);
+/* 1 if the message was queued for s, 0 if s cannot take it (not open,
+ * closing, over its high-water mark, or no memory for it). */
+int cws__fanout_to(rt_fanout *f, cws_socket *s);
+void cws__fanout_end(rt_fanout *f);
 /* ---------------------------------------------------------------- broadcast_deflate.c */
 /* The broadcast's compressed frame for receivers without server context
  * takeover and with window bits; NULL if out of memory. */
@@ -447,6 +508,23 @@ void cws__server_socket_gone(cws_socket *s);
 void cws__server_linger(cws_socket *s);
 /* Queues a complete error answer (cws_hs_reject) and lingers. */
 void cws__server_reject(cws_socket *s, int status);
+
+/* ---------------------------------------------------------------- topics.c */
+/* The table alone: no I/O, no callbacks (tests/fuzz/fuzz_topics.c drives
+ * it with fake sockets). s must be a server socket past on_upgrade. */
+/* CWS_OK (also if already), CWS_ERR_TOO_BIG (s is in max topics),
+ * CWS_ERR_NOMEM, CWS_ERR_RANDOM (no key for the hash). */
+int cws__topics_sub(rt_topics *tt, cws_socket *s, const void *name, size_t len, size_t max);
+/* CWS_OK, or CWS_ERR_STATE if s was not subscribed. */
+int cws__topics_unsub(rt_topics *tt, cws_socket *s, const void *name, size_t len);
+int cws__topics_has(const rt_topics *tt, const cws_socket *s, const void *name, size_t len);
+rt_topic *cws__topics_find(const rt_topics *tt, const void *name, size_t len);
+/* Leaves every topic and frees s->own.srv (its subprotocol too). */
+void cws__topics_socket_gone(rt_topics *tt, cws_socket *s);
+/* s->own.srv, made if need be; NULL if out of memory. */
+rt_srvsock *cws__srvsock_get(cws_socket *s);
+/* The table's memory (every socket must have left). */
+void cws__topics_free(rt_topics *tt);
 
 /* ---------------------------------------------------------------- client.c */
 void cws__client_event(cws_socket *s, unsigned ev);

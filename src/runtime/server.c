@@ -44,6 +44,8 @@ static void srv_apply_defaults(cws_server *srv, const cws_server_config *cfg) {
     srv->cfg.hs.max_size = cfg->max_handshake_size ? cfg->max_handshake_size : CWS_HANDSHAKE_MAX_DEFAULT;
     srv->handshake_timeout = rt_timeout_ms(cfg->handshake_timeout_ms, RT_TIMEOUT_DEFAULT_MS);
     srv->cfg.hs.deflate = &srv->cfg.deflate; /* the copy: the server's own */
+    srv->max_topics = cws__limit(cfg->max_topics_per_socket, CWS_TOPICS_PER_SOCKET_DEFAULT);
+    srv->max_topic_len = cws__limit(cfg->max_topic_len, CWS_TOPIC_LEN_DEFAULT);
     rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                             cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
     (void)cws__sockcfg_init(&srv->scfg, CWS_SERVER, &set);
@@ -280,10 +282,11 @@ static void srv_finish_shutdown(cws_server *srv) {
 
 void cws__server_socket_gone(cws_socket *s) {
     cws_server *srv = rt_sock_server(s);
-    /* Before open it may hold the head; from open on, the subprotocol. */
-    if (s->io.state >= RT_ST_OPEN) rt_free(s->own.protocol);
+    /* Until on_upgrade accepts it may hold the head; from then on, the
+     * subprotocol and topics. It leaves them before its memory goes. */
+    if (s->xflags & RT_X_ACCEPTED) cws__topics_socket_gone(&srv->topics, s);
     else rt_free(s->own.hs_head);
-    s->own.protocol = NULL;
+    s->own.hs_head = NULL;
     if (s->prev) s->prev->next = s->next;
     else srv->socks = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -348,6 +351,7 @@ void cws_server_free(cws_server *srv) {
     if (!loop->dispatching) cws__loop_reap(loop); /* before srv: they point at its settings */
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
+    cws__topics_free(&srv->topics);
     rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
@@ -402,20 +406,17 @@ int cws__shared_frame(cws_loop *loop, int cls, int opcode, int rsv, const void *
     return 0;
 }
 
-/* Queues the broadcast for s compressed; 1 if it was queued. zb caches
- * the shared frame per window size. */
-static int srv_bcast_deflated(cws_server *srv, cws_socket *s, const cws_deflate_params *p, rt_frame *zf, int opcode,
-                              const void *data, size_t len) {
+/* Queues the message for s compressed; 1 if it was queued. */
+static int srv_fanout_deflated(rt_fanout *f, cws_socket *s, const cws_deflate_params *p) {
     if (!p->server_no_context_takeover) /* its own context: its own bytes */
-        return cws_conn_send(rt_sock_conn(s), opcode, data, len) == CWS_OK;
-    rt_frame *slot = &zf[p->server_max_window_bits - 8];
-    if (!slot->buf && cws__server_bcast_deflate(srv, opcode, data, len, p->server_max_window_bits, slot) < 0)
+        return cws_conn_send(rt_sock_conn(s), f->opcode, f->data, f->len) == CWS_OK;
+    rt_frame *slot = &f->z[p->server_max_window_bits - 8];
+    if (!slot->buf && cws__server_bcast_deflate(f->srv, f->opcode, f->data, f->len, p->server_max_window_bits, slot) < 0)
         return 0;
     return cws__outq_append_frame(s, slot) == 0;
 }
 
-ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
-                               const cws_socket *except) {
+int cws__fanout_check(cws_server *srv, int opcode, const void *data, size_t len) {
     int flags = opcode & ~0xFF;
     opcode &= 0xFF;
     if (!srv || (len && !data) || (opcode != CWS_OP_TEXT && opcode != CWS_OP_BINARY) ||
@@ -423,29 +424,51 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
         return CWS_ERR_INVALID;
     if (opcode == CWS_OP_TEXT && cws_utf8_validate(data, len) != CWS_OK) return CWS_ERR_UTF8;
     if (len > srv->scfg.max_message) return CWS_ERR_TOO_BIG;
-    rt_frame f;
-    if (cws__shared_frame(srv->loop, 0, opcode, 0, data, len, &f) < 0) return CWS_ERR_NOMEM;
-    ptrdiff_t sent = 0;
-    rt_frame zf[8] = {{NULL, NULL, 0}};
-    int compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, flags, len);
-    for (cws_socket *s = srv->socks; s; s = s->next) {
-        if (s == except || s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
-            s->xflags & RT_X_SKIP_BCAST ||
-            cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
-            continue;
-        cws_deflate_params p;
-        if (compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
-            if (!srv_bcast_deflated(srv, s, &p, zf, opcode, data, len)) continue;
-        } else if (cws__outq_append_frame(s, &f) < 0) {
-            continue;
-        }
-        sent++;
-        cws__socket_dirty(s);
-        /* A slow reader fills only its own queue; past the mark it is closed. */
-        cws__socket_check_high_water(s);
+    return CWS_OK;
+}
+
+int cws__fanout_begin(rt_fanout *f, cws_server *srv, int opcode, const void *data, size_t len) {
+    memset(f, 0, sizeof *f);
+    f->srv = srv;
+    f->opcode = opcode & 0xFF;
+    f->data = data;
+    f->len = len;
+    f->compress = srv->cfg.deflate.enable && cws__deflate_wanted(&srv->cfg.deflate, opcode & ~0xFF, len);
+    return cws__shared_frame(srv->loop, 0, f->opcode, 0, data, len, &f->plain) < 0 ? CWS_ERR_NOMEM : CWS_OK;
+}
+
+int cws__fanout_to(rt_fanout *f, cws_socket *s) {
+    if (s->io.state != RT_ST_OPEN || !rt_sock_conn(s) || s->io.flags & (RT_F_OVERFLOW | RT_F_REPORTED) ||
+        cws_conn_state(rt_sock_conn(s)) != CWS_STATE_OPEN)
+        return 0;
+    cws_deflate_params p;
+    if (f->compress && cws_conn_deflate(rt_sock_conn(s), &p)) {
+        if (!srv_fanout_deflated(f, s, &p)) return 0;
+    } else if (cws__outq_append_frame(s, &f->plain) < 0) {
+        return 0;
     }
-    cws__buf_unref(srv->loop, f.buf);
+    cws__socket_dirty(s);
+    /* A slow reader fills only its own queue; past the mark it is closed
+     * (the close is queued, never reported from here). */
+    cws__socket_check_high_water(s);
+    return 1;
+}
+
+void cws__fanout_end(rt_fanout *f) {
+    cws__buf_unref(f->srv->loop, f->plain.buf);
     for (size_t i = 0; i < 8; i++)
-        if (zf[i].buf) cws__buf_unref(srv->loop, zf[i].buf);
+        if (f->z[i].buf) cws__buf_unref(f->srv->loop, f->z[i].buf);
+}
+
+ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, size_t len,
+                               const cws_socket *except) {
+    int rc = cws__fanout_check(srv, opcode, data, len);
+    if (rc) return rc;
+    rt_fanout f;
+    if ((rc = cws__fanout_begin(&f, srv, opcode, data, len))) return rc;
+    ptrdiff_t sent = 0;
+    for (cws_socket *s = srv->socks; s; s = s->next)
+        if (s != except && !(s->xflags & RT_X_SKIP_BCAST)) sent += cws__fanout_to(&f, s);
+    cws__fanout_end(&f);
     return sent;
 }

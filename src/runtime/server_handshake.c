@@ -77,14 +77,15 @@ static void srv_upgrade(cws_socket *s, cws_hs_request *req, uint8_t *rest, size_
     /* Copied (only when there is one) before on_open may ask for it: the
      * head it points into goes once the handshake is decided. */
     if (req->protocol.len) {
-        char *p = rt_alloc(req->protocol.len + 1);
+        rt_srvsock *x = cws__srvsock_get(s);
+        char *p = x ? rt_alloc(req->protocol.len + 1) : NULL;
         if (!p) {
             cws__socket_destroy(s, RT_WHY_NOMEM);
             return;
         }
         memcpy(p, req->protocol.ptr, req->protocol.len);
         p[req->protocol.len] = '\0';
-        s->own.protocol = p;
+        x->protocol = p;
     }
     if (cws__outq_append(s, (const uint8_t *)out, (size_t)n) < 0 ||
         cws_conn_set_deflate(rt_sock_conn_mem(s), &req->deflate) != CWS_OK ||

@@ -554,11 +554,11 @@ int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params) {
 }
 
 /* Nothing is stored per socket for it: a server socket keeps its copy in
- * own.protocol (only when one was chosen), a client in its own state. */
+ * own.srv (only when one was chosen), a client in its own state. */
 const char *cws_socket_protocol(const cws_socket *s) {
     if (!s || s->io.kind == RT_IO_DEAD) return "";
     if (!rt_sock_server(s)) return cws__client_protocol(s);
-    return s->io.state >= RT_ST_OPEN && s->own.protocol ? s->own.protocol : "";
+    return s->io.state >= RT_ST_OPEN && s->own.srv && s->own.srv->protocol ? s->own.srv->protocol : "";
 }
 
 /* Asked of the kernel rather than stored: 20 bytes less per connection. */

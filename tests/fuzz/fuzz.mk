@@ -34,6 +34,12 @@ $(FUZZ_DIR)/fuzz_deflate: FUZZ_LIBS := -lz
 # ... and the peer's codec of the permessage-deflate connection harness.
 $(FUZZ_DIR)/fuzz_pmd_conn: FUZZ_LIBS := -lz
 
+# The topic table is a runtime file, usable alone (fake sockets).
+FUZZ_TOPICS_OBJ := $(FUZZ_DIR)/fuzz-obj/src/runtime/topics.o
+.SECONDARY: $(FUZZ_TOPICS_OBJ)
+$(FUZZ_DIR)/fuzz_topics: FUZZ_LIBS := $(FUZZ_TOPICS_OBJ)
+$(FUZZ_DIR)/fuzz_topics: $(FUZZ_TOPICS_OBJ)
+
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
