@@ -776,8 +776,8 @@ CWS_API int cws_socket_unsubscribe(cws_socket *s, const void *topic, size_t len)
 CWS_API int cws_socket_is_subscribed(const cws_socket *s, const void *topic, size_t len);
 /* cws_server_broadcast to the sockets subscribed to topic (but except),
  * with the same rules, errors and frame sharing; its cost follows the
- * topic's subscribers, not the server's sockets. Not affected by
- * cws_socket_skip_broadcasts. Messages reach each receiver in the order
+ * topic's subscribers, not the server's sockets. Messages reach each
+ * receiver in the order
  * they were published, across topics. Returns the number of recipients
  * (0 for a topic nobody is subscribed to), or also CWS_ERR_TOO_BIG for a
  * topic name over max_topic_len. */
@@ -855,12 +855,6 @@ CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
  * the kernel (this round already, if nothing is queued). CWS_ERR_CLOSED
  * once the socket is closing or over its high-water mark: no call comes. */
 CWS_API int cws_socket_want_drain(cws_socket *s);
-/* skip = 1: cws_server_broadcast passes s by (it gets none of those
- * messages; cws_server_publish is not affected); 0 (as a new socket): it
- * gets them again. For a peer being
- * brought up to date from a log: skip live broadcasts while replaying,
- * and rejoin once the replay has caught up (docs/guide.md). */
-CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);

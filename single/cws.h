@@ -877,8 +877,8 @@ CWS_API int cws_socket_unsubscribe(cws_socket *s, const void *topic, size_t len)
 CWS_API int cws_socket_is_subscribed(const cws_socket *s, const void *topic, size_t len);
 /* cws_server_broadcast to the sockets subscribed to topic (but except),
  * with the same rules, errors and frame sharing; its cost follows the
- * topic's subscribers, not the server's sockets. Not affected by
- * cws_socket_skip_broadcasts. Messages reach each receiver in the order
+ * topic's subscribers, not the server's sockets. Messages reach each
+ * receiver in the order
  * they were published, across topics. Returns the number of recipients
  * (0 for a topic nobody is subscribed to), or also CWS_ERR_TOO_BIG for a
  * topic name over max_topic_len. */
@@ -956,12 +956,6 @@ CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
  * the kernel (this round already, if nothing is queued). CWS_ERR_CLOSED
  * once the socket is closing or over its high-water mark: no call comes. */
 CWS_API int cws_socket_want_drain(cws_socket *s);
-/* skip = 1: cws_server_broadcast passes s by (it gets none of those
- * messages; cws_server_publish is not affected); 0 (as a new socket): it
- * gets them again. For a peer being
- * brought up to date from a log: skip live broadcasts while replaying,
- * and rejoin once the replay has caught up (docs/guide.md). */
-CWS_API void cws_socket_skip_broadcasts(cws_socket *s, int skip);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
 CWS_API void *cws_socket_user(const cws_socket *s);
@@ -6823,7 +6817,6 @@ enum {
 };
 /* More socket flags, in cws_socket.xflags. */
 enum {
-    RT_X_SKIP_BCAST = 1,   /* cws_socket_skip_broadcasts(s, 1) */
     RT_X_WANT_DRAIN = 2,   /* cws_socket_want_drain(): on_drain once empty */
     RT_X_ACCEPTED = 4      /* on_upgrade said yes: on_close is owed even if
                               the 101 then fails and on_open never comes */
@@ -8878,7 +8871,7 @@ CWS__LINK ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void
     if ((rc = cws__fanout_begin(&f, srv, opcode, data, len))) return rc;
     ptrdiff_t sent = 0;
     for (cws_socket *s = srv->socks; s; s = s->next)
-        if (s != except && !(s->xflags & RT_X_SKIP_BCAST)) sent += cws__fanout_to(&f, s);
+        if (s != except) sent += cws__fanout_to(&f, s);
     cws__fanout_end(&f);
     return sent;
 }
@@ -9567,12 +9560,6 @@ CWS__LINK int cws_socket_want_drain(cws_socket *s) {
     s->xflags |= RT_X_WANT_DRAIN;
     cws__socket_dirty(s); /* already empty: called when this round settles */
     return CWS_OK;
-}
-
-CWS__LINK void cws_socket_skip_broadcasts(cws_socket *s, int skip) {
-    if (!s) return;
-    if (skip) s->xflags |= RT_X_SKIP_BCAST;
-    else s->xflags &= (uint8_t)~RT_X_SKIP_BCAST;
 }
 
 CWS__LINK int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }

@@ -78,9 +78,14 @@ static void send_out(chat_client *cl) {
     if (!b->failed) cws_socket_send(cl->sock, CWS_OP_TEXT, b->data, b->len);
 }
 
+/* To every client in the room: the ones caught up with the history. */
+static void publish(chat *c, const void *json, size_t len) {
+    cws_server_publish(c->server, CHAT_ROOM, sizeof CHAT_ROOM - 1, CWS_OP_TEXT, json, len, NULL);
+}
+
 static void broadcast_out(chat *c) {
     json_end(&c->out);
-    if (!c->out.failed && c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, c->out.data, c->out.len, NULL);
+    if (!c->out.failed && c->server) publish(c, c->out.data, c->out.len);
 }
 
 static void send_error(chat_client *cl, const char *code, const char *text) {
@@ -103,7 +108,7 @@ static void send_notice(chat_client *cl, const char *code, const char *text, uin
  * skips it: its synced says how many are online). */
 static void broadcast_presence(void *user, const char *json, size_t len) {
     chat *c = user;
-    if (c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, json, len, NULL);
+    if (c->server) publish(c, json, len);
 }
 
 _Static_assert(CHAT_MAX_NAME <= PRESENCE_MAX_NAME, "presence batches hold whole names");
@@ -345,13 +350,17 @@ static void replay_step(chat_client *cl) {
         return;
     }
     /* Caught up, and nothing can be posted before this returns: live
-     * traffic follows from here. */
+     * traffic, published to the room, follows from here. */
     json_buf *b = begin(c, "synced");
     json_key_uint(b, "seq", cl->sent_upto);
-    json_key_uint(b, "online", c->online); /* it skipped the presence batches meanwhile */
+    json_key_uint(b, "online", c->online); /* it missed the presence batches meanwhile */
     send_out(cl);
     cl->replaying = 0;
-    cws_socket_skip_broadcasts(cl->sock, 0);
+    if (cws_socket_subscribe(cl->sock, CHAT_ROOM, sizeof CHAT_ROOM - 1) != CWS_OK) {
+        /* Out of memory: never leave it open and silently deaf. It will
+         * resume with since= and miss nothing. */
+        cws_socket_close(cl->sock, CWS_CLOSE_INTERNAL, "server busy", 11);
+    }
 }
 
 static void on_drain(cws_socket *s, void *user) {
@@ -376,8 +385,8 @@ static void on_open(cws_socket *s, void *user) {
     json_key_uint(b, "max_text", CHAT_MAX_TEXT);
     json_key_uint(b, "max_name", CHAT_MAX_NAME);
     send_out(cl);
-    cl->replaying = 1;
-    cws_socket_skip_broadcasts(s, 1);
+    (void)s;
+    cl->replaying = 1; /* not in the room yet: it hears nothing live */
     presence_joined(c->presence, name, nlen, c->online);
     cl->sent_upto = replay_start(cl);
     replay_step(cl);
@@ -441,7 +450,7 @@ static void post_message(chat_client *cl, const json_field *text) {
     }
     if (history_needs_sync(c->hist) && !c->sync_timer)
         c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c, NULL);
-    if (c->server) cws_server_broadcast(c->server, CWS_OP_TEXT, b->data, b->len, NULL);
+    if (c->server) publish(c, b->data, b->len);
 }
 
 static void set_name(chat_client *cl, const json_field *field) {

@@ -10,6 +10,9 @@
 #define CHAT_MAX_TEXT 4096    /* bytes of UTF-8 in one message's text */
 #define CHAT_MAX_NAME 32      /* bytes of UTF-8 in a name */
 #define CHAT_FRESH_REPLAY 200 /* messages a client without ?since= gets */
+/* The topic everyone caught up with the history is in (one room today;
+ * more rooms would be more topics). */
+#define CHAT_ROOM "room"
 #define CHAT_SYNC_DELAY_MS 10 /* group-commit window of --fsync batch */
 /* A replay queues this much (at most half of --high-water), then waits
  * for the client to take it. */

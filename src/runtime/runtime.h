@@ -177,7 +177,6 @@ enum {
 };
 /* More socket flags, in cws_socket.xflags. */
 enum {
-    RT_X_SKIP_BCAST = 1,   /* cws_socket_skip_broadcasts(s, 1) */
     RT_X_WANT_DRAIN = 2,   /* cws_socket_want_drain(): on_drain once empty */
     RT_X_ACCEPTED = 4      /* on_upgrade said yes: on_close is owed even if
                               the 101 then fails and on_open never comes */

@@ -468,7 +468,7 @@ ptrdiff_t cws_server_broadcast(cws_server *srv, int opcode, const void *data, si
     if ((rc = cws__fanout_begin(&f, srv, opcode, data, len))) return rc;
     ptrdiff_t sent = 0;
     for (cws_socket *s = srv->socks; s; s = s->next)
-        if (s != except && !(s->xflags & RT_X_SKIP_BCAST)) sent += cws__fanout_to(&f, s);
+        if (s != except) sent += cws__fanout_to(&f, s);
     cws__fanout_end(&f);
     return sent;
 }

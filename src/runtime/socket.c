@@ -531,12 +531,6 @@ int cws_socket_want_drain(cws_socket *s) {
     return CWS_OK;
 }
 
-void cws_socket_skip_broadcasts(cws_socket *s, int skip) {
-    if (!s) return;
-    if (skip) s->xflags |= RT_X_SKIP_BCAST;
-    else s->xflags &= (uint8_t)~RT_X_SKIP_BCAST;
-}
-
 int cws_socket_rtt_ms(const cws_socket *s) { return s ? s->rtt : -1; }
 
 void *cws_socket_user(const cws_socket *s) { return s ? cws_conn_user(rt_sock_conn_mem(s)) : NULL; }

@@ -1,8 +1,7 @@
 /* Pacing output by the peer (src/runtime/socket.c): kernel_unsent_max
- * bounds what the kernel takes for a peer that does not read,
+ * bounds what the kernel takes for a peer that does not read, and
  * cws_socket_want_drain() + on_drain let a long transfer proceed only as
- * the peer reads, and cws_socket_skip_broadcasts() keeps a socket out of
- * cws_server_broadcast. Real loopback sockets, one loop. */
+ * the peer reads. Real loopback sockets, one loop. */
 #include "test_runtime_util.h"
 
 #define CHUNK ((size_t)64 << 10)
@@ -173,82 +172,11 @@ static void test_drain_when_empty_and_closed(void **state) {
     cws_loop_free(loop);
 }
 
-/* ------------------------------------------------------------ skip */
-
-typedef struct bc_peer {
-    int opened, got;
-    char last[32];
-} bc_peer;
-
-static cws_socket *bc_socks[2];
-static int bc_open_count;
-
-static void bc_srv_open(cws_socket *s, void *user) {
-    (void)user;
-    bc_socks[bc_open_count++] = s;
-}
-
-static void bc_cl_open(cws_socket *s, void *user) {
-    (void)s;
-    ((bc_peer *)user)->opened = 1;
-}
-
-static void bc_cl_message(cws_socket *s, void *user, int op, const uint8_t *data, size_t len) {
-    (void)s;
-    (void)op;
-    bc_peer *p = user;
-    p->got++;
-    assert_true(len < sizeof p->last);
-    memcpy(p->last, data, len);
-    p->last[len] = '\0';
-}
-
-static void test_skip_broadcasts(void **state) {
-    (void)state;
-    bc_open_count = 0;
-    cws_loop *loop = cws_loop_new(NULL);
-    cws_server_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.cb.on_open = bc_srv_open;
-    cws_server *srv = cws_server_new(loop, &cfg, NULL);
-    assert_non_null(srv);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", cws_server_port(srv));
-    bc_peer peers[2];
-    memset(peers, 0, sizeof peers);
-    for (int i = 0; i < 2; i++) {
-        cws_client_config cc;
-        memset(&cc, 0, sizeof cc);
-        cc.cb.on_open = bc_cl_open;
-        cc.cb.on_message = bc_cl_message;
-        cc.user = &peers[i];
-        assert_non_null(cws_connect_wait(loop, url, &cc, NULL));
-    }
-    rt_pump_for(loop, 50);
-    assert_int_equal(bc_open_count, 2);
-
-    cws_socket_skip_broadcasts(bc_socks[0], 1);
-    assert_int_equal(cws_server_broadcast(srv, CWS_OP_TEXT, "one", 3, NULL), 1);
-    rt_pump_for(loop, 100);
-    /* Which client is bc_socks[0] depends on accept order: one got it. */
-    assert_int_equal(peers[0].got + peers[1].got, 1);
-
-    cws_socket_skip_broadcasts(bc_socks[0], 0);
-    assert_int_equal(cws_server_broadcast(srv, CWS_OP_TEXT, "two", 3, NULL), 2);
-    rt_pump_for(loop, 100);
-    assert_int_equal(peers[0].got + peers[1].got, 3);
-    assert_string_equal(peers[0].last, "two");
-    assert_string_equal(peers[1].last, "two");
-    cws_server_free(srv);
-    cws_loop_free(loop);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_unsent_bounds_kernel),
         cmocka_unit_test(test_drain_paces_a_transfer),
         cmocka_unit_test(test_drain_when_empty_and_closed),
-        cmocka_unit_test(test_skip_broadcasts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
