@@ -3,6 +3,7 @@
 #   make deps test    install test dependencies (Debian), run every test
 #
 # Variables: CC=clang, SANITIZE=1 (ASan+UBSan build under build/asan),
+#            TSAN=1 (ThreadSanitizer; `make tsan` builds and runs it),
 #            PREFIX=/usr/local DESTDIR= for install.
 
 CC       ?= cc
@@ -25,7 +26,15 @@ BUILD    ?= build/asan
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(TSAN),1)
+BUILD    ?= build/tsan
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 BUILD    ?= build
+# The loop's job queue (cws_loop_post) takes a mutex: glibc 2.34+ has
+# pthreads in libc, older and other libcs want -pthread at link time.
+THREAD_LIBS := -pthread
 
 # The compiler and flags the objects in $(BUILD) were built with. The file
 # is rewritten only when they change, and every object depends on it: so
@@ -74,7 +83,7 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libcws.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^
+	$(CC) -shared -Wl,-soname,libcws.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(THREAD_LIBS)
 
 $(BUILD)/libcws.so: $(LIB_SO)
 	ln -sf libcws.so.$(VERSION) $(BUILD)/libcws.so.$(SOMAJOR)
@@ -85,12 +94,12 @@ $(BUILD)/libcws.so: $(LIB_SO)
 # ($(PERCENT) keeps patsubst's wildcard from being read as the rule's stem.)
 PERCENT := %
 $(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard examples/$$*/*.c)) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(THREAD_LIBS)
 .PRECIOUS: $(BUILD)/obj/%.o
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(THREAD_LIBS)
 
 # ---------------------------------------------------------------- tests
 test: all
@@ -120,3 +129,4 @@ clean:
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include tools/tools.mk
+-include tests/tsan.mk

@@ -571,9 +571,11 @@ CWS_API int cws_close_code_valid(int code);
  *
  * One cws_loop drives any number of servers, client sockets, timers and
  * watched fds on one thread: epoll on Linux, poll(2) elsewhere or when
- * built with -DCWS_USE_POLL. Nothing here is thread-safe; to use several
- * cores run one loop per thread, each with its own cws_server on the same
- * port with reuse_port = 1 (SO_REUSEPORT: the kernel spreads connections).
+ * built with -DCWS_USE_POLL. A loop and everything on it belong to the
+ * thread that runs it: only cws_loop_post() and cws_loop_stop() may be
+ * called from other threads. To use several cores run one loop per thread,
+ * each with its own cws_server on the same port with reuse_port = 1
+ * (SO_REUSEPORT: the kernel spreads connections).
  *
  * Signals: the runtime never touches signal handlers; SIGPIPE is avoided
  * with MSG_NOSIGNAL (SO_NOSIGPIPE where that exists). For a graceful stop
@@ -618,10 +620,10 @@ CWS_API int cws_close_code_valid(int code);
  *  - A connection that ends without a close frame reports 1006.
  *  - Over max_connections a new connection gets HTTP 503 and is closed.
  *
- * Callbacks may call any cws_socket_* function, cws_server_broadcast,
- * cws_server_publish, cws_server_shutdown, the timer and fd-watch
- * functions; they must not call cws_server_free, cws_loop_free or
- * cws_connect_wait.
+ * Callbacks (posted jobs included) may call any cws_socket_* function,
+ * cws_server_broadcast, cws_server_publish, cws_server_shutdown,
+ * cws_loop_stop, cws_loop_post, the timer and fd-watch functions; they
+ * must not call cws_server_free, cws_loop_free or cws_connect_wait.
  * ==================================================================== */
 
 typedef struct cws_loop cws_loop;
@@ -632,15 +634,29 @@ typedef struct cws_socket cws_socket;
 
 /* NULL on failure, *err (if not NULL) = CWS_ERR_NOMEM or CWS_ERR_IO. */
 CWS_API cws_loop *cws_loop_new(int *err);
-/* Frees servers (their sockets get on_close 1006), client sockets (same),
- * timers and watches that are left. Not from inside a callback. */
+/* Refuses further posts (CWS_ERR_CLOSED), runs every job still queued on
+ * the calling thread, then frees servers (their sockets get on_close
+ * 1006), client sockets (same), timers and watches that are left. Not
+ * from inside a callback. Posts and stops that overlap it are safe; none
+ * may start once it has returned (join or stop your threads first). */
 CWS_API void cws_loop_free(cws_loop *loop);
 /* Runs until cws_loop_stop() (a finished server shutdown also stops it).
  * Returns CWS_OK or CWS_ERR_IO. */
 CWS_API int cws_loop_run(cws_loop *loop);
 /* One round of waiting (at most timeout_ms; -1 forever) and dispatch. */
 CWS_API int cws_loop_run_once(cws_loop *loop, int timeout_ms);
+/* Makes cws_loop_run return after the current round (before the next,
+ * if called between rounds). Thread-safe: wakes a loop that is waiting. */
 CWS_API void cws_loop_stop(cws_loop *loop);
+/* Thread-safe: any thread may call it (the loop's too). fn(loop, arg) runs
+ * once on the loop's thread, in a later round, in posting order with the
+ * other posts; a job's own posts run in a later round still. Returns
+ * CWS_OK, CWS_ERR_INVALID, CWS_ERR_NOMEM, CWS_ERR_TOO_BIG (2^20 jobs
+ * already wait: the loop is not keeping up) or CWS_ERR_CLOSED (once
+ * cws_loop_free has begun; fn will not run). A job that was accepted
+ * always runs, at the latest in cws_loop_free. */
+typedef void (*cws_post_fn)(cws_loop *loop, void *arg);
+CWS_API int cws_loop_post(cws_loop *loop, cws_post_fn fn, void *arg);
 /* Monotonic milliseconds since the loop was made, as its timers see them. */
 CWS_API uint64_t cws_loop_now(const cws_loop *loop);
 

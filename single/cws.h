@@ -23,6 +23,9 @@
  *                   plus a random source (getrandom or /dev/urandom).
  *                   Define it in every file, or at least in the
  *                   implementation file, to drop the runtime declarations.
+ *                   With the runtime, link with -pthread where the libc
+ *                   keeps POSIX threads apart (glibc before 2.34, some
+ *                   BSDs): cws_loop_post takes a mutex.
  *
  *   CWS_NO_DEFLATE  leave out the DEFLATE codec (cws_deflate.h) and with
  *                   it permessage-deflate (RFC 7692): offers are then
@@ -672,9 +675,11 @@ CWS_API int cws_close_code_valid(int code);
  *
  * One cws_loop drives any number of servers, client sockets, timers and
  * watched fds on one thread: epoll on Linux, poll(2) elsewhere or when
- * built with -DCWS_USE_POLL. Nothing here is thread-safe; to use several
- * cores run one loop per thread, each with its own cws_server on the same
- * port with reuse_port = 1 (SO_REUSEPORT: the kernel spreads connections).
+ * built with -DCWS_USE_POLL. A loop and everything on it belong to the
+ * thread that runs it: only cws_loop_post() and cws_loop_stop() may be
+ * called from other threads. To use several cores run one loop per thread,
+ * each with its own cws_server on the same port with reuse_port = 1
+ * (SO_REUSEPORT: the kernel spreads connections).
  *
  * Signals: the runtime never touches signal handlers; SIGPIPE is avoided
  * with MSG_NOSIGNAL (SO_NOSIGPIPE where that exists). For a graceful stop
@@ -719,10 +724,10 @@ CWS_API int cws_close_code_valid(int code);
  *  - A connection that ends without a close frame reports 1006.
  *  - Over max_connections a new connection gets HTTP 503 and is closed.
  *
- * Callbacks may call any cws_socket_* function, cws_server_broadcast,
- * cws_server_publish, cws_server_shutdown, the timer and fd-watch
- * functions; they must not call cws_server_free, cws_loop_free or
- * cws_connect_wait.
+ * Callbacks (posted jobs included) may call any cws_socket_* function,
+ * cws_server_broadcast, cws_server_publish, cws_server_shutdown,
+ * cws_loop_stop, cws_loop_post, the timer and fd-watch functions; they
+ * must not call cws_server_free, cws_loop_free or cws_connect_wait.
  * ==================================================================== */
 
 typedef struct cws_loop cws_loop;
@@ -733,15 +738,29 @@ typedef struct cws_socket cws_socket;
 
 /* NULL on failure, *err (if not NULL) = CWS_ERR_NOMEM or CWS_ERR_IO. */
 CWS_API cws_loop *cws_loop_new(int *err);
-/* Frees servers (their sockets get on_close 1006), client sockets (same),
- * timers and watches that are left. Not from inside a callback. */
+/* Refuses further posts (CWS_ERR_CLOSED), runs every job still queued on
+ * the calling thread, then frees servers (their sockets get on_close
+ * 1006), client sockets (same), timers and watches that are left. Not
+ * from inside a callback. Posts and stops that overlap it are safe; none
+ * may start once it has returned (join or stop your threads first). */
 CWS_API void cws_loop_free(cws_loop *loop);
 /* Runs until cws_loop_stop() (a finished server shutdown also stops it).
  * Returns CWS_OK or CWS_ERR_IO. */
 CWS_API int cws_loop_run(cws_loop *loop);
 /* One round of waiting (at most timeout_ms; -1 forever) and dispatch. */
 CWS_API int cws_loop_run_once(cws_loop *loop, int timeout_ms);
+/* Makes cws_loop_run return after the current round (before the next,
+ * if called between rounds). Thread-safe: wakes a loop that is waiting. */
 CWS_API void cws_loop_stop(cws_loop *loop);
+/* Thread-safe: any thread may call it (the loop's too). fn(loop, arg) runs
+ * once on the loop's thread, in a later round, in posting order with the
+ * other posts; a job's own posts run in a later round still. Returns
+ * CWS_OK, CWS_ERR_INVALID, CWS_ERR_NOMEM, CWS_ERR_TOO_BIG (2^20 jobs
+ * already wait: the loop is not keeping up) or CWS_ERR_CLOSED (once
+ * cws_loop_free has begun; fn will not run). A job that was accepted
+ * always runs, at the latest in cws_loop_free. */
+typedef void (*cws_post_fn)(cws_loop *loop, void *arg);
+CWS_API int cws_loop_post(cws_loop *loop, cws_post_fn fn, void *arg);
 /* Monotonic milliseconds since the loop was made, as its timers see them. */
 CWS_API uint64_t cws_loop_now(const cws_loop *loop);
 
@@ -6648,6 +6667,8 @@ CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
 #define CWS_RUNTIME_H
 
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -6677,7 +6698,7 @@ CWS__LINK int cws__pmd_attach(cws_conn *c, const cws_deflate_params *p) {
 /* What an fd registered with the loop belongs to. A torn-down object is
  * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
  * already collected for it in the same round are skipped, never used. */
-enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
+enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH, RT_IO_POST };
 enum {
     RT_EV_READ = 1,
     RT_EV_WRITE = 2,
@@ -6922,6 +6943,36 @@ typedef struct rt_watch {
     struct rt_watch *next;
 } rt_watch;
 
+/* A job of cws_loop_post. */
+typedef struct rt_job {
+    cws_post_fn fn;
+    void *arg;
+} rt_job;
+
+/* Jobs posted from any thread (post.c). Posters append to `jobs` under
+ * the lock; the loop swaps it with `batch` and runs that outside the
+ * lock, so both arrays keep their capacity and a steady stream of posts
+ * allocates nothing. */
+typedef struct rt_post {
+    rt_io io;               /* the wake-up fd: an eventfd, or a pipe's read end */
+    int wake_wr;            /* where posters write (io.fd for an eventfd) */
+    pthread_mutex_t lock;
+    rt_job *jobs;           /* pending, in posting order (under lock) */
+    size_t njobs, cap;      /* (under lock) */
+    int signalled;          /* a wake-up is in the fd already (under lock) */
+    rt_job *batch;          /* the loop thread's: the array last swapped out, */
+    size_t batch_cap;
+    size_t batch_n, batch_pos; /* its jobs, and the next one to run */
+    atomic_int closed;      /* cws_loop_free has begun: posts are refused */
+    atomic_int users;       /* post / stop calls in progress (free waits) */
+} rt_post;
+/* At most this many jobs wait (16 MiB of queue on LP64): past it a loop
+ * that cannot keep up makes posters fail instead of eating memory. */
+#define RT_POST_MAX ((size_t)1 << 20)
+/* Jobs run per loop round at most: what they send is flushed (and its
+ * buffers freed) before the next ones run. */
+#define RT_POST_ROUND 256
+
 #define RT_RBUF_SIZE ((size_t)128 << 10)
 #define RT_BUF_STD ((size_t)16 << 10)
 #define RT_CACHE_MAX 64
@@ -6939,7 +6990,7 @@ struct cws_loop {
 #else
     int epfd;
 #endif
-    int stop;
+    atomic_int stop;        /* cws_loop_stop, from any thread */
     int dispatching;        /* > 0 inside run_once: frees are deferred */
     uint64_t now;           /* ms since the loop was created */
     uint64_t origin_ns;
@@ -6966,6 +7017,7 @@ struct cws_loop {
     size_t nq_cache_low;    /* fewest cached since the last trim */
     uint64_t q_trim_at;     /* loop ms of the next trim */
     char peer_text[64];
+    rt_post post;
 };
 
 /* ---------------------------------------------------------------- server */
@@ -7012,6 +7064,18 @@ CWS__LINK void cws__loop_reap(cws_loop *loop);
 CWS__LINK void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
 CWS__LINK int cws__fd_prepare(int fd);
+
+/* ---------------------------------------------------------------- post.c */
+/* The wake-up fd and the job queue, made with the loop (a post from
+ * another thread cannot register an fd with a running loop). CWS_OK,
+ * CWS_ERR_IO or CWS_ERR_NOMEM. */
+CWS__LINK int cws__post_init(cws_loop *loop);
+/* The wake-up fd is readable: runs the jobs posted so far. */
+CWS__LINK void cws__post_event(cws_loop *loop);
+/* cws_loop_free's first step: refuses new posts, waits for the calls in
+ * progress and runs every job still queued, on the calling thread. */
+CWS__LINK void cws__post_close(cws_loop *loop);
+CWS__LINK void cws__post_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- timer.c */
 /* Every object owning a node reserves a heap slot when created, so arming
@@ -7679,7 +7743,8 @@ CWS__LINK int cws_http_reply_send(cws_http_reply *r, int status, const char *con
 /* ---- file: src/runtime/loop.c ---- */
 /* The event loop: epoll on Linux, poll(2) elsewhere or with -DCWS_USE_POLL;
  * fd watchers; the monotonic clock; the end-of-round flush of every socket
- * that has output (corking) and the deferred free of torn-down objects. */
+ * that has output (corking) and the deferred free of torn-down objects.
+ * The thread-safe calls (post, stop) and their wake-up fd are in post.c. */
 
 
 #include <errno.h>
@@ -7739,6 +7804,23 @@ CWS__LINK cws_loop *cws_loop_new(int *err) {
         return NULL;
     }
 #endif
+    atomic_init(&loop->stop, 0);
+    atomic_init(&loop->post.closed, 0);
+    atomic_init(&loop->post.users, 0);
+    int rc = cws__post_init(loop);
+    if (rc != CWS_OK) {
+        *err = rc;
+#ifdef CWS_USE_POLL
+        rt_free(loop->pfd);
+        rt_free(loop->pio);
+        rt_free(loop->ready);
+#else
+        close(loop->epfd);
+#endif
+        rt_free(loop->rbuf);
+        rt_free(loop);
+        return NULL;
+    }
     *err = CWS_OK;
     loop->origin_ns = loop_clock_ns();
     loop->now = 0;
@@ -7942,6 +8024,7 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
         w->fn(loop, w->io.fd, w->user);
         break;
     }
+    case RT_IO_POST: cws__post_event(loop); break;
     default: break; /* torn down earlier this round */
     }
 }
@@ -7986,16 +8069,15 @@ CWS__LINK int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
 CWS__LINK int cws_loop_run(cws_loop *loop) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
-    while (!loop->stop) {
+    /* Taking the flag consumes the stop: the next run runs again. */
+    while (!atomic_exchange(&loop->stop, 0)) {
         rc = cws_loop_run_once(loop, -1);
-        if (rc < 0) break;
+        if (rc < 0) {
+            atomic_store(&loop->stop, 0);
+            break;
+        }
     }
-    loop->stop = 0;
     return rc;
-}
-
-CWS__LINK void cws_loop_stop(cws_loop *loop) {
-    if (loop) loop->stop = 1;
 }
 
 /* ------------------------------------------------------------ watchers */
@@ -8035,6 +8117,9 @@ CWS__LINK void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
 CWS__LINK void cws_loop_free(cws_loop *loop) {
     if (!loop) return;
     loop->dispatching++; /* callbacks fired below may not free under us */
+    /* Jobs first, while their servers and sockets still exist: each one
+     * accepted runs exactly once, so whatever its arg holds is released. */
+    cws__post_close(loop);
     while (loop->servers) cws_server_free(loop->servers);
     while (loop->clients) cws__socket_destroy(loop->clients, RT_WHY_FREED);
     while (loop->watches) cws_loop_unwatch_fd(loop, loop->watches->io.fd);
@@ -8052,6 +8137,7 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
 #else
     close(loop->epfd);
 #endif
+    cws__post_free(loop);
     rt_free(loop->heap);
     rt_free(loop->rbuf);
     rt_free(loop);
@@ -8344,6 +8430,201 @@ CWS__LINK void cws__outq_free(cws_socket *s) {
     }
     s->q = NULL;
     outq_put(rt_sock_loop(s), q);
+}
+/* ---- file: src/runtime/post.c ---- */
+/* The loop's only two thread-safe calls, cws_loop_post and cws_loop_stop:
+ * a mutex-protected job queue and a wake-up fd the loop watches (an
+ * eventfd on Linux, a pipe with the poll backend). */
+
+
+#include <errno.h>
+#include <sched.h>
+#include <unistd.h>
+#ifndef CWS_USE_POLL
+#include <sys/eventfd.h>
+#endif
+
+/* A batch array larger than this that a batch used less than a quarter
+ * of is given back: a burst does not pin its memory for good. */
+#define POST_KEEP 1024
+
+/* Made with the loop, not on the first post: that post comes from another
+ * thread, which cannot add an fd to a loop that may be polling (poll's
+ * array belongs to the loop thread). One fd (two for a pipe) per loop. */
+CWS__LINK int cws__post_init(cws_loop *loop) {
+    rt_post *p = &loop->post;
+    p->io.kind = RT_IO_POST;
+#ifndef CWS_USE_POLL
+    p->io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->io.fd < 0) return errno == ENOMEM ? CWS_ERR_NOMEM : CWS_ERR_IO;
+    p->wake_wr = p->io.fd;
+#else
+    int fds[2];
+    if (pipe(fds) < 0) return CWS_ERR_IO;
+    p->io.fd = fds[0];
+    p->wake_wr = fds[1];
+    if (cws__fd_prepare(fds[0]) < 0 || cws__fd_prepare(fds[1]) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return CWS_ERR_IO;
+    }
+#endif
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        if (p->wake_wr != p->io.fd) close(p->wake_wr);
+        close(p->io.fd);
+        return CWS_ERR_NOMEM;
+    }
+    if (cws__loop_add(loop, &p->io, RT_EV_READ) < 0) {
+        cws__post_free(loop);
+        return CWS_ERR_IO;
+    }
+    return CWS_OK;
+}
+
+/* One wake-up is enough however many posts wait: a full pipe or a
+ * saturated eventfd (EAGAIN) is already readable. */
+static void post_wake(rt_post *p) {
+#ifndef CWS_USE_POLL
+    uint64_t one = 1;
+    if (write(p->wake_wr, &one, sizeof one) < 0) { /* readable already */ }
+#else
+    uint8_t one = 1;
+    if (write(p->wake_wr, &one, 1) < 0) { /* readable already */ }
+#endif
+}
+
+static void post_drain(rt_post *p) {
+    uint8_t buf[64];
+    while (read(p->io.fd, buf, sizeof buf) > 0) {}
+}
+
+/* Announces a thread-safe call; 0 if the loop is being freed. The
+ * counter goes up before the flag is read and free sets the flag before
+ * it reads the counter (both sequentially consistent): so either this
+ * call sees the flag, or free sees the call and waits for it. */
+static int post_enter(rt_post *p) {
+    atomic_fetch_add(&p->users, 1);
+    if (!atomic_load(&p->closed)) return 1;
+    atomic_fetch_sub(&p->users, 1);
+    return 0;
+}
+
+static void post_leave(rt_post *p) { atomic_fetch_sub(&p->users, 1); }
+
+CWS__LINK int cws_loop_post(cws_loop *loop, cws_post_fn fn, void *arg) {
+    if (!loop || !fn) return CWS_ERR_INVALID;
+    rt_post *p = &loop->post;
+    if (!post_enter(p)) return CWS_ERR_CLOSED;
+    int rc = CWS_OK;
+    pthread_mutex_lock(&p->lock);
+    if (p->njobs == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        rt_job *j = p->cap >= RT_POST_MAX ? NULL : cws__realloc(NULL, p->jobs, cap * sizeof *j);
+        if (j) {
+            p->jobs = j;
+            p->cap = cap;
+        } else {
+            rc = p->cap >= RT_POST_MAX ? CWS_ERR_TOO_BIG : CWS_ERR_NOMEM;
+        }
+    }
+    if (rc == CWS_OK) {
+        p->jobs[p->njobs].fn = fn;
+        p->jobs[p->njobs].arg = arg;
+        p->njobs++;
+        /* Under the lock: once it is released, free may close the fd. */
+        if (!p->signalled) {
+            p->signalled = 1;
+            post_wake(p);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    post_leave(p);
+    return rc;
+}
+
+CWS__LINK void cws_loop_stop(cws_loop *loop) {
+    if (!loop) return;
+    rt_post *p = &loop->post;
+    atomic_store(&loop->stop, 1);
+    /* From the loop's own thread the wake-up is redundant but harmless
+     * (one more round); from another it ends a wait that may be long. */
+    if (!post_enter(p)) return;
+    post_wake(p);
+    post_leave(p);
+}
+
+/* Takes every job queued so far, to run outside the lock: a job may post
+ * again, and its post lands in the other array, for a later batch. */
+static void post_take(rt_post *p) {
+    pthread_mutex_lock(&p->lock);
+    rt_job *jobs = p->jobs;
+    size_t n = p->njobs, cap = p->cap;
+    p->jobs = p->batch;
+    p->cap = p->batch_cap;
+    p->njobs = 0;
+    p->signalled = 0;
+    pthread_mutex_unlock(&p->lock);
+    p->batch = jobs;
+    p->batch_cap = cap;
+    p->batch_n = n;
+    p->batch_pos = 0;
+}
+
+/* Runs at most max jobs of the batch; returns how many ran. */
+static size_t post_run(cws_loop *loop, size_t max) {
+    rt_post *p = &loop->post;
+    size_t start = p->batch_pos;
+    size_t end = p->batch_n - start > max ? start + max : p->batch_n;
+    while (p->batch_pos < end) {
+        rt_job *j = &p->batch[p->batch_pos++];
+        j->fn(loop, j->arg);
+    }
+    if (p->batch_pos < p->batch_n) return end - start;
+    if (p->batch_cap > POST_KEEP && p->batch_n < p->batch_cap / 4) {
+        rt_free(p->batch);
+        p->batch = NULL;
+        p->batch_cap = 0;
+    }
+    p->batch_n = p->batch_pos = 0;
+    return end - start;
+}
+
+/* A long queue runs over several rounds, with the sockets' I/O (and the
+ * freeing of what was sent) in between; a wake-up of our own brings the
+ * loop back at once for the rest, which runs before anything newer. */
+CWS__LINK void cws__post_event(cws_loop *loop) {
+    rt_post *p = &loop->post;
+    /* Drain first: a post after the drain signals again (signalled is
+     * cleared under the lock together with taking the queue). */
+    post_drain(p);
+    size_t ran = post_run(loop, RT_POST_ROUND);
+    if (p->batch_n == 0) {
+        /* The drain may have eaten the wake-up of jobs still queued. */
+        post_take(p);
+        post_run(loop, RT_POST_ROUND - ran);
+    }
+    if (p->batch_n) post_wake(p);
+}
+
+CWS__LINK void cws__post_close(cws_loop *loop) {
+    rt_post *p = &loop->post;
+    atomic_store(&p->closed, 1);
+    /* The calls in progress finish in a few instructions. */
+    while (atomic_load(&p->users)) sched_yield();
+    /* Nothing can be added now: the rest of the current batch and one
+     * more hold every accepted job. */
+    post_run(loop, SIZE_MAX);
+    post_take(p);
+    post_run(loop, SIZE_MAX);
+}
+
+CWS__LINK void cws__post_free(cws_loop *loop) {
+    rt_post *p = &loop->post;
+    pthread_mutex_destroy(&p->lock);
+    if (p->wake_wr != p->io.fd) close(p->wake_wr);
+    close(p->io.fd);
+    rt_free(p->jobs);
+    rt_free(p->batch);
 }
 /* ---- file: src/runtime/publish.c ---- */
 /* Topics' public side: who may subscribe and when, and publishing, which

@@ -34,7 +34,7 @@ $(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE) $(FLAGS_STAMP)
 
 $(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(SINGLE_IMPL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(THREAD_LIBS)
 
 -include $(SINGLE_IMPL_OBJ:.o=.d)
 

@@ -1,6 +1,7 @@
 /* The event loop: epoll on Linux, poll(2) elsewhere or with -DCWS_USE_POLL;
  * fd watchers; the monotonic clock; the end-of-round flush of every socket
- * that has output (corking) and the deferred free of torn-down objects. */
+ * that has output (corking) and the deferred free of torn-down objects.
+ * The thread-safe calls (post, stop) and their wake-up fd are in post.c. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -67,6 +68,23 @@ cws_loop *cws_loop_new(int *err) {
         return NULL;
     }
 #endif
+    atomic_init(&loop->stop, 0);
+    atomic_init(&loop->post.closed, 0);
+    atomic_init(&loop->post.users, 0);
+    int rc = cws__post_init(loop);
+    if (rc != CWS_OK) {
+        *err = rc;
+#ifdef CWS_USE_POLL
+        rt_free(loop->pfd);
+        rt_free(loop->pio);
+        rt_free(loop->ready);
+#else
+        close(loop->epfd);
+#endif
+        rt_free(loop->rbuf);
+        rt_free(loop);
+        return NULL;
+    }
     *err = CWS_OK;
     loop->origin_ns = loop_clock_ns();
     loop->now = 0;
@@ -270,6 +288,7 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
         w->fn(loop, w->io.fd, w->user);
         break;
     }
+    case RT_IO_POST: cws__post_event(loop); break;
     default: break; /* torn down earlier this round */
     }
 }
@@ -314,16 +333,15 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
 int cws_loop_run(cws_loop *loop) {
     if (!loop) return CWS_ERR_INVALID;
     int rc = CWS_OK;
-    while (!loop->stop) {
+    /* Taking the flag consumes the stop: the next run runs again. */
+    while (!atomic_exchange(&loop->stop, 0)) {
         rc = cws_loop_run_once(loop, -1);
-        if (rc < 0) break;
+        if (rc < 0) {
+            atomic_store(&loop->stop, 0);
+            break;
+        }
     }
-    loop->stop = 0;
     return rc;
-}
-
-void cws_loop_stop(cws_loop *loop) {
-    if (loop) loop->stop = 1;
 }
 
 /* ------------------------------------------------------------ watchers */
@@ -363,6 +381,9 @@ void cws_loop_unwatch_fd(cws_loop *loop, int fd) {
 void cws_loop_free(cws_loop *loop) {
     if (!loop) return;
     loop->dispatching++; /* callbacks fired below may not free under us */
+    /* Jobs first, while their servers and sockets still exist: each one
+     * accepted runs exactly once, so whatever its arg holds is released. */
+    cws__post_close(loop);
     while (loop->servers) cws_server_free(loop->servers);
     while (loop->clients) cws__socket_destroy(loop->clients, RT_WHY_FREED);
     while (loop->watches) cws_loop_unwatch_fd(loop, loop->watches->io.fd);
@@ -380,6 +401,7 @@ void cws_loop_free(cws_loop *loop) {
 #else
     close(loop->epfd);
 #endif
+    cws__post_free(loop);
     rt_free(loop->heap);
     rt_free(loop->rbuf);
     rt_free(loop);

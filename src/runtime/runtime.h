@@ -8,6 +8,8 @@
 
 #include "../internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -37,7 +39,7 @@
 /* What an fd registered with the loop belongs to. A torn-down object is
  * marked RT_IO_DEAD and freed at the end of the loop iteration, so events
  * already collected for it in the same round are skipped, never used. */
-enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH };
+enum { RT_IO_DEAD = 0, RT_IO_SOCKET, RT_IO_LISTEN, RT_IO_WATCH, RT_IO_POST };
 enum {
     RT_EV_READ = 1,
     RT_EV_WRITE = 2,
@@ -282,6 +284,36 @@ typedef struct rt_watch {
     struct rt_watch *next;
 } rt_watch;
 
+/* A job of cws_loop_post. */
+typedef struct rt_job {
+    cws_post_fn fn;
+    void *arg;
+} rt_job;
+
+/* Jobs posted from any thread (post.c). Posters append to `jobs` under
+ * the lock; the loop swaps it with `batch` and runs that outside the
+ * lock, so both arrays keep their capacity and a steady stream of posts
+ * allocates nothing. */
+typedef struct rt_post {
+    rt_io io;               /* the wake-up fd: an eventfd, or a pipe's read end */
+    int wake_wr;            /* where posters write (io.fd for an eventfd) */
+    pthread_mutex_t lock;
+    rt_job *jobs;           /* pending, in posting order (under lock) */
+    size_t njobs, cap;      /* (under lock) */
+    int signalled;          /* a wake-up is in the fd already (under lock) */
+    rt_job *batch;          /* the loop thread's: the array last swapped out, */
+    size_t batch_cap;
+    size_t batch_n, batch_pos; /* its jobs, and the next one to run */
+    atomic_int closed;      /* cws_loop_free has begun: posts are refused */
+    atomic_int users;       /* post / stop calls in progress (free waits) */
+} rt_post;
+/* At most this many jobs wait (16 MiB of queue on LP64): past it a loop
+ * that cannot keep up makes posters fail instead of eating memory. */
+#define RT_POST_MAX ((size_t)1 << 20)
+/* Jobs run per loop round at most: what they send is flushed (and its
+ * buffers freed) before the next ones run. */
+#define RT_POST_ROUND 256
+
 #define RT_RBUF_SIZE ((size_t)128 << 10)
 #define RT_BUF_STD ((size_t)16 << 10)
 #define RT_CACHE_MAX 64
@@ -299,7 +331,7 @@ struct cws_loop {
 #else
     int epfd;
 #endif
-    int stop;
+    atomic_int stop;        /* cws_loop_stop, from any thread */
     int dispatching;        /* > 0 inside run_once: frees are deferred */
     uint64_t now;           /* ms since the loop was created */
     uint64_t origin_ns;
@@ -326,6 +358,7 @@ struct cws_loop {
     size_t nq_cache_low;    /* fewest cached since the last trim */
     uint64_t q_trim_at;     /* loop ms of the next trim */
     char peer_text[64];
+    rt_post post;
 };
 
 /* ---------------------------------------------------------------- server */
@@ -372,6 +405,18 @@ void cws__loop_reap(cws_loop *loop);
 void cws__loop_update_now(cws_loop *loop);
 /* Socket helpers for every fd: O_NONBLOCK, FD_CLOEXEC, no SIGPIPE. */
 int cws__fd_prepare(int fd);
+
+/* ---------------------------------------------------------------- post.c */
+/* The wake-up fd and the job queue, made with the loop (a post from
+ * another thread cannot register an fd with a running loop). CWS_OK,
+ * CWS_ERR_IO or CWS_ERR_NOMEM. */
+int cws__post_init(cws_loop *loop);
+/* The wake-up fd is readable: runs the jobs posted so far. */
+void cws__post_event(cws_loop *loop);
+/* cws_loop_free's first step: refuses new posts, waits for the calls in
+ * progress and runs every job still queued, on the calling thread. */
+void cws__post_close(cws_loop *loop);
+void cws__post_free(cws_loop *loop);
 
 /* ---------------------------------------------------------------- timer.c */
 /* Every object owning a node reserves a heap slot when created, so arming
