@@ -2,7 +2,8 @@
  * cws-clock — a WebSocket server whose clients get the time every second
  * from a worker thread. It shows the one way into a loop from another
  * thread: the worker never touches the server; it hands each message to
- * the loop's thread with cws_loop_post(), which broadcasts it there.
+ * the loop's thread with cws_loop_post(), which publishes it there to the
+ * "clock" topic that every client joins.
  *
  *   cws-clock [--port N]      (N = 0: any free port; the URL is printed)
  *
@@ -33,12 +34,14 @@ typedef struct clock_job {
     char text[32];
 } clock_job;
 
-/* Runs on the loop's thread, where every cws call is allowed. With topics
- * this would publish to a "clock" topic instead of every client. */
+#define CLOCK_TOPIC "clock"
+
+/* Runs on the loop's thread, where every cws call is allowed. */
 static void send_time(cws_loop *loop, void *arg) {
     (void)loop;
     clock_job *job = arg;
-    cws_server_broadcast(job->app->server, CWS_OP_TEXT, job->text, strlen(job->text), NULL);
+    cws_server_publish(job->app->server, CLOCK_TOPIC, sizeof CLOCK_TOPIC - 1, CWS_OP_TEXT, job->text,
+                       strlen(job->text), NULL);
     free(job); /* an accepted job runs once: at the latest in cws_loop_free */
 }
 
@@ -67,6 +70,13 @@ static void poll_shutdown_done(cws_loop *loop, void *user) {
     if (cws_server_done(app->server)) cws_loop_stop(loop);
 }
 
+/* Every client wants the time: into the topic as soon as it is open. */
+static void on_open(cws_socket *s, void *user) {
+    (void)user;
+    if (cws_socket_subscribe(s, CLOCK_TOPIC, sizeof CLOCK_TOPIC - 1) != CWS_OK)
+        cws_socket_close(s, CWS_CLOSE_INTERNAL, "server busy", 11);
+}
+
 static void on_signal(cws_loop *loop, int fd, void *user) {
     clock_app *app = user;
     signal_pipe_drain(fd);
@@ -93,6 +103,7 @@ int main(int argc, char **argv) {
     cws_server_config cfg = {0};
     cfg.host = "127.0.0.1";
     cfg.port = port;
+    cfg.cb.on_open = on_open;
     app.server = cws_server_new(app.loop, &cfg, &err);
     if (!app.server) {
         fprintf(stderr, "cws-clock: cannot listen on port %d: %s\n", port, cws_strerror(err));

@@ -1,11 +1,10 @@
 /* cws_loop_post and cws_loop_stop, the loop's thread-safe calls: order and
  * batches on one thread; a stop from another thread; 4 threads posting
- * 100,000 jobs that broadcast while clients come and go (each job runs
- * exactly once); and cws_loop_free while threads still post (later posts
- * get CWS_ERR_CLOSED, every accepted job runs once, nothing leaks). `make
- * tsan` runs this file under ThreadSanitizer; ASan and valgrind check
- * its leaks (tests/integration/test_sanitizers.sh).
- * The jobs use cws_server_broadcast; with topics they would publish. */
+ * 100,000 jobs that publish to topics while clients come and go (each job
+ * runs exactly once); and cws_loop_free while threads still post (later
+ * posts get CWS_ERR_CLOSED, every accepted job runs once, nothing leaks).
+ * `make tsan` runs this file under ThreadSanitizer; ASan and valgrind
+ * check its leaks (tests/integration/test_sanitizers.sh). */
 #include "test_runtime_util.h"
 
 #include <pthread.h>
@@ -146,7 +145,9 @@ static void st_job(cws_loop *loop, void *arg) {
     g_st->seen[j->id]++;
     char msg[32];
     int n = snprintf(msg, sizeof msg, "job %u", (unsigned)j->id);
-    if (cws_server_broadcast(g_st->server, CWS_OP_TEXT, msg, (size_t)n, NULL) < 0) g_st->bcast_errors++;
+    /* To one of the four topics every connection joins two of. */
+    char topic[2] = {(char)('a' + j->id % 4), 0};
+    if (cws_server_publish(g_st->server, topic, 1, CWS_OP_TEXT, msg, (size_t)n, NULL) < 0) g_st->bcast_errors++;
     free(j);
     if (atomic_fetch_add(&g_st->ran, 1) + 1 == STRESS_JOBS) cws_loop_stop(loop);
 }
@@ -208,9 +209,20 @@ static void st_churn(cws_loop *loop, void *user) {
     }
 }
 
+/* Each connection joins two of the topics "a".."d", by turns. */
+static void srv_join_topics(cws_socket *s, void *user) {
+    static unsigned turn;
+    (void)user;
+    char t1[2] = {(char)('a' + turn % 4), 0}, t2[2] = {(char)('a' + (turn + 1) % 4), 0};
+    turn++;
+    assert_int_equal(cws_socket_subscribe(s, t1, 1), CWS_OK);
+    assert_int_equal(cws_socket_subscribe(s, t2, 1), CWS_OK);
+}
+
 static cws_server *start_server(cws_loop *loop, char *url, size_t cap) {
     cws_server_config cfg = {0};
     cfg.host = "127.0.0.1";
+    cfg.cb.on_open = srv_join_topics;
     cws_server *srv = cws_server_new(loop, &cfg, NULL);
     assert_non_null(srv);
     snprintf(url, cap, "ws://127.0.0.1:%d/", cws_server_port(srv));
@@ -288,7 +300,7 @@ static void fr_job(cws_loop *loop, void *arg) {
     g_fr->seen[j->id]++;
     if (atomic_load(&g_fr->in_free)) g_fr->ran_in_free++;
     /* During cws_loop_free the server is still there to send through. */
-    if (cws_server_broadcast(g_fr->server, CWS_OP_BINARY, &j->id, sizeof j->id, NULL) < 0) g_fr->bcast_errors++;
+    if (cws_server_publish(g_fr->server, "a", 1, CWS_OP_BINARY, &j->id, sizeof j->id, NULL) < 0) g_fr->bcast_errors++;
     free(j);
     atomic_fetch_add(&g_fr->ran, 1);
 }
