@@ -1,6 +1,6 @@
 /*
- * cws_util.h — the toolkit under cws.h: primitives (SHA-1, base64, UTF-8,
- * masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
+ * cws_util.h — the toolkit under cws.h: primitives (SHA-1, SipHash, base64,
+ * UTF-8, masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
  * query strings, response heads). The WebSocket API in cws.h is built on
  * these; include this header when you need them yourself, e.g. to drive
  * your own handshake or to parse a query in on_upgrade. Part of libcws and
@@ -37,6 +37,13 @@ CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
 CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
 CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
 CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
+
+/* --- SipHash-2-4 (Aumasson and Bernstein, 2012) --- */
+/* The 64-bit hash of len bytes at data (NULL if len is 0) under a secret
+ * 16-byte key, e.g. from cws_random: a keyed hash, so whoever picks the
+ * input cannot pick collisions. For hash tables keyed by names or
+ * addresses from the network. */
+CWS_API uint64_t cws_siphash24(const uint8_t key[16], const void *data, size_t len);
 
 /* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
 #define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)

@@ -1003,8 +1003,8 @@ CWS_API int cws_socket_deflate(const cws_socket *s, cws_deflate_params *params);
 #endif /* CWS_H */
 /* ---- file: include/cws_util.h ---- */
 /*
- * cws_util.h — the toolkit under cws.h: primitives (SHA-1, base64, UTF-8,
- * masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
+ * cws_util.h — the toolkit under cws.h: primitives (SHA-1, SipHash, base64,
+ * UTF-8, masking, random bytes) and HTTP/1.1 helpers (head parser, token lists,
  * query strings, response heads). The WebSocket API in cws.h is built on
  * these; include this header when you need them yourself, e.g. to drive
  * your own handshake or to parse a query in on_upgrade. Part of libcws and
@@ -1040,6 +1040,13 @@ CWS_API void cws_sha1_init(cws_sha1_ctx *ctx);
 CWS_API void cws_sha1_update(cws_sha1_ctx *ctx, const void *data, size_t len);
 CWS_API void cws_sha1_final(cws_sha1_ctx *ctx, uint8_t digest[CWS_SHA1_LEN]);
 CWS_API void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LEN]);
+
+/* --- SipHash-2-4 (Aumasson and Bernstein, 2012) --- */
+/* The 64-bit hash of len bytes at data (NULL if len is 0) under a secret
+ * 16-byte key, e.g. from cws_random: a keyed hash, so whoever picks the
+ * input cannot pick collisions. For hash tables keyed by names or
+ * addresses from the network. */
+CWS_API uint64_t cws_siphash24(const uint8_t key[16], const void *data, size_t len);
 
 /* --- base64 (RFC 4648 §4, standard alphabet, padded) --- */
 #define CWS_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
@@ -4210,6 +4217,60 @@ CWS__LINK void cws_sha1(const void *data, size_t len, uint8_t digest[CWS_SHA1_LE
     cws_sha1_init(&ctx);
     cws_sha1_update(&ctx, data, len);
     cws_sha1_final(&ctx, digest);
+}
+/* ---- file: src/siphash.c ---- */
+/* SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF",
+ * 2012), written from the paper's description. A keyed hash: whoever picks
+ * the input but not the key cannot pick collisions, so hash tables keyed by
+ * names or addresses from the network (the runtime's topics, the chat's
+ * per-address limits) keep short chains. */
+
+static uint64_t sip_rotl(uint64_t x, unsigned b) { return (x << b) | (x >> (64u - b)); }
+
+/* Little-endian whatever the host; gcc and clang turn this into one load
+ * (plus a byte swap on big-endian hosts). */
+static uint64_t sip_load64(const uint8_t *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static void sip_round(uint64_t v[4]) {
+    v[0] += v[1];
+    v[1] = sip_rotl(v[1], 13) ^ v[0];
+    v[0] = sip_rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = sip_rotl(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = sip_rotl(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = sip_rotl(v[1], 17) ^ v[2];
+    v[2] = sip_rotl(v[2], 32);
+}
+
+/* Two compression rounds per 8-byte word: the "2" of SipHash-2-4. */
+static void sip_absorb(uint64_t v[4], uint64_t m) {
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+}
+
+CWS__LINK uint64_t cws_siphash24(const uint8_t key[16], const void *data, size_t len) {
+    const uint8_t *p = data;
+    uint64_t k0 = sip_load64(key), k1 = sip_load64(key + 8);
+    /* The paper's initialisation constants: "somepseudorandomlygeneratedbytes". */
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+                     k1 ^ 0x7465646279746573ull};
+    size_t whole = len & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8) sip_absorb(v, sip_load64(p + i));
+    /* The last word: the 0..7 remaining bytes, and the length mod 256 in
+     * its top byte. */
+    uint64_t m = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i < (len & 7); i++) m |= (uint64_t)p[whole + i] << (8 * i);
+    sip_absorb(v, m);
+    v[2] ^= 0xff;
+    for (int i = 0; i < 4; i++) sip_round(v); /* the "4": finalization */
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 /* ---- file: src/utf8.c ---- */
 /* UTF-8 validation (RFC 3629 §4), incremental and fail-fast, for text
