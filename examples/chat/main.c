@@ -7,7 +7,6 @@
  *   peers.c        limits per address    record.c   one record of the log
  *   client_addr.c  a client's address    epoch.c    when seqs start over
  *                  (X-Forwarded-For)
- *   siphash.c      peers.c's keyed hash
  * Run `cws-chat --help` for the flags and docs/chat-protocol.md for the
  * messages. */
 #define _POSIX_C_SOURCE 200809L

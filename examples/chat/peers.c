@@ -1,6 +1,5 @@
 /* Per-address accounting; see peers.h. */
 #include "peers.h"
-#include "siphash.h"
 
 #include <cws_util.h>
 
@@ -21,7 +20,7 @@ struct peer {
 
 struct peers {
     peers_config cfg;
-    uint8_t secret[16];           /* SipHash key, drawn at start */
+    uint8_t secret[16];           /* cws_siphash24 key, drawn at start */
     peer **slots;
     size_t nslots;                /* a power of two */
     size_t count;
@@ -60,7 +59,7 @@ void peers_free(peers *t) {
 }
 
 static size_t slot_of(const peers *t, const client_addr *key) {
-    return (size_t)siphash24(t->secret, key->bytes, sizeof key->bytes) & (t->nslots - 1);
+    return (size_t)cws_siphash24(t->secret, key->bytes, sizeof key->bytes) & (t->nslots - 1);
 }
 
 static peer *find(const peers *t, const client_addr *key) {

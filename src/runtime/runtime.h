@@ -239,7 +239,7 @@ typedef struct rt_topic {
 typedef struct rt_topics {
     rt_topic **bucket;        /* nbucket (a power of two) chains, or NULL */
     size_t nbucket, count;
-    uint64_t key[2];
+    uint8_t key[16];          /* cws_siphash24's, from cws_random */
 } rt_topics;
 
 /* What a server socket may hold once on_upgrade said yes, allocated on

@@ -11,52 +11,6 @@
 #define TPC_BUCKETS_MIN 16u
 #define TPC_NONE UINT32_MAX
 
-/* ------------------------------------------------------------ hashing */
-
-/* SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed hash, so a peer that
- * picks topic names cannot aim them at one chain without the key. */
-static uint64_t tpc_rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-static void tpc_sipround(uint64_t v[4]) {
-    v[0] += v[1];
-    v[1] = tpc_rotl(v[1], 13) ^ v[0];
-    v[0] = tpc_rotl(v[0], 32);
-    v[2] += v[3];
-    v[3] = tpc_rotl(v[3], 16) ^ v[2];
-    v[0] += v[3];
-    v[3] = tpc_rotl(v[3], 21) ^ v[0];
-    v[2] += v[1];
-    v[1] = tpc_rotl(v[1], 17) ^ v[2];
-    v[2] = tpc_rotl(v[2], 32);
-}
-
-static uint64_t tpc_load64(const uint8_t *p, size_t n) {
-    uint64_t m = 0;
-    for (size_t i = 0; i < n; i++) m |= (uint64_t)p[i] << (8 * i);
-    return m;
-}
-
-static uint64_t tpc_hash(const uint64_t k[2], const uint8_t *p, size_t len) {
-    uint64_t v[4] = {k[0] ^ 0x736f6d6570736575ull, k[1] ^ 0x646f72616e646f6dull, k[0] ^ 0x6c7967656e657261ull,
-                     k[1] ^ 0x7465646279746573ull};
-    size_t whole = len & ~(size_t)7;
-    for (size_t i = 0; i < whole; i += 8) {
-        uint64_t m = tpc_load64(p + i, 8);
-        v[3] ^= m;
-        tpc_sipround(v);
-        tpc_sipround(v);
-        v[0] ^= m;
-    }
-    uint64_t m = tpc_load64(p + whole, len - whole) | (uint64_t)(len & 0xFF) << 56;
-    v[3] ^= m;
-    tpc_sipround(v);
-    tpc_sipround(v);
-    v[0] ^= m;
-    v[2] ^= 0xFF;
-    for (int i = 0; i < 4; i++) tpc_sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
 /* ------------------------------------------------------------ the table */
 
 static int tpc_init(rt_topics *tt) {
@@ -94,7 +48,7 @@ static rt_topic *tpc_lookup(const rt_topics *tt, const void *name, size_t len, u
 
 rt_topic *cws__topics_find(const rt_topics *tt, const void *name, size_t len) {
     if (!tt->bucket) return NULL;
-    return tpc_lookup(tt, name, len, tpc_hash(tt->key, name, len));
+    return tpc_lookup(tt, name, len, cws_siphash24(tt->key, name, len));
 }
 
 static rt_topic *tpc_topic_new(rt_topics *tt, const void *name, size_t len, uint64_t h) {
@@ -223,7 +177,7 @@ static void tpc_unlink(rt_topics *tt, cws_socket *s, uint32_t i) {
 int cws__topics_sub(rt_topics *tt, cws_socket *s, const void *name, size_t len, size_t max) {
     int rc = tpc_init(tt);
     if (rc) return rc;
-    uint64_t h = tpc_hash(tt->key, name, len);
+    uint64_t h = cws_siphash24(tt->key, name, len);
     rt_topic *t = tpc_lookup(tt, name, len, h);
     if (t && tpc_slot(t, s) != TPC_NONE) return CWS_OK;
     if (s->own.srv && s->own.srv->nsub >= max) return CWS_ERR_TOO_BIG;
