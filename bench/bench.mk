@@ -23,21 +23,26 @@ BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 
 .PHONY: bench-micro bench-load bench-tools bench-peers
 
+# The tools' shared pieces (bench/common/: handshakes, framing, /proc, the
+# listener...). Every tool that includes any of them depends on all: they
+# include one another, and a rebuild of a one-file tool costs little.
+BENCH_COMMON_H := $(wildcard bench/common/*.h)
+
 # zlib: the generator's side of permessage-deflate (--deflate).
-$(BENCH_DIR)/loadgen: bench/loadgen.c bench/common/ws_accept.h
+$(BENCH_DIR)/loadgen: bench/loadgen.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
 
 # Fan-out (issue 18): the generator and the no-library yardstick.
-$(BENCH_DIR)/fanout_load: bench/fanout_load.c bench/common/ws_accept.h
+$(BENCH_DIR)/fanout_load: bench/fanout_load.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-$(BENCH_DIR)/fanout_yardstick: bench/fanout_yardstick.c bench/common/ws_accept.h
+$(BENCH_DIR)/fanout_yardstick: bench/fanout_yardstick.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-$(BENCH_DIR)/reflector: bench/reflector.c
+$(BENCH_DIR)/reflector: bench/reflector.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
@@ -57,7 +62,7 @@ $(BENCH_DIR)/lws_echo: bench/peers/lws_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PEER_CFLAGS) -o $@ $< $$(pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
 
-$(BENCH_DIR)/wslay_echo: bench/peers/wslay_echo.c bench/common/ws_accept.h
+$(BENCH_DIR)/wslay_echo: bench/peers/wslay_echo.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(PEER_CFLAGS) -o $@ $< -lwslay
 

@@ -38,23 +38,25 @@
  *               [--size BYTES] [--rate M] [--duration S] [--warmup S]
  *               [--server-pid PID] [--text] [--chat] [--path P] */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/ws_accept.h"
+#define BENCH_TOOL "fanout_load"
+#include "common/buf.h"
+#include "common/die.h"
+#include "common/http_field.h"
+#include "common/procstat.h"
+#include "common/tcp_client.h"
+#include "common/ws_client.h"
+#include "common/ws_frame.h"
+#include "common/xorshift.h"
 
 #define POOL_SLACK 256
 #define READ_CHUNK (256 * 1024)
@@ -103,16 +105,6 @@ static struct {
     size_t msg_cap;
 } G;
 
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "fanout_load: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
 static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -121,50 +113,7 @@ static uint64_t now_ns(void) {
 
 static double now_s(void) { return (double)now_ns() * 1e-9; }
 
-static uint64_t rnd(void) {
-    uint64_t x = G.rng;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return G.rng = x;
-}
-
-/* ------------------------------------------------------------ server stats */
-
-static double server_cpu(void) {
-    if (!G.server_pid) return 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", G.server_pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return 0;
-    /* After "pid (comm)": field 3 is state; utime and stime are 14 and 15. */
-    unsigned long ut = 0, st = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long server_rss_kb(void) {
-    if (!G.server_pid) return 0;
-    char path[64], line[256];
-    long kb = 0;
-    snprintf(path, sizeof path, "/proc/%d/status", G.server_pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
-    fclose(f);
-    return kb;
-}
-
-static double self_cpu(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
+static uint64_t rnd(void) { return bench_xorshift64(&G.rng); }
 
 /* ------------------------------------------------------------ latency */
 
@@ -199,13 +148,7 @@ static uint64_t hist_pct(double q) {
 /* ------------------------------------------------------------ buffers */
 
 static void reserve(uint8_t **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need) n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p) die("out of memory");
-    *buf = p;
-    *cap = n;
+    if (bench_grow(buf, cap, need) < 0) bench_die("out of memory");
 }
 
 static void out_append(conn *c, const void *data, size_t len) {
@@ -217,41 +160,10 @@ static void out_append(conn *c, const void *data, size_t len) {
 
 /* Appends one masked client frame (RFC 6455 §5.2), a fresh key each (§5.3). */
 static void send_frame(conn *c, int opcode, const uint8_t *data, size_t len) {
-    uint8_t hdr[14];
-    size_t h = 0;
-    hdr[h++] = (uint8_t)(0x80 | opcode);
-    if (len < 126) {
-        hdr[h++] = (uint8_t)(0x80 | len);
-    } else if (len < 65536) {
-        hdr[h++] = 0x80 | 126;
-        hdr[h++] = (uint8_t)(len >> 8);
-        hdr[h++] = (uint8_t)len;
-    } else {
-        hdr[h++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--) hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
-    uint32_t key32 = (uint32_t)rnd();
-    uint8_t key[4];
-    memcpy(key, &key32, 4);
-    memcpy(hdr + h, key, 4);
-    h += 4;
+    uint32_t key = (uint32_t)rnd();
     if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
-    reserve(&c->out, &c->out_cap, c->out_len + h + len);
-    uint8_t *dst = c->out + c->out_len;
-    memcpy(dst, hdr, h);
-    dst += h;
-    const uint8_t key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-    uint64_t k8;
-    memcpy(&k8, key8, 8);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v;
-        memcpy(&v, data + i, 8);
-        v ^= k8;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < len; i++) dst[i] = data[i] ^ key[i & 3];
-    c->out_len += h + len;
+    reserve(&c->out, &c->out_cap, c->out_len + bench_ws_masked_size(len));
+    c->out_len += bench_ws_masked_frame(c->out + c->out_len, opcode, data, len, key);
 }
 
 /* ------------------------------------------------------------ messages */
@@ -304,7 +216,7 @@ static uint64_t hex_field(const uint8_t *p, int n, int *bad) {
 /* One message as sent by a sender, delivered to receiver c. */
 static void on_delivery(conn *c, const uint8_t *p, size_t len) {
     uint64_t t1 = now_ns();
-    if (len != G.size) die("receiver %d: a message of %zu bytes, sent %zu", c->idx, len, G.size);
+    if (len != G.size) bench_die("receiver %d: a message of %zu bytes, sent %zu", c->idx, len, G.size);
     uint64_t s, k, t;
     if (G.text) {
         int bad = 0;
@@ -312,7 +224,7 @@ static void on_delivery(conn *c, const uint8_t *p, size_t len) {
         k = hex_field(p + 9, 16, &bad);
         t = hex_field(p + 26, 16, &bad);
         if (bad || p[8] != ' ' || p[25] != ' ' || p[42] != ' ')
-            die("receiver %d: a message that no sender sent: %.43s", c->idx, (const char *)p);
+            bench_die("receiver %d: a message that no sender sent: %.43s", c->idx, (const char *)p);
     } else {
         uint32_t s32;
         memcpy(&s32, p, 4);
@@ -320,19 +232,19 @@ static void on_delivery(conn *c, const uint8_t *p, size_t len) {
         memcpy(&t, p + 12, 8);
         s = s32;
     }
-    if (s >= (uint64_t)G.senders) die("receiver %d: a message from sender %llu, there are %d", c->idx,
-                                      (unsigned long long)s, G.senders);
+    if (s >= (uint64_t)G.senders) bench_die("receiver %d: a message from sender %llu, there are %d", c->idx,
+                                            (unsigned long long)s, G.senders);
     sender *sd = &G.s[s];
     uint64_t *exp = &G.expect[(size_t)c->idx * (size_t)G.senders + s];
     if (k != *exp)
-        die("receiver %d: sender %llu's message %llu where %llu was due (%s)", c->idx,
+        bench_die("receiver %d: sender %llu's message %llu where %llu was due (%s)", c->idx,
             (unsigned long long)s, (unsigned long long)k, (unsigned long long)*exp,
             k > *exp ? "a gap: messages missing" : "a duplicate or out of order");
-    if (k >= sd->sent) die("receiver %d: sender %llu's message %llu was never sent", c->idx,
-                           (unsigned long long)s, (unsigned long long)k);
+    if (k >= sd->sent) bench_die("receiver %d: sender %llu's message %llu was never sent", c->idx,
+                                 (unsigned long long)s, (unsigned long long)k);
     size_t h = head_len();
     if (memcmp(p + h, filler(s, k) , G.size - h) != 0)
-        die("receiver %d: sender %llu's message %llu differs from what was sent", c->idx,
+        bench_die("receiver %d: sender %llu's message %llu differs from what was sent", c->idx,
             (unsigned long long)s, (unsigned long long)k);
     (*exp)++;
     G.deliveries++;
@@ -352,7 +264,8 @@ static void on_chat(conn *c, const uint8_t *p, size_t len) {
         static const char key[] = "\"text\":\"";
         const uint8_t *t = memmem(p, len, key, sizeof key - 1);
         if (!t || len < 2 || p[len - 1] != '}' || p[len - 2] != '"')
-            die("receiver %d: a chat message without its text last: %.*s", c->idx, (int)(len < 200 ? len : 200), p);
+            bench_die("receiver %d: a chat message without its text last: %.*s", c->idx,
+                      (int)(len < 200 ? len : 200), p);
         t += sizeof key - 1;
         on_delivery(c, t, (size_t)(p + len - 2 - t));
     } else if (len >= 17 && !memcmp(p, "{\"type\":\"synced\",", 17)) {
@@ -361,7 +274,7 @@ static void on_chat(conn *c, const uint8_t *p, size_t len) {
             G.ready++;
         }
     } else if (len >= 16 && !memcmp(p, "{\"type\":\"error\",", 16)) {
-        die("receiver %d: the chat refused a message: %.*s", c->idx, (int)(len < 200 ? len : 200), p);
+        bench_die("receiver %d: the chat refused a message: %.*s", c->idx, (int)(len < 200 ? len : 200), p);
     }
     /* hello, presence, latency, rename, notice: not ours */
 }
@@ -370,35 +283,22 @@ static void on_chat(conn *c, const uint8_t *p, size_t len) {
 
 static void set_events(conn *c, int out) {
     struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
-    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) bench_die("epoll_ctl: %s", strerror(errno));
     c->armed_out = out;
 }
 
 static void conn_start(conn *c) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)G.port)};
-    if (inet_pton(AF_INET, G.host, &sa.sin_addr) != 1) die("bad host %s", G.host);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) die("socket: %s (raise ulimit -n?)", strerror(errno));
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
-        die("connect: %s", strerror(errno));
+    c->fd = bench_connect(G.host, G.port);
     c->state = C_CONNECTING;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add: %s", strerror(errno));
+    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) bench_die("epoll_ctl add: %s", strerror(errno));
     c->armed_out = 1;
     G.opening++;
 }
 
 static void send_handshake(conn *c) {
-    uint8_t raw[16];
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t r = rnd();
-        memcpy(raw + i, &r, 8);
-    }
     char key[25], req[512];
-    key[bench_base64(raw, 16, key)] = 0;
-    bench_ws_accept(key, 24, c->accept);
+    bench_ws_client_key(&G.rng, key, c->accept);
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -408,30 +308,12 @@ static void send_handshake(conn *c) {
     c->state = C_HANDSHAKE;
 }
 
-/* Checks the 101 (RFC 6455 §4.1); returns the head length, 0 if incomplete. */
+/* Checks the 101 (RFC 6455 §4.1): status, accept value, and no extension
+ * (none was offered, §9.1). Returns the head length, 0 if incomplete. */
 static size_t check_handshake(conn *c) {
-    uint8_t *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
-    if (!end) {
-        if (c->in_len > 16384) die("handshake response too long");
-        return 0;
-    }
-    size_t head = (size_t)(end - c->in) + 4;
-    if (c->in_len < 12 || memcmp(c->in, "HTTP/1.1 101", 12) != 0)
-        die("handshake refused: %.*s", (int)(head < 80 ? head : 80), (char *)c->in);
-    const char *p = (const char *)c->in;
-    int ok = 0;
-    for (size_t i = 0; i + 22 < head; i++) {
-        if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, "sec-websocket-accept:", 21) == 0) {
-            const char *v = p + i + 21;
-            while (*v == ' ' || *v == '\t') v++;
-            ok = strncmp(v, c->accept, 28) == 0;
-            break;
-        }
-    }
-    if (!ok) die("wrong or missing Sec-WebSocket-Accept");
-    for (size_t i = 0; i + 25 < head; i++)
-        if (p[i] == '\n' && strncasecmp(p + i + 1, "sec-websocket-extensions:", 25) == 0)
-            die("the server answered an extension that was not offered");
+    size_t head = bench_ws_check_101(c->in, c->in_len, c->accept);
+    if (head && bench_http_field((const char *)c->in, head, "sec-websocket-extensions:"))
+        bench_die("the server answered an extension that was not offered");
     return head;
 }
 
@@ -443,9 +325,9 @@ static void on_frame(conn *c, int fin, int opcode, const uint8_t *data, size_t l
     }
     if (opcode == 0xA) return;
     if (opcode == 0x8)
-        die("server closed connection %d (code %d)", c->idx, len >= 2 ? data[0] << 8 | data[1] : 1005);
-    if (!fin || opcode == 0) die("a fragmented message (not expected from a broadcaster of small messages)");
-    if (opcode != (G.text ? 1 : 2)) die("receiver %d: opcode %d, sent %d", c->idx, opcode, G.text ? 1 : 2);
+        bench_die("server closed connection %d (code %d)", c->idx, len >= 2 ? data[0] << 8 | data[1] : 1005);
+    if (!fin || opcode == 0) bench_die("a fragmented message (not expected from a broadcaster of small messages)");
+    if (opcode != (G.text ? 1 : 2)) bench_die("receiver %d: opcode %d, sent %d", c->idx, opcode, G.text ? 1 : 2);
     if (G.chat)
         on_chat(c, data, len);
     else
@@ -459,21 +341,12 @@ static size_t parse_frames(conn *c, const uint8_t *buf, size_t avail) {
         const uint8_t *p = buf + off;
         size_t left = avail - off;
         if (left < 2) break;
-        if (p[1] & 0x80) die("server frame is masked (RFC 6455 §5.1)");
-        if (p[0] & 0x70) die("server frame has RSV bits set");
-        uint64_t len = p[1] & 0x7F;
-        size_t h = 2;
-        if (len == 126) {
-            if (left < 4) break;
-            len = (uint64_t)p[2] << 8 | p[3];
-            h = 4;
-        } else if (len == 127) {
-            if (left < 10) break;
-            len = 0;
-            for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
-            h = 10;
-        }
-        if (len > (64u << 20)) die("frame too long");
+        if (p[1] & 0x80) bench_die("server frame is masked (RFC 6455 §5.1)");
+        if (p[0] & 0x70) bench_die("server frame has RSV bits set");
+        uint64_t len;
+        size_t h = bench_ws_payload_len(p, left, &len);
+        if (!h) break;
+        if (len > (64u << 20)) bench_die("frame too long");
         if (left < h + len) break;
         on_frame(c, p[0] >> 7, p[0] & 0x0F, p + h, (size_t)len);
         off += h + (size_t)len;
@@ -496,7 +369,7 @@ static void flush(conn *c) {
         if (n < 0) {
             if (errno == EAGAIN) break;
             if (errno == EINTR) continue;
-            die("write on connection %d: %s", c->idx, strerror(errno));
+            bench_die("write on connection %d: %s", c->idx, strerror(errno));
         }
         c->out_off += (size_t)n;
     }
@@ -509,9 +382,9 @@ static void on_readable(conn *c) {
     ssize_t n = read(c->fd, buf, sizeof buf);
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        die("read on connection %d: %s", c->idx, strerror(errno));
+        bench_die("read on connection %d: %s", c->idx, strerror(errno));
     }
-    if (n == 0) die("server closed connection %d without a close frame", c->idx);
+    if (n == 0) bench_die("server closed connection %d without a close frame", c->idx);
     const uint8_t *data = buf;
     size_t len = (size_t)n;
     if (c->in_len || c->state == C_HANDSHAKE) { /* join what was left */
@@ -545,7 +418,7 @@ static void on_event(conn *c, uint32_t events) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) die("connect: %s", strerror(err));
+        if (err) bench_die("connect: %s", strerror(err));
         if (!(events & EPOLLOUT)) return;
         send_handshake(c);
     } else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -567,7 +440,7 @@ static int pump(void) {
         while (rate_sent < due) {
             sender *sd = &G.s[rate_sent % (uint64_t)G.senders];
             if (sd->sent - sd->oldest >= (uint64_t)G.window)
-                die("sender %d has %d messages in flight: the server cannot keep up with --rate",
+                bench_die("sender %d has %d messages in flight: the server cannot keep up with --rate",
                     (int)(sd - G.s), G.window);
             send_message(sd);
             flush(sd->c);
@@ -606,8 +479,8 @@ static void stalled(void) {
                 }
             }
         }
-    if (first_r < 0) die("no delivery for 10 s, and none missing");
-    die("no delivery for 10 s: %llu deliveries missing; receiver %d lacks sender %d's message %llu "
+    if (first_r < 0) bench_die("no delivery for 10 s, and none missing");
+    bench_die("no delivery for 10 s: %llu deliveries missing; receiver %d lacks sender %d's message %llu "
         "(of %llu sent)", (unsigned long long)missing, first_r, first_s,
         (unsigned long long)G.expect[(size_t)first_r * (size_t)G.senders + (size_t)first_s],
         (unsigned long long)G.s[first_s].sent);
@@ -634,7 +507,7 @@ static void run_loop(double until, int drain) {
             if (ms > left) ms = left;
         }
         int n = epoll_wait(G.ep, evs, 1024, ms);
-        if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        if (n < 0 && errno != EINTR) bench_die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
     }
 }
@@ -648,23 +521,12 @@ static void open_all(void) {
     while (next < G.receivers || G.ready < G.receivers) {
         while (next < G.receivers && G.opening < 256) conn_start(&G.c[next++]);
         int k = epoll_wait(G.ep, evs, 1024, 1000);
-        if (k < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        if (k < 0 && errno != EINTR) bench_die("epoll_wait: %s", strerror(errno));
         if (k > 0) last = now_s();
-        else if (now_s() - last > 10) die("connections stalled (%d opening, %d of %d ready)", G.opening,
-                                          G.ready, G.receivers);
+        else if (now_s() - last > 10) bench_die("connections stalled (%d opening, %d of %d ready)", G.opening,
+                                                G.ready, G.receivers);
         for (int i = 0; i < k; i++) on_event(evs[i].data.ptr, evs[i].events);
     }
-}
-
-static void raise_nofile(int need) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)need + 16)
-        die("need %d file descriptors, the limit is %llu: raise ulimit -n", need + 16,
-            (unsigned long long)rl.rlim_cur);
 }
 
 static void usage(void) {
@@ -707,14 +569,14 @@ int main(int argc, char **argv) {
     if (G.port <= 0 || G.receivers <= 0 || G.senders <= 0 || G.depth <= 0 || G.senders > G.receivers ||
         G.rate < 0)
         usage();
-    if (G.size < head_len()) die("--size must be at least %zu", head_len());
-    if (G.chat && G.size > 4096) die("--chat: a chat text is at most 4096 bytes");
+    if (G.size < head_len()) bench_die("--size must be at least %zu", head_len());
+    if (G.chat && G.size > 4096) bench_die("--chat: a chat text is at most 4096 bytes");
     if (!G.path) G.path = G.chat ? "/ws" : "/";
     G.window = G.rate > 0 ? RATE_WINDOW : G.depth;
 
-    G.rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ (uint64_t)time(NULL);
+    G.rng = bench_xorshift_seed();
     G.pool = malloc(G.size + POOL_SLACK);
-    if (!G.pool) die("out of memory");
+    if (!G.pool) bench_die("out of memory");
     for (size_t i = 0; i < G.size + POOL_SLACK; i++) {
         G.pool[i] = (uint8_t)rnd();
         if (G.text) { /* printable ASCII, nothing JSON would escape */
@@ -722,11 +584,11 @@ int main(int argc, char **argv) {
             if (G.pool[i] == '"' || G.pool[i] == '\\') G.pool[i] = 'x';
         }
     }
-    raise_nofile(G.receivers);
+    bench_raise_nofile(G.receivers);
     G.c = calloc((size_t)G.receivers, sizeof *G.c);
     G.s = calloc((size_t)G.senders, sizeof *G.s);
     G.expect = calloc((size_t)G.receivers * (size_t)G.senders, sizeof *G.expect);
-    if (!G.c || !G.s || !G.expect) die("out of memory");
+    if (!G.c || !G.s || !G.expect) bench_die("out of memory");
     for (int i = 0; i < G.receivers; i++) {
         G.c[i].idx = i;
         G.c[i].fd = -1;
@@ -734,27 +596,27 @@ int main(int argc, char **argv) {
     for (int i = 0; i < G.senders; i++) {
         G.s[i].c = &G.c[i];
         G.s[i].acks = calloc((size_t)G.window, sizeof *G.s[i].acks);
-        if (!G.s[i].acks) die("out of memory");
+        if (!G.s[i].acks) bench_die("out of memory");
     }
     G.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (G.ep < 0) die("epoll_create1: %s", strerror(errno));
+    if (G.ep < 0) bench_die("epoll_create1: %s", strerror(errno));
 
-    long rss0 = server_rss_kb();
+    long rss0 = bench_proc_rss_kb(G.server_pid);
     double t_setup = now_s();
     open_all();
     double setup = now_s() - t_setup;
-    long rss_open = server_rss_kb();
+    long rss_open = bench_proc_rss_kb(G.server_pid);
 
     G.sending = 1;
     rate_t0 = now_s();
     run_loop(now_s() + G.warmup, 0);
     memset(G.hist, 0, sizeof G.hist);
     uint64_t d0 = G.deliveries, m0 = G.sent_total;
-    double t0 = now_s(), s0 = server_cpu(), c0 = self_cpu();
+    double t0 = now_s(), s0 = bench_proc_cpu_s(G.server_pid), c0 = bench_self_cpu_s();
     run_loop(t0 + G.duration, 0);
     uint64_t d1 = G.deliveries, m1 = G.sent_total;
-    double t1 = now_s(), s1 = server_cpu(), c1 = self_cpu();
-    long rss1 = server_rss_kb();
+    double t1 = now_s(), s1 = bench_proc_cpu_s(G.server_pid), c1 = bench_self_cpu_s();
+    long rss1 = bench_proc_rss_kb(G.server_pid);
     uint64_t p50 = hist_pct(0.50), p99 = hist_pct(0.99), p999 = hist_pct(0.999);
     /* The end: every message sent must reach every receiver. */
     G.sending = 0;

@@ -25,21 +25,20 @@
  *   fanout_yardstick [--port N]   (0: ephemeral; prints "listening on HOST:PORT")
  * Exits on SIGTERM/SIGINT. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/ws_accept.h"
+#include "common/buf.h"
+#include "common/tcp_server.h"
+#include "common/ws_frame.h"
+#include "common/ws_server.h"
 
 #define READ_CHUNK (128 * 1024)
 #define BACKLOG_MAX (4u << 20)   /* a client that falls further behind is dropped */
@@ -65,17 +64,6 @@ static size_t n_open, open_cap;
 static client *dead_list;
 static uint8_t *round_buf;       /* this round's outgoing frames */
 static size_t round_len, round_cap;
-
-static int grow(uint8_t **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need) n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p) return -1;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
 
 static void set_out(client *c, int on) {
     if (c->armed_out == on) return;
@@ -116,7 +104,7 @@ static void client_send(client *c, const uint8_t *data, size_t len) {
         c->out_len -= c->out_off;
         c->out_off = 0;
     }
-    if (grow(&c->out, &c->out_cap, c->out_len + len) < 0) { client_drop(c); return; }
+    if (bench_grow(&c->out, &c->out_cap, c->out_len + len) < 0) { client_drop(c); return; }
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
     set_out(c, 1);
@@ -137,37 +125,9 @@ static void client_flush(client *c) {
     set_out(c, 0);
 }
 
-/* Appends an unmasked server frame header (RFC 6455 §5.2) to dst. */
+/* Appends a final, unmasked server frame header (RFC 6455 §5.2) to dst. */
 static size_t frame_header(uint8_t *dst, int opcode, size_t len) {
-    dst[0] = (uint8_t)(0x80 | opcode);
-    if (len < 126) {
-        dst[1] = (uint8_t)len;
-        return 2;
-    }
-    if (len < 65536) {
-        dst[1] = 126;
-        dst[2] = (uint8_t)(len >> 8);
-        dst[3] = (uint8_t)len;
-        return 4;
-    }
-    dst[1] = 127;
-    for (int i = 0; i < 8; i++) dst[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-    return 10;
-}
-
-/* dst = src XOR the masking key (RFC 6455 §5.3), eight bytes at a time. */
-static void unmask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4]) {
-    const uint8_t k8b[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-    uint64_t k8;
-    memcpy(&k8, k8b, 8);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= k8;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < len; i++) dst[i] = src[i] ^ key[i & 3];
+    return bench_ws_header(dst, (uint8_t)(0x80 | opcode), 0, len);
 }
 
 /* One complete client frame; returns -1 to drop the client. */
@@ -176,9 +136,9 @@ static int on_frame(client *c, uint8_t b0, const uint8_t key[4], const uint8_t *
     if (!(b0 & 0x80) || opcode == 0) return -1; /* fragments: not supported here */
     if (opcode == 0x1 || opcode == 0x2) {
         /* The message is framed once, into the round, for everyone. */
-        if (grow(&round_buf, &round_cap, round_len + 10 + len) < 0) return -1;
+        if (bench_grow(&round_buf, &round_cap, round_len + 10 + len) < 0) return -1;
         round_len += frame_header(round_buf + round_len, opcode, len);
-        unmask_copy(round_buf + round_len, payload, len, key);
+        bench_ws_mask_copy(round_buf + round_len, payload, len, key);
         round_len += len;
         return 0;
     }
@@ -186,7 +146,7 @@ static int on_frame(client *c, uint8_t b0, const uint8_t key[4], const uint8_t *
         if (len > 125) return -1;
         uint8_t f[2 + 125];
         size_t h = frame_header(f, opcode == 0x9 ? 0xA : 0x8, len);
-        unmask_copy(f + h, payload, len, key);
+        bench_ws_mask_copy(f + h, payload, len, key);
         client_send(c, f, h + len);
         return opcode == 0x8 ? -1 : 0;
     }
@@ -199,18 +159,9 @@ static ssize_t parse_frames(client *c, const uint8_t *buf, size_t avail) {
     while (avail - off >= 2) {
         const uint8_t *p = buf + off;
         if (!(p[1] & 0x80) || (p[0] & 0x70)) return -1; /* unmasked, or RSV bits */
-        uint64_t len = p[1] & 0x7F;
-        size_t h = 2;
-        if (len == 126) {
-            if (avail - off < 4) break;
-            len = (uint64_t)p[2] << 8 | p[3];
-            h = 4;
-        } else if (len == 127) {
-            if (avail - off < 10) break;
-            len = 0;
-            for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
-            h = 10;
-        }
+        uint64_t len;
+        size_t h = bench_ws_payload_len(p, avail - off, &len);
+        if (!h) break;
         if (len > FRAME_MAX) return -1;
         if (avail - off < h + 4 + len) break;
         if (on_frame(c, p[0], p + h, p + h + 4, (size_t)len) < 0) return -1;
@@ -226,23 +177,12 @@ static ssize_t handshake(client *c) {
     if (!end) return c->in_len < HEAD_MAX ? 0 : -1;
     size_t head = (size_t)(end - c->in) + 4;
     if (c->in_len < 4 || memcmp(c->in, "GET ", 4) != 0) return -1;
-    const char *p = (const char *)c->in, *key = NULL;
     size_t key_len = 0;
-    for (size_t i = 0; i + 18 < head; i++) {
-        if (p[i] == '\n' && strncasecmp(p + i + 1, "sec-websocket-key:", 18) == 0) {
-            key = p + i + 19;
-            while (*key == ' ' || *key == '\t') key++;
-            key_len = strcspn(key, " \t\r");
-            break;
-        }
-    }
+    const char *key = bench_ws_request_key((const char *)c->in, head, &key_len);
     if (!key || !key_len || key_len > 60) return -1;
-    char accept[29], resp[160];
-    bench_ws_accept(key, key_len, accept);
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
-    client_send(c, (const uint8_t *)resp, (size_t)n);
+    char resp[160];
+    size_t n = bench_ws_101(key, key_len, resp);
+    client_send(c, (const uint8_t *)resp, n);
     if (c->dead) return -1;
     if (n_open == open_cap) {
         size_t cap = open_cap ? open_cap * 2 : 1024;
@@ -270,7 +210,7 @@ static void on_readable(client *c) {
     /* Bytes left from the last read: join them (rare; only a frame or a
      * request split across reads). */
     if (c->in_len || !c->open) {
-        if (grow(&c->in, &c->in_cap, c->in_len + len) < 0) { client_drop(c); return; }
+        if (bench_grow(&c->in, &c->in_cap, c->in_len + len) < 0) { client_drop(c); return; }
         memcpy(c->in + c->in_len, buf, len);
         c->in_len += len;
         if (!c->open) {
@@ -295,7 +235,7 @@ static void on_readable(client *c) {
             c->in_cap = 0;
         }
     } else if (rest) {
-        if (grow(&c->in, &c->in_cap, rest) < 0) { client_drop(c); return; }
+        if (bench_grow(&c->in, &c->in_cap, rest) < 0) { client_drop(c); return; }
         memcpy(c->in, data + used, rest);
         c->in_len = rest;
     }
@@ -322,27 +262,11 @@ static void end_round(void) {
 }
 
 int main(int argc, char **argv) {
-    int port = 0;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
     signal(SIGPIPE, SIG_IGN);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4096) < 0) {
-        perror("fanout_yardstick: bind/listen");
-        return 1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(ls, (struct sockaddr *)&sa, &sl);
-    printf("listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-    fflush(stdout);
+    int ls = bench_listen(bench_port_arg(argc, argv), "fanout_yardstick");
+    if (ls < 0) return 1;
 
-    ep = epoll_create1(0);
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &lev);
+    ep = bench_epoll_listener(ls);
     static struct epoll_event evs[1024];
     for (;;) {
         int n = epoll_wait(ep, evs, 1024, -1);
@@ -354,8 +278,7 @@ int main(int argc, char **argv) {
             client *c = evs[i].data.ptr;
             if (!c) { /* accept everything waiting */
                 int fd;
-                while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                while ((fd = bench_accept(ls)) >= 0) {
                     client *nc = calloc(1, sizeof *nc);
                     if (!nc) { close(fd); continue; }
                     nc->fd = fd;

@@ -36,25 +36,28 @@
  * --no-context-takeover also offers server_no_context_takeover and
  * client_no_context_takeover (§7.1.1). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
-#include "common/ws_accept.h"
+#define BENCH_TOOL "loadgen"
+#include "common/buf.h"
+#include "common/die.h"
+#include "common/http_field.h"
+#include "common/procstat.h"
+#include "common/tcp_client.h"
+#include "common/ws_client.h"
+#include "common/ws_frame.h"
+#include "common/xorshift.h"
 
 enum mode { M_ECHO, M_RAW, M_BCAST, M_IDLE, M_HANDSHAKE };
 enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
@@ -138,59 +141,15 @@ static struct {
     conn *bc_sender;
 } G;
 
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "loadgen: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rnd(void) {
-    uint64_t x = G.rng;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return G.rng = x;
-}
+static uint64_t rnd(void) { return bench_xorshift64(&G.rng); }
 
 /* ------------------------------------------------------------ server stats */
-
-static double server_cpu(void) {
-    if (!G.server_pid) return 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", G.server_pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return 0;
-    /* After "pid (comm)": field 3 is state; utime and stime are 14 and 15. */
-    unsigned long ut = 0, st = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long server_rss_kb(void) {
-    if (!G.server_pid) return 0;
-    char path[64], line[256];
-    long kb = 0;
-    snprintf(path, sizeof path, "/proc/%d/status", G.server_pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
-    fclose(f);
-    return kb;
-}
 
 /* Allocation calls (malloc+calloc+realloc+aligned) counted by the shim. */
 static uint64_t server_allocs(void) {
@@ -204,23 +163,10 @@ static uint64_t server_allocs(void) {
     return v[0] + v[1] + v[2] + v[3];
 }
 
-static double self_cpu(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
 /* ------------------------------------------------------------ buffers */
 
 static void reserve(uint8_t **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need) n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p) die("out of memory");
-    *buf = p;
-    *cap = n;
+    if (bench_grow(buf, cap, need) < 0) bench_die("out of memory");
 }
 
 static void out_append(conn *c, const void *data, size_t len) {
@@ -238,41 +184,10 @@ static const uint8_t *payload(int i, uint64_t k) {
 
 /* Appends one masked client frame (RFC 6455 §5.2) to c's output. */
 static void send_frame(conn *c, int opcode, const uint8_t *data, size_t len) {
-    uint8_t hdr[14];
-    size_t h = 0;
-    hdr[h++] = (uint8_t)(0x80 | opcode);
-    if (len < 126) {
-        hdr[h++] = (uint8_t)(0x80 | len);
-    } else if (len < 65536) {
-        hdr[h++] = 0x80 | 126;
-        hdr[h++] = (uint8_t)(len >> 8);
-        hdr[h++] = (uint8_t)len;
-    } else {
-        hdr[h++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--) hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
-    uint32_t key32 = (uint32_t)rnd();
-    uint8_t key[4];
-    memcpy(key, &key32, 4);
-    memcpy(hdr + h, key, 4);
-    h += 4;
+    uint32_t key = (uint32_t)rnd();
     if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
-    reserve(&c->out, &c->out_cap, c->out_len + h + len);
-    uint8_t *dst = c->out + c->out_len;
-    memcpy(dst, hdr, h);
-    dst += h;
-    const uint8_t key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-    uint64_t k8;
-    memcpy(&k8, key8, 8);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v;
-        memcpy(&v, data + i, 8);
-        v ^= k8;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < len; i++) dst[i] = data[i] ^ key[i & 3];
-    c->out_len += h + len;
+    reserve(&c->out, &c->out_cap, c->out_len + bench_ws_masked_size(len));
+    c->out_len += bench_ws_masked_frame(c->out + c->out_len, opcode, data, len, key);
 }
 
 /* ------------------------------------------------------------ chat JSON */
@@ -298,13 +213,7 @@ static const char *const chat_emoji[] = {"+1", "tada", "eyes", "heart", "rocket"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint64_t chat_rnd(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
-
-static size_t chat_pick(uint64_t *s, size_t n) { return (size_t)(chat_rnd(s) % n); }
+static size_t chat_pick(uint64_t *s, size_t n) { return (size_t)(bench_xorshift64(s) % n); }
 
 /* Message m of the pool: a batch of chat events, as a chat server sends a
  * page of history or a burst of a busy room, cut to a target size in
@@ -312,10 +221,10 @@ static size_t chat_pick(uint64_t *s, size_t n) { return (size_t)(chat_rnd(s) % n
  * every server and run sees the same bytes. */
 static void chat_make(chat_msg *m, int idx) {
     uint64_t s = 0x2545F4914F6CDD1Dull ^ ((uint64_t)idx * 0x9E3779B97F4A7C15ull);
-    for (int i = 0; i < 4; i++) chat_rnd(&s);
+    for (int i = 0; i < 4; i++) bench_xorshift64(&s);
     size_t target = CHAT_MIN + chat_pick(&s, CHAT_MAX - CHAT_MIN + 1);
     char *buf = malloc(CHAT_MAX + 1024);
-    if (!buf) die("out of memory");
+    if (!buf) bench_die("out of memory");
     const char *room = chat_rooms[chat_pick(&s, ARRAY_LEN(chat_rooms))];
     uint64_t seq = 1000000 + (uint64_t)idx * 37;
     uint64_t ts = 1714560000000ull + (uint64_t)idx * 4111;
@@ -365,26 +274,26 @@ static size_t pmd_compress(z_stream *z, const uint8_t *data, size_t len, uint8_t
     if (*cap < need) {
         free(*out);
         *out = malloc(need);
-        if (!*out) die("out of memory");
+        if (!*out) bench_die("out of memory");
         *cap = need;
     }
     z->next_in = (Bytef *)(uintptr_t)data;
     z->avail_in = (uInt)len;
     z->next_out = *out;
     z->avail_out = (uInt)*cap;
-    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) die("zlib deflate failed");
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) bench_die("zlib deflate failed");
     size_t n = *cap - z->avail_out;
-    if (n < 4 || memcmp(*out + n - 4, "\x00\x00\xff\xff", 4) != 0) die("sync flush without its tail");
+    if (n < 4 || memcmp(*out + n - 4, "\x00\x00\xff\xff", 4) != 0) bench_die("sync flush without its tail");
     return n - 4;
 }
 
 static void chat_init(void) {
     G.chat = calloc(CHAT_POOL, sizeof *G.chat);
-    if (!G.chat) die("out of memory");
+    if (!G.chat) bench_die("out of memory");
     z_stream z;
     memset(&z, 0, sizeof z);
     if (G.deflate && deflateInit2(&z, G.zlevel, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        die("deflateInit2 failed");
+        bench_die("deflateInit2 failed");
     for (int i = 0; i < CHAT_POOL; i++) {
         chat_msg *m = &G.chat[i];
         chat_make(m, i);
@@ -439,7 +348,7 @@ static void send_message(conn *c) {
 
 static void set_events(conn *c, int out) {
     struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
-    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) bench_die("epoll_ctl: %s", strerror(errno));
     c->armed_out = out;
 }
 
@@ -467,21 +376,14 @@ static void conn_close(conn *c) {
 }
 
 static void conn_start(conn *c) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)G.port)};
-    if (inet_pton(AF_INET, G.host, &sa.sin_addr) != 1) die("bad host %s", G.host);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) die("socket: %s (raise ulimit -n?)", strerror(errno));
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
-        die("connect: %s", strerror(errno));
+    c->fd = bench_connect(G.host, G.port);
     c->state = C_CONNECTING;
     c->sent = c->recvd = c->raw_off = 0;
     c->in_len = c->out_off = c->out_len = 0;
     c->in_msg = 0;
     c->msg_len = c->msg_wire = 0;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add: %s", strerror(errno));
+    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) bench_die("epoll_ctl add: %s", strerror(errno));
     c->armed_out = 1;
     G.opening++;
 }
@@ -505,14 +407,8 @@ static void on_open(conn *c) {
 }
 
 static void send_handshake(conn *c) {
-    uint8_t raw[16];
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t r = rnd();
-        memcpy(raw + i, &r, 8);
-    }
     char key[25], req[512];
-    key[bench_base64(raw, 16, key)] = 0;
-    bench_ws_accept(key, 24, c->accept);
+    bench_ws_client_key(&G.rng, key, c->accept);
     /* As browsers offer it (client_max_window_bits without a value);
      * --no-context-takeover adds both no_context_takeover parameters. */
     const char *ext = !G.deflate ? ""
@@ -533,19 +429,13 @@ static void send_handshake(conn *c) {
  * offered (the no_context_takeover ones echoed, §7.1.1); without, it must
  * not name any extension (RFC 6455 §9.1). */
 static void pmd_agree(conn *c, const char *p, size_t head) {
-    const char *v = NULL, *end = NULL;
-    for (size_t i = 0; i + 25 < head; i++) {
-        if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, "sec-websocket-extensions:", 25) == 0) {
-            v = p + i + 25;
-            end = memchr(v, '\r', head - (size_t)(v - p));
-            break;
-        }
-    }
+    const char *v = bench_http_field(p, head, "sec-websocket-extensions:"), *end = NULL;
+    if (v) end = memchr(v, '\r', head - (size_t)(v - p));
     if (!G.deflate) {
-        if (v) die("the server answered an extension that was not offered");
+        if (v) bench_die("the server answered an extension that was not offered");
         return;
     }
-    if (!v || !end) die("the server declined permessage-deflate");
+    if (!v || !end) bench_die("the server declined permessage-deflate");
     int snct = 0, cnct = 0, sbits = 15, cbits = 15, first = 1;
     while (v < end) {
         while (v < end && (*v == ' ' || *v == '\t')) v++;
@@ -556,7 +446,7 @@ static void pmd_agree(conn *c, const char *p, size_t head) {
         size_t n = (size_t)(t - v);
         if (first) {
             if (n != 18 || strncasecmp(v, "permessage-deflate", 18) != 0)
-                die("unexpected extension in the 101: %.*s", (int)n, v);
+                bench_die("unexpected extension in the 101: %.*s", (int)n, v);
             first = 0;
         } else if (n == 26 && !strncasecmp(v, "server_no_context_takeover", 26)) {
             snct = 1;
@@ -569,17 +459,17 @@ static void pmd_agree(conn *c, const char *p, size_t head) {
         } else if (n == 22 && !strncasecmp(v, "client_max_window_bits", 22)) {
             /* no value in a response is not allowed (§7.1.2.2), but harmless */
         } else if (n == 22 && !strncasecmp(v, "server_max_window_bits", 22)) {
-            die("server_max_window_bits without a value (RFC 7692 §7.1.2.1)");
+            bench_die("server_max_window_bits without a value (RFC 7692 §7.1.2.1)");
         } else if (n) {
-            die("unknown permessage-deflate parameter: %.*s", (int)n, v);
+            bench_die("unknown permessage-deflate parameter: %.*s", (int)n, v);
         }
         v = e + 1;
     }
-    if (sbits < 8 || sbits > 15 || cbits < 8 || cbits > 15) die("window bits out of range");
-    if (G.nct && !snct) die("server_no_context_takeover was offered but not echoed (RFC 7692 §7.1.1.1)");
+    if (sbits < 8 || sbits > 15 || cbits < 8 || cbits > 15) bench_die("window bits out of range");
+    if (G.nct && !snct) bench_die("server_no_context_takeover was offered but not echoed (RFC 7692 §7.1.1.1)");
     /* Our precompressed messages reach back less than 4 KiB: any window of
      * 2^12 or more reads them. */
-    if (!G.live && cbits < 12) die("client_max_window_bits=%d is too small for precompressed messages", cbits);
+    if (!G.live && cbits < 12) bench_die("client_max_window_bits=%d is too small for precompressed messages", cbits);
     c->pmd = 1;
     c->rx_reset = snct;
     c->tx_reset = cnct;
@@ -591,40 +481,21 @@ static void pmd_agree(conn *c, const char *p, size_t head) {
         G.agreed_cbits = cbits;
     }
     c->inf = calloc(1, sizeof *c->inf);
-    if (!c->inf || inflateInit2(c->inf, -15) != Z_OK) die("inflateInit2 failed");
+    if (!c->inf || inflateInit2(c->inf, -15) != Z_OK) bench_die("inflateInit2 failed");
     if (G.live) {
         c->def = calloc(1, sizeof *c->def);
         /* zlib refuses a raw window of 8 bits. */
-        if (cbits < 9) die("client_max_window_bits=8: zlib cannot compress within it");
+        if (cbits < 9) bench_die("client_max_window_bits=8: zlib cannot compress within it");
         if (!c->def || deflateInit2(c->def, G.zlevel, Z_DEFLATED, -cbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            die("deflateInit2 failed");
+            bench_die("deflateInit2 failed");
     }
 }
 
-/* Checks the 101 (RFC 6455 §4.1): status, and the accept value we expect.
- * Returns the head length, 0 if incomplete. */
+/* Checks the 101 (RFC 6455 §4.1): status, the accept value we expect and
+ * the extensions. Returns the head length, 0 if incomplete. */
 static size_t check_handshake(conn *c) {
-    uint8_t *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
-    if (!end) {
-        if (c->in_len > 16384) die("handshake response too long");
-        return 0;
-    }
-    size_t head = (size_t)(end - c->in) + 4;
-    if (c->in_len < 12 || memcmp(c->in, "HTTP/1.1 101", 12) != 0)
-        die("handshake refused: %.*s", (int)(head < 80 ? head : 80), (char *)c->in);
-    /* Find the Sec-WebSocket-Accept field, case-insensitively. */
-    const char *p = (const char *)c->in;
-    int ok = 0;
-    for (size_t i = 0; i + 22 < head; i++) {
-        if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, "sec-websocket-accept:", 21) == 0) {
-            const char *v = p + i + 21;
-            while (*v == ' ' || *v == '\t') v++;
-            ok = strncmp(v, c->accept, 28) == 0;
-            break;
-        }
-    }
-    if (!ok) die("wrong or missing Sec-WebSocket-Accept");
-    pmd_agree(c, p, head);
+    size_t head = bench_ws_check_101(c->in, c->in_len, c->accept);
+    if (head) pmd_agree(c, (const char *)c->in, head);
     return head;
 }
 
@@ -657,13 +528,15 @@ static void pmd_inflate(conn *c, const uint8_t *in, size_t len) {
         z->avail_out = (uInt)(c->msg_cap - c->msg_len);
         int rc = inflate(z, Z_SYNC_FLUSH);
         c->msg_len = c->msg_cap - z->avail_out;
-        if (c->msg_len > CHAT_MAX + INFLATE_SLACK) die("an echo inflates past %d bytes", CHAT_MAX + INFLATE_SLACK);
+        if (c->msg_len > CHAT_MAX + INFLATE_SLACK)
+            bench_die("an echo inflates past %d bytes", CHAT_MAX + INFLATE_SLACK);
         if (rc == Z_STREAM_END) {
             c->inf_ended = 1;
             return;
         }
         if (rc == Z_BUF_ERROR && z->avail_out) return; /* input used up */
-        if (rc != Z_OK && rc != Z_BUF_ERROR) die("corrupt DEFLATE data from the server: %s", z->msg ? z->msg : "?");
+        if (rc != Z_OK && rc != Z_BUF_ERROR)
+            bench_die("corrupt DEFLATE data from the server: %s", z->msg ? z->msg : "?");
         if (!z->avail_in && z->avail_out) return;
     }
 }
@@ -676,24 +549,25 @@ static void on_frame(conn *c, int fin, int rsv1, int opcode, const uint8_t *data
     }
     if (opcode == 0xA) return;
     if (opcode == 0x8) {
-        if (c->state != C_CLOSING) die("server closed the connection (code %d)", len >= 2 ? data[0] << 8 | data[1] : 1005);
+        if (c->state != C_CLOSING)
+            bench_die("server closed the connection (code %d)", len >= 2 ? data[0] << 8 | data[1] : 1005);
         return; /* wait for the server's FIN */
     }
     int want = G.text ? 1 : 2;
     if (rsv1 || !fin || opcode == 0 || c->in_msg) {
         /* compressed or fragmented: join (and inflate) into c->msg */
         if (opcode != 0) {
-            if (c->in_msg) die("a new message began before the last one ended");
-            if (opcode != want) die("unexpected frame opcode=%d", opcode);
+            if (c->in_msg) bench_die("a new message began before the last one ended");
+            if (opcode != want) bench_die("unexpected frame opcode=%d", opcode);
             c->in_msg = 1;
             c->msg_op = opcode;
             c->msg_comp = rsv1;
             c->msg_len = c->msg_wire = 0;
             c->inf_ended = 0;
         } else if (!c->in_msg) {
-            die("continuation frame outside a message");
+            bench_die("continuation frame outside a message");
         } else if (rsv1) {
-            die("RSV1 on a continuation frame (RFC 7692 §6.1)");
+            bench_die("RSV1 on a continuation frame (RFC 7692 §6.1)");
         }
         c->msg_wire += len;
         if (c->msg_comp) {
@@ -721,9 +595,9 @@ static void on_frame(conn *c, int fin, int rsv1, int opcode, const uint8_t *data
     int src = G.mode == M_BCAST ? G.c[G.nconns - 1].idx : c->idx;
     size_t want_len;
     const uint8_t *want_data = expected(src, c->recvd, &want_len);
-    if (len != want_len) die("echo of %zu bytes, sent %zu", len, want_len);
+    if (len != want_len) bench_die("echo of %zu bytes, sent %zu", len, want_len);
     if (memcmp(data, want_data, len) != 0)
-        die("echo %llu on connection %d differs from what was sent", (unsigned long long)c->recvd, c->idx);
+        bench_die("echo %llu on connection %d differs from what was sent", (unsigned long long)c->recvd, c->idx);
     c->recvd++;
     switch (G.mode) {
     case M_ECHO:
@@ -731,7 +605,7 @@ static void on_frame(conn *c, int fin, int rsv1, int opcode, const uint8_t *data
         send_message(c);
         break;
     case M_BCAST:
-        if (!c->receiver) die("the sender received its own broadcast");
+        if (!c->receiver) bench_die("the sender received its own broadcast");
         G.done_msgs++;
         bcast_ack(c->recvd - 1);
         break;
@@ -760,22 +634,13 @@ static void parse_frames(conn *c) {
         size_t avail = c->in_len - off;
         const uint8_t *p = c->in + off;
         if (avail < 2) break;
-        if (p[1] & 0x80) die("server frame is masked (RFC 6455 §5.1)");
-        if (p[0] & (c->pmd ? 0x30 : 0x70)) die("server frame has RSV bits set");
-        if ((p[0] & 0x40) && (p[0] & 0x08)) die("RSV1 on a control frame (RFC 7692 §6.1)");
-        uint64_t len = p[1] & 0x7F;
-        size_t h = 2;
-        if (len == 126) {
-            if (avail < 4) break;
-            len = (uint64_t)p[2] << 8 | p[3];
-            h = 4;
-        } else if (len == 127) {
-            if (avail < 10) break;
-            len = 0;
-            for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
-            h = 10;
-        }
-        if (len > (64u << 20)) die("frame too long");
+        if (p[1] & 0x80) bench_die("server frame is masked (RFC 6455 §5.1)");
+        if (p[0] & (c->pmd ? 0x30 : 0x70)) bench_die("server frame has RSV bits set");
+        if ((p[0] & 0x40) && (p[0] & 0x08)) bench_die("RSV1 on a control frame (RFC 7692 §6.1)");
+        uint64_t len;
+        size_t h = bench_ws_payload_len(p, avail, &len);
+        if (!h) break;
+        if (len > (64u << 20)) bench_die("frame too long");
         if (avail < h + len) {
             reserve(&c->in, &c->in_cap, off + h + (size_t)len);
             break;
@@ -796,7 +661,7 @@ static void parse_raw(conn *c) {
         size_t take = G.size - (size_t)c->raw_off;
         if (take > c->in_len - off) take = c->in_len - off;
         if (memcmp(c->in + off, payload(c->idx, c->recvd) + c->raw_off, take) != 0)
-            die("reflected bytes differ on connection %d", c->idx);
+            bench_die("reflected bytes differ on connection %d", c->idx);
         off += take;
         c->raw_off += take;
         if (c->raw_off == G.size) {
@@ -815,7 +680,7 @@ static void flush(conn *c) {
         if (n < 0) {
             if (errno == EAGAIN) break;
             if (errno == EINTR) continue;
-            die("write: %s", strerror(errno));
+            bench_die("write: %s", strerror(errno));
         }
         c->out_off += (size_t)n;
     }
@@ -828,10 +693,10 @@ static void on_readable(conn *c) {
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        if (c->state == C_CLOSING) { n = 0; } else die("read: %s", strerror(errno));
+        if (c->state == C_CLOSING) { n = 0; } else bench_die("read: %s", strerror(errno));
     }
     if (n == 0) {
-        if (c->state != C_CLOSING) die("server closed connection %d unexpectedly", c->idx);
+        if (c->state != C_CLOSING) bench_die("server closed connection %d unexpectedly", c->idx);
         conn_close(c);
         G.done_msgs++;
         return;
@@ -855,7 +720,7 @@ static void on_event(conn *c, uint32_t events) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) die("connect: %s", strerror(err));
+        if (err) bench_die("connect: %s", strerror(err));
         if (!(events & EPOLLOUT)) return;
         if (G.mode == M_RAW) {
             on_open(c);
@@ -904,17 +769,6 @@ static void print_pmd(const pmd_counts *k0) {
            rx_msgs > 0 ? 100.0 * (double)(k.rx_comp - k0->rx_comp) / rx_msgs : 0);
 }
 
-static void raise_nofile(int need) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)need + 16)
-        die("need %d file descriptors, the limit is %llu: raise ulimit -n", need + 16,
-            (unsigned long long)rl.rlim_cur);
-}
-
 static void run_loop(double until, int stop_when_open) {
     struct epoll_event evs[512];
     double last_progress = now_s();
@@ -927,7 +781,7 @@ static void run_loop(double until, int stop_when_open) {
             last_done = G.done_msgs;
             last_progress = t;
         } else if (t - last_progress > 10) {
-            die("no progress for 10 s (done=%llu)", (unsigned long long)G.done_msgs);
+            bench_die("no progress for 10 s (done=%llu)", (unsigned long long)G.done_msgs);
         }
         /* Pump before waiting: with nothing in flight yet, a wait first
          * would idle through the warm-up. */
@@ -938,7 +792,7 @@ static void run_loop(double until, int stop_when_open) {
         int ms = until > 0 ? (int)((until - t) * 1000) + 1 : 1000;
         if (ms > 1000) ms = 1000;
         int n = epoll_wait(G.ep, evs, 512, ms);
-        if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        if (n < 0 && errno != EINTR) bench_die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
         if (G.mode == M_HANDSHAKE && until > 0)
             for (int i = 0; i < G.nconns; i++)
@@ -956,9 +810,9 @@ static void open_all(int first, int n) {
         while (next < first + n && G.opening < 256) conn_start(&G.c[next++]);
         struct epoll_event evs[512];
         int k = epoll_wait(G.ep, evs, 512, 1000);
-        if (k < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        if (k < 0 && errno != EINTR) bench_die("epoll_wait: %s", strerror(errno));
         if (k > 0) last = now_s();
-        else if (now_s() - last > 10) die("connections stalled (%d opening)", G.opening);
+        else if (now_s() - last > 10) bench_die("connections stalled (%d opening)", G.opening);
         for (int i = 0; i < k; i++) on_event(evs[i].data.ptr, evs[i].events);
     }
 }
@@ -1007,17 +861,17 @@ int main(int argc, char **argv) {
     if ((G.nct || G.live) && !G.deflate) usage();
     if (G.zlevel < 0 || G.zlevel > 9) usage();
     if (G.json) chat_init();
-    G.rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ (uint64_t)time(NULL);
+    G.rng = bench_xorshift_seed();
     G.pool = malloc(G.size + POOL_SLACK);
-    if (!G.pool) die("out of memory");
+    if (!G.pool) bench_die("out of memory");
     for (size_t i = 0; i < G.size + POOL_SLACK; i++) G.pool[i] = (uint8_t)rnd();
     if (G.text) /* printable ASCII keeps text frames valid UTF-8 */
         for (size_t i = 0; i < G.size + POOL_SLACK; i++) G.pool[i] = (uint8_t)(' ' + G.pool[i] % 95);
 
     G.nconns = G.mode == M_BCAST ? G.receivers + 1 : G.conns;
-    raise_nofile(G.nconns);
+    bench_raise_nofile(G.nconns);
     G.c = calloc((size_t)G.nconns, sizeof *G.c);
-    if (!G.c) die("out of memory");
+    if (!G.c) bench_die("out of memory");
     for (int i = 0; i < G.nconns; i++) {
         G.c[i].idx = i;
         G.c[i].fd = -1;
@@ -1025,9 +879,9 @@ int main(int argc, char **argv) {
         G.c[i].receiver = 1;
     }
     G.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (G.ep < 0) die("epoll_create1: %s", strerror(errno));
+    if (G.ep < 0) bench_die("epoll_create1: %s", strerror(errno));
 
-    long rss0 = server_rss_kb();
+    long rss0 = bench_proc_rss_kb(G.server_pid);
     double t_setup = now_s();
     if (G.mode == M_BCAST) {
         G.bc_window = G.depth > BCAST_WINDOW_MAX ? BCAST_WINDOW_MAX : G.depth;
@@ -1045,7 +899,7 @@ int main(int argc, char **argv) {
             run_loop(now_s() + 0.05, 0);
         }
         run_loop(now_s() + 0.5, 0); /* let the server settle */
-        long rss1 = server_rss_kb();
+        long rss1 = bench_proc_rss_kb(G.server_pid);
         printf("mode=idle conns=%d setup_s=%.2f rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f",
                G.nconns, now_s() - t_setup - 0.5, rss0, rss1,
                (double)(rss1 - rss0) * 1024.0 / G.nconns);
@@ -1061,11 +915,11 @@ int main(int argc, char **argv) {
     run_loop(now_s() + G.warmup, 0);
     pmd_counts k0 = pmd_snapshot();
     uint64_t d0 = G.done_msgs, a0 = server_allocs();
-    double t0 = now_s(), s0 = server_cpu(), c0 = self_cpu();
+    double t0 = now_s(), s0 = bench_proc_cpu_s(G.server_pid), c0 = bench_self_cpu_s();
     run_loop(t0 + G.duration, 0);
     uint64_t d1 = G.done_msgs, a1 = server_allocs();
-    double t1 = now_s(), s1 = server_cpu(), c1 = self_cpu();
-    long rss1 = server_rss_kb();
+    double t1 = now_s(), s1 = bench_proc_cpu_s(G.server_pid), c1 = bench_self_cpu_s();
+    long rss1 = bench_proc_rss_kb(G.server_pid);
 
     double secs = t1 - t0, scpu = s1 - s0;
     double msgs = (double)(d1 - d0);

@@ -6,18 +6,16 @@
  *   reflector [--port N]    (0: ephemeral; prints "listening on HOST:PORT")
  * Exits on SIGTERM/SIGINT. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/buf.h"
+#include "common/tcp_server.h"
 
 #define REFLECT_CHUNK (128 * 1024) /* the cws runtime reads 128 KiB at a time too */
 
@@ -52,41 +50,18 @@ static int peer_flush(peer *p) {
 }
 
 static int peer_queue(peer *p, const uint8_t *data, size_t len) {
-    if (p->pend_len + len > p->pend_cap) {
-        size_t cap = p->pend_cap ? p->pend_cap : 4096;
-        while (cap < p->pend_len + len) cap *= 2;
-        uint8_t *n = realloc(p->pend, cap);
-        if (!n) return -1;
-        p->pend = n;
-        p->pend_cap = cap;
-    }
+    if (bench_grow(&p->pend, &p->pend_cap, p->pend_len + len) < 0) return -1;
     memcpy(p->pend + p->pend_len, data, len);
     p->pend_len += len;
     return 0;
 }
 
 int main(int argc, char **argv) {
-    int port = 0;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
     signal(SIGPIPE, SIG_IGN);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4096) < 0) {
-        perror("reflector: bind/listen");
-        return 1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(ls, (struct sockaddr *)&sa, &sl);
-    printf("listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-    fflush(stdout);
+    int ls = bench_listen(bench_port_arg(argc, argv), "reflector");
+    if (ls < 0) return 1;
 
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    int ep = bench_epoll_listener(ls);
     static uint8_t buf[REFLECT_CHUNK];
     struct epoll_event evs[256];
     for (;;) {
@@ -99,8 +74,7 @@ int main(int argc, char **argv) {
             peer *p = evs[i].data.ptr;
             if (!p) { /* accept everything waiting */
                 int fd;
-                while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                while ((fd = bench_accept(ls)) >= 0) {
                     peer *np = calloc(1, sizeof *np);
                     if (!np) { close(fd); continue; }
                     np->fd = fd;

@@ -1,6 +1,7 @@
 /* Sec-WebSocket-Accept (RFC 6455 §4.2.2 step 5.4) for the benchmark's own
- * programs: the load generator checks the server's answer with it and the
- * wslay peer (wslay does no handshake) builds its 101 with it. A private,
+ * programs: the generators check the server's answer with it
+ * (common/ws_client.h), the yardstick and the wslay peer (wslay does no
+ * handshake) build their 101 with it (common/ws_server.h). A private,
  * minimal SHA-1 (FIPS 180-4) and base64 (RFC 4648 §4) so that these tools
  * judge the library under test without using it. */
 #ifndef BENCH_WS_ACCEPT_H
@@ -10,9 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 
-static uint32_t bench_rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+static inline uint32_t bench_rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
-static void bench_sha1_block(uint32_t h[5], const uint8_t *p) {
+static inline void bench_sha1_block(uint32_t h[5], const uint8_t *p) {
     uint32_t w[80];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
@@ -31,7 +32,7 @@ static void bench_sha1_block(uint32_t h[5], const uint8_t *p) {
 }
 
 /* SHA-1 of a short message (at most 119 bytes: two blocks with padding). */
-static void bench_sha1_short(const void *data, size_t len, uint8_t out[20]) {
+static inline void bench_sha1_short(const void *data, size_t len, uint8_t out[20]) {
     uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
     uint8_t buf[128] = {0};
     memcpy(buf, data, len);
@@ -46,7 +47,7 @@ static void bench_sha1_short(const void *data, size_t len, uint8_t out[20]) {
     }
 }
 
-static size_t bench_base64(const uint8_t *src, size_t len, char *dst) {
+static inline size_t bench_base64(const uint8_t *src, size_t len, char *dst) {
     static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0;
     for (size_t i = 0; i < len; i += 3) {
@@ -62,7 +63,7 @@ static size_t bench_base64(const uint8_t *src, size_t len, char *dst) {
 }
 
 /* out gets the 28-character accept value and a NUL. key_len <= 60. */
-static void bench_ws_accept(const char *key, size_t key_len, char out[29]) {
+static inline void bench_ws_accept(const char *key, size_t key_len, char out[29]) {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     char cat[128];
     uint8_t digest[20];

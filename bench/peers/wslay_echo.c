@@ -7,21 +7,17 @@
  *   wslay_echo [--port N]   (0: ephemeral; prints "listening on HOST:PORT") */
 #define _GNU_SOURCE
 #define HEAD_MAX 8192
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
 
-#include "../common/ws_accept.h"
+#include "../common/tcp_server.h"
+#include "../common/ws_server.h"
 
 typedef struct client {
     int fd;
@@ -100,21 +96,10 @@ static int handshake(client *c) {
     c->head[c->head_len] = 0;
     char *end = strstr(c->head, "\r\n\r\n");
     if (!end) return c->head_len + 1 < HEAD_MAX ? 0 : -1;
-    const char *key = NULL;
     size_t key_len = 0;
-    for (char *line = strstr(c->head, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
-        if (strncasecmp(line + 2, "Sec-WebSocket-Key:", 18) == 0) {
-            key = line + 20;
-            while (*key == ' ') key++;
-            key_len = strcspn(key, " \r");
-        }
-    }
+    const char *key = bench_ws_request_key(c->head, (size_t)(end + 4 - c->head), &key_len);
     if (!key || key_len == 0 || key_len > 60) return -1;
-    char accept[29];
-    bench_ws_accept(key, key_len, accept);
-    c->out_len = (size_t)snprintf(c->out, sizeof c->out,
-                                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+    c->out_len = bench_ws_101(key, key_len, c->out);
     c->pre_off = (size_t)(end + 4 - c->head);
     c->pre_len = c->head_len;
     if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) return -1;
@@ -150,26 +135,10 @@ static void serve(client *c, unsigned events) {
 }
 
 int main(int argc, char **argv) {
-    int port = 0;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
     signal(SIGPIPE, SIG_IGN);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4096) < 0) {
-        perror("wslay_echo: bind/listen");
-        return 1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(ls, (struct sockaddr *)&sa, &sl);
-    printf("listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-    fflush(stdout);
-    ep = epoll_create1(0);
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &lev);
+    int ls = bench_listen(bench_port_arg(argc, argv), "wslay_echo");
+    if (ls < 0) return 1;
+    ep = bench_epoll_listener(ls);
     struct epoll_event evs[256];
     for (;;) {
         int n = epoll_wait(ep, evs, 256, -1);
@@ -178,8 +147,7 @@ int main(int argc, char **argv) {
             client *c = evs[i].data.ptr;
             if (c) { serve(c, evs[i].events); continue; }
             int fd;
-            while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            while ((fd = bench_accept(ls)) >= 0) {
                 client *nc = calloc(1, sizeof *nc);
                 if (nc) nc->head = malloc(HEAD_MAX);
                 if (!nc || !nc->head) { free(nc); close(fd); continue; }
