@@ -868,8 +868,10 @@ CWS_API int cws_socket_close(cws_socket *s, int code, const char *reason, size_t
 /* Bytes queued and not yet taken by the kernel. */
 CWS_API size_t cws_socket_buffered_amount(const cws_socket *s);
 /* Asks for one on_drain call as soon as everything queued so far is in
- * the kernel (this round already, if nothing is queued). CWS_ERR_CLOSED
- * once the socket is closing or over its high-water mark: no call comes. */
+ * the kernel (this round already, if nothing is queued), unless the
+ * socket starts closing first (on_close then ends the story).
+ * CWS_ERR_CLOSED once the socket is closing or over its high-water mark:
+ * no call comes. */
 CWS_API int cws_socket_want_drain(cws_socket *s);
 /* Last round-trip time measured by the runtime's pings, or -1. */
 CWS_API int cws_socket_rtt_ms(const cws_socket *s);
