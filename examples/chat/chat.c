@@ -6,6 +6,7 @@
 #include "epoch.h"
 #include "json.h"
 #include "peers.h"
+#include "post_ids.h"
 #include "presence.h"
 
 #include <cws_util.h>
@@ -35,6 +36,7 @@ struct chat {
     cws_loop *loop;
     cws_server *server;
     history *hist;
+    post_ids *ids;        /* the ids of the kept messages that have one */
     chat_config cfg;
     chat_client *clients; /* pending and open */
     peers *peers;         /* per-address connection counts and rate */
@@ -205,6 +207,43 @@ static int parse_seq(cws_str s, uint64_t *out) {
     return 0;
 }
 
+/* ------------------------------------------------------------ post ids */
+
+/* The id a stored message carries, decoded into id; its length, or 0. */
+static size_t stored_id(const ring_entry *e, char id[POST_ID_MAX]) {
+    json_field f = {"id", JSON_NONE, NULL, 0};
+    const char *why;
+    if (json_read_object(e->json, e->len, &f, 1, &why) < 0 || f.kind != JSON_STRING) return 0;
+    ptrdiff_t n = json_string_decode(&f, id, POST_ID_MAX);
+    return n > 0 && post_id_ok(id, (size_t)n) ? (size_t)n : 0;
+}
+
+/* At startup: the ids are in the stored messages, so a restart keeps
+ * recognising posts retried across it. */
+static void learn_ids(chat *c) {
+    const ring *r = history_messages(c->hist);
+    char id[POST_ID_MAX];
+    for (size_t i = 0; i < r->count; i++) {
+        size_t n = stored_id(ring_at(r, i), id);
+        if (n) post_ids_add(c->ids, ring_at(r, i)->seq, id, n);
+    }
+}
+
+/* Ids of messages the history no longer keeps are free again. */
+static void forget_evicted_ids(chat *c) {
+    const ring *r = history_messages(c->hist);
+    post_ids_forget_before(c->ids, r->count ? ring_at(r, 0)->seq : history_last_seq(c->hist) + 1);
+}
+
+/* The kept message posted with this id, or NULL. */
+static const ring_entry *stored_post(chat *c, const char *id, size_t len) {
+    forget_evicted_ids(c);
+    uint64_t seq = post_ids_find(c->ids, id, len);
+    const ring *r = history_messages(c->hist);
+    size_t i = seq ? ring_first_after(r, seq - 1) : r->count;
+    return i < r->count && ring_at(r, i)->seq == seq ? ring_at(r, i) : NULL;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
@@ -217,11 +256,14 @@ chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
     c->text = malloc(CHAT_MAX_TEXT);
     c->presence = presence_new(loop, broadcast_presence, c);
     c->peers = peers_new(&pc);
-    if (!c->text || !c->presence || !c->peers) goto fail;
+    c->ids = post_ids_new(history_messages(h)->cap);
+    if (!c->text || !c->presence || !c->peers || !c->ids) goto fail;
+    learn_ids(c);
     for (size_t i = 0; cfg->trust_proxies && cfg->trust_proxies[i]; i++)
         if (trusted_proxies_add(&c->proxies, cfg->trust_proxies[i]) < 0) goto fail;
     return c;
 fail:
+    post_ids_free(c->ids);
     presence_free(c->presence);
     peers_free(c->peers);
     free(c->text);
@@ -251,6 +293,7 @@ void chat_free(chat *c) {
         free(cl);
     }
     peers_free(c->peers);
+    post_ids_free(c->ids);
     json_buf_free(&c->out);
     free(c->text);
     free(c);
@@ -413,9 +456,25 @@ static int has_controls(const char *t, size_t len) {
     return 0;
 }
 
-/* Stores the message, then broadcasts it: what clients see is on disk. */
-static void post_message(chat_client *cl, const json_field *text) {
+/* Stores the message, then broadcasts it: what clients see is on disk.
+ * A post whose id is already stored was retried: its sender alone gets
+ * the stored message back, and nothing is stored again. */
+static void post_message(chat_client *cl, const json_field *text, const json_field *idf) {
     chat *c = cl->room;
+    char id[POST_ID_MAX];
+    ptrdiff_t idlen = 0;
+    if (idf->kind != JSON_NONE) {
+        idlen = idf->kind == JSON_STRING ? json_string_decode(idf, id, sizeof id) : -1;
+        if (idlen < 0 || !post_id_ok(id, (size_t)idlen)) {
+            send_error(cl, "bad_id", "an id is 1 to 64 characters of printable ASCII, without spaces");
+            return;
+        }
+        const ring_entry *was = stored_post(c, id, (size_t)idlen);
+        if (was) {
+            cws_socket_send(cl->sock, CWS_OP_TEXT, was->json, was->len);
+            return;
+        }
+    }
     if (text->kind != JSON_STRING) {
         send_error(cl, "bad_message", "\"text\" must be a string");
         return;
@@ -443,11 +502,15 @@ static void post_message(chat_client *cl, const json_field *text) {
     json_key_uint(b, "time", wall_ms());
     json_key_string(b, "name", name, nlen);
     json_key_string(b, "text", c->text, (size_t)n);
+    if (idlen) json_key_string(b, "id", id, (size_t)idlen);
     json_end(b);
     if (b->failed || history_append(c->hist, seq, b->data, b->len) < 0) {
         send_error(cl, "storage", "the server could not store the message; it was not sent");
         return;
     }
+    forget_evicted_ids(c);
+    /* Out of memory here only means a retry of this post is stored again. */
+    if (idlen) post_ids_add(c->ids, seq, id, (size_t)idlen);
     if (history_needs_sync(c->hist) && !c->sync_timer)
         c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c, NULL);
     if (c->server) publish(c, b->data, b->len);
@@ -498,16 +561,19 @@ static void on_message(cws_socket *s, void *user, int opcode, const uint8_t *dat
         send_error(cl, "bad_message", "messages are JSON text, not binary");
         return;
     }
-    json_field f[3] = {{"type", JSON_NONE, NULL, 0}, {"text", JSON_NONE, NULL, 0}, {"name", JSON_NONE, NULL, 0}};
+    json_field f[4] = {{"type", JSON_NONE, NULL, 0},
+                       {"text", JSON_NONE, NULL, 0},
+                       {"name", JSON_NONE, NULL, 0},
+                       {"id", JSON_NONE, NULL, 0}};
     const char *why;
-    if (json_read_object((const char *)data, len, f, 3, &why) < 0) {
+    if (json_read_object((const char *)data, len, f, 4, &why) < 0) {
         send_error(cl, "bad_json", why);
         return;
     }
     char type[16];
     ptrdiff_t tl = f[0].kind == JSON_STRING ? json_string_decode(&f[0], type, sizeof type) : -1;
     if (tl == 7 && memcmp(type, "message", 7) == 0)
-        post_message(cl, &f[1]);
+        post_message(cl, &f[1], &f[3]);
     else if (tl == 4 && memcmp(type, "name", 4) == 0)
         set_name(cl, &f[2]);
     else

@@ -6,7 +6,10 @@
 // handed out (a new epoch), says history_reset and starts the page over.
 // Lines are drawn in batches, once per animation frame, and only the last
 // MAX_LINES stay on screen: a flood of messages or joins costs one DOM
-// update per frame, not a layout per line.
+// update per frame, not a layout per line. Posts wait in the outbox
+// (outbox.js), shown as pending, until their id comes back stored; they
+// are sent once the replay after a (re)connect is over (synced), so those
+// stored meanwhile are recognised in it rather than sent again.
 'use strict';
 
 const KEEP = 200;                       // messages cached for reloads
@@ -22,10 +25,11 @@ const list = $('messages');
 const statusEl = $('status');
 const input = $('input');
 const nameInput = $('name');
-const sendButton = $('send');
 const scroller = list.parentElement;    // <main>, the box that scrolls
 
 let ws = null;
+let synced = false;                     // ws has replayed what we missed: posts may go
+let retryTimer = null;                  // resending after rate_limited
 let attempts = 0;                       // failed connects since the last success
 let maxTextBytes = 4096;
 let maxNameBytes = 32;                  // the server counts bytes of UTF-8, not characters
@@ -65,7 +69,6 @@ function remember() {
 function setStatus(state, text) {
   statusEl.className = 'status ' + state;
   statusEl.textContent = text || state;
-  sendButton.disabled = state !== 'online';
 }
 
 function timeText(ms) {
@@ -135,6 +138,7 @@ function lineElement(p) {
   const li = document.createElement('li');
   li.className = p.kind;
   if (p.seq !== undefined) li.dataset.seq = String(p.seq);
+  if (p.post !== undefined) li.dataset.post = p.post;
   for (const [cls, text] of parts) {
     const span = document.createElement('span');
     span.className = cls;
@@ -178,6 +182,27 @@ function showMessage(m) {
   addLine('message', [['time', timeText(m.time)], ['name', m.name], ['text', m.text]], m.seq);
 }
 
+function showPending(post) {
+  addLine('pending', [['time', 'sending'], ['name', myName || 'you'], ['text', post.text]]);
+  pending[pending.length - 1].post = post.id;
+}
+
+// Our post came back stored: its pending line gives way to the message.
+function acknowledged(id) {
+  if (!outbox.done(id)) return;
+  pending = pending.filter((p) => p.post !== id);
+  for (const li of list.querySelectorAll('li.pending')) {
+    if (li.dataset.post === id) li.remove();
+  }
+}
+
+// Sends every post still waiting. Always safe: a post the server already
+// stored is answered with the stored message, not stored again.
+function sendOutbox() {
+  if (!ws || ws.readyState !== WebSocket.OPEN || !synced) return;
+  for (const post of outbox.all()) ws.send(JSON.stringify({ type: 'message', text: post.text, id: post.id }));
+}
+
 function system(text) {
   addLine('system', [['text', text]]);
 }
@@ -189,6 +214,7 @@ function forgetHistory() {
   lastSeq = 0;
   pending = [];
   list.replaceChildren();
+  for (const post of outbox.all()) showPending(post);
   save();
 }
 
@@ -207,6 +233,7 @@ function handle(m) {
       break;
     }
     case 'message':
+      if (typeof m.id === 'string') acknowledged(m.id);
       if (haveSeq && m.seq <= lastSeq) return;   // already shown
       lastSeq = m.seq;
       haveSeq = true;
@@ -221,6 +248,8 @@ function handle(m) {
       haveSeq = true;
       save();
       if (typeof m.online === 'number') showOnline(m.online);
+      synced = true;
+      sendOutbox();                           // what the replay did not acknowledge
       break;
     case 'notice':
       if (m.code === 'history_reset') forgetHistory();
@@ -240,6 +269,10 @@ function handle(m) {
       if (m.code === 'bad_name' && probing) {
         forgetName('the server refused your name "' + myName + '" (' + m.text + ')');
         break;
+      }
+      if (m.code === 'rate_limited' && !retryTimer) {
+        retryTimer = setTimeout(() => { retryTimer = null; sendOutbox(); }, 1500);
+        break;                                // still pending: it goes again shortly
       }
       addLine('error', [['text', 'server: ' + m.text]]);
       break;
@@ -278,6 +311,7 @@ function connect() {
   setStatus(attempts ? 'reconnecting' : 'connecting');
   const name = nameless ? '' : myName;
   let opened = false;
+  synced = false;
   ws = new WebSocket(url(name));
   ws.onopen = () => {
     opened = true;
@@ -298,6 +332,7 @@ function connect() {
   };
   ws.onclose = (ev) => {
     ws = null;
+    synced = false;
     // Closed before opening while asking for a name: the server may have
     // refused the handshake over the name (HTTP 400, which the browser
     // does not show to the page). Retry at once, once, without it.
@@ -323,12 +358,27 @@ function connect() {
 $('composer').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = input.value;
-  if (!ws || ws.readyState !== WebSocket.OPEN || !text.trim()) return;
+  if (!text.trim()) return;
   if (new TextEncoder().encode(text).length > maxTextBytes) {
     addLine('error', [['text', 'message too long (max ' + maxTextBytes + ' bytes)']]);
     return;
   }
-  ws.send(JSON.stringify({ type: 'message', text }));
+  // The server refuses them; a refused post would wait forever.
+  if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text)) {
+    addLine('error', [['text', 'message not sent: it contains control characters']]);
+    return;
+  }
+  if (outbox.full()) {
+    addLine('error', [['text', 'too many messages waiting to be sent; wait until you are back online']]);
+    return;
+  }
+  // Kept before it is sent: offline, or if the answer is lost, it goes
+  // again after the next synced.
+  const post = outbox.add(text);
+  showPending(post);
+  if (ws && ws.readyState === WebSocket.OPEN && synced) {
+    ws.send(JSON.stringify({ type: 'message', text, id: post.id }));
+  }
   input.value = '';
 });
 
@@ -356,4 +406,5 @@ if (nameProblem(myName)) forgetName('your saved name "' + myName + '" was not us
 for (const m of log) {
   if (m && typeof m.seq === 'number') showMessage(m);
 }
+for (const post of outbox.all()) showPending(post);
 connect();
