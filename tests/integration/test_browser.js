@@ -10,7 +10,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
-const { BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
+const { BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir, runTest } = require('./lib/chat_process');
 
 // cws-chat on port (0: any) with the history file, pinging every 300 ms.
 function startServer(port, history, extra = []) {
@@ -155,15 +155,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error('FAIL browser test timed out');
-  process.exit(1);
-}, 120000);
-main().then(() => {
-  clearTimeout(watchdog);
-  process.exit(0);
-}, (e) => {
-  console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog());
-  process.exit(1);
-});
+runTest('browser test', main, 120000);

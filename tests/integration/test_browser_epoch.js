@@ -13,7 +13,7 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
-const { CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
+const { CHAT, CHROMIUM, STEP, startChat, stopChat, removeDir, runTest } = require('./lib/chat_process');
 
 // The epoch the server keeps in FILE.epoch (docs/chat-protocol.md).
 function fileEpoch(history) {
@@ -123,15 +123,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error('FAIL browser epoch test timed out');
-  process.exit(1);
-}, 60000);
-main().then(() => {
-  clearTimeout(watchdog);
-  process.exit(0);
-}, (e) => {
-  console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog());
-  process.exit(1);
-});
+runTest('browser epoch test', main, 60000);

@@ -20,7 +20,7 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
-const { CHAT, CHROMIUM, STEP, startChat, serverLog, removeDir } = require('./lib/chat_process');
+const { CHAT, CHROMIUM, STEP, startChat, removeDir, runTest } = require('./lib/chat_process');
 
 const CYCLES = 10000;
 const MESSAGES = 10000;
@@ -230,15 +230,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error('FAIL browser flood test timed out');
-  process.exit(1);
-}, 90000);
-main().then(() => {
-  clearTimeout(watchdog);
-  process.exit(0);
-}, (e) => {
-  console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog().slice(-4000));
-  process.exit(1);
-});
+runTest('browser flood test', main, 90000);

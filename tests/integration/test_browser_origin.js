@@ -12,7 +12,7 @@ const http = require('http');
 const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
-const { CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir } = require('./lib/chat_process');
+const { CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir, runTest } = require('./lib/chat_process');
 
 const SECRET = 'the launch code is 0000';
 
@@ -113,15 +113,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error('FAIL browser origin test timed out');
-  process.exit(1);
-}, 120000);
-main().then(() => {
-  clearTimeout(watchdog);
-  process.exit(0);
-}, (e) => {
-  console.error('FAIL ' + (e && e.stack || e));
-  console.error('server stderr:\n' + serverLog());
-  process.exit(1);
-});
+runTest('browser origin test', main, 120000);

@@ -71,4 +71,21 @@ async function removeDir(srv, dir) {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-module.exports = { REPO, BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir };
+// Runs a test's main(): exit 0 when it resolves; on a failure or after
+// limitMs, exit 1 with what went wrong and the end of the server's stderr.
+function runTest(name, main, limitMs) {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL ${name} timed out`);
+    process.exit(1);
+  }, limitMs);
+  main().then(() => {
+    clearTimeout(watchdog);
+    process.exit(0);
+  }, (e) => {
+    console.error('FAIL ' + (e && e.stack || e));
+    console.error('server stderr:\n' + serverLog().slice(-4000));
+    process.exit(1);
+  });
+}
+
+module.exports = { REPO, BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir, runTest };
