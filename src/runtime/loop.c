@@ -47,6 +47,18 @@ int cws__fd_prepare(int fd) {
     return 0;
 }
 
+/* What the poll or epoll backend holds; the rest of the loop is freed by
+ * its owner. */
+static void loop_backend_free(cws_loop *loop) {
+#ifdef CWS_USE_POLL
+    rt_free(loop->pfd);
+    rt_free(loop->pio);
+    rt_free(loop->ready);
+#else
+    close(loop->epfd);
+#endif
+}
+
 cws_loop *cws_loop_new(int *err) {
     int dummy;
     if (!err) err = &dummy;
@@ -74,13 +86,7 @@ cws_loop *cws_loop_new(int *err) {
     int rc = cws__post_init(loop);
     if (rc != CWS_OK) {
         *err = rc;
-#ifdef CWS_USE_POLL
-        rt_free(loop->pfd);
-        rt_free(loop->pio);
-        rt_free(loop->ready);
-#else
-        close(loop->epfd);
-#endif
+        loop_backend_free(loop);
         rt_free(loop->rbuf);
         rt_free(loop);
         return NULL;
@@ -394,13 +400,7 @@ void cws_loop_free(cws_loop *loop) {
     cws__round_free(loop);
     cws__outq_cache_free(loop);
     cws__codec_pool_clear(&loop->codecs);
-#ifdef CWS_USE_POLL
-    rt_free(loop->pfd);
-    rt_free(loop->pio);
-    rt_free(loop->ready);
-#else
-    close(loop->epfd);
-#endif
+    loop_backend_free(loop);
     cws__post_free(loop);
     rt_free(loop->heap);
     rt_free(loop->rbuf);
