@@ -66,6 +66,10 @@ EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c))
 EXAMPLE_BIN := $(patsubst %,$(BUILD)/cws-%,$(EXAMPLES))
 
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+# The TLS tests exist only where TLS does (tests/run.sh tls runs them).
+ifeq ($(TLS),openssl)
+UNIT_SRC    += $(sort $(wildcard tests/unit/tls/test_*.c))
+endif
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # zlib is a test oracle only (tests of the DEFLATE codec); libcws never links it.
 TEST_LIBS   := -lcmocka -lz
