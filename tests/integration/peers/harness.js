@@ -1,5 +1,5 @@
 // Test harness for the Node interop tests: start a server that prints
-// "listening on ws://HOST:PORT", run async cases with a time bound each,
+// "listening on ws://HOST:PORT" (or wss://), run async cases with a time bound each,
 // and kill every started process whatever happens.
 'use strict';
 const path = require('path');
@@ -43,7 +43,7 @@ function startServer(argv) {
             out += d;
             const nl = out.indexOf('\n');
             if (nl < 0) return;
-            const m = /^listening on (ws:\/\/\S+:(\d+))$/.exec(out.slice(0, nl));
+            const m = /^listening on (wss?:\/\/\S+:(\d+))$/.exec(out.slice(0, nl));
             if (m) resolve({ proc, url: m[1], port: Number(m[2]), exited });
             else reject(new Error(`unexpected first line: ${out.slice(0, nl)}`));
         });
