@@ -152,13 +152,15 @@ def upgrade_request(port, path="/"):
 class RawClient:
     """A WebSocket client that sends whatever bytes it is told to."""
 
-    def __init__(self, port, path="/attack", rcvbuf=None, timeout=10):
+    def __init__(self, port, path="/attack", rcvbuf=None, timeout=10, ssl_context=None):
         self.sock = socket.socket()
         if rcvbuf:
             # Before connect, so the window never grows past it.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if ssl_context is not None:  # wss://: the same bytes inside TLS
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(upgrade_request(port, path))
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
@@ -239,10 +241,15 @@ class RawClient:
 class Probe:
     """A normal client (Python websockets) in its own thread: pings the
     server every interval and records each round trip, so a test can show
-    that the server stayed responsive during an attack."""
+    that the server stayed responsive during an attack. With echo=True
+    it sends a message and waits for its echo instead (an echo server);
+    with ssl_context it connects over wss://."""
 
-    def __init__(self, port, path="/probe", interval=0.1, limit=2.0):
-        self.url = f"ws://127.0.0.1:{port}{path}"
+    def __init__(self, port, path="/probe", interval=0.1, limit=2.0, ssl_context=None, echo=False):
+        scheme = "ws" if ssl_context is None else "wss"
+        self.url = f"{scheme}://127.0.0.1:{port}{path}"
+        self.tls = {} if ssl_context is None else {"ssl": ssl_context}
+        self.echo = echo
         self.interval, self.limit = interval, limit
         self.rtts, self.errors = [], []
         self._stop = threading.Event()
@@ -250,17 +257,25 @@ class Probe:
 
     async def _run(self):
         try:
-            async with wscompat.connect(self.url) as ws:
+            async with wscompat.connect(self.url, **self.tls) as ws:
                 # Read whatever the server sends (a chat sends messages):
                 # an unread queue would stall the pongs too.
-                drain = asyncio.ensure_future(self._drain(ws))
+                drain = None if self.echo else asyncio.ensure_future(self._drain(ws))
                 while not self._stop.is_set():
                     start = time.monotonic()
-                    waiter = await ws.ping(os.urandom(8))
-                    await asyncio.wait_for(waiter, self.limit)
+                    if self.echo:
+                        sent = os.urandom(8).hex()
+                        await ws.send(sent)
+                        got = await asyncio.wait_for(ws.recv(), self.limit)
+                        if got != sent:
+                            raise AssertionError(f"echo {got!r} of {sent!r}")
+                    else:
+                        waiter = await ws.ping(os.urandom(8))
+                        await asyncio.wait_for(waiter, self.limit)
                     self.rtts.append(time.monotonic() - start)
                     await asyncio.sleep(self.interval)
-                drain.cancel()
+                if drain:
+                    drain.cancel()
         except Exception as e:  # the test reports it
             self.errors.append(repr(e))
 
@@ -295,12 +310,12 @@ class Probe:
         """Problem text, or None; prints the round trips either way."""
         if self.rtts:
             s = sorted(self.rtts)
-            print(f"    normal client: {len(s)} pings, rtt median {s[len(s) // 2] * 1000:.1f} ms, "
+            print(f"    normal client: {len(s)} {'echoes' if self.echo else 'pings'}, rtt median {s[len(s) // 2] * 1000:.1f} ms, "
                   f"max {s[-1] * 1000:.1f} ms", flush=True)
         if self.errors:
             return f"the normal client failed: {self.errors[0]}"
         if len(self.rtts) < 2:
-            return "the normal client got fewer than 2 pongs"
+            return f"the normal client got fewer than 2 {'echoes' if self.echo else 'pongs'}"
         return None
 
 
