@@ -1,6 +1,7 @@
 """Echo servers for testing cws-client, each reporting what it saw as a
 list of events (dicts) in one shape:
   {"event": "open", "path": str, "headers": {lowercase name: value}, "protocol": str}
+    (PythonPeer over TLS adds "tls": {"version": str, "alpn": str or None})
   {"event": "message", "binary": bool, "len": int}
   {"event": "close", "code": int, "reason": str}
 Besides echoing, the Python and Node peers obey two text commands:
@@ -58,6 +59,9 @@ class PythonPeer(Peer):
             "headers": {k.lower(): v for k, v in wscompat.request_headers(ws).raw_items()},
             "protocol": ws.subprotocol or "",
         })
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:  # wss://: what the client's TLS agreed to
+            self.events[-1]["tls"] = {"version": tls.version(), "alpn": tls.selected_alpn_protocol()}
         try:
             async for m in ws:
                 if self.delay:

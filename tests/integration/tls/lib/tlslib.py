@@ -47,9 +47,14 @@ def client_context(ca=True, alpn=("http/1.1",)):
     return ctx
 
 
-def server_context(which="server"):
-    """A server context with one of the certificates (see server_args)."""
+def server_context(which="server", sni=None):
+    """A server context with one of the certificates (see server_args)
+    that agrees to ALPN http/1.1; each client's SNI host name (None if it
+    sent none) is appended to the list sni."""
     c = certs()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(c[which + "_cert"], c[which + "_key"])
+    ctx.set_alpn_protocols(["http/1.1"])
+    if sni is not None:
+        ctx.sni_callback = lambda _obj, name, _ctx: sni.append(name)
     return ctx
