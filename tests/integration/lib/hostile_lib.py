@@ -6,6 +6,8 @@ import asyncio
 import base64
 import os
 import re
+import resource
+import selectors
 import signal
 import socket
 import struct
@@ -317,6 +319,72 @@ class Probe:
         if len(self.rtts) < 2:
             return f"the normal client got fewer than 2 {'echoes' if self.echo else 'pongs'}"
         return None
+
+
+# ---------------------------------------------------------------- slowloris
+
+def raise_fd_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        raise AssertionError(f"cannot raise the fd limit to {want} (hard limit {hard})")
+
+
+def slowloris(srv, count, opening, trickle, limit_s):
+    """Opens count connections to srv, connection i sending opening(i) at
+    once and then trickle(i) every 200 ms (None: nothing more), and waits
+    up to limit_s seconds for the server to end them all. Returns a dict:
+    opened (seconds the connecting took), rss_with_them (the server's
+    VmRSS then, KiB), trickled (bytes), lives (sorted seconds each
+    connection lasted), answers (what the server sent, per connection
+    that got anything), pending (connections still open at the end)."""
+    sel = selectors.DefaultSelector()
+    conns = []
+    start = time.monotonic()
+    for i in range(count):
+        s = socket.socket()
+        s.connect(("127.0.0.1", srv.port))
+        first = opening(i)
+        if first:
+            s.sendall(first)
+        s.setblocking(False)
+        c = {"opened": time.monotonic(), "answer": b"", "ended": None, "trickle": trickle(i), "sock": s}
+        conns.append(c)
+        sel.register(s, selectors.EVENT_READ, c)
+    opened = time.monotonic() - start
+    rss_with_them = srv.rss()
+    pending, trickled = count, 0
+    last_trickle = time.monotonic()
+    while pending and time.monotonic() - start < limit_s:
+        if time.monotonic() - last_trickle >= 0.2:
+            last_trickle = time.monotonic()
+            for c in conns:
+                if c["trickle"] is not None and c["ended"] is None:
+                    try:
+                        c["sock"].send(c["trickle"])
+                        trickled += len(c["trickle"])
+                    except OSError:
+                        pass  # dropped: select reports it
+        for key, _ in sel.select(0.05):
+            try:
+                data = key.fileobj.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            if data:
+                key.data["answer"] += data
+                continue
+            key.data["ended"] = time.monotonic() - key.data["opened"]
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            pending -= 1
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    sel.close()
+    return {"opened": opened, "rss_with_them": rss_with_them, "trickled": trickled, "pending": pending,
+            "lives": sorted(c["ended"] for c in conns if c["ended"] is not None),
+            "answers": [c["answer"] for c in conns if c["answer"]]}
 
 
 # ---------------------------------------------------------------- running
