@@ -52,11 +52,11 @@ $(BENCH_DIR)/malloc_count.so: bench/malloc_count.c
 
 $(BENCH_DIR)/micro: bench/micro.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(LIBCWS_LIBS)
 
 $(BENCH_DIR)/bcast_server: bench/bcast_server.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(LIBCWS_LIBS)
 
 $(BENCH_DIR)/lws_echo: bench/peers/lws_echo.c
 	@mkdir -p $(dir $@)
@@ -97,7 +97,7 @@ bench-fanout: $(BENCH_TOOLS) $(BENCH_CWS)
 # Codec state per connection, cws's and zlib's, for the memory table.
 $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 # DEFLATE codec: cws_inflate against zlib's raw inflate (zlib is only the
 # yardstick here, as in the tests).
@@ -105,7 +105,7 @@ $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
 
 $(BENCH_DIR)/codec_inflate: bench/codec_inflate.c bench/codec_corpus.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 bench-codec-inflate: $(BENCH_DIR)/codec_inflate
 	$(BENCH_DIR)/codec_inflate
@@ -115,7 +115,7 @@ bench-codec-inflate: $(BENCH_DIR)/codec_inflate
 
 $(BENCH_DIR)/codec_deflate: bench/codec_deflate.c bench/codec_corpus.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 bench-codec-deflate: $(BENCH_DIR)/codec_deflate
 	$(BENCH_DIR)/codec_deflate

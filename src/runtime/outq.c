@@ -12,8 +12,6 @@
 
 #include "runtime.h"
 
-#include <errno.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 
@@ -254,19 +252,12 @@ ptrdiff_t cws__outq_flush(cws_socket *s) {
             iov[n].iov_len = e->len;
             want += e->len;
         }
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = iov;
-        msg.msg_iovlen = n;
-        ssize_t w = sendmsg(s->io.fd, &msg, RT_SEND_FLAGS);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                s->io.flags |= RT_F_BLOCKED;
-                return took;
-            }
-            return -1;
+        ptrdiff_t w = s->cfg->tp->writev(s, iov, n);
+        if (w == RT_TP_AGAIN) {
+            s->io.flags |= RT_F_BLOCKED;
+            return took;
         }
+        if (w < 0) return -1;
         outq_consume(s, (size_t)w);
         took += w;
         if ((size_t)w < want) {
