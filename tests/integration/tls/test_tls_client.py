@@ -56,7 +56,7 @@ async def test_text_lines_round_trip():
             opened = await peer.wait_event("open")
             assert opened["path"] == "/tls/path?q=1", opened
             assert (await peer.wait_event("close"))["code"] == 1000
-            assert messages(peer) == [(False, 5), (False, 10), (False, 0), (False, 4)], messages(peer)
+            assert messages(peer) == [(False, 5), (False, 11), (False, 0), (False, 4)], messages(peer)
     await each_peer(ALL, check)
 
 

@@ -10,11 +10,11 @@ the peak RSS, from /proc) stay under the bound each case states:
     after the TLS handshake and one that spends most of the deadline on
     TLS: dropped at --handshake-timeout counted from the accept;
   - 1,000 slowloris TLS connections (nothing, or part of a ClientHello,
-    some trickling a byte every 200 ms), twice: all dropped at the
-    handshake timeout, and the second round costs no more than the first;
+    some trickling a byte every 200 ms), three rounds: all dropped at the
+    handshake timeout, and the third round costs no more than the second;
   - a client that completes TLS and the upgrade, then sends 1 MiB
-    messages and never reads an echo: closed once its queue passes
-    --high-water."""
+    messages and never reads an echo: closed with 1008 once its queue
+    passes --high-water."""
 
 import os
 import socket
@@ -156,11 +156,15 @@ def test_stalled_handshakes_dropped_at_the_handshake_timeout():
         return problems[0] if problems else problem
 
 
-def test_thousand_slowloris_tls_connections_twice():
+def test_thousand_slowloris_tls_connections_three_times():
     # Bound: 64 MiB for 1,000 open connections, 64 KiB each: mid-handshake
-    # OpenSSL holds the SSL object and a record buffer of 16 KiB and some;
-    # twice that is the ceiling. The second round may add at most 4 MiB
-    # (4 KiB a connection) to the first round's peak: nothing leaks.
+    # OpenSSL holds the SSL object and a record buffer of 16 KiB and some
+    # (about 35 KiB a connection measured with OpenSSL 3.0); twice that is
+    # the ceiling. Leaks: the first round's connections may open more
+    # slowly (the server is still growing its heap while the backlog
+    # fills), so the second round sets the level and the third may raise
+    # the peak by at most 6 MiB (6 KiB a connection; a leaked SSL object
+    # with its buffers is several times that).
     count = 1000
     h.raise_fd_limit(count * 2 + 200)  # ours, and the server's (inherited)
     hello = client_hello()
@@ -176,7 +180,7 @@ def test_thousand_slowloris_tls_connections_twice():
         base = srv.peak_rss()
         peaks, problems = [], []
         with probe(srv) as p:
-            for rnd in (1, 2):
+            for rnd in (1, 2, 3):
                 r = h.slowloris(srv, count, opening, trickle, limit + 5)
                 lives = r["lives"]
                 peaks.append(srv.peak_rss())
@@ -192,16 +196,18 @@ def test_thousand_slowloris_tls_connections_twice():
                 if odd:
                     problems.append(f"round {rnd}: {len(odd)} got an answer, e.g. {odd[0]!r}")
         problem = p.verdict() or h.memory_line(srv, base, 64 * MIB)
-        if not problems and not problem and peaks[1] > peaks[0] + 4 * MIB:
-            problem = f"the second round raised the peak from {peaks[0]} to {peaks[1]} KiB: a leak?"
+        if not problems and not problem and peaks[2] > peaks[1] + 6 * MIB:
+            problem = f"the third round raised the peak from {peaks[1]} to {peaks[2]} KiB: a leak?"
         return problems[0] if problems else problem
 
 
 def test_client_that_never_reads_is_closed_at_high_water():
     # Bound: 8 MiB. The server holds at most --high-water (256 KiB) of
     # echoes plus the message it is reading (1 MiB) and OpenSSL's record
-    # buffers; the client offers up to 64 MiB, which a server that queued
-    # without limit would hold.
+    # buffers; the client offers 32 MiB, which a server that queued
+    # without limit would hold. (Once it has closed, the server reads and
+    # discards until the close timeout, RFC 6455 §5.5.1, so the sends need
+    # not fail: the 1008 close frame behind the echoes tells.)
     msg = h.frame(0x2, os.urandom(1 << 20))
     with tls_echo("--high-water", "262144", "--max-message", str(1 << 20)) as srv:
         base = srv.peak_rss()
@@ -212,27 +218,29 @@ def test_client_that_never_reads_is_closed_at_high_water():
             c.sock.settimeout(10)
             sent, start = 0, time.monotonic()
             try:
-                while sent < 64 << 20:
+                while sent < 32 << 20:
                     c.sock.sendall(msg)
                     sent += len(msg)
-                result["end"] = "still open after 64 MiB"
+                result["end"] = "sent"
             except socket.timeout:
-                result["end"] = "blocked: the server stopped reading but kept the connection"
-            except (OSError, ssl.SSLError) as e:
-                result["end"] = "closed"
-                result["why"] = repr(e)
+                result["end"] = "blocked"  # the close frame below decides
+            except OSError as e:  # also ssl.SSLError: dropped
+                result["end"] = repr(e)
             result["sent"], result["took"] = sent, time.monotonic() - start
+            # Now read what came back: echoes, then the close.
+            result["close"] = c.read_until_close(10)
             c.close()
 
         with probe(srv) as p:
             t = threading.Thread(target=flood, daemon=True)
             t.start()
-            t.join(30)
-        print(f"    the non-reader sent {result.get('sent', 0) >> 20} MiB in {result.get('took', 0):.2f} s: "
-              f"{result.get('end')} {result.get('why', '')}")
+            t.join(40)
+        code, seen, how = result.get("close", (None, [], "flood did not finish"))
+        print(f"    the non-reader sent {result.get('sent', 0) >> 20} MiB in {result.get('took', 0):.2f} s "
+              f"({result.get('end')}); then read {len(seen)} echoes and {how} {code or ''}")
         problem = p.verdict() or h.memory_line(srv, base, 8 * MIB)
-        if result.get("end") != "closed":
-            return f"the client that never reads was not closed: {result.get('end', 'flood did not finish')}"
+        if code != 1008:
+            return f"no close 1008 for the client that never reads: {how} {code}"
         return problem
 
 
@@ -240,6 +248,6 @@ if __name__ == "__main__":
     sys.exit(h.run([
         test_garbage_instead_of_client_hello,
         test_stalled_handshakes_dropped_at_the_handshake_timeout,
-        test_thousand_slowloris_tls_connections_twice,
+        test_thousand_slowloris_tls_connections_three_times,
         test_client_that_never_reads_is_closed_at_high_water,
     ]))
