@@ -10,8 +10,8 @@ the peak RSS, from /proc) stay under the bound each case states:
     after the TLS handshake and one that spends most of the deadline on
     TLS: dropped at --handshake-timeout counted from the accept;
   - 1,000 slowloris TLS connections (nothing, or part of a ClientHello,
-    some trickling a byte every 200 ms), three rounds: all dropped at the
-    handshake timeout, and the third round costs no more than the second;
+    some trickling a byte every 200 ms), four rounds: all dropped at the
+    handshake timeout, and the last two cost little more than the second;
   - a client that completes TLS and the upgrade, then sends 1 MiB
     messages and never reads an echo: closed with 1008 once its queue
     passes --high-water."""
@@ -156,15 +156,15 @@ def test_stalled_handshakes_dropped_at_the_handshake_timeout():
         return problems[0] if problems else problem
 
 
-def test_thousand_slowloris_tls_connections_three_times():
+def test_thousand_slowloris_tls_connections_four_times():
     # Bound: 64 MiB for 1,000 open connections, 64 KiB each: mid-handshake
     # OpenSSL holds the SSL object and a record buffer of 16 KiB and some
     # (about 35 KiB a connection measured with OpenSSL 3.0); twice that is
-    # the ceiling. Leaks: the first round's connections may open more
-    # slowly (the server is still growing its heap while the backlog
-    # fills), so the second round sets the level and the third may raise
-    # the peak by at most 6 MiB (6 KiB a connection; a leaked SSL object
-    # with its buffers is several times that).
+    # the ceiling. Leaks: the heap's peak settles over a few rounds (by up
+    # to 7 MiB from the second round on, measured), so rounds 3 and 4 may
+    # raise the second round's peak by at most 10 MiB together (5 KiB a
+    # connection; a leaked SSL object with its record buffer is over
+    # 20 KiB, 40 MiB in two rounds).
     count = 1000
     h.raise_fd_limit(count * 2 + 200)  # ours, and the server's (inherited)
     hello = client_hello()
@@ -180,7 +180,7 @@ def test_thousand_slowloris_tls_connections_three_times():
         base = srv.peak_rss()
         peaks, problems = [], []
         with probe(srv) as p:
-            for rnd in (1, 2, 3):
+            for rnd in (1, 2, 3, 4):
                 r = h.slowloris(srv, count, opening, trickle, limit + 5)
                 lives = r["lives"]
                 peaks.append(srv.peak_rss())
@@ -196,8 +196,8 @@ def test_thousand_slowloris_tls_connections_three_times():
                 if odd:
                     problems.append(f"round {rnd}: {len(odd)} got an answer, e.g. {odd[0]!r}")
         problem = p.verdict() or h.memory_line(srv, base, 64 * MIB)
-        if not problems and not problem and peaks[2] > peaks[1] + 6 * MIB:
-            problem = f"the third round raised the peak from {peaks[1]} to {peaks[2]} KiB: a leak?"
+        if not problems and not problem and peaks[3] > peaks[1] + 10 * MIB:
+            problem = f"rounds 3 and 4 raised the peak from {peaks[1]} to {peaks[3]} KiB: a leak?"
         return problems[0] if problems else problem
 
 
@@ -248,6 +248,6 @@ if __name__ == "__main__":
     sys.exit(h.run([
         test_garbage_instead_of_client_hello,
         test_stalled_handshakes_dropped_at_the_handshake_timeout,
-        test_thousand_slowloris_tls_connections_three_times,
+        test_thousand_slowloris_tls_connections_four_times,
         test_client_that_never_reads_is_closed_at_high_water,
     ]))
