@@ -16,16 +16,7 @@ const CERTS = makeCerts();
 const CA = fs.readFileSync(CERTS.ca);
 const SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 
-function textOf(n) {
-  const s = 'aé€😀'.repeat(Math.floor(n / 10));
-  return s + 'x'.repeat(n - Buffer.byteLength(s));
-}
-
-function bytesOf(n) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + n) & 255;
-  return b;
-}
+const { textOf, bytesOf } = h;
 
 async function withEcho(fn, args = []) {
   const srv = await h.startServer([ECHO, '--port', '0', ...serverArgs(CERTS), ...args]);
@@ -58,15 +49,7 @@ async function test_every_length_text_and_binary() {
 async function test_fragments_with_a_ping_between() {
   await withEcho(async (srv) => {
     const ws = await h.connect(srv.url, { ca: CA });
-    const pong = new Promise((resolve) => ws.once('pong', resolve));
-    ws.send(Buffer.from('frag-'), { binary: true, fin: false });
-    ws.ping(Buffer.from('mid'));
-    ws.send(bytesOf(70000), { binary: true, fin: false });
-    ws.send(Buffer.from('-end'), { binary: true, fin: true });
-    const m = await h.next(ws);
-    const want = Buffer.concat([Buffer.from('frag-'), bytesOf(70000), Buffer.from('-end')]);
-    assert.ok(m.isBinary && m.data.equals(want), 'reassembled message differs');
-    assert.strictEqual((await h.within(h.STEP_TIMEOUT_MS, pong, 'pong')).toString(), 'mid');
+    await h.fragmentsWithPing(ws);
     ws.send('täxt-', { fin: false });
     ws.send('fragmented', { fin: true });
     const t = await h.next(ws);
