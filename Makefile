@@ -148,3 +148,4 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include tools/tools.mk
 -include tests/tsan.mk
+-include tests/tls.mk
