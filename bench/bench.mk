@@ -28,10 +28,11 @@ BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 # include one another, and a rebuild of a one-file tool costs little.
 BENCH_COMMON_H := $(wildcard bench/common/*.h)
 
-# zlib: the generator's side of permessage-deflate (--deflate).
+# zlib: the generator's side of permessage-deflate (--deflate); OpenSSL:
+# its side of wss:// (--tls).
 $(BENCH_DIR)/loadgen: bench/loadgen.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz -lssl -lcrypto
 
 # Fan-out (issue 18): the generator and the no-library yardstick.
 $(BENCH_DIR)/fanout_load: bench/fanout_load.c $(BENCH_COMMON_H)
