@@ -402,7 +402,7 @@ def main_fanout(raw, machine_md, out_md):
     machine = open(machine_md).read().strip()
     gen = "\n".join([
         FBEGIN, "", "## Fan-out (broadcast to many receivers)", "",
-        "Produced by `make bench-fanout` (`bench/run.sh fanout`; `make bench` runs it too, last). "
+        "Produced by `make bench-fanout` (`bench/run.sh fanout`; `make bench` runs it too, before the TLS part). "
         "Every server relays each message to every open client, the sender included: "
         "`bench/fanout_yardstick` (no library: parses every round's input, frames each message once "
         "into a round buffer, one `send()` per receiver per round), `cws-echo --broadcast` "
