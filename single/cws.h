@@ -7123,6 +7123,13 @@ typedef struct rt_post {
  * holds n at once, and the next one needs them again), but those unused
  * for a whole RT_CACHE_TRIM_MS are freed, down to RT_CACHE_MAX. */
 #define RT_CACHE_TRIM_MS 1000u
+/* Buffers of large frames (over RT_BUF_STD), kept for the next large
+ * message: a malloc and free of 64 KiB or more per message makes glibc
+ * hand the memory back to the kernel and take it again each time (brk,
+ * and a TLB flush). At most RT_BIG_CACHE of at most RT_BIG_CACHE_BYTES
+ * each, all freed after a trim interval in which none was reused. */
+#define RT_BIG_CACHE 4
+#define RT_BIG_CACHE_BYTES ((size_t)1 << 20)
 
 struct cws_loop {
 #ifdef CWS_USE_POLL
@@ -7154,6 +7161,9 @@ struct cws_loop {
     uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
+    rt_buf *big_cache[RT_BIG_CACHE];
+    size_t nbig_cache;
+    size_t big_taken;       /* large buffers reused since the last trim */
     rt_outq *q_cache;       /* free queues, linked through next_free */
     cws__codec_pool codecs; /* permessage-deflate codecs between messages */
     size_t nq_cache;
@@ -8381,10 +8391,25 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
 #define OUTQ_ENT_INIT 8
 #define OUTQ_ENT_CACHED_MAX 64
 
+/* A cached large buffer that fits cap, the smallest such; NULL if none. */
+static rt_buf *buf_big_take(cws_loop *loop, size_t cap) {
+    size_t best = loop->nbig_cache;
+    for (size_t i = 0; i < loop->nbig_cache; i++)
+        if (loop->big_cache[i]->cap >= cap && (best == loop->nbig_cache || loop->big_cache[i]->cap < loop->big_cache[best]->cap))
+            best = i;
+    if (best == loop->nbig_cache) return NULL;
+    rt_buf *b = loop->big_cache[best];
+    loop->big_cache[best] = loop->big_cache[--loop->nbig_cache];
+    loop->big_taken++;
+    return b;
+}
+
 CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     rt_buf *b;
     if (cap <= RT_BUF_STD && loop->nbuf_cache) {
         b = loop->buf_cache[--loop->nbuf_cache];
+    } else if (cap > RT_BUF_STD && (b = buf_big_take(loop, cap)) != NULL) {
+        /* a large message's buffer again, without malloc */
     } else {
         if (cap < RT_BUF_STD) cap = RT_BUF_STD;
         if (cap > SIZE_MAX - sizeof *b) return NULL;
@@ -8401,7 +8426,13 @@ CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
 CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b) {
     if (--b->refs) return;
     if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
+    else if (b->cap > RT_BUF_STD && b->cap <= RT_BIG_CACHE_BYTES && loop->nbig_cache < RT_BIG_CACHE)
+        loop->big_cache[loop->nbig_cache++] = b;
     else rt_free(b);
+}
+
+static void buf_big_free(cws_loop *loop) {
+    while (loop->nbig_cache) rt_free(loop->big_cache[--loop->nbig_cache]);
 }
 
 static rt_outq *outq_get(cws_socket *s) {
@@ -8448,8 +8479,11 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
 CWS__LINK void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
-    /* A server that has stopped broadcasting gives its buffers back. */
+    /* A server that has stopped broadcasting gives its buffers back, and
+     * one that no longer moves large messages its large buffers. */
     if (loop->now - loop->round_at >= RT_CACHE_TRIM_MS) cws__round_free(loop);
+    if (!loop->big_taken) buf_big_free(loop);
+    loop->big_taken = 0;
     /* nq_cache_low queues sat in the cache the whole interval: free them,
      * keeping RT_CACHE_MAX for ordinary traffic. */
     size_t idle = loop->nq_cache_low;
@@ -8471,6 +8505,7 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop) {
     }
     loop->nq_cache = loop->nq_cache_low = 0;
     while (loop->nbuf_cache) rt_free(loop->buf_cache[--loop->nbuf_cache]);
+    buf_big_free(loop);
 }
 
 /* Ring positions: cap is a power of two (OUTQ_ENT_INIT, doubled). */

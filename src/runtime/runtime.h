@@ -366,6 +366,13 @@ typedef struct rt_post {
  * holds n at once, and the next one needs them again), but those unused
  * for a whole RT_CACHE_TRIM_MS are freed, down to RT_CACHE_MAX. */
 #define RT_CACHE_TRIM_MS 1000u
+/* Buffers of large frames (over RT_BUF_STD), kept for the next large
+ * message: a malloc and free of 64 KiB or more per message makes glibc
+ * hand the memory back to the kernel and take it again each time (brk,
+ * and a TLB flush). At most RT_BIG_CACHE of at most RT_BIG_CACHE_BYTES
+ * each, all freed after a trim interval in which none was reused. */
+#define RT_BIG_CACHE 4
+#define RT_BIG_CACHE_BYTES ((size_t)1 << 20)
 
 struct cws_loop {
 #ifdef CWS_USE_POLL
@@ -397,6 +404,9 @@ struct cws_loop {
     uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
+    rt_buf *big_cache[RT_BIG_CACHE];
+    size_t nbig_cache;
+    size_t big_taken;       /* large buffers reused since the last trim */
     rt_outq *q_cache;       /* free queues, linked through next_free */
     cws__codec_pool codecs; /* permessage-deflate codecs between messages */
     size_t nq_cache;
