@@ -278,6 +278,12 @@ void cws__client_event(cws_socket *s, unsigned ev) {
         }
         rt_free(c->tls_name);
         c->tls_name = NULL;
+        /* The ClientHello leaves now; writing the request drives the rest. */
+        if (s->cfg->tp->handshake(s) < 0) {
+            s->io.state = RT_ST_CL_HANDSHAKE;
+            cws__client_failed(s);
+            return;
+        }
     }
     s->io.state = RT_ST_CL_HANDSHAKE;
     (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);

@@ -169,11 +169,22 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* An encrypted key file is refused (CWS_ERR_TLS) instead of OpenSSL
+ * asking for its passphrase on the terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *user) {
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)user;
+    return 0;
+}
+
 int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx) {
     *ctx = NULL;
     tls_ctx *c = tls_ctx_new(0);
     if (!c) return CWS_ERR_NOMEM;
     const char *key = cfg->key_file ? cfg->key_file : cfg->cert_file;
+    SSL_CTX_set_default_passwd_cb(c->ssl_ctx, tls_no_passphrase);
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cfg->cert_file) != 1 ||
         SSL_CTX_use_PrivateKey_file(c->ssl_ctx, key, SSL_FILETYPE_PEM) != 1 ||

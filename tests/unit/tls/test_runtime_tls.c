@@ -236,6 +236,10 @@ static void test_server_refuses_bad_files(void **state) {
     cfg.tls.key_file = files.other_key; /* not the certificate's */
     assert_null(cws_server_new(loop, &cfg, &err));
     assert_int_equal(err, CWS_ERR_TLS);
+    /* Encrypted: refused, never a passphrase prompt on the terminal. */
+    cfg.tls.key_file = files.enc_key;
+    assert_null(cws_server_new(loop, &cfg, &err));
+    assert_int_equal(err, CWS_ERR_TLS);
     cws_loop_free(loop);
 }
 

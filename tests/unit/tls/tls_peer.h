@@ -17,7 +17,7 @@
 
 typedef struct tls_files {
     char dir[64];
-    char ca[96], cert[96], key[96], other_key[96], big_cert[96];
+    char ca[96], cert[96], key[96], other_key[96], big_cert[96], enc_key[96];
     X509 *ca_cert;
     EVP_PKEY *ca_key;
 } tls_files;
@@ -62,7 +62,8 @@ static void tls_write_pem(const char *path, X509 *cert, EVP_PKEY *key) {
 
 /* ca.pem, cert.pem (CN localhost; SANs localhost, 127.0.0.1, ::1),
  * key.pem, other-key.pem (a key that matches nothing) and big-cert.pem
- * (cert.pem's name and key, and a 4 MiB comment). */
+ * (cert.pem's name and key, and a 4 MiB comment), enc-key.pem (key.pem
+ * encrypted with a passphrase). */
 static void tls_files_make(tls_files *t) {
     memset(t, 0, sizeof *t);
     snprintf(t->dir, sizeof t->dir, "/tmp/cws-tls-test.XXXXXX");
@@ -72,6 +73,7 @@ static void tls_files_make(tls_files *t) {
     snprintf(t->key, sizeof t->key, "%s/key.pem", t->dir);
     snprintf(t->other_key, sizeof t->other_key, "%s/other-key.pem", t->dir);
     snprintf(t->big_cert, sizeof t->big_cert, "%s/big-cert.pem", t->dir);
+    snprintf(t->enc_key, sizeof t->enc_key, "%s/enc-key.pem", t->dir);
     t->ca_key = EVP_EC_gen("P-256");
     EVP_PKEY *key = EVP_EC_gen("P-256"), *other = EVP_EC_gen("P-256");
     assert_true(t->ca_key && key && other);
@@ -81,6 +83,10 @@ static void tls_files_make(tls_files *t) {
     tls_write_pem(t->cert, cert, NULL);
     tls_write_pem(t->key, NULL, key);
     tls_write_pem(t->other_key, NULL, other);
+    FILE *f = fopen(t->enc_key, "w"); /* key.pem under a passphrase */
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, key, EVP_aes_256_cbc(), (unsigned char *)"secret", 6, NULL, NULL), 1);
+    fclose(f);
     /* The same name and key with 4 MiB of comment: a server flight
      * larger than what the kernel takes at once. */
     static char comment[4 << 20];
@@ -101,6 +107,7 @@ static void tls_files_remove(tls_files *t) {
     unlink(t->key);
     unlink(t->other_key);
     unlink(t->big_cert);
+    unlink(t->enc_key);
     rmdir(t->dir);
     X509_free(t->ca_cert);
     EVP_PKEY_free(t->ca_key);
