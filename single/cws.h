@@ -27,6 +27,11 @@
  *                   keeps POSIX threads apart (glibc before 2.34, some
  *                   BSDs): cws_loop_post takes a mutex.
  *
+ *   CWS_TLS_OPENSSL a TLS transport for the runtime, through OpenSSL: wss://
+ *                   clients and servers with a certificate (see
+ *                   cws_tls_backend). Link with -lssl -lcrypto. Without it
+ *                   the single header has no TLS and needs no OpenSSL.
+ *
  *   CWS_NO_DEFLATE  leave out the DEFLATE codec (cws_deflate.h) and with
  *                   it permessage-deflate (RFC 7692): offers are then
  *                   declined and compressed frames fail with 1002.
@@ -7740,6 +7745,12 @@ CWS__LINK void cws__client_event(cws_socket *s, unsigned ev) {
         }
         rt_free(c->tls_name);
         c->tls_name = NULL;
+        /* The ClientHello leaves now; writing the request drives the rest. */
+        if (s->cfg->tp->handshake(s) < 0) {
+            s->io.state = RT_ST_CL_HANDSHAKE;
+            cws__client_failed(s);
+            return;
+        }
     }
     s->io.state = RT_ST_CL_HANDSHAKE;
     (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);
@@ -10570,11 +10581,22 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* An encrypted key file is refused (CWS_ERR_TLS) instead of OpenSSL
+ * asking for its passphrase on the terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *user) {
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)user;
+    return 0;
+}
+
 CWS__LINK int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx) {
     *ctx = NULL;
     tls_ctx *c = tls_ctx_new(0);
     if (!c) return CWS_ERR_NOMEM;
     const char *key = cfg->key_file ? cfg->key_file : cfg->cert_file;
+    SSL_CTX_set_default_passwd_cb(c->ssl_ctx, tls_no_passphrase);
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cfg->cert_file) != 1 ||
         SSL_CTX_use_PrivateKey_file(c->ssl_ctx, key, SSL_FILETYPE_PEM) != 1 ||

@@ -293,7 +293,7 @@ BEGIN {
     print " *                   keeps POSIX threads apart (glibc before 2.34, some"
     print " *                   BSDs): cws_loop_post takes a mutex."
     print " *"
-    print " *   CWS_TLS_OPENSSL the runtime's TLS transport through OpenSSL: wss://"
+    print " *   CWS_TLS_OPENSSL a TLS transport for the runtime, through OpenSSL: wss://"
     print " *                   clients and servers with a certificate (see"
     print " *                   cws_tls_backend). Link with -lssl -lcrypto. Without it"
     print " *                   the single header has no TLS and needs no OpenSSL."
