@@ -275,11 +275,12 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv) {
         for (size_t i = 0; i < entries->elements; i++) {
             store_entry e;
             uint64_t seq;
-            if (entry_seq(entries->element[i], &seq) < 0 || seq <= rs->delivered) {
+            const redisReply *en = entries->element[i];
+            if (!is_array(en, 2) || entry_seq(en->element[0], &seq) < 0 || seq <= rs->delivered) {
                 lose(rs, "XREAD: entry ids out of order");
                 return;
             }
-            if (parse_entry(entries->element[i], &e) < 0) {
+            if (parse_entry(en, &e) < 0) {
                 /* Not one of ours: skipped, so the tail does not stall. */
                 fprintf(rs->log, "cws-chat: redis: entry %" PRIu64 " of %s is not a chat message; skipped\n", seq,
                         rs->k_log);
