@@ -379,18 +379,26 @@ def fanout_light(runs):
     return "\n".join(out)
 
 
-def fanout_details(runs):
-    out = ["| server | load | run | receivers | senders × depth | size | deliveries/s | server CPU s "
-           "| per CPU-s | p50 µs | p99 µs | client CPU | server RSS KiB |",
-           "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def run_rows(runs, head, keys):
+    """An "Every run" table: head (its two lines), then one row per run:
+    server, load, run, then each key's value (a key may be a function of
+    the run's fields instead)."""
+    out = list(head)
     for (server, scen), rs in sorted(runs.items()):
         for r in rs:
-            out.append(f"| {server} | {scen} | {r['run']} | {r.get('receivers', '')} | "
-                       f"{r.get('senders', '')} × {r.get('depth', '') if r.get('depth') != '0' else 'rate ' + r.get('rate_target', '')} | "
-                       f"{r.get('size', '')} | {r.get('rate', '')} | {r.get('server_cpu_s', '')} | "
-                       f"{r.get('per_cpu_s', '')} | {r.get('p50_us', '')} | {r.get('p99_us', '')} | "
-                       f"{r.get('client_cpu_pct', '')}% | {r.get('rss_kb', '')} |")
+            cells = [server, scen, r["run"]] + [k(r) if callable(k) else r.get(k, "") for k in keys]
+            out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def fanout_details(runs):
+    return run_rows(runs, ["| server | load | run | receivers | senders × depth | size | deliveries/s | server CPU s "
+                           "| per CPU-s | p50 µs | p99 µs | client CPU | server RSS KiB |",
+                           "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"],
+                    ["receivers", lambda r: f"{r.get('senders', '')} × " + (
+                        r.get("depth", "") if r.get("depth") != "0" else "rate " + r.get("rate_target", "")),
+                     "size", "rate", "server_cpu_s", "per_cpu_s", "p50_us", "p99_us",
+                     lambda r: r.get("client_cpu_pct", "") + "%", "rss_kb"])
 
 
 def main_fanout(raw, machine_md, out_md):
@@ -590,15 +598,11 @@ def redis_table(runs, scen):
 
 
 def redis_details(runs):
-    out = ["| room | load | run | nodes | deliveries/s | server CPU s | per CPU-s | last p50 µs | last p99 µs "
-           "| setup s | client CPU | RSS KiB (all) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for (server, scen), rs in sorted(runs.items()):
-        for r in rs:
-            out.append(f"| {server} | {scen} | {r['run']} | {r.get('nodes', '')} | {r.get('rate', '')} | "
-                       f"{r.get('server_cpu_s', '')} | {r.get('per_cpu_s', '')} | {r.get('p50_last_us', '')} | "
-                       f"{r.get('p99_last_us', '')} | {r.get('setup_s', '')} | {r.get('client_cpu_pct', '')}% | "
-                       f"{r.get('rss_kb', '')} |")
-    return "\n".join(out)
+    return run_rows(runs, ["| room | load | run | nodes | deliveries/s | server CPU s | per CPU-s | last p50 µs "
+                           "| last p99 µs | setup s | client CPU | RSS KiB (all) |",
+                           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"],
+                    ["nodes", "rate", "server_cpu_s", "per_cpu_s", "p50_last_us", "p99_last_us", "setup_s",
+                     lambda r: r.get("client_cpu_pct", "") + "%", "rss_kb"])
 
 
 def main_redis(raw, machine_md, out_md):
