@@ -143,6 +143,19 @@ loadgen() {
     timeout 120 taskset -c "$CCPU" "$B/$GEN" --port "$SPORT" --server-pid "$SPID" "$@"
 }
 
+# record FILE SERVER SCENARIO RUN COMMAND...: runs a generator; its result
+# line (or failed=1) goes to FILE, tagged, and to the console.
+record() {
+    local file=$1 server=$2 scen=$3 r=$4 line; shift 4
+    if line=$("$@" 2> "$TMP/lg.err"); then
+        echo "server=$server scen=$scen run=$r $line" >> "$file"
+        printf '  %-10s %-5s run %d: %s\n' "$server" "$scen" "$r" "$line"
+    else
+        echo "server=$server scen=$scen run=$r failed=1" >> "$file"
+        echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
+    fi
+}
+
 # measure SERVER SCENARIO LOADGEN-ARGS...: RUNS runs, each on a fresh server.
 # Results go to $OUT (the load scenarios' file unless run_deflate says).
 OUT=$RAW
@@ -150,14 +163,7 @@ measure() {
     local server=$1 scen=$2; shift 2
     for r in $(seq "$RUNS"); do
         start_server "$server" || { echo "server=$server scen=$scen run=$r skipped=1" >> "$OUT"; return; }
-        local line
-        if line=$(loadgen "$@" 2> "$TMP/lg.err"); then
-            echo "server=$server scen=$scen run=$r $line" >> "$OUT"
-            printf '  %-10s %-4s run %d: %s\n' "$server" "$scen" "$r" "$line"
-        else
-            echo "server=$server scen=$scen run=$r failed=1" >> "$OUT"
-            echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
-        fi
+        record "$OUT" "$server" "$scen" "$r" loadgen "$@"
         stop_server
     done
 }
@@ -402,16 +408,10 @@ start_room() {
 measure_room() {
     local name=$1 kind=$2 n=$3 r=$4 scen=$5; shift 5
     start_room "$kind" "$n" || { echo "server=$name scen=$scen run=$r skipped=1" >> "$RAWR"; return; }
-    local args=() p line
+    local args=() p
     for p in $ROOM_PORTS; do args+=(--port "$p"); done
     for p in $ROOM_PIDS; do args+=(--server-pid "$p"); done
-    if line=$(timeout 180 taskset -c "$CCPU" "$B/fanout_load" --chat "${args[@]}" "$@" 2> "$TMP/lg.err"); then
-        echo "server=$name scen=$scen run=$r $line" >> "$RAWR"
-        printf '  %-8s %-5s run %d: %s\n' "$name" "$scen" "$r" "$line"
-    else
-        echo "server=$name scen=$scen run=$r failed=1" >> "$RAWR"
-        echo "  $name $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
-    fi
+    record "$RAWR" "$name" "$scen" "$r" timeout 180 taskset -c "$CCPU" "$B/fanout_load" --chat "${args[@]}" "$@"
     stop_room
 }
 
