@@ -425,17 +425,19 @@ run_redis() {
         return 1
     fi
     local L=(--warmup 1 --duration "$DUR" --receivers 10000 --senders 10 --size 64) r
-    echo "== cws-chat on Redis: 10,000 receivers, 10 senders x 4 in flight, 64 B"
-    for r in $(seq "$RUNS"); do
-        measure_room file-1 file 1 "$r" c10k "${L[@]}" --depth 4
-        measure_room redis-1 redis 1 "$r" c10k "${L[@]}" --depth 4
-        measure_room redis-2 redis 2 "$r" c10k "${L[@]}" --depth 4
-    done
-    echo "== cws-chat on Redis: 10,000 receivers, 20 posts/s in all (10 senders), 64 B"
-    for r in $(seq "$RUNS"); do
-        measure_room file-1 file 1 "$r" r20 "${L[@]}" --rate 20
-        measure_room redis-1 redis 1 "$r" r20 "${L[@]}" --rate 20
-        measure_room redis-2 redis 2 "$r" r20 "${L[@]}" --rate 20
+    local load room ld
+    for load in "c10k --depth 4" "r20 --rate 20"; do
+        read -r -a ld <<< "$load"
+        case ${ld[0]} in
+            c10k) echo "== cws-chat on Redis: 10,000 receivers, 10 senders x 4 in flight, 64 B" ;;
+            r20) echo "== cws-chat on Redis: 10,000 receivers, 20 posts/s in all (10 senders), 64 B" ;;
+        esac
+        for r in $(seq "$RUNS"); do
+            for room in "file-1 file 1" "redis-1 redis 1" "redis-2 redis 2"; do
+                # shellcheck disable=SC2086
+                measure_room $room "$r" "${ld[0]}" "${L[@]}" "${ld[@]:1}"
+            done
+        done
     done
 }
 
