@@ -3,6 +3,7 @@
 #   make deps test    install test dependencies (Debian), run every test
 #
 # Variables: CC=clang, SANITIZE=1 (ASan+UBSan build under build/asan),
+#            REDIS=1 (cws-chat with its Redis Streams store; needs hiredis),
 #            TSAN=1 (ThreadSanitizer; `make tsan` builds and runs it),
 #            PREFIX=/usr/local DESTDIR= for install.
 
@@ -115,18 +116,45 @@ $(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBCWS_LIBS)
 .PRECIOUS: $(BUILD)/obj/%.o
 
+# cws-chat's Redis store (examples/chat/redis_*.c) needs hiredis, which
+# nothing else links: `make` builds cws-chat without it (noredis.c stands
+# in and refuses --redis), `make REDIS=1` with it. `make test` also builds
+# $(BUILD)/redis/cws-chat, with Redis, for the Redis tests, when hiredis
+# is installed (`make deps`); without it those tests fail and say so.
+HIREDIS_CFLAGS := $(shell pkg-config --cflags hiredis 2>/dev/null)
+HIREDIS_LIBS   := $(or $(shell pkg-config --libs hiredis 2>/dev/null),-lhiredis)
+HAVE_HIREDIS   := $(shell pkg-config --exists hiredis 2>/dev/null && echo 1)
+CHAT_COMMON    := $(filter-out examples/chat/redis_%.c examples/chat/noredis.c,$(wildcard examples/chat/*.c))
+CHAT_PLAIN_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CHAT_COMMON) examples/chat/noredis.c)
+CHAT_REDIS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CHAT_COMMON) $(wildcard examples/chat/redis_*.c))
+REDIS_CHAT     := $(BUILD)/redis/cws-chat
+
+$(BUILD)/obj/examples/chat/redis_%.o: CPPFLAGS += $(HIREDIS_CFLAGS)
+ifeq ($(REDIS),1)
+$(BUILD)/cws-chat: $(CHAT_REDIS_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(LIBCWS_LIBS)
+else
+$(BUILD)/cws-chat: $(CHAT_PLAIN_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBCWS_LIBS)
+endif
+$(REDIS_CHAT): $(CHAT_REDIS_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(LIBCWS_LIBS)
+.PHONY: redis-chat
+redis-chat: $(REDIS_CHAT)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBCWS_LIBS)
 
 # ---------------------------------------------------------------- tests
-test: all
+test: all $(if $(HAVE_HIREDIS),$(REDIS_CHAT))
 	BUILD=$(BUILD) tests/run.sh
 
 unit: tests
 	BUILD=$(BUILD) tests/run.sh unit
 
-integration: all
+integration: all $(if $(HAVE_HIREDIS),$(REDIS_CHAT))
 	BUILD=$(BUILD) tests/run.sh integration
 
 # Installs what the tests need on Debian; a no-op when already there.

@@ -9,6 +9,10 @@
 #   make bench-tls    TLS only: echo and handshakes over wss:// against
 #                     ws://, cws and Node ws (issue 12); builds the TLS
 #                     variant of cws-echo (TLS=openssl) itself
+#   make bench-redis  cws-chat on Redis (issue 13): 1 node with 10,000
+#                     receivers against 2 nodes with 5,000 each, same run;
+#                     builds $(BUILD)/redis/cws-chat (needs hiredis) and
+#                     starts its own redis-server
 #   make bench        all of it; writes bench/RESULTS.md
 # Everything builds into $(BUILD)/bench/.
 
@@ -86,6 +90,7 @@ bench-load: $(BENCH_TOOLS) $(BENCH_CWS)
 
 bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE) bench-tls-echo
 	-@$(MAKE) --no-print-directory -k bench-peers
+	-@$(MAKE) --no-print-directory redis-chat
 	BUILD=$(BUILD) BENCH_TLS_BUILD=$(BENCH_TLS_BUILD) bench/run.sh all
 
 .PHONY: bench-deflate
@@ -140,3 +145,9 @@ bench-tls-echo:
 
 bench-tls: $(BENCH_DIR)/loadgen bench-tls-echo
 	BUILD=$(BUILD) BENCH_TLS_BUILD=$(BENCH_TLS_BUILD) bench/run.sh tls
+
+# cws-chat on Redis Streams (issue 13): the Redis build of the chat, the
+# fan-out generator with a --port per node; run.sh starts redis-server.
+.PHONY: bench-redis
+bench-redis: $(BENCH_DIR)/fanout_load $(BUILD)/cws-chat redis-chat
+	BUILD=$(BUILD) bench/run.sh redis

@@ -27,16 +27,25 @@
  * client waits for its synced (the end of the history replay) before the
  * senders start, so replayed history never counts.
  *
- * Output: one line of key=value pairs: deliveries (messages x receivers)
- * in the measured window, deliveries/s, the server's CPU seconds in the
- * window (utime+stime from /proc/PID/stat, --server-pid), deliveries per
- * server CPU-second, p50/p99/p999 latency from send to delivery over every
- * delivery of the window (µs, buckets of 1/16 of a power of two), the
- * generator's own CPU share and the server's RSS at the end.
+ * Several servers sharing one room (cws-chat nodes on one Redis, issue
+ * 13): --port and --server-pid may be repeated. Client i connects to the
+ * (i mod N)-th port, so the receivers are split evenly and the senders
+ * (the first S) spread over the nodes; each receiver still checks every
+ * sender's order, whichever node it posted through.
  *
- *   fanout_load --port N [--host A] [--receivers R] [--senders S] [--depth D]
- *               [--size BYTES] [--rate M] [--duration S] [--warmup S]
- *               [--server-pid PID] [--text] [--chat] [--path P] */
+ * Output: one line of key=value pairs: deliveries (messages x receivers)
+ * in the measured window, deliveries/s, the servers' CPU seconds in the
+ * window (utime+stime from /proc/PID/stat, summed over every --server-pid),
+ * deliveries per server CPU-second, p50/p99/p999 latency from send to
+ * delivery over every delivery of the window (µs, buckets of 1/16 of a
+ * power of two), p50/p99 from send to the LAST delivery of each message
+ * (the one that completes it: what a post costs end to end), the
+ * generator's own CPU share and the servers' RSS at the end (summed).
+ *
+ *   fanout_load --port N [--port N2 ...] [--host A] [--receivers R]
+ *               [--senders S] [--depth D] [--size BYTES] [--rate M]
+ *               [--duration S] [--warmup S] [--server-pid PID ...] [--text]
+ *               [--chat] [--path P] */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -64,11 +73,12 @@
 #define HIST_BUCKETS (16 + 60 * 16)
 #define TEXT_HEAD 43            /* "ssssssss qqqqqqqqqqqqqqqq tttttttttttttttt " */
 #define BIN_HEAD 20             /* u32 sender, u64 seq, u64 time */
+#define MAX_PORTS 16            /* --port, --server-pid: at most this many */
 
 enum cstate { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_OPEN };
 
 typedef struct conn {
-    int fd, idx;
+    int fd, idx, port;
     enum cstate state;
     int armed_out;
     int ready;               /* open (and, with --chat, synced) */
@@ -87,10 +97,12 @@ typedef struct sender {
 
 static struct {
     const char *host, *path;
-    int port, receivers, senders, depth, window;
+    int ports[MAX_PORTS], nports;
+    int receivers, senders, depth, window;
     size_t size;
     double rate, duration, warmup;
-    int server_pid, text, chat;
+    int pids[MAX_PORTS], npids;
+    int text, chat;
     uint8_t *pool;
     uint64_t rng;
     int ep;
@@ -100,7 +112,8 @@ static struct {
     int opening, ready;
     int sending;             /* senders may send */
     uint64_t deliveries, sent_total;
-    uint64_t hist[HIST_BUCKETS];
+    uint64_t hist[HIST_BUCKETS];      /* send -> each delivery */
+    uint64_t hist_last[HIST_BUCKETS]; /* send -> the last delivery of a message */
     uint8_t *msg;            /* one outgoing payload */
     size_t msg_cap;
 } G;
@@ -132,14 +145,14 @@ static uint64_t hist_value(int b) {
     return (uint64_t)(16 + (b - 16) % 16) << e;
 }
 
-static uint64_t hist_pct(double q) {
+static uint64_t hist_pct(const uint64_t *hist, double q) {
     uint64_t total = 0, acc = 0;
-    for (int b = 0; b < HIST_BUCKETS; b++) total += G.hist[b];
+    for (int b = 0; b < HIST_BUCKETS; b++) total += hist[b];
     if (!total) return 0;
     uint64_t want = (uint64_t)(q * (double)total);
     if (want >= total) want = total - 1;
     for (int b = 0; b < HIST_BUCKETS; b++) {
-        acc += G.hist[b];
+        acc += hist[b];
         if (acc > want) return hist_value(b);
     }
     return 0;
@@ -248,8 +261,9 @@ static void on_delivery(conn *c, const uint8_t *p, size_t len) {
             (unsigned long long)s, (unsigned long long)k);
     (*exp)++;
     G.deliveries++;
-    G.hist[hist_bucket(t1 > t ? (t1 - t) / 1000 : 0)]++;
-    sd->acks[k % (uint64_t)G.window]++;
+    int bucket = hist_bucket(t1 > t ? (t1 - t) / 1000 : 0);
+    G.hist[bucket]++;
+    if (++sd->acks[k % (uint64_t)G.window] == (uint32_t)G.receivers) G.hist_last[bucket]++;
     while (sd->oldest < sd->sent && sd->acks[sd->oldest % (uint64_t)G.window] == (uint32_t)G.receivers) {
         sd->acks[sd->oldest % (uint64_t)G.window] = 0;
         sd->oldest++;
@@ -288,7 +302,7 @@ static void set_events(conn *c, int out) {
 }
 
 static void conn_start(conn *c) {
-    c->fd = bench_connect(G.host, G.port);
+    c->fd = bench_connect(G.host, c->port);
     c->state = C_CONNECTING;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) bench_die("epoll_ctl add: %s", strerror(errno));
@@ -303,7 +317,7 @@ static void send_handshake(conn *c) {
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     G.path, G.host, G.port, key);
+                     G.path, G.host, c->port, key);
     out_append(c, req, (size_t)n);
     c->state = C_HANDSHAKE;
 }
@@ -529,11 +543,25 @@ static void open_all(void) {
     }
 }
 
+/* The servers' CPU seconds and RSS, summed (nodes, and redis-server if
+ * its pid is given too). */
+static double servers_cpu_s(void) {
+    double t = 0;
+    for (int i = 0; i < G.npids; i++) t += bench_proc_cpu_s(G.pids[i]);
+    return t;
+}
+
+static long servers_rss_kb(void) {
+    long kb = 0;
+    for (int i = 0; i < G.npids; i++) kb += bench_proc_rss_kb(G.pids[i]);
+    return kb;
+}
+
 static void usage(void) {
     fprintf(stderr,
-            "usage: fanout_load --port N [--host A] [--receivers R] [--senders S] [--depth D]\n"
-            "  [--size BYTES] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--server-pid PID]\n"
-            "  [--text] [--chat] [--path P]\n");
+            "usage: fanout_load --port N [--port N2 ...] [--host A] [--receivers R] [--senders S]\n"
+            "  [--depth D] [--size BYTES] [--rate MSGS_PER_S] [--duration S] [--warmup S]\n"
+            "  [--server-pid PID ...] [--text] [--chat] [--path P]\n");
     exit(1);
 }
 
@@ -553,7 +581,13 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--chat")) { G.chat = G.text = 1; continue; }
         if (!v) usage();
         i++;
-        if (!strcmp(a, "--port")) G.port = atoi(v);
+        if (!strcmp(a, "--port")) {
+            if (G.nports == MAX_PORTS) usage();
+            G.ports[G.nports++] = atoi(v);
+        } else if (!strcmp(a, "--server-pid")) {
+            if (G.npids == MAX_PORTS) usage();
+            G.pids[G.npids++] = atoi(v);
+        }
         else if (!strcmp(a, "--host")) G.host = v;
         else if (!strcmp(a, "--path")) G.path = v;
         else if (!strcmp(a, "--receivers")) G.receivers = atoi(v);
@@ -563,10 +597,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--rate")) G.rate = atof(v);
         else if (!strcmp(a, "--duration")) G.duration = atof(v);
         else if (!strcmp(a, "--warmup")) G.warmup = atof(v);
-        else if (!strcmp(a, "--server-pid")) G.server_pid = atoi(v);
         else usage();
     }
-    if (G.port <= 0 || G.receivers <= 0 || G.senders <= 0 || G.depth <= 0 || G.senders > G.receivers ||
+    for (int i = 0; i < G.nports; i++)
+        if (G.ports[i] <= 0) usage();
+    if (G.nports == 0 || G.receivers <= 0 || G.senders <= 0 || G.depth <= 0 || G.senders > G.receivers ||
         G.rate < 0)
         usage();
     if (G.size < head_len()) bench_die("--size must be at least %zu", head_len());
@@ -592,6 +627,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < G.receivers; i++) {
         G.c[i].idx = i;
         G.c[i].fd = -1;
+        G.c[i].port = G.ports[i % G.nports];
     }
     for (int i = 0; i < G.senders; i++) {
         G.s[i].c = &G.c[i];
@@ -601,36 +637,38 @@ int main(int argc, char **argv) {
     G.ep = epoll_create1(EPOLL_CLOEXEC);
     if (G.ep < 0) bench_die("epoll_create1: %s", strerror(errno));
 
-    long rss0 = bench_proc_rss_kb(G.server_pid);
+    long rss0 = servers_rss_kb();
     double t_setup = now_s();
     open_all();
     double setup = now_s() - t_setup;
-    long rss_open = bench_proc_rss_kb(G.server_pid);
+    long rss_open = servers_rss_kb();
 
     G.sending = 1;
     rate_t0 = now_s();
     run_loop(now_s() + G.warmup, 0);
     memset(G.hist, 0, sizeof G.hist);
+    memset(G.hist_last, 0, sizeof G.hist_last);
     uint64_t d0 = G.deliveries, m0 = G.sent_total;
-    double t0 = now_s(), s0 = bench_proc_cpu_s(G.server_pid), c0 = bench_self_cpu_s();
+    double t0 = now_s(), s0 = servers_cpu_s(), c0 = bench_self_cpu_s();
     run_loop(t0 + G.duration, 0);
     uint64_t d1 = G.deliveries, m1 = G.sent_total;
-    double t1 = now_s(), s1 = bench_proc_cpu_s(G.server_pid), c1 = bench_self_cpu_s();
-    long rss1 = bench_proc_rss_kb(G.server_pid);
-    uint64_t p50 = hist_pct(0.50), p99 = hist_pct(0.99), p999 = hist_pct(0.999);
+    double t1 = now_s(), s1 = servers_cpu_s(), c1 = bench_self_cpu_s();
+    long rss1 = servers_rss_kb();
+    uint64_t p50 = hist_pct(G.hist, 0.50), p99 = hist_pct(G.hist, 0.99), p999 = hist_pct(G.hist, 0.999);
+    uint64_t last50 = hist_pct(G.hist_last, 0.50), last99 = hist_pct(G.hist_last, 0.99);
     /* The end: every message sent must reach every receiver. */
     G.sending = 0;
     run_loop(0, 1);
 
     double secs = t1 - t0, scpu = s1 - s0, d = (double)(d1 - d0);
-    printf("mode=fanout%s receivers=%d senders=%d depth=%d size=%zu rate_target=%.0f msgs=%llu "
+    printf("mode=fanout%s nodes=%d receivers=%d senders=%d depth=%d size=%zu rate_target=%.0f msgs=%llu "
            "deliveries=%llu secs=%.3f rate=%.0f server_cpu_s=%.3f per_cpu_s=%.0f p50_us=%llu "
-           "p99_us=%llu p999_us=%llu client_cpu_pct=%.0f setup_s=%.2f rss_before_kb=%ld "
-           "rss_open_kb=%ld rss_kb=%ld checked=%llu\n",
-           G.chat ? " chat=1" : "", G.receivers, G.senders, G.rate > 0 ? 0 : G.depth, G.size, G.rate,
+           "p99_us=%llu p999_us=%llu p50_last_us=%llu p99_last_us=%llu client_cpu_pct=%.0f setup_s=%.2f "
+           "rss_before_kb=%ld rss_open_kb=%ld rss_kb=%ld checked=%llu\n",
+           G.chat ? " chat=1" : "", G.nports, G.receivers, G.senders, G.rate > 0 ? 0 : G.depth, G.size, G.rate,
            (unsigned long long)(m1 - m0), (unsigned long long)(d1 - d0), secs, d / secs, scpu,
            scpu > 0 ? d / scpu : 0, (unsigned long long)p50, (unsigned long long)p99,
-           (unsigned long long)p999, 100.0 * (c1 - c0) / secs, setup, rss0, rss_open, rss1,
-           (unsigned long long)G.deliveries);
+           (unsigned long long)p999, (unsigned long long)last50, (unsigned long long)last99,
+           100.0 * (c1 - c0) / secs, setup, rss0, rss_open, rss1, (unsigned long long)G.deliveries);
     return 0;
 }

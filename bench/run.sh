@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the cws benchmarks and writes bench/RESULTS.md.
-#   bench/run.sh [all|load|micro|deflate|fanout|tls|profile]
+#   bench/run.sh [all|load|micro|deflate|fanout|tls|redis|profile]
 #     all      micro benchmark + load scenarios + permessage-deflate +
-#              fan-out + TLS (what `make bench` runs)
+#              fan-out + TLS + Redis (what `make bench` runs)
 #     load     load scenarios only
 #     micro    micro benchmark only
 #     deflate  permessage-deflate only (`make bench-deflate`): the codec
@@ -21,6 +21,14 @@
 #              TLS build, $BENCH_TLS_BUILD, default $BUILD/tls) and Node
 #              ws, with a throwaway EC P-256 certificate (tls_cert.sh);
 #              its own part of RESULTS.md
+#     redis    cws-chat on Redis Streams (`make bench-redis`, issue 13):
+#              1 node with 10,000 receivers against 2 nodes with 5,000
+#              each (one redis-server, a fresh one per measurement), and
+#              the file-backed chat with 10,000 as the reference, in one
+#              run, interleaved; closed loop and a fixed posting rate;
+#              deliveries/s, per server CPU-second (nodes + redis-server),
+#              latency from a post to its last delivery; its own part of
+#              RESULTS.md. Needs $BUILD/redis/cws-chat and redis-server
 #     profile  perf profiles (cpu-clock sampling) of the reflector under
 #              (a) and of cws-echo / bcast_server under (a), (b), (d), (e)
 #              into $BUILD/bench/profile-*.txt
@@ -47,6 +55,7 @@ RAW=$B/results.txt
 RAWD=$B/results-deflate.txt
 RAWF=$B/results-fanout.txt
 RAWT=$B/results-tls.txt
+RAWR=$B/results-redis.txt
 # TLS (issue 12): cws-echo built with TLS=openssl (bench.mk builds it there)
 TLSB=${BENCH_TLS_BUILD:-$BUILD/tls}
 CERTS=""   # run_tls: the throwaway CA and server certificate (bench/tls_cert.sh)
@@ -54,7 +63,8 @@ CERTS=""   # run_tls: the throwaway CA and server certificate (bench/tls_cert.sh
 PMD_IDLE=${BENCH_PMD_IDLE_CONNS:-2000}
 TMP=$(mktemp -d)
 SPID=""
-trap 'stop_server; rm -rf "$TMP"' EXIT
+ROOM_PIDS=""   # run_redis: redis-server and the chat nodes of one measurement
+trap 'stop_server; stop_room; rm -rf "$TMP"' EXIT
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -133,6 +143,19 @@ loadgen() {
     timeout 120 taskset -c "$CCPU" "$B/$GEN" --port "$SPORT" --server-pid "$SPID" "$@"
 }
 
+# record FILE SERVER SCENARIO RUN COMMAND...: runs a generator; its result
+# line (or failed=1) goes to FILE, tagged, and to the console.
+record() {
+    local file=$1 server=$2 scen=$3 r=$4 line; shift 4
+    if line=$("$@" 2> "$TMP/lg.err"); then
+        echo "server=$server scen=$scen run=$r $line" >> "$file"
+        printf '  %-10s %-5s run %d: %s\n' "$server" "$scen" "$r" "$line"
+    else
+        echo "server=$server scen=$scen run=$r failed=1" >> "$file"
+        echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
+    fi
+}
+
 # measure SERVER SCENARIO LOADGEN-ARGS...: RUNS runs, each on a fresh server.
 # Results go to $OUT (the load scenarios' file unless run_deflate says).
 OUT=$RAW
@@ -140,14 +163,7 @@ measure() {
     local server=$1 scen=$2; shift 2
     for r in $(seq "$RUNS"); do
         start_server "$server" || { echo "server=$server scen=$scen run=$r skipped=1" >> "$OUT"; return; }
-        local line
-        if line=$(loadgen "$@" 2> "$TMP/lg.err"); then
-            echo "server=$server scen=$scen run=$r $line" >> "$OUT"
-            printf '  %-10s %-4s run %d: %s\n' "$server" "$scen" "$r" "$line"
-        else
-            echo "server=$server scen=$scen run=$r failed=1" >> "$OUT"
-            echo "  $server $scen run $r FAILED: $(head -c 300 "$TMP/lg.err")"
-        fi
+        record "$OUT" "$server" "$scen" "$r" loadgen "$@"
         stop_server
     done
 }
@@ -307,6 +323,124 @@ run_profile() {
     done
 }
 
+# ---- cws-chat on Redis (issue 13): several nodes, one room.
+
+# A free loopback TCP port (bound and released: a race only a busy machine
+# could lose, and then the start fails loudly).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A node answers 503 until it has read the room's epoch and seq from
+# Redis: ready once an upgrade request gets 101.
+ws_ready() {
+    local port=$1 line=""
+    for _ in $(seq 100); do
+        if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+            printf 'GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n' "$port" >&3
+            IFS= read -r -t 2 line <&3
+            exec 3>&-
+            case $line in *" 101 "*) return 0 ;; esac
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+stop_room() {
+    local p
+    for p in $ROOM_PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 40); do
+        local alive=""
+        for p in $ROOM_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ -n "$alive" ] || break
+        sleep 0.05
+    done
+    for p in $ROOM_PIDS; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    ROOM_PIDS=""
+}
+
+# start_room KIND N: KIND redis (a fresh redis-server, then N Redis nodes)
+# or file (one file-backed cws-chat, N = 1); every process on the server
+# core. Sets ROOM_PIDS (servers' pids, redis-server's included: their CPU
+# is summed) and ROOM_PORTS (the nodes'); returns 1 if anything won't start.
+start_room() {
+    local kind=$1 n=$2 i dir; dir=$(mktemp -d "$TMP/room.XXXXXX")
+    local limits=(--rate 1000000 --burst 1000000 --max-per-ip 0 --ping-interval 3600000)
+    ROOM_PORTS=""
+    if [ "$kind" = redis ]; then
+        local rport; rport=$(free_port)
+        # AOF fsynced once a second (Redis's own default for AOF); no RDB
+        taskset -c "$SCPU" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly yes \
+            --appendfsync everysec --dir "$dir" --daemonize no > "$dir/redis.log" 2>&1 &
+        ROOM_PIDS=$!
+        for _ in $(seq 100); do
+            [ "$(redis-cli -p "$rport" PING 2>/dev/null)" = PONG ] && break
+            sleep 0.05
+        done
+    fi
+    for i in $(seq "$n"); do
+        local cmd
+        if [ "$kind" = redis ]; then
+            cmd=("$BUILD/redis/cws-chat" --port 0 --redis "127.0.0.1:$rport" --redis-prefix bench "${limits[@]}")
+        else
+            cmd=("$BUILD/cws-chat" --port 0 --history "$dir/history" --fsync never "${limits[@]}")
+        fi
+        taskset -c "$SCPU" "${cmd[@]}" > "$dir/node$i.out" 2> "$dir/node$i.err" &
+        ROOM_PIDS="$ROOM_PIDS $!"
+        local port=""
+        for _ in $(seq 100); do
+            port=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$dir/node$i.out")
+            [ -n "$port" ] && break
+            sleep 0.05
+        done
+        if [ -z "$port" ] || ! ws_ready "$port"; then
+            echo "run.sh: $kind node $i did not start: $(head -c 300 "$dir/node$i.err")" >&2
+            stop_room
+            return 1
+        fi
+        ROOM_PORTS="$ROOM_PORTS $port"
+    done
+    return 0
+}
+
+# measure_room NAME KIND NODES RUN SCEN FANOUT-ARGS...: one run on a fresh room.
+measure_room() {
+    local name=$1 kind=$2 n=$3 r=$4 scen=$5; shift 5
+    start_room "$kind" "$n" || { echo "server=$name scen=$scen run=$r skipped=1" >> "$RAWR"; return; }
+    local args=() p
+    for p in $ROOM_PORTS; do args+=(--port "$p"); done
+    for p in $ROOM_PIDS; do args+=(--server-pid "$p"); done
+    record "$RAWR" "$name" "$scen" "$r" timeout 180 taskset -c "$CCPU" "$B/fanout_load" --chat "${args[@]}" "$@"
+    stop_room
+}
+
+# 10,000 receivers in all, on 1 node or split over 2, against the
+# file-backed chat; the three interleaved within each run so that the
+# machine's noise falls on all of them alike.
+run_redis() {
+    : > "$RAWR"
+    if [ ! -x "$BUILD/redis/cws-chat" ] || ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        echo "run.sh: redis: needs $BUILD/redis/cws-chat (make redis-chat) and redis-server (make deps); skipped" >&2
+        return 1
+    fi
+    local L=(--warmup 1 --duration "$DUR" --receivers 10000 --senders 10 --size 64) r
+    local load room ld
+    for load in "c10k --depth 4" "r20 --rate 20"; do
+        read -r -a ld <<< "$load"
+        case ${ld[0]} in
+            c10k) echo "== cws-chat on Redis: 10,000 receivers, 10 senders x 4 in flight, 64 B" ;;
+            r20) echo "== cws-chat on Redis: 10,000 receivers, 20 posts/s in all (10 senders), 64 B" ;;
+        esac
+        for r in $(seq "$RUNS"); do
+            for room in "file-1 file 1" "redis-1 redis 1" "redis-2 redis 2"; do
+                # shellcheck disable=SC2086
+                measure_room $room "$r" "${ld[0]}" "${L[@]}" "${ld[@]:1}"
+            done
+        done
+    done
+}
+
 describe_machine() {
     echo "- Load average when the run started: $LOAD0 (1, 5, 15 min; other work on the machine shares both cores)$PSI0"
     echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) cores (\`nproc\`), $(lscpu | sed -n 's/^Hypervisor vendor: *//p') virtual machine; shared and noisy"
@@ -332,6 +466,16 @@ describe_tls() {
     describe_machine
     echo "- TLS: cws-echo and the generator with $(openssl version 2>/dev/null | awk '{print $1, $2}') (the system's libssl), Node with its bundled OpenSSL $(node -p process.versions.openssl 2>/dev/null); server certificate EC P-256 signed by a throwaway P-256 CA (\`bench/tls_cert.sh\`), the generator does not verify it"
 }
+describe_redis() {
+    describe_machine | sed 's/^- Server pinned to core [0-9]*, load generator/- Every server process (chat nodes and redis-server) pinned to core '"$SCPU"', load generator/'
+    echo "- Redis: $(redis-server --version 2>/dev/null | awk '{print $3}' | sed 's/v=//'), hiredis $(dpkg-query -W -f='${Version}' libhiredis-dev 2>/dev/null); a fresh redis-server per measurement, AOF with \`appendfsync everysec\`, no RDB"
+}
+if [ "$what" = redis ]; then
+    run_redis || exit 1
+    describe_redis > "$B/machine-redis.md"
+    python3 bench/report.py redis "$RAWR" "$B/machine-redis.md" bench/RESULTS.md
+    exit 0
+fi
 if [ "$what" = tls ]; then
     run_tls
     describe_tls > "$B/machine-tls.md"
@@ -376,4 +520,9 @@ if [ "$what" = all ]; then
     run_tls
     describe_tls > "$B/machine-tls.md"
     python3 bench/report.py tls "$RAWT" "$B/machine-tls.md" bench/RESULTS.md
+    snapshot_load
+    if run_redis; then
+        describe_redis > "$B/machine-redis.md"
+        python3 bench/report.py redis "$RAWR" "$B/machine-redis.md" bench/RESULTS.md
+    fi
 fi

@@ -678,6 +678,17 @@ CWS_API void cws_timer_stop(cws_timer *t);
 typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
+/* The same for a library that brings its own sockets (a database client,
+ * say): fn gets the ready events (CWS_FD_READ and/or CWS_FD_WRITE; an
+ * error or hang-up counts as both, as far as asked for), only ever ones
+ * the watch asks for at that moment. cws_loop_set_fd_events changes what
+ * it asks for (also from fn; 0 asks for nothing and keeps the watch);
+ * CWS_ERR_STATE if fd is not watched. A watch made with
+ * cws_loop_watch_fd is CWS_FD_READ and may be changed the same way. */
+enum { CWS_FD_READ = 1, CWS_FD_WRITE = 2 };
+typedef void (*cws_fd_events_fn)(cws_loop *loop, int fd, unsigned events, void *user);
+CWS_API int cws_loop_watch_fd_events(cws_loop *loop, int fd, unsigned events, cws_fd_events_fn fn, void *user);
+CWS_API int cws_loop_set_fd_events(cws_loop *loop, int fd, unsigned events);
 
 /* The same rules as cws_conn_callbacks: return nothing, any may be NULL,
  * data is valid during the call. To stop hearing from a socket, close it. */

@@ -787,6 +787,17 @@ CWS_API void cws_timer_stop(cws_timer *t);
 typedef void (*cws_fd_fn)(cws_loop *loop, int fd, void *user);
 CWS_API int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user);
 CWS_API void cws_loop_unwatch_fd(cws_loop *loop, int fd);
+/* The same for a library that brings its own sockets (a database client,
+ * say): fn gets the ready events (CWS_FD_READ and/or CWS_FD_WRITE; an
+ * error or hang-up counts as both, as far as asked for), only ever ones
+ * the watch asks for at that moment. cws_loop_set_fd_events changes what
+ * it asks for (also from fn; 0 asks for nothing and keeps the watch);
+ * CWS_ERR_STATE if fd is not watched. A watch made with
+ * cws_loop_watch_fd is CWS_FD_READ and may be changed the same way. */
+enum { CWS_FD_READ = 1, CWS_FD_WRITE = 2 };
+typedef void (*cws_fd_events_fn)(cws_loop *loop, int fd, unsigned events, void *user);
+CWS_API int cws_loop_watch_fd_events(cws_loop *loop, int fd, unsigned events, cws_fd_events_fn fn, void *user);
+CWS_API int cws_loop_set_fd_events(cws_loop *loop, int fd, unsigned events);
 
 /* The same rules as cws_conn_callbacks: return nothing, any may be NULL,
  * data is valid during the call. To stop hearing from a socket, close it. */
@@ -7086,7 +7097,9 @@ typedef struct rt_ready {
 
 typedef struct rt_watch {
     rt_io io;
-    cws_fd_fn fn;
+    cws_fd_fn fn;             /* cws_loop_watch_fd's, or NULL */
+    cws_fd_events_fn efn;     /* cws_loop_watch_fd_events's, or NULL */
+    unsigned want;            /* CWS_FD_*, asked for now */
     void *user;
     struct rt_watch *next;
 } rt_watch;
@@ -8270,7 +8283,12 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
     case RT_IO_LISTEN: cws__server_listen_event((cws_server *)(void *)io); break;
     case RT_IO_WATCH: {
         rt_watch *w = (rt_watch *)(void *)io;
-        w->fn(loop, w->io.fd, w->user);
+        /* Only what it asks for now: an earlier callback this round may
+         * have changed that after the events were collected. */
+        unsigned want = ev & w->want;
+        if (!want) break;
+        if (w->efn) w->efn(loop, w->io.fd, want, w->user);
+        else w->fn(loop, w->io.fd, w->user);
         break;
     }
     case RT_IO_POST: cws__post_event(loop); break;
@@ -8332,8 +8350,12 @@ CWS__LINK int cws_loop_run(cws_loop *loop) {
 
 /* ------------------------------------------------------------ watchers */
 
-CWS__LINK int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
-    if (!loop || fd < 0 || !fn || fcntl(fd, F_GETFD) < 0) return CWS_ERR_INVALID;
+_Static_assert((int)CWS_FD_READ == (int)RT_EV_READ && (int)CWS_FD_WRITE == (int)RT_EV_WRITE, "fd events are the backend's");
+
+static int loop_watch(cws_loop *loop, int fd, unsigned events, cws_fd_fn fn, cws_fd_events_fn efn, void *user) {
+    if (!loop || fd < 0 || (!fn && !efn) || (events & ~(unsigned)(CWS_FD_READ | CWS_FD_WRITE)) ||
+        fcntl(fd, F_GETFD) < 0)
+        return CWS_ERR_INVALID;
     for (rt_watch *w = loop->watches; w; w = w->next)
         if (w->io.fd == fd) return CWS_ERR_STATE;
     rt_watch *w = rt_alloc(sizeof *w);
@@ -8342,13 +8364,40 @@ CWS__LINK int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user
     w->io.fd = fd;
     w->io.kind = RT_IO_WATCH;
     w->fn = fn;
+    w->efn = efn;
+    w->want = events;
     w->user = user;
-    if (cws__loop_add(loop, &w->io, RT_EV_READ) < 0) {
+    if (events && cws__loop_add(loop, &w->io, events) < 0) {
         rt_free(w);
         return CWS_ERR_IO;
     }
     w->next = loop->watches;
     loop->watches = w;
+    return CWS_OK;
+}
+
+CWS__LINK int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
+    return fn ? loop_watch(loop, fd, CWS_FD_READ, fn, NULL, user) : CWS_ERR_INVALID;
+}
+
+CWS__LINK int cws_loop_watch_fd_events(cws_loop *loop, int fd, unsigned events, cws_fd_events_fn fn, void *user) {
+    return fn ? loop_watch(loop, fd, events, NULL, fn, user) : CWS_ERR_INVALID;
+}
+
+CWS__LINK int cws_loop_set_fd_events(cws_loop *loop, int fd, unsigned events) {
+    if (!loop || (events & ~(unsigned)(CWS_FD_READ | CWS_FD_WRITE))) return CWS_ERR_INVALID;
+    rt_watch *w = loop->watches;
+    while (w && w->io.fd != fd) w = w->next;
+    if (!w) return CWS_ERR_STATE;
+    if (events == w->want) return CWS_OK;
+    /* Asking for nothing leaves the backend: epoll and poll would still
+     * report a hang-up, again and again, to a watch that cannot act. */
+    int rc = 0;
+    if (!events) cws__loop_del(loop, &w->io);
+    else if (w->io.events & RT_EV_REGISTERED) rc = cws__loop_mod(loop, &w->io, events);
+    else rc = cws__loop_add(loop, &w->io, events);
+    if (rc < 0) return CWS_ERR_IO;
+    w->want = events;
     return CWS_OK;
 }
 

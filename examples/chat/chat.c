@@ -26,7 +26,13 @@ typedef struct chat_client {
     char name[CHAT_MAX_NAME];
     size_t name_len;      /* 0: anonymous */
     int replaying;        /* catching up from the history: no broadcasts yet */
+    int fresh;            /* no usable since: replays the newest, without gap notices */
+    int reading;          /* a replay read is out at the store */
+    int parked;           /* its since is ahead of this node's tail: waiting for it */
+    uint64_t park_until;  /* loop time when waiting stops */
     uint64_t sent_upto;   /* replay: every kept message up to here is queued */
+    unsigned refs;        /* store requests out for it: freed when 0 and closed */
+    int closed;           /* on_close happened: sock is gone */
     int rtt_sent;         /* the latency last reported, -1 before any */
     peer *from;           /* its address's limits, shared with its other connections */
     uint32_t refused;     /* messages refused for the rate since the last accepted */
@@ -35,15 +41,15 @@ typedef struct chat_client {
 struct chat {
     cws_loop *loop;
     cws_server *server;
-    history *hist;
-    post_ids *ids;        /* the ids of the kept messages that have one */
+    store *st;
     chat_config cfg;
     chat_client *clients; /* pending and open */
     peers *peers;         /* per-address connection counts and rate */
     trusted_proxies proxies;
     size_t online;
     int shutting_down;
-    cws_timer *sync_timer;
+    size_t parked;        /* clients waiting for the tail (see park) */
+    cws_timer *park_timer;
     presence *presence;   /* joins and leaves, sent in batches */
     json_buf out;         /* reused for every message we build */
     char *text;           /* CHAT_MAX_TEXT bytes of scratch for decoding */
@@ -207,63 +213,27 @@ static int parse_seq(cws_str s, uint64_t *out) {
     return 0;
 }
 
-/* ------------------------------------------------------------ post ids */
-
-/* The id a stored message carries, decoded into id; its length, or 0. */
-static size_t stored_id(const ring_entry *e, char id[POST_ID_MAX]) {
-    json_field f = {"id", JSON_NONE, NULL, 0};
-    const char *why;
-    if (json_read_object(e->json, e->len, &f, 1, &why) < 0 || f.kind != JSON_STRING) return 0;
-    ptrdiff_t n = json_string_decode(&f, id, POST_ID_MAX);
-    return n > 0 && post_id_ok(id, (size_t)n) ? (size_t)n : 0;
-}
-
-/* At startup: the ids are in the stored messages, so a restart keeps
- * recognising posts retried across it. */
-static void learn_ids(chat *c) {
-    const ring *r = history_messages(c->hist);
-    char id[POST_ID_MAX];
-    for (size_t i = 0; i < r->count; i++) {
-        size_t n = stored_id(ring_at(r, i), id);
-        if (n) post_ids_add(c->ids, ring_at(r, i)->seq, id, n);
-    }
-}
-
-/* Ids of messages the history no longer keeps are free again. */
-static void forget_evicted_ids(chat *c) {
-    const ring *r = history_messages(c->hist);
-    post_ids_forget_before(c->ids, r->count ? ring_at(r, 0)->seq : history_last_seq(c->hist) + 1);
-}
-
-/* The kept message posted with this id, or NULL. */
-static const ring_entry *stored_post(chat *c, const char *id, size_t len) {
-    forget_evicted_ids(c);
-    uint64_t seq = post_ids_find(c->ids, id, len);
-    const ring *r = history_messages(c->hist);
-    size_t i = seq ? ring_first_after(r, seq - 1) : r->count;
-    return i < r->count && ring_at(r, i)->seq == seq ? ring_at(r, i) : NULL;
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
-chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg) {
+static void deliver(void *user, uint64_t seq, const char *json, size_t len);
+static void store_was_reset(void *user);
+
+chat *chat_new(cws_loop *loop, store *st, const chat_config *cfg) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->loop = loop;
-    c->hist = h;
+    c->st = st;
     c->cfg = *cfg;
     peers_config pc = {cfg->rate, cfg->burst, cfg->max_per_ip, CHAT_MAX_ADDRESSES};
     c->text = malloc(CHAT_MAX_TEXT);
     c->presence = presence_new(loop, broadcast_presence, c);
     c->peers = peers_new(&pc);
-    c->ids = post_ids_new(history_messages(h)->cap);
-    if (!c->text || !c->presence || !c->peers || !c->ids) goto fail;
-    learn_ids(c);
+    if (!c->text || !c->presence || !c->peers) goto fail;
     for (size_t i = 0; cfg->trust_proxies && cfg->trust_proxies[i]; i++)
         if (trusted_proxies_add(&c->proxies, cfg->trust_proxies[i]) < 0) goto fail;
+    store_set_tail(st, deliver, store_was_reset, c);
     return c;
 fail:
-    post_ids_free(c->ids);
     presence_free(c->presence);
     peers_free(c->peers);
     free(c->text);
@@ -278,22 +248,38 @@ static void unlink_client(chat_client *cl) {
     if (cl->prev) cl->prev->next = cl->next;
     else c->clients = cl->next;
     if (cl->next) cl->next->prev = cl->prev;
+    cl->prev = cl->next = NULL;
     if (cl->open) c->online--;
+    if (cl->parked) c->parked--;
     if (cl->from) peers_leave(c->peers, cl->from, cws_loop_now(c->loop));
+}
+
+/* A store request for cl is out: cl outlives its socket until it returns. */
+static void hold(chat_client *cl) { cl->refs++; }
+
+/* The request returned. 1 if cl is gone (closed meanwhile): do not touch it. */
+static int release(chat_client *cl) {
+    cl->refs--;
+    if (!cl->closed) return 0;
+    if (!cl->refs) free(cl);
+    return 1;
+}
+
+static void stop_park_timer(chat *c) {
+    if (c->park_timer) cws_timer_stop(c->park_timer);
+    c->park_timer = NULL;
 }
 
 void chat_free(chat *c) {
     if (!c) return;
-    if (c->sync_timer) cws_timer_stop(c->sync_timer);
+    stop_park_timer(c);
     presence_free(c->presence);
-    history_sync(c->hist);
     while (c->clients) {
         chat_client *cl = c->clients;
         unlink_client(cl);
         free(cl);
     }
     peers_free(c->peers);
-    post_ids_free(c->ids);
     json_buf_free(&c->out);
     free(c->text);
     free(c);
@@ -301,18 +287,16 @@ void chat_free(chat *c) {
 
 void chat_shutdown(chat *c) {
     c->shutting_down = 1;
-    if (c->sync_timer) {
-        cws_timer_stop(c->sync_timer);
-        c->sync_timer = NULL;
-    }
+    stop_park_timer(c);
     presence_stop(c->presence);
-    history_sync(c->hist);
+    c->st->ops->flush(c->st);
 }
 
 int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
     cws_str path = req->http.path, v;
     if (path.len != 3 || memcmp(path.ptr, "/ws", 3) != 0) return 404;
-    if (c->shutting_down) return 503;
+    /* Not before the store can say which epoch and seq it is at. */
+    if (c->shutting_down || !c->st->ops->ready(c->st)) return 503;
     client_addr from;
     if (client_addr_of(&c->proxies, cws_socket_peer(s), &req->http, &from) < 0) return 400;
     chat_client *cl = calloc(1, sizeof *cl);
@@ -326,7 +310,7 @@ int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req) {
     }
     if (cws_http_query_param(req->http.query, "epoch", &v)) {
         if (!epoch_id_ok(v.ptr, v.len)) goto bad;
-        cl->other_epoch = memcmp(v.ptr, history_epoch(c->hist), v.len) != 0;
+        cl->other_epoch = memcmp(v.ptr, c->st->ops->epoch(c->st), v.len) != 0;
     }
     if (cws_http_query_param(req->http.query, "name", &v)) {
         char raw[CHAT_MAX_NAME * 3];
@@ -353,47 +337,125 @@ bad:
     return 400;
 }
 
-/* The seq after which a replay starts: the client's since, or for a new
- * client (or one whose history was reset) the last CHAT_FRESH_REPLAY. */
-static uint64_t replay_start(chat_client *cl) {
+/* ------------------------------------------------------------ replay */
+
+static uint64_t last_seq(const chat *c) { return c->st->ops->last_seq(c->st); }
+
+/* A fresh client (or one whose history was reset) starts with the last
+ * CHAT_FRESH_REPLAY messages: what is kept of them. */
+static void start_fresh(chat_client *cl) {
+    uint64_t last = last_seq(cl->room);
+    cl->fresh = 1;
+    cl->sent_upto = last > CHAT_FRESH_REPLAY ? last - CHAT_FRESH_REPLAY : 0;
+}
+
+static void history_reset_notice(chat_client *cl) {
+    send_notice(cl, "history_reset", "the server's history was reset; showing what it has now", 0,
+                last_seq(cl->room));
+}
+
+static void replay_step(chat_client *cl);
+
+/* Shared storage: a client may resume from a node whose tail is a moment
+ * behind the one it saw its last message on. It waits (up to
+ * CHAT_PARK_MS) for this node's tail to get there; a since still ahead
+ * then was never issued in this epoch. */
+static void on_park_timer(cws_loop *loop, void *user) {
+    chat *c = user;
+    uint64_t now = cws_loop_now(loop), last = last_seq(c);
+    for (chat_client *cl = c->clients, *next; cl && c->parked; cl = next) {
+        next = cl->next; /* replay_step may close cl */
+        if (!cl->parked || (last < cl->sent_upto && now < cl->park_until)) continue;
+        cl->parked = 0;
+        c->parked--;
+        if (last < cl->sent_upto) {
+            history_reset_notice(cl);
+            start_fresh(cl);
+        }
+        replay_step(cl);
+    }
+    if (!c->parked) stop_park_timer(c);
+}
+
+static int park(chat_client *cl) {
     chat *c = cl->room;
-    const ring *r = history_messages(c->hist);
-    uint64_t last = history_last_seq(c->hist);
-    if (cl->has_since && cl->since <= last && !cl->other_epoch) return cl->since;
+    if (!c->park_timer) c->park_timer = cws_timer_start(c->loop, CHAT_PARK_POLL_MS, CHAT_PARK_POLL_MS, on_park_timer, c, NULL);
+    if (!c->park_timer) return -1;
+    cl->parked = 1;
+    cl->park_until = cws_loop_now(c->loop) + CHAT_PARK_MS;
+    c->parked++;
+    return 0;
+}
+
+/* Where a replay starts: after the client's since, or for a new client
+ * (or one whose history was reset) after the newest CHAT_FRESH_REPLAY.
+ * Returns 1 if it must wait for the tail first. */
+static int replay_start(chat_client *cl) {
+    chat *c = cl->room;
+    uint64_t last = last_seq(c);
+    if (cl->has_since && !cl->other_epoch) {
+        cl->sent_upto = cl->since;
+        if (cl->since <= last) return 0;
+        if (c->st->shared && park(cl) == 0) return 1;
+    }
     if (cl->has_since) /* it saw numbers never issued, or issued again: the history was reset */
-        send_notice(cl, "history_reset", "the server's history was reset; showing what it has now", 0, last);
-    if (r->count > CHAT_FRESH_REPLAY) return ring_at(r, r->count - CHAT_FRESH_REPLAY)->seq - 1;
-    return r->count ? ring_at(r, 0)->seq - 1 : last;
+        history_reset_notice(cl);
+    start_fresh(cl);
+    return 0;
+}
+
+/* A piece of the replay came from the store. Messages the tail has not
+ * delivered here yet are left to a later read (or, once the client is in
+ * the room, to the tail): so nothing comes twice, nothing is skipped. */
+static void replay_got(void *req, int ok, const store_entry *e, size_t n) {
+    chat_client *cl = req;
+    cl->reading = 0;
+    if (release(cl)) return;
+    if (!ok) {
+        /* The store is unreachable; the client resumes with since. */
+        cws_socket_close(cl->sock, CWS_CLOSE_TRY_AGAIN, "storage unavailable", 19);
+        return;
+    }
+    uint64_t upto = last_seq(cl->room);
+    uint64_t next = n ? e[0].seq : upto + 1;
+    if (next > cl->sent_upto + 1 && cl->sent_upto < upto) { /* dropped from the history before we got there */
+        uint64_t to = next - 1 < upto ? next - 1 : upto;
+        if (!cl->fresh)
+            send_notice(cl, "history_gap", "some messages you missed are no longer kept", cl->sent_upto + 1, to);
+        cl->sent_upto = to;
+    }
+    for (size_t i = 0; i < n && e[i].seq <= upto; i++) {
+        if (e[i].seq <= cl->sent_upto) continue;
+        if (cws_socket_send(cl->sock, CWS_OP_TEXT, e[i].json, e[i].len) != CWS_OK) return; /* closing */
+        cl->sent_upto = e[i].seq;
+    }
+    replay_step(cl);
 }
 
 /* Replays the messages the client missed, oldest first, a piece at a time
  * as it reads them: from on_open, then from on_drain. Until it has caught
- * up it gets no broadcasts; messages posted meanwhile reach it from the
- * history, in order. So a client that does not read costs one piece (and
- * the kernel's bounded share), however much it missed, and one that
- * missed a lot gets everything still kept. Recovery is by sequence
- * number, never by socket. */
+ * up with this node's tail it gets no broadcasts; messages posted
+ * meanwhile reach it from the store, in order. So a client that does not
+ * read costs one piece (and the kernel's bounded share), however much it
+ * missed, and one that missed a lot gets everything still kept. Recovery
+ * is by sequence number, never by socket. */
 static void replay_step(chat_client *cl) {
     chat *c = cl->room;
-    const ring *r = history_messages(c->hist);
-    size_t i = ring_first_after(r, cl->sent_upto);
-    uint64_t next = i < r->count ? ring_at(r, i)->seq : history_last_seq(c->hist) + 1;
-    if (next > cl->sent_upto + 1) { /* dropped from the history before we got there */
-        send_notice(cl, "history_gap", "some messages you missed are no longer kept", cl->sent_upto + 1, next - 1);
-        cl->sent_upto = next - 1;
-    }
-    size_t piece = c->cfg.high_water / 2 < CHAT_REPLAY_PIECE ? c->cfg.high_water / 2 : CHAT_REPLAY_PIECE;
-    for (; i < r->count && cws_socket_buffered_amount(cl->sock) < piece; i++) {
-        const ring_entry *e = ring_at(r, i);
-        if (cws_socket_send(cl->sock, CWS_OP_TEXT, e->json, e->len) != CWS_OK) return; /* closing */
-        cl->sent_upto = e->seq;
-    }
-    if (i < r->count) {
-        cws_socket_want_drain(cl->sock); /* the next piece once this one is taken */
+    if (!cl->replaying || cl->reading || cl->parked) return;
+    if (cl->sent_upto < last_seq(c)) {
+        size_t piece = c->cfg.high_water / 2 < CHAT_REPLAY_PIECE ? c->cfg.high_water / 2 : CHAT_REPLAY_PIECE;
+        size_t queued = cws_socket_buffered_amount(cl->sock);
+        if (queued >= piece) {
+            cws_socket_want_drain(cl->sock); /* the next piece once this one is taken */
+            return;
+        }
+        cl->reading = 1;
+        hold(cl);
+        c->st->ops->read(c->st, cl->sent_upto, piece - queued, replay_got, cl);
         return;
     }
-    /* Caught up, and nothing can be posted before this returns: live
-     * traffic, published to the room, follows from here. */
+    /* Caught up with the tail, and nothing can be delivered before this
+     * returns: live traffic, published to the room, follows from here. */
     json_buf *b = begin(c, "synced");
     json_key_uint(b, "seq", cl->sent_upto);
     json_key_uint(b, "online", c->online); /* it missed the presence batches meanwhile */
@@ -421,8 +483,8 @@ static void on_open(cws_socket *s, void *user) {
     c->online++;
 
     json_buf *b = begin(c, "hello");
-    json_key_uint(b, "seq", history_last_seq(c->hist));
-    json_key_cstring(b, "epoch", history_epoch(c->hist));
+    json_key_uint(b, "seq", last_seq(c));
+    json_key_cstring(b, "epoch", c->st->ops->epoch(c->st));
     json_key_string(b, "name", name, nlen);
     json_key_uint(b, "online", c->online);
     json_key_uint(b, "max_text", CHAT_MAX_TEXT);
@@ -431,15 +493,27 @@ static void on_open(cws_socket *s, void *user) {
     (void)s;
     cl->replaying = 1; /* not in the room yet: it hears nothing live */
     presence_joined(c->presence, name, nlen, c->online);
-    cl->sent_upto = replay_start(cl);
-    replay_step(cl);
+    if (!replay_start(cl)) replay_step(cl);
 }
 
-static void on_sync_timer(cws_loop *loop, void *user) {
+/* ------------------------------------------------------------ the tail */
+
+/* Every stored message, from any node, in seq order: to the clients in
+ * the room. Those still replaying get it from the store in turn. */
+static void deliver(void *user, uint64_t seq, const char *json, size_t len) {
     chat *c = user;
-    (void)loop;
-    c->sync_timer = NULL; /* a one-shot timer is gone after this call */
-    history_sync(c->hist);
+    (void)seq;
+    if (c->server) publish(c, json, len);
+}
+
+/* The store lost what clients saw: their seqs mean other messages now.
+ * Everyone reconnects and hears history_reset. */
+static void store_was_reset(void *user) {
+    chat *c = user;
+    for (chat_client *cl = c->clients, *next; cl; cl = next) {
+        next = cl->next;
+        if (cl->open) cws_socket_close(cl->sock, CWS_CLOSE_RESTART, "history reset", 13);
+    }
 }
 
 /* Text a chat has no use for: C0 controls but tab and newline, DEL, and
@@ -456,9 +530,19 @@ static int has_controls(const char *t, size_t len) {
     return 0;
 }
 
-/* Stores the message, then broadcasts it: what clients see is on disk.
- * A post whose id is already stored was retried: its sender alone gets
- * the stored message back, and nothing is stored again. */
+/* The store's answer to a post. A stored message reaches everyone, its
+ * sender included, from the tail; only a refusal or a retry is answered
+ * here, to the sender alone. */
+static void posted(void *req, store_result r, const char *json, size_t len) {
+    chat_client *cl = req;
+    if (release(cl)) return;
+    if (r == STORE_DUPLICATE) cws_socket_send(cl->sock, CWS_OP_TEXT, json, len);
+    else if (r == STORE_FAILED) send_error(cl, "storage", "the server could not store the message; it was not sent");
+}
+
+/* Checks the post and hands it to the store. A post whose id is already
+ * kept was retried: its sender alone gets the stored message back, and
+ * nothing is stored again. */
 static void post_message(chat_client *cl, const json_field *text, const json_field *idf) {
     chat *c = cl->room;
     char id[POST_ID_MAX];
@@ -467,11 +551,6 @@ static void post_message(chat_client *cl, const json_field *text, const json_fie
         idlen = idf->kind == JSON_STRING ? json_string_decode(idf, id, sizeof id) : -1;
         if (idlen < 0 || !post_id_ok(id, (size_t)idlen)) {
             send_error(cl, "bad_id", "an id is 1 to 64 characters of printable ASCII, without spaces");
-            return;
-        }
-        const ring_entry *was = stored_post(c, id, (size_t)idlen);
-        if (was) {
-            cws_socket_send(cl->sock, CWS_OP_TEXT, was->json, was->len);
             return;
         }
     }
@@ -494,26 +573,21 @@ static void post_message(chat_client *cl, const json_field *text, const json_fie
         send_error(cl, "bad_text", "the text holds control characters; only tab and newline are allowed");
         return;
     }
-    uint64_t seq = history_last_seq(c->hist) + 1;
     size_t nlen;
     const char *name = display_name(cl, &nlen);
     json_buf *b = begin(c, "message");
-    json_key_uint(b, "seq", seq);
+    size_t head = b->len; /* the store puts the seq here */
     json_key_uint(b, "time", wall_ms());
     json_key_string(b, "name", name, nlen);
     json_key_string(b, "text", c->text, (size_t)n);
     if (idlen) json_key_string(b, "id", id, (size_t)idlen);
     json_end(b);
-    if (b->failed || history_append(c->hist, seq, b->data, b->len) < 0) {
+    if (b->failed) {
         send_error(cl, "storage", "the server could not store the message; it was not sent");
         return;
     }
-    forget_evicted_ids(c);
-    /* Out of memory here only means a retry of this post is stored again. */
-    if (idlen) post_ids_add(c->ids, seq, id, (size_t)idlen);
-    if (history_needs_sync(c->hist) && !c->sync_timer)
-        c->sync_timer = cws_timer_start(c->loop, CHAT_SYNC_DELAY_MS, 0, on_sync_timer, c, NULL);
-    if (c->server) publish(c, b->data, b->len);
+    hold(cl);
+    c->st->ops->append(c->st, id, (size_t)idlen, b->data + head, b->len - head, posted, cl);
 }
 
 static void set_name(chat_client *cl, const json_field *field) {
@@ -608,7 +682,9 @@ static void on_close(cws_socket *s, void *user, int code, const char *reason, si
     (void)reason_len;
     unlink_client(cl);
     if (was_open && !c->shutting_down) presence_left(c->presence, name, nlen, c->online);
-    free(cl);
+    cl->closed = 1;
+    cl->sock = NULL;
+    if (!cl->refs) free(cl); /* else when the store answers */
 }
 
 const cws_socket_callbacks chat_socket_callbacks = {

@@ -3,7 +3,7 @@
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
 
-#include "history.h"
+#include "store.h"
 
 #include <cws.h>
 
@@ -13,7 +13,10 @@
 /* The topic everyone caught up with the history is in (one room today;
  * more rooms would be more topics). */
 #define CHAT_ROOM "room"
-#define CHAT_SYNC_DELAY_MS 10 /* group-commit window of --fsync batch */
+/* A client resuming from a since this node's tail has not reached (it
+ * saw it on another node) waits this long for it, checked this often. */
+#define CHAT_PARK_MS 3000
+#define CHAT_PARK_POLL_MS 10
 /* A replay queues this much (at most half of --high-water), then waits
  * for the client to take it. */
 #define CHAT_REPLAY_PIECE (64 * 1024)
@@ -38,9 +41,11 @@ typedef struct chat_config {
 
 typedef struct chat chat;
 
-/* The room stores into (and replays from) h, which it does not own. */
-chat *chat_new(cws_loop *loop, history *h, const chat_config *cfg);
-/* Frees the room; call once the server is gone. */
+/* The room stores into, replays from and tails st (store.h), which it
+ * does not own. */
+chat *chat_new(cws_loop *loop, store *st, const chat_config *cfg);
+/* Frees the room; call once the server is gone and the store closed
+ * (which answers the requests still out). */
 void chat_free(chat *c);
 /* Broadcasts go through srv; set once it exists. */
 void chat_set_server(chat *c, cws_server *srv);
@@ -50,7 +55,7 @@ int chat_upgrade(chat *c, cws_socket *s, const cws_hs_request *req);
 /* The socket callbacks for cws_server_config.cb. */
 extern const cws_socket_callbacks chat_socket_callbacks;
 
-/* Before cws_server_shutdown(): no more leave notices; history synced. */
+/* Before cws_server_shutdown(): no more leave notices; the store flushed. */
 void chat_shutdown(chat *c);
 
 #endif

@@ -1,7 +1,10 @@
 /* cws-chat: a broadcast chat server with a browser page and a durable
  * history. This file wires the pieces to the cws runtime:
  *   options.c      flags                 site.c     the web page (static files)
- *   chat.c         the room              history.c  the log + in-memory ring
+ *   chat.c         the room              store.h    where the room keeps messages:
+ *   store_file.c   store: history files  redis_store.c  store: Redis Streams
+ *   redis_loop.c   hiredis on cws_loop   noredis.c  (built without Redis)
+ *                                        history.c  the log + in-memory ring
  *   json.c         wire format           segdir.c   the log's files
  *   presence.c     who is here           segment.c  one file of the log
  *   peers.c        limits per address    record.c   one record of the log
@@ -13,7 +16,9 @@
 
 #include "chat.h"
 #include "options.h"
+#include "redis_store.h"
 #include "site.h"
+#include "store_file.h"
 #include "../common/signal_pipe.h"
 
 #include <cws.h>
@@ -74,18 +79,36 @@ int main(int argc, char **argv) {
     int rc = options_parse(&o, argc, argv, stdout, stderr);
     if (rc != 0) return rc > 0 ? 0 : 2;
 
+    if (o.redis && !redis_store_built) {
+        fprintf(stderr, "cws-chat: --redis: this cws-chat was built without Redis support; "
+                        "build it with `make REDIS=1` (needs hiredis: `make deps`)\n");
+        return 2;
+    }
+
     app a;
     memset(&a, 0, sizeof a);
     a.signal_pipe[0] = a.signal_pipe[1] = -1;
     if (site_open(&a.web, o.web, argv[0], stderr) < 0) return 1;
-    history *h = history_open(o.history, o.history_size, o.history_bytes, o.fsync_mode, stderr);
-    if (!h) {
+    store *st = NULL;
+    chat_config cc = {o.rate, o.burst, o.high_water, o.max_per_ip, o.trust_proxies};
+    a.loop = cws_loop_new(NULL);
+    if (!a.loop) {
+        fprintf(stderr, "cws-chat: out of memory\n");
         site_close(&a.web);
         return 1;
     }
-    chat_config cc = {o.rate, o.burst, o.high_water, o.max_per_ip, o.trust_proxies};
-    a.loop = cws_loop_new(NULL);
-    a.room = a.loop ? chat_new(a.loop, h, &cc) : NULL;
+    if (o.redis) {
+        st = redis_store_new(a.loop, o.redis_host, o.redis_port, o.redis_prefix, o.history_size, stderr);
+    } else {
+        history *h = history_open(o.history, o.history_size, o.history_bytes, o.fsync_mode, stderr);
+        if (!h) {
+            rc = 1;
+            goto out;
+        }
+        st = store_file_new(a.loop, h);
+        if (!st) history_close(h);
+    }
+    a.room = st ? chat_new(a.loop, st, &cc) : NULL;
     if (!a.room) {
         fprintf(stderr, "cws-chat: out of memory\n");
         rc = 1;
@@ -101,6 +124,7 @@ int main(int argc, char **argv) {
     cfg.kernel_unsent_max = CHAT_KERNEL_UNSENT; /* replays go at the reader's pace */
     cfg.handshake_timeout_ms = o.handshake_timeout_ms;
     cfg.ping_interval_ms = o.ping_interval_ms;
+    cfg.reuse_port = o.reuse_port;
     /* Browsers offer permessage-deflate on every WebSocket; chat JSON
      * shrinks several times. Without server context takeover each
      * broadcast is compressed once for every receiver, and an idle
@@ -142,13 +166,18 @@ int main(int argc, char **argv) {
     printf("listening on %s://%s%s%s:%d\n", o.tls_cert ? "https" : "http", v6 ? "[" : "", o.host, v6 ? "]" : "",
            cws_server_port(a.server));
     fflush(stdout);
-    fprintf(stderr, "cws-chat: %zu messages in history (last seq %llu, epoch %s), web root %s\n",
-            history_messages(h)->count, (unsigned long long)history_last_seq(h), history_epoch(h), a.web.root);
+    if (o.redis)
+        fprintf(stderr, "cws-chat: room in Redis at %s:%d, keys %s:*, web root %s\n", o.redis_host, o.redis_port,
+                o.redis_prefix, a.web.root);
+    else
+        fprintf(stderr, "cws-chat: history %s (last seq %llu, epoch %s), web root %s\n", o.history,
+                (unsigned long long)st->ops->last_seq(st), st->ops->epoch(st), a.web.root);
 
     rc = cws_loop_run(a.loop) == CWS_OK ? 0 : 1;
 out:
     if (a.room) chat_shutdown(a.room); /* no leave notices from here on */
     if (a.server) cws_server_free(a.server);
+    if (st) st->ops->close(st); /* answers what is still out to the room */
     chat_free(a.room);
     if (a.signal_pipe[0] >= 0) {
         cws_loop_unwatch_fd(a.loop, a.signal_pipe[0]);
@@ -156,7 +185,6 @@ out:
         close(a.signal_pipe[1]);
     }
     if (a.loop) cws_loop_free(a.loop);
-    history_close(h);
     site_close(&a.web);
     return rc;
 }

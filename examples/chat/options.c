@@ -33,7 +33,18 @@ static const char options_help[] =
     "  --history-size N         messages kept and replayed to clients (default 10000)\n"
     "  --history-bytes N        and at most this many bytes of them (default\n"
     "                           33554432, 32 MiB): the oldest go first. The files\n"
-    "                           hold at most 1.125 times what is kept\n";
+    "                           hold at most 1.125 times what is kept\n"
+    "  --redis HOST:PORT        keep the room in Redis Streams instead of the\n"
+    "                           history files (builds with REDIS=1): any number of\n"
+    "                           nodes given the same Redis and prefix serve one room\n"
+    "                           (docs/deployment.md). --history-size bounds what\n"
+    "                           Redis keeps; --history, --fsync and --history-bytes\n"
+    "                           do not apply (Redis's own persistence does)\n"
+    "  --redis-prefix KEY       the room's keys in Redis are KEY:seq, KEY:log,\n"
+    "                           KEY:ids, KEY:epoch (default cws-chat): one prefix\n"
+    "                           per room or deployment\n"
+    "  --reuse-port             listen with SO_REUSEPORT, so that several nodes on\n"
+    "                           one machine share the port (one core each)\n";
 
 /* Split in two: ISO C promises string literals of 4095 bytes only. */
 static const char options_help_limits[] =
@@ -92,6 +103,36 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
     return 0;
 }
 
+/* HOST:PORT, or [IPV6]:PORT. */
+static int parse_host_port(const char *v, chat_options *o) {
+    const char *colon = strrchr(v, ':');
+    unsigned long long port;
+    if (!colon || parse_uint(colon + 1, 65535, &port) || port == 0) return -1;
+    const char *h = v;
+    size_t len = (size_t)(colon - v);
+    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+        h++;
+        len -= 2;
+    } else if (memchr(h, ':', len)) {
+        return -1; /* an IPv6 address needs its brackets */
+    }
+    if (len == 0 || len >= sizeof o->redis_host) return -1;
+    memcpy(o->redis_host, h, len);
+    o->redis_host[len] = '\0';
+    o->redis_port = (int)port;
+    o->redis = 1;
+    return 0;
+}
+
+/* Printable ASCII without spaces, as it becomes part of Redis keys. */
+static int prefix_ok(const char *p) {
+    size_t n = strlen(p);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x21 || p[i] > 0x7E) return 0;
+    return 1;
+}
+
 int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) {
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
@@ -107,6 +148,7 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
     o->rate = 20;
     o->burst = 40;
     o->max_per_ip = 64;
+    o->redis_prefix = "cws-chat";
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -115,8 +157,12 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             fputs(options_help_limits, out);
             return 1;
         }
-        if (strcmp(flag, "--no-deflate") == 0) { /* the one flag without a value */
+        if (strcmp(flag, "--no-deflate") == 0) { /* the flags without a value */
             o->no_deflate = 1;
+            continue;
+        }
+        if (strcmp(flag, "--reuse-port") == 0) {
+            o->reuse_port = 1;
             continue;
         }
         /* Both "--flag value" and "--flag=value". */
@@ -135,7 +181,7 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
                                             "--history-size", "--history-bytes", "--max-message", "--high-water",
                                             "--handshake-timeout", "--ping-interval", "--rate", "--burst",
                                             "--allow-origin", "--max-per-ip", "--trust-proxy", "--tls-cert",
-                                            "--tls-key"};
+                                            "--tls-key", "--redis", "--redis-prefix"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= strcmp(name, known[k]) == 0;
         if (!is_known) {
@@ -205,6 +251,11 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             o->tls_cert = value;
         } else if (strcmp(name, "--tls-key") == 0) {
             o->tls_key = value;
+        } else if (strcmp(name, "--redis") == 0) {
+            bad = parse_host_port(value, o);
+        } else if (strcmp(name, "--redis-prefix") == 0) {
+            bad = !prefix_ok(value);
+            o->redis_prefix = value;
         }
         if (bad) {
             fprintf(err, "cws-chat: invalid value for %s: '%s' (see --help)\n", name, value);

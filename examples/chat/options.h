@@ -30,6 +30,11 @@ typedef struct chat_options {
     const char *trust_proxies[CLIENT_ADDR_MAX_PROXIES + 1];
     size_t n_trust_proxies;
     int no_deflate;           /* 1: decline permessage-deflate */
+    int reuse_port;           /* 1: SO_REUSEPORT */
+    int redis;                /* 1: --redis given: the room lives in Redis */
+    char redis_host[256];
+    int redis_port;
+    const char *redis_prefix; /* keys are PREFIX:seq and so on */
     /* --allow-origin values, NULL-terminated, for cws_hs_server_opts. */
     const char *allow_origins[CHAT_MAX_ORIGINS + 1];
     size_t n_allow_origins;

@@ -291,7 +291,12 @@ static void loop_dispatch(cws_loop *loop, rt_io *io, unsigned ev) {
     case RT_IO_LISTEN: cws__server_listen_event((cws_server *)(void *)io); break;
     case RT_IO_WATCH: {
         rt_watch *w = (rt_watch *)(void *)io;
-        w->fn(loop, w->io.fd, w->user);
+        /* Only what it asks for now: an earlier callback this round may
+         * have changed that after the events were collected. */
+        unsigned want = ev & w->want;
+        if (!want) break;
+        if (w->efn) w->efn(loop, w->io.fd, want, w->user);
+        else w->fn(loop, w->io.fd, w->user);
         break;
     }
     case RT_IO_POST: cws__post_event(loop); break;
@@ -353,8 +358,12 @@ int cws_loop_run(cws_loop *loop) {
 
 /* ------------------------------------------------------------ watchers */
 
-int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
-    if (!loop || fd < 0 || !fn || fcntl(fd, F_GETFD) < 0) return CWS_ERR_INVALID;
+_Static_assert((int)CWS_FD_READ == (int)RT_EV_READ && (int)CWS_FD_WRITE == (int)RT_EV_WRITE, "fd events are the backend's");
+
+static int loop_watch(cws_loop *loop, int fd, unsigned events, cws_fd_fn fn, cws_fd_events_fn efn, void *user) {
+    if (!loop || fd < 0 || (!fn && !efn) || (events & ~(unsigned)(CWS_FD_READ | CWS_FD_WRITE)) ||
+        fcntl(fd, F_GETFD) < 0)
+        return CWS_ERR_INVALID;
     for (rt_watch *w = loop->watches; w; w = w->next)
         if (w->io.fd == fd) return CWS_ERR_STATE;
     rt_watch *w = rt_alloc(sizeof *w);
@@ -363,13 +372,40 @@ int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
     w->io.fd = fd;
     w->io.kind = RT_IO_WATCH;
     w->fn = fn;
+    w->efn = efn;
+    w->want = events;
     w->user = user;
-    if (cws__loop_add(loop, &w->io, RT_EV_READ) < 0) {
+    if (events && cws__loop_add(loop, &w->io, events) < 0) {
         rt_free(w);
         return CWS_ERR_IO;
     }
     w->next = loop->watches;
     loop->watches = w;
+    return CWS_OK;
+}
+
+int cws_loop_watch_fd(cws_loop *loop, int fd, cws_fd_fn fn, void *user) {
+    return fn ? loop_watch(loop, fd, CWS_FD_READ, fn, NULL, user) : CWS_ERR_INVALID;
+}
+
+int cws_loop_watch_fd_events(cws_loop *loop, int fd, unsigned events, cws_fd_events_fn fn, void *user) {
+    return fn ? loop_watch(loop, fd, events, NULL, fn, user) : CWS_ERR_INVALID;
+}
+
+int cws_loop_set_fd_events(cws_loop *loop, int fd, unsigned events) {
+    if (!loop || (events & ~(unsigned)(CWS_FD_READ | CWS_FD_WRITE))) return CWS_ERR_INVALID;
+    rt_watch *w = loop->watches;
+    while (w && w->io.fd != fd) w = w->next;
+    if (!w) return CWS_ERR_STATE;
+    if (events == w->want) return CWS_OK;
+    /* Asking for nothing leaves the backend: epoll and poll would still
+     * report a hang-up, again and again, to a watch that cannot act. */
+    int rc = 0;
+    if (!events) cws__loop_del(loop, &w->io);
+    else if (w->io.events & RT_EV_REGISTERED) rc = cws__loop_mod(loop, &w->io, events);
+    else rc = cws__loop_add(loop, &w->io, events);
+    if (rc < 0) return CWS_ERR_IO;
+    w->want = events;
     return CWS_OK;
 }
 

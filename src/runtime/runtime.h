@@ -324,7 +324,9 @@ typedef struct rt_ready {
 
 typedef struct rt_watch {
     rt_io io;
-    cws_fd_fn fn;
+    cws_fd_fn fn;             /* cws_loop_watch_fd's, or NULL */
+    cws_fd_events_fn efn;     /* cws_loop_watch_fd_events's, or NULL */
+    unsigned want;            /* CWS_FD_*, asked for now */
     void *user;
     struct rt_watch *next;
 } rt_watch;

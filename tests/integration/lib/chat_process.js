@@ -20,10 +20,11 @@ let log = ''; // the stderr of every server started here
 // rejects if it exits first or says nothing within STEP (then it is killed).
 // tls: { cert, key } (PEM files) serves https:// and wss:// (--tls-cert,
 // --tls-key); url is the page's, http://127.0.0.1:PORT/ or https://.
-function startChat({ port = 0, history, extra = [], tls = null }) {
+// bin: another build of the chat (the Redis one, $BUILD/redis/cws-chat).
+function startChat({ port = 0, history, extra = [], tls = null, bin = CHAT }) {
   const tlsArgs = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', String(port), '--history', history, '--web', WEB, ...tlsArgs, ...extra],
+    const proc = spawn(bin, ['--port', String(port), '--history', history, '--web', WEB, ...tlsArgs, ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stderr.on('data', (d) => { log += d; });

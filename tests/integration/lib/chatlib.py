@@ -38,11 +38,13 @@ class ChatServer:
     live in a temporary directory that survives restarts of the server
     (restart() keeps the same history) and is removed by cleanup()."""
 
-    def __init__(self, *args, tmp=None, history=None, web=None):
-        if not os.access(BINARY, os.X_OK):
-            sys.exit(f"missing {BINARY}: build it first (make BUILD={BUILD} examples)")
+    def __init__(self, *args, tmp=None, history=None, web=None, binary=BINARY):
+        """history=False: no --history (a Redis node, redislib.py)."""
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"missing {binary}: build it first (make BUILD={BUILD} examples)")
+        self.binary = binary
         self.tmp = tmp or tempfile.mkdtemp(prefix="cws-chat-test-")
-        self.history = history or os.path.join(self.tmp, "history.log")
+        self.history = os.path.join(self.tmp, "history.log") if history is None else history
         self.web = web or WEB
         self.args = list(args)
         self.proc = None
@@ -53,7 +55,8 @@ class ChatServer:
         self.err = open(self.err_path, "ab")
         # CHAT_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs
         # the server under a checker; its exit status then tells.
-        argv = os.environ.get("CHAT_WRAPPER", "").split() + [BINARY, "--port", "0", "--history", self.history, "--web", self.web] + self.args
+        history = ["--history", self.history] if self.history else []
+        argv = os.environ.get("CHAT_WRAPPER", "").split() + [self.binary, "--port", "0"] + history + ["--web", self.web] + self.args
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, cwd=self.tmp)
         line = self._first_line()
         check(line.startswith("listening on http://127.0.0.1:"), f"unexpected first line {line!r}")
