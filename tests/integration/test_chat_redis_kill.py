@@ -72,5 +72,54 @@ async def kill_one_node_mid_traffic():
         redis.cleanup()
 
 
+async def resumes_race_live_traffic():
+    """Clients hop from node to node with since= while others post: the
+    replay read from Redis and the live tail overlap; the hand-over must
+    drop neither nor repeat anything."""
+    redis = RedisServer().start()
+    nodes, clients = [], []
+    try:
+        nodes = [start_node(redis) for _ in range(2)]
+        clients = [Recorder(nodes[i % 2]) for i in range(24)]
+        await asyncio.gather(*(c.start() for c in clients))
+        posters, hoppers = clients[:4], clients[4:]
+        stop = asyncio.Event()
+        sent = [0]
+
+        async def keep_posting(c, k):
+            j = 0
+            while not stop.is_set():
+                await post(c.ws, f"h{k}-{j}")
+                j += 1
+                sent[0] += 1
+                await asyncio.sleep(0.01)
+
+        async def hop(c, k):
+            for r in range(10):
+                await c.close()
+                await c.resume(nodes[(k + r + 1) % 2])
+                await asyncio.sleep(0.02)
+
+        tasks = [asyncio.ensure_future(keep_posting(c, k)) for k, c in enumerate(posters)]
+        await asyncio.gather(*(hop(c, k) for k, c in enumerate(hoppers)))
+        stop.set()
+        await asyncio.gather(*tasks)
+        for _ in range(200):
+            total = len(stream_entries(redis))
+            if total >= sent[0]:
+                break
+            await asyncio.sleep(0.05)
+        check(total == sent[0], f"{total} stored of {sent[0]}")
+        await asyncio.gather(*(c.wait_for(total) for c in clients))
+        for c in clients:
+            c.check_gapless(total)
+        print(f"  {len(hoppers)} clients hopped 10 times each during {total} posts")
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        for n in nodes:
+            n.cleanup()
+        redis.cleanup()
+
+
 require_redis()
-main([kill_one_node_mid_traffic])
+main([kill_one_node_mid_traffic, resumes_race_live_traffic])

@@ -183,32 +183,42 @@ class Recorder:
         if since is None and not self.seqs:
             self.base = hello["seq"]  # it counts from here
         self.ws = ws
-        self.task = asyncio.ensure_future(self._read())
+        self.task = asyncio.ensure_future(self._read(ws))
         return self
 
     def _keep(self, m):
         self.seqs.append(m["seq"])
         self.texts[m["seq"]] = m["text"]
 
-    async def _read(self):
+    async def _read(self, ws):
+        # ws.recv() itself, not chatlib.recv: asyncio.wait_for of Python
+        # 3.11 may swallow the cancel of stop_reading(), leaving it hung.
         try:
             while True:
-                m = await recv(self.ws, timeout=3600)
+                m = json.loads(await ws.recv())
                 if m["type"] == "message":
                     self._keep(m)
                 elif m["type"] == "notice":
                     self.notices.append(m)
         except ConnectionClosed:
-            self.closed_code = self.ws.close_code
+            self.closed_code = ws.close_code
 
     @property
     def last(self):
         return self.seqs[-1] if self.seqs else self.base
 
-    async def resume(self, node):
-        """Reconnects to node with since=last (after its connection died)."""
+    async def stop_reading(self):
         if self.task:
             self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 -- it ended either way
+                pass
+            self.task = None
+
+    async def resume(self, node):
+        """Reconnects to node with since=last (after its connection died)."""
+        await self.stop_reading()
         self.node = node
         await self.start(since=self.last)
 
@@ -229,8 +239,7 @@ class Recorder:
                           f"missing {missing}..., first {self.seqs[:5]}, base {self.base}")
 
     async def close(self):
-        if self.task:
-            self.task.cancel()
+        await self.stop_reading()
         if self.ws:
             await self.ws.close()
 
