@@ -2,7 +2,7 @@
 # Installs what `make test` needs on Debian; harmless to run again.
 set -eu
 cd "$(dirname "$0")/.."
-pkgs="libcmocka-dev python3-websockets chromium valgrind clang libclang-rt-14-dev pkgconf g++ groff-base zlib1g-dev"
+pkgs="libcmocka-dev python3-websockets chromium valgrind clang libclang-rt-14-dev pkgconf g++ groff-base zlib1g-dev redis-server libhiredis-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
