@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from chatlib import BINARY, check, main, post, recv_type  # noqa: E402
-from redislib import Recorder, RedisServer, join_node, require_redis, start_node, stream_entries  # noqa: E402
+from redislib import Recorder, RedisServer, join_node, require_redis, shutdown, start_node, stream_entries  # noqa: E402
 
 CLIENTS = 300
 POSTERS = 30
@@ -61,10 +61,7 @@ async def three_nodes_one_order():
         check(hello["seq"] == total, f"hello {hello}")
         await ws.close()
     finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        for n in nodes:
-            n.cleanup()
-        redis.cleanup()
+        await shutdown(clients, nodes, redis)
 
 
 async def prefixes_are_separate_rooms():

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chatlib import BUILD, REPO, STEP, ChatServer, Failure, check, connect, recv  # noqa: E402
+from chatlib import BUILD, REPO, STEP, ChatServer, Failure, connect, greeting  # noqa: E402
 from wscompat import ConnectionClosed  # noqa: E402
 
 REDIS_CHAT = os.path.join(REPO, BUILD, "redis", "cws-chat")
@@ -147,17 +147,7 @@ async def join_node(node, since=None, epoch=None, timeout=STEP):
             if time.monotonic() > deadline:
                 raise Failure(f"cannot join node {node.port}: {e}")
             await asyncio.sleep(0.05)
-    hello = await recv(ws)
-    check(hello["type"] == "hello", f"first message is not hello: {hello}")
-    messages, notices = [], []
-    while True:
-        m = await recv(ws)
-        if m["type"] == "synced":
-            return ws, hello, messages, notices
-        if m["type"] == "message":
-            messages.append(m)
-        elif m["type"] == "notice":
-            notices.append(m)
+    return (ws,) + await greeting(ws)
 
 
 class Recorder:
@@ -242,6 +232,26 @@ class Recorder:
         await self.stop_reading()
         if self.ws:
             await self.ws.close()
+
+
+async def keep_posting(ws, label, stop, sent, pause):
+    """Posts label-0, label-1, ... every pause seconds until stop is set;
+    counts them in sent[0]."""
+    j = 0
+    while not stop.is_set():
+        await ws.send(json.dumps({"type": "message", "text": f"{label}-{j}"}))
+        j += 1
+        sent[0] += 1
+        await asyncio.sleep(pause)
+
+
+async def shutdown(clients, nodes, redis):
+    """The end of every test: clients closed, nodes stopped (exit 0, no
+    sanitizer report), redis-server killed, temp dirs gone."""
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    for n in nodes:
+        n.cleanup()
+    redis.cleanup()
 
 
 def stream_entries(redis, prefix="cws-chat"):
