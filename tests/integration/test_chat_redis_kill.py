@@ -11,7 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from chatlib import check, main  # noqa: E402
-from redislib import Recorder, RedisServer, keep_posting, require_redis, shutdown, start_node, stream_entries  # noqa: E402
+from redislib import (Recorder, RedisServer, keep_posting, require_redis, shutdown, start_node,  # noqa: E402
+                      stored_count, stream_entries)
 
 PER_NODE = 30
 
@@ -41,11 +42,7 @@ async def kill_one_node_mid_traffic():
         stop.set()
         await asyncio.gather(*tasks)
         # The posters' nodes lived: every post they sent is stored, once.
-        for _ in range(200):
-            total = len(stream_entries(redis))
-            if total >= sent[0]:
-                break
-            await asyncio.sleep(0.05)
+        total = await stored_count(redis, sent[0])
         check(total == sent[0] and total > before + 50, f"{total} stored of {sent[0]} posts")
         await asyncio.gather(*(c.wait_for(total) for c in clients))
         for c in clients:
@@ -82,11 +79,7 @@ async def resumes_race_live_traffic():
         await asyncio.gather(*(hop(c, k) for k, c in enumerate(hoppers)))
         stop.set()
         await asyncio.gather(*tasks)
-        for _ in range(200):
-            total = len(stream_entries(redis))
-            if total >= sent[0]:
-                break
-            await asyncio.sleep(0.05)
+        total = await stored_count(redis, sent[0])
         check(total == sent[0], f"{total} stored of {sent[0]}")
         await asyncio.gather(*(c.wait_for(total) for c in clients))
         for c in clients:

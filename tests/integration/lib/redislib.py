@@ -254,6 +254,17 @@ async def shutdown(clients, nodes, redis):
     redis.cleanup()
 
 
+async def stored_count(redis, want, timeout=STEP):
+    """The stream's length once it reaches want (posts still on their way),
+    or whatever it is after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = redis.command("XLEN", "cws-chat:log")
+        if n >= want or time.monotonic() > deadline:
+            return n
+        await asyncio.sleep(0.05)
+
+
 def stream_entries(redis, prefix="cws-chat"):
     """What Redis holds: [(seq, message text, post id or None)], oldest first."""
     out = []
