@@ -60,6 +60,14 @@ async def three_nodes_one_order():
               f"replay on another node: {[m['seq'] for m in replayed][:5]}... notices {notices}")
         check(hello["seq"] == total, f"hello {hello}")
         await ws.close()
+        # A since no node has reached: it waits for the tail a moment
+        # (another node may be ahead), then it is a reset.
+        start = time.monotonic()
+        ws, hello, replayed, notices = await join_node(nodes[1], since=total + 1000, epoch=clients[0].epoch)
+        waited = time.monotonic() - start
+        check([n["code"] for n in notices] == ["history_reset"] and len(replayed) == 200 and 2.5 < waited < 6,
+              f"since ahead of every node: {notices}, {len(replayed)} replayed after {waited:.1f} s")
+        await ws.close()
     finally:
         await shutdown(clients, nodes, redis)
 
