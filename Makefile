@@ -22,6 +22,18 @@ DWARF    := $(if $(filter -g%,$(OPT)),-gdwarf-4)
 CPPFLAGS += -Iinclude -MMD -MP
 CFLAGS   += $(WARN) $(DWARF) $(OPT) -fPIC -fvisibility=hidden
 
+# TLS=openssl: the runtime's TLS transport (wss://, https://) through
+# OpenSSL (Debian libssl-dev), built into build/tls unless BUILD says
+# otherwise. The default build stays libc only and refuses wss://.
+TLS      ?=
+ifeq ($(TLS),openssl)
+BUILD    ?= build/tls$(if $(filter 1,$(SANITIZE)),-asan)
+CPPFLAGS += -DCWS_TLS_OPENSSL
+TLS_LIBS := -lssl -lcrypto
+else ifneq ($(TLS),)
+$(error TLS=$(TLS): the only backend is TLS=openssl)
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -36,6 +48,8 @@ BUILD    ?= build
 # The loop's job queue (cws_loop_post) takes a mutex: glibc 2.34+ has
 # pthreads in libc, older and other libcs want -pthread at link time.
 THREAD_LIBS := -pthread
+# What a program linking libcws.a needs besides it.
+LIBCWS_LIBS := $(TLS_LIBS) $(THREAD_LIBS)
 
 # The compiler and flags the objects in $(BUILD) were built with. The file
 # is rewritten only when they change, and every object depends on it: so
@@ -53,6 +67,10 @@ EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c))
 EXAMPLE_BIN := $(patsubst %,$(BUILD)/cws-%,$(EXAMPLES))
 
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+# The TLS tests exist only where TLS does (tests/run.sh tls runs them).
+ifeq ($(TLS),openssl)
+UNIT_SRC    += $(sort $(wildcard tests/unit/tls/test_*.c))
+endif
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # zlib is a test oracle only (tests of the DEFLATE codec); libcws never links it.
 TEST_LIBS   := -lcmocka -lz
@@ -84,7 +102,7 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libcws.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(THREAD_LIBS)
+	$(CC) -shared -Wl,-soname,libcws.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(LIBCWS_LIBS)
 
 $(BUILD)/libcws.so: $(LIB_SO)
 	ln -sf libcws.so.$(VERSION) $(BUILD)/libcws.so.$(SOMAJOR)
@@ -95,7 +113,7 @@ $(BUILD)/libcws.so: $(LIB_SO)
 # ($(PERCENT) keeps patsubst's wildcard from being read as the rule's stem.)
 PERCENT := %
 $(BUILD)/cws-%: $$(patsubst $$(PERCENT).c,$(BUILD)/obj/$$(PERCENT).o,$$(wildcard examples/$$*/*.c)) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBCWS_LIBS)
 .PRECIOUS: $(BUILD)/obj/%.o
 
 # cws-chat's Redis store (examples/chat/redis_*.c) needs hiredis, which
@@ -127,7 +145,7 @@ redis-chat: $(REDIS_CHAT)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBCWS_LIBS)
 
 # ---------------------------------------------------------------- tests
 test: all $(if $(HAVE_HIREDIS),$(REDIS_CHAT))
@@ -158,3 +176,4 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include tools/tools.mk
 -include tests/tsan.mk
+-include tests/tls.mk

@@ -6,6 +6,9 @@
 #                     compression against the peers, memory per connection
 #   make bench-fanout fan-out only: broadcast to many receivers against the
 #                     no-library yardstick and the peers (issue 18)
+#   make bench-tls    TLS only: echo and handshakes over wss:// against
+#                     ws://, cws and Node ws (issue 12); builds the TLS
+#                     variant of cws-echo (TLS=openssl) itself
 #   make bench        all of it; writes bench/RESULTS.md
 # Everything builds into $(BUILD)/bench/.
 
@@ -28,10 +31,11 @@ BENCH_PEERS  := $(BENCH_DIR)/lws_echo $(BENCH_DIR)/wslay_echo
 # include one another, and a rebuild of a one-file tool costs little.
 BENCH_COMMON_H := $(wildcard bench/common/*.h)
 
-# zlib: the generator's side of permessage-deflate (--deflate).
+# zlib: the generator's side of permessage-deflate (--deflate); OpenSSL:
+# its side of wss:// (--tls).
 $(BENCH_DIR)/loadgen: bench/loadgen.c $(BENCH_COMMON_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lz -lssl -lcrypto
 
 # Fan-out (issue 18): the generator and the no-library yardstick.
 $(BENCH_DIR)/fanout_load: bench/fanout_load.c $(BENCH_COMMON_H)
@@ -52,11 +56,11 @@ $(BENCH_DIR)/malloc_count.so: bench/malloc_count.c
 
 $(BENCH_DIR)/micro: bench/micro.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(LIBCWS_LIBS)
 
 $(BENCH_DIR)/bcast_server: bench/bcast_server.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) $(LIBCWS_LIBS)
 
 $(BENCH_DIR)/lws_echo: bench/peers/lws_echo.c
 	@mkdir -p $(dir $@)
@@ -80,9 +84,9 @@ bench-load: $(BENCH_TOOLS) $(BENCH_CWS)
 	-@$(MAKE) --no-print-directory -k bench-peers
 	BUILD=$(BUILD) bench/run.sh load
 
-bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
+bench: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE) bench-tls-echo
 	-@$(MAKE) --no-print-directory -k bench-peers
-	BUILD=$(BUILD) bench/run.sh all
+	BUILD=$(BUILD) BENCH_TLS_BUILD=$(BENCH_TLS_BUILD) bench/run.sh all
 
 .PHONY: bench-deflate
 bench-deflate: $(BENCH_TOOLS) $(BENCH_CWS) $(BENCH_DEFLATE)
@@ -97,7 +101,7 @@ bench-fanout: $(BENCH_TOOLS) $(BENCH_CWS)
 # Codec state per connection, cws's and zlib's, for the memory table.
 $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 # DEFLATE codec: cws_inflate against zlib's raw inflate (zlib is only the
 # yardstick here, as in the tests).
@@ -105,7 +109,7 @@ $(BENCH_DIR)/deflate_state: bench/deflate_state.c $(LIB_A)
 
 $(BENCH_DIR)/codec_inflate: bench/codec_inflate.c bench/codec_corpus.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 bench-codec-inflate: $(BENCH_DIR)/codec_inflate
 	$(BENCH_DIR)/codec_inflate
@@ -115,7 +119,24 @@ bench-codec-inflate: $(BENCH_DIR)/codec_inflate
 
 $(BENCH_DIR)/codec_deflate: bench/codec_deflate.c bench/codec_corpus.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(THREAD_LIBS)
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(LIB_A) -lz $(LIBCWS_LIBS)
 
 bench-codec-deflate: $(BENCH_DIR)/codec_deflate
 	$(BENCH_DIR)/codec_deflate
+
+# TLS (issue 12): cws-echo from a TLS=openssl build, serving both ws:// and
+# wss:// in the same run. The default build stays libc only, so the TLS one
+# has a directory of its own (build/tls, as `make TLS=openssl` picks);
+# with TLS=openssl on this command line $(BUILD) is that directory already.
+ifeq ($(TLS),openssl)
+BENCH_TLS_BUILD := $(BUILD)
+else
+BENCH_TLS_BUILD := $(BUILD)/tls
+endif
+
+.PHONY: bench-tls bench-tls-echo
+bench-tls-echo:
+	@$(MAKE) --no-print-directory TLS=openssl BUILD=$(BENCH_TLS_BUILD) $(BENCH_TLS_BUILD)/cws-echo
+
+bench-tls: $(BENCH_DIR)/loadgen bench-tls-echo
+	BUILD=$(BUILD) BENCH_TLS_BUILD=$(BENCH_TLS_BUILD) bench/run.sh tls

@@ -2,10 +2,12 @@
 # Installs the benchmark peers' packages on Debian; harmless to run again.
 #   libwebsockets-dev, libwslay-dev   (C peers: bench/peers/*.c)
 #   npm ws                            (Node peer: bench/peers/ws_echo.js)
+#   libssl-dev, openssl               (the generator's wss:// side, the TLS
+#                                      build of cws-echo, tls_cert.sh)
 # plus the tools run.sh uses (taskset from util-linux, perf when available).
 set -eu
 cd "$(dirname "$0")/.."
-pkgs="libwebsockets-dev libwslay-dev pkg-config util-linux"
+pkgs="libwebsockets-dev libwslay-dev libssl-dev openssl pkg-config util-linux"
 # Node may come from elsewhere than Debian (e.g. NodeSource): ask for the
 # Debian packages only when the commands are missing.
 command -v node >/dev/null || pkgs="$pkgs nodejs"

@@ -34,7 +34,13 @@
  * --deflate-live compresses every message as it is sent, with the window
  * kept unless the server asked for client_no_context_takeover.
  * --no-context-takeover also offers server_no_context_takeover and
- * client_no_context_takeover (§7.1.1). */
+ * client_no_context_takeover (§7.1.1).
+ *
+ * --tls speaks wss:// (OpenSSL, non-blocking, over the same sockets): a
+ * full handshake on every connection (a fresh SSL, no session offered, so
+ * never a resumption), ALPN http/1.1, no certificate check unless
+ * --tls-ca names the CA to verify the server against. The result line
+ * gains the protocol version, cipher and key-exchange group negotiated. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <zlib.h>
 
 #define BENCH_TOOL "loadgen"
@@ -60,7 +69,7 @@
 #include "common/xorshift.h"
 
 enum mode { M_ECHO, M_RAW, M_BCAST, M_IDLE, M_HANDSHAKE };
-enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
+enum cstate { C_CONNECTING, C_TLS, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
 
 #define POOL_SLACK 256
 #define BCAST_WINDOW_MAX 64
@@ -98,6 +107,7 @@ typedef struct conn {
     int tx_reset;          /* client_no_context_takeover: deflater reset per message */
     int tx_bits;           /* client_max_window_bits, 15 if not given */
     z_stream *inf, *def;
+    SSL *ssl;              /* --tls */
     /* the message being received: fragments joined, inflated if RSV1 */
     int in_msg, msg_comp, msg_op, inf_ended;
     uint8_t *msg;
@@ -120,6 +130,10 @@ static struct {
     int live;              /* compress every message as sent */
     int zlevel;            /* the generator's zlib level */
     chat_msg *chat;
+    int tls;               /* wss:// */
+    const char *tls_ca;    /* verify the server against this CA */
+    SSL_CTX *ssl_ctx;
+    char tls_desc[160];    /* what the first TLS handshake negotiated */
     int agreed_snct, agreed_cnct, agreed_sbits, agreed_cbits; /* first 101's answer */
     /* bytes of data messages: on the wire (payload) and uncompressed */
     uint64_t rx_wire, rx_raw, rx_comp, rx_msgs, tx_wire, tx_raw;
@@ -368,6 +382,8 @@ static void pmd_end(conn *c) {
 
 static void conn_close(conn *c) {
     pmd_end(c);
+    if (c->ssl) SSL_free(c->ssl); /* no close_notify: the server closed first */
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     if (c->state == C_OPEN || c->state == C_CLOSING) G.open_conns--;
@@ -674,7 +690,13 @@ static void parse_raw(conn *c) {
     c->in_len = 0;
 }
 
+static void tls_flush(conn *c);
+
 static void flush(conn *c) {
+    if (c->ssl) {
+        tls_flush(c);
+        return;
+    }
     while (c->out_off < c->out_len) {
         ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
@@ -688,7 +710,21 @@ static void flush(conn *c) {
     if (pending != c->armed_out) set_events(c, pending);
 }
 
+/* The server's FIN (or TLS close): expected only after our close frame. */
+static void on_eof(conn *c) {
+    if (c->state != C_CLOSING) bench_die("server closed connection %d unexpectedly", c->idx);
+    conn_close(c);
+    G.done_msgs++;
+}
+
+static void on_input(conn *c);
+static void tls_readable(conn *c);
+
 static void on_readable(conn *c) {
+    if (c->ssl) {
+        tls_readable(c);
+        return;
+    }
     reserve(&c->in, &c->in_cap, c->in_len + 65536);
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n < 0) {
@@ -696,12 +732,15 @@ static void on_readable(conn *c) {
         if (c->state == C_CLOSING) { n = 0; } else bench_die("read: %s", strerror(errno));
     }
     if (n == 0) {
-        if (c->state != C_CLOSING) bench_die("server closed connection %d unexpectedly", c->idx);
-        conn_close(c);
-        G.done_msgs++;
+        on_eof(c);
         return;
     }
     c->in_len += (size_t)n;
+    on_input(c);
+}
+
+/* New bytes in c->in: the 101, then frames (or reflected bytes). */
+static void on_input(conn *c) {
     if (c->state == C_HANDSHAKE) {
         size_t head = check_handshake(c);
         if (!head) return;
@@ -715,6 +754,133 @@ static void on_readable(conn *c) {
         parse_frames(c);
 }
 
+/* ------------------------------------------------------------ TLS (--tls) */
+
+/* Dies with OpenSSL's own reason for the failed call. */
+static void tls_die(conn *c, const char *call, int err) {
+    unsigned long e = ERR_get_error();
+    char why[256] = "";
+    if (e) ERR_error_string_n(e, why, sizeof why);
+    bench_die("%s on connection %d: SSL error %d%s%s%s", call, c->idx, err, why[0] ? " (" : "", why,
+              why[0] ? ")" : "");
+}
+
+static void tls_init(void) {
+    G.ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!G.ssl_ctx) bench_die("SSL_CTX_new failed");
+    (void)SSL_CTX_set_min_proto_version(G.ssl_ctx, TLS1_2_VERSION);
+    /* Partial writes and a moving buffer: c->out may grow (and move)
+     * between an SSL_write that wanted to write and its retry. Read-ahead:
+     * fewer read() calls on the generator's side. */
+    (void)SSL_CTX_set_mode(G.ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(G.ssl_ctx, 1);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* A FIN without close_notify ends the stream like a close_notify. */
+    (void)SSL_CTX_set_options(G.ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    /* No client-side session cache (OpenSSL's default for clients), and no
+     * session is ever offered: every handshake is a full one. */
+    SSL_CTX_set_session_cache_mode(G.ssl_ctx, SSL_SESS_CACHE_OFF);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(G.ssl_ctx, alpn, sizeof alpn - 1) != 0) bench_die("SSL_CTX_set_alpn_protos failed");
+    if (G.tls_ca) {
+        if (SSL_CTX_load_verify_locations(G.ssl_ctx, G.tls_ca, NULL) != 1) bench_die("cannot load CA %s", G.tls_ca);
+        SSL_CTX_set_verify(G.ssl_ctx, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(G.ssl_ctx, SSL_VERIFY_NONE, NULL);
+    }
+}
+
+/* TCP is up: a fresh SSL on the socket, and the first flight. Returns 1
+ * when the TLS handshake is done (c->out then holds the upgrade). */
+static int tls_handshake(conn *c);
+
+static int tls_start(conn *c) {
+    c->ssl = SSL_new(G.ssl_ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) bench_die("SSL_new failed");
+    if (G.tls_ca && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), G.host) != 1)
+        bench_die("cannot check the certificate against %s", G.host);
+    SSL_set_connect_state(c->ssl);
+    c->state = C_TLS;
+    return tls_handshake(c);
+}
+
+static int tls_handshake(conn *c) {
+    int rc = SSL_do_handshake(c->ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(c->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            if ((e == SSL_ERROR_WANT_WRITE) != c->armed_out) set_events(c, e == SSL_ERROR_WANT_WRITE);
+            return 0;
+        }
+        tls_die(c, "TLS handshake", e);
+    }
+    if (SSL_session_reused(c->ssl)) bench_die("a TLS session was resumed: every handshake must be full");
+    if (!G.tls_desc[0]) {
+        const char *group = SSL_group_to_name(c->ssl, SSL_get_negotiated_group(c->ssl));
+        const unsigned char *proto = NULL;
+        unsigned proto_len = 0;
+        SSL_get0_alpn_selected(c->ssl, &proto, &proto_len);
+        snprintf(G.tls_desc, sizeof G.tls_desc, "tls=%s cipher=%s group=%s alpn=%.*s", SSL_get_version(c->ssl),
+                 SSL_get_cipher_name(c->ssl), group ? group : "?", proto_len ? (int)proto_len : 1,
+                 proto_len ? (const char *)proto : "-");
+    }
+    send_handshake(c);
+    return 1;
+}
+
+static void tls_flush(conn *c) {
+    int want_out = 0;
+    while (c->out_off < c->out_len) {
+        size_t len = c->out_len - c->out_off;
+        int n = SSL_write(c->ssl, c->out + c->out_off, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE) {
+            want_out = 1;
+            break;
+        }
+        if (e == SSL_ERROR_WANT_READ) break; /* retried after the next read (on_event flushes) */
+        tls_die(c, "SSL_write", e);
+    }
+    if (want_out != c->armed_out) set_events(c, want_out);
+}
+
+/* Reads every record the socket holds (SSL_read gives one at a time, and
+ * may hold decrypted bytes the socket no longer signals), then parses. */
+static void tls_readable(conn *c) {
+    size_t before = c->in_len;
+    int eof = 0;
+    for (;;) {
+        reserve(&c->in, &c->in_cap, c->in_len + 32768);
+        size_t room = c->in_cap - c->in_len;
+        int n = SSL_read(c->ssl, c->in + c->in_len, room > INT32_MAX ? INT32_MAX : (int)room);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ) break;
+        if (e == SSL_ERROR_WANT_WRITE) { /* the TLS layer has to answer first */
+            if (!c->armed_out) set_events(c, 1);
+            break;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && c->state == C_CLOSING)) {
+            eof = 1;
+            break;
+        }
+        if (e == SSL_ERROR_SYSCALL && !ERR_peek_error())
+            bench_die("server closed connection %d unexpectedly%s%s", c->idx, errno ? ": " : "",
+                      errno ? strerror(errno) : "");
+        tls_die(c, "SSL_read", e);
+    }
+    if (c->in_len > before) on_input(c);
+    if (eof) on_eof(c);
+}
+
 static void on_event(conn *c, uint32_t events) {
     if (c->state == C_CONNECTING) {
         int err = 0;
@@ -724,9 +890,13 @@ static void on_event(conn *c, uint32_t events) {
         if (!(events & EPOLLOUT)) return;
         if (G.mode == M_RAW) {
             on_open(c);
+        } else if (G.tls) {
+            if (!tls_start(c)) return;
         } else {
             send_handshake(c);
         }
+    } else if (c->state == C_TLS) {
+        if (!tls_handshake(c)) return;
     } else {
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
     }
@@ -740,7 +910,8 @@ static void usage(void) {
             "usage: loadgen --port N [--host A] [--mode echo|raw|bcast|idle|handshake]\n"
             "  [--conns C] [--depth D] [--size BYTES] [--receivers R] [--duration S]\n"
             "  [--warmup S] [--server-pid PID] [--malloc-file F] [--text]\n"
-            "  [--json] [--deflate [--no-context-takeover] [--deflate-live] [--deflate-level L]]\n");
+            "  [--json] [--deflate [--no-context-takeover] [--deflate-live] [--deflate-level L]]\n"
+            "  [--tls [--tls-ca FILE]]\n");
     exit(1);
 }
 
@@ -834,6 +1005,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--deflate")) { G.deflate = G.json = G.text = 1; continue; }
         if (!strcmp(a, "--no-context-takeover")) { G.nct = 1; continue; }
         if (!strcmp(a, "--deflate-live")) { G.live = 1; continue; }
+        if (!strcmp(a, "--tls")) { G.tls = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--port")) G.port = atoi(v);
@@ -847,6 +1019,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--server-pid")) G.server_pid = atoi(v);
         else if (!strcmp(a, "--malloc-file")) G.malloc_file = v;
         else if (!strcmp(a, "--deflate-level")) G.zlevel = atoi(v);
+        else if (!strcmp(a, "--tls-ca")) G.tls_ca = v;
         else if (!strcmp(a, "--mode")) {
             if (!strcmp(v, "echo")) G.mode = M_ECHO;
             else if (!strcmp(v, "raw")) G.mode = M_RAW;
@@ -860,6 +1033,9 @@ int main(int argc, char **argv) {
     if (G.json && G.mode == M_RAW) usage();
     if ((G.nct || G.live) && !G.deflate) usage();
     if (G.zlevel < 0 || G.zlevel > 9) usage();
+    if (G.tls_ca && !G.tls) usage();
+    if (G.tls && G.mode == M_RAW) usage(); /* the reflector speaks no TLS */
+    if (G.tls) tls_init();
     if (G.json) chat_init();
     G.rng = bench_xorshift_seed();
     G.pool = malloc(G.size + POOL_SLACK);
@@ -931,6 +1107,7 @@ int main(int argc, char **argv) {
     if (G.malloc_file) printf(" allocs=%llu allocs_per_msg=%.4f", (unsigned long long)(a1 - a0),
                               msgs > 0 ? (double)(a1 - a0) / msgs : 0);
     print_pmd(&k0);
+    if (G.tls_desc[0]) printf(" %s", G.tls_desc);
     printf("\n");
     return 0;
 }

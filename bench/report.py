@@ -4,13 +4,15 @@
     report.py RESULTS_TXT MICRO_MD MACHINE_MD OUT_MD
     report.py deflate RESULTS_DEFLATE_TXT CODEC_DEFLATE_TXT CODEC_INFLATE_TXT MACHINE_MD OUT_MD
     report.py fanout RESULTS_FANOUT_TXT MACHINE_MD OUT_MD
+    report.py tls RESULTS_TLS_TXT MACHINE_MD OUT_MD
 
 Prints the table and replaces the part of OUT_MD between the GENERATED
 markers (the hand-written analysis around it is kept; the file is created
 if it does not exist). Each figure is the median of its runs. The second
 form writes the permessage-deflate part, between its own markers (placed
 after the main part the first time); the third the fan-out part (placed
-after the permessage-deflate part, or the main part)."""
+after the permessage-deflate part, or the main part); the fourth the TLS
+part (placed after the last of those present)."""
 import statistics
 import sys
 
@@ -400,7 +402,7 @@ def main_fanout(raw, machine_md, out_md):
     machine = open(machine_md).read().strip()
     gen = "\n".join([
         FBEGIN, "", "## Fan-out (broadcast to many receivers)", "",
-        "Produced by `make bench-fanout` (`bench/run.sh fanout`; `make bench` runs it too, last). "
+        "Produced by `make bench-fanout` (`bench/run.sh fanout`; `make bench` runs it too, before the TLS part). "
         "Every server relays each message to every open client, the sender included: "
         "`bench/fanout_yardstick` (no library: parses every round's input, frames each message once "
         "into a round buffer, one `send()` per receiver per round), `cws-echo --broadcast` "
@@ -445,7 +447,126 @@ def main_fanout(raw, machine_md, out_md):
     write_block(out_md, FBEGIN, FEND, gen, after=DEND if DEND in text else END)
 
 
+# ---------------------------------------------------------------- TLS
+
+TBEGIN = "<!-- BEGIN GENERATED TLS by bench/run.sh tls: edits here are overwritten -->"
+TEND = "<!-- END GENERATED TLS -->"
+TSERVERS = [("cws-ws", "cws ws://"), ("cws-wss", "cws wss://"), ("node-ws", "Node ws ws://"),
+            ("node-wss", "Node ws wss://")]
+TCASES = [("t64", "64 B, 100 conns × 8", 64), ("t1k", "1 KiB, 100 conns × 8", 1024),
+          ("t64k", "64 KiB, 10 conns × 4", 65536)]
+
+
+def times(a, b):
+    return "n/a" if not a or not b else f"{a / b:.2f}×"
+
+
+def tls_rows(runs, cases):
+    """Per server CPU-second for the four servers, and the three ratios."""
+    out = []
+    for scen, label, size in cases:
+        v = {s: median(runs, s, scen, "per_cpu_s") for s, _ in TSERVERS}
+        cells = []
+        for s, _ in TSERVERS:
+            cell = "—" if (s, scen) not in runs else fmt(v[s])
+            if size >= 65536 and v[s]:
+                cell += f" ({v[s] * size / 1e6:,.0f} MB)"
+            cells.append(cell)
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {ratio(v['cws-wss'], v['cws-ws'])} | "
+                   f"{ratio(v['node-wss'], v['node-ws'])} | {times(v['cws-wss'], v['node-wss'])} | "
+                   f"{times(v['cws-ws'], v['node-ws'])} |")
+    return out
+
+
+def tls_tables(runs):
+    head = ("| load | " + " | ".join(n for _, n in TSERVERS) +
+            " | cws wss / ws | Node wss / ws | cws wss / Node wss | cws ws / Node ws |")
+    sep = "|---|" + "---:|" * (len(TSERVERS) + 4)
+    echo = [head, sep] + tls_rows(runs, TCASES)
+    hs = [head.replace("| load |", "| loop |"), sep] + tls_rows(
+        runs, [("th", "connect, TLS handshake, upgrade, one 64 B echo, close; 50 at a time", 0)])
+    cpu = ["| load | server | rate/s | server CPU used | generator CPU used |", "|---|---|---:|---:|---:|"]
+    for scen, label, _ in TCASES + [("th", "handshakes, 50 at a time", 0)]:
+        for s, name in TSERVERS:
+            if (s, scen) not in runs:
+                continue
+            busy, secs = median(runs, s, scen, "server_cpu_s"), median(runs, s, scen, "secs")
+            gen = median(runs, s, scen, "client_cpu_pct")
+            cpu.append(f"| {label} | {name} | {fmt(median(runs, s, scen, 'rate'))} | "
+                       + (f"{busy / secs * 100:.0f}%" if busy is not None and secs else "n/a")
+                       + f" | {'n/a' if gen is None else f'{gen:.0f}%'} |")
+    return "\n".join(echo), "\n".join(hs), "\n".join(cpu)
+
+
+def tls_negotiated(runs):
+    seen = {}
+    for (server, _), rs in runs.items():
+        for r in rs:
+            if "tls" in r:
+                seen.setdefault(server, set()).add(f"{r['tls']}, {r['cipher']}, key exchange {r['group']}, "
+                                                   f"ALPN {r.get('alpn', '-')}")
+    names = dict(TSERVERS)
+    return "; ".join(f"{names.get(s, s)}: {' / '.join(sorted(v))}" for s, v in sorted(seen.items()))
+
+
+def tls_details(runs):
+    out = ["| server | load | run | messages or handshakes/s | server CPU s | per CPU-s | client CPU | negotiated |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
+    for (server, scen), rs in sorted(runs.items()):
+        for r in rs:
+            neg = f"{r['tls']} {r['cipher']} {r['group']}" if "tls" in r else "—"
+            out.append(f"| {server} | {scen} | {r['run']} | {r.get('rate', '')} | {r.get('server_cpu_s', '')} | "
+                       f"{r.get('per_cpu_s', '')} | {r.get('client_cpu_pct', '')}% | {neg} |")
+    return "\n".join(out)
+
+
+def main_tls(raw, machine_md, out_md):
+    runs = load(raw)
+    echo, hs, cpu = tls_tables(runs)
+    print(echo)
+    print(hs)
+    machine = open(machine_md).read().strip()
+    gen = "\n".join([
+        TBEGIN, "", "## TLS (wss:// against ws://)", "",
+        "Produced by `make bench-tls` (`bench/run.sh tls`; `make bench` runs it too, last). Servers: "
+        "`cws-echo` from the `make TLS=openssl` build (`build/tls/cws-echo`), once plain and once with "
+        "`--tls-cert/--tls-key`, and `node bench/peers/ws_echo.js` plain and with `--tls-cert/--tls-key` "
+        "(ws on `https.createServer({cert, key})`). The generator is `bench/loadgen` (`--tls` for "
+        "wss://: OpenSSL on its own non-blocking sockets), with the same checks as everywhere: the accept "
+        "value, every echo byte for byte. Every TLS handshake is a full one: each connection gets a "
+        "fresh `SSL` and offers no session (a resumed one would fail the run).", "",
+        "### Machine", "", machine, "",
+        f"Negotiated: {tls_negotiated(runs) or 'n/a'}.", "",
+        "### Echo: messages per server CPU-second (medians)", "",
+        "`loadgen [--tls] --conns C --depth D --size S --warmup 1 --duration $BENCH_SECONDS`: C connections "
+        "each keep D binary messages in flight, as in (a) and (b). \"wss / ws\" is the share of the plain "
+        "figure a server keeps over TLS (the cost of encryption in its own process); the two last "
+        "columns compare cws with Node ws, over TLS and without (above 1: cws cheaper). For 64 KiB the "
+        "bytes echoed per server CPU-second are in brackets.", "",
+        echo, "",
+        "### Handshakes per server CPU-second (medians)", "",
+        "`loadgen [--tls] --mode handshake --conns 50 --size 64`: 50 loops of TCP connect, TLS handshake "
+        "(wss:// only), WebSocket upgrade, one 64 B echo, close handshake, wait for the server's FIN.", "",
+        hs, "",
+        "### Wall clock and who was busy (medians)", "",
+        "Server CPU used is its CPU time over the window (Node's helper threads included, all on the "
+        "server's core); generator CPU used is the generator's. Near 100% on the generator's side means "
+        "the generator, not the server, set the wall-clock rate; the per-CPU figures above do not "
+        "depend on it.", "",
+        cpu, "",
+        "<details><summary>Every run (TLS)</summary>", "", tls_details(runs), "", "</details>", "", TEND])
+    try:
+        text = open(out_md).read()
+    except FileNotFoundError:
+        text = ""
+    after = next((m for m in (FEND, DEND, END) if m in text), None)
+    write_block(out_md, TBEGIN, TEND, gen, after=after)
+
+
 def main():
+    if sys.argv[1] == "tls":
+        main_tls(*sys.argv[2:5])
+        return
     if sys.argv[1] == "deflate":
         main_deflate(*sys.argv[2:7])
         return

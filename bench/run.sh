@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the cws benchmarks and writes bench/RESULTS.md.
-#   bench/run.sh [all|load|micro|deflate|fanout|profile]
+#   bench/run.sh [all|load|micro|deflate|fanout|tls|profile]
 #     all      micro benchmark + load scenarios + permessage-deflate +
-#              fan-out (what `make bench` runs)
+#              fan-out + TLS (what `make bench` runs)
 #     load     load scenarios only
 #     micro    micro benchmark only
 #     deflate  permessage-deflate only (`make bench-deflate`): the codec
@@ -16,6 +16,11 @@
 #              --broadcast, cws-chat (its JSON), Node ws and libwebsockets;
 #              the 1 -> 256 messages-per-round sweep and the light-load
 #              latency; its own part of RESULTS.md
+#     tls      TLS (`make bench-tls`, issue 12): echo (64 B, 1 KiB, 64 KiB)
+#              and handshakes over wss:// against ws://, cws-echo (its
+#              TLS build, $BENCH_TLS_BUILD, default $BUILD/tls) and Node
+#              ws, with a throwaway EC P-256 certificate (tls_cert.sh);
+#              its own part of RESULTS.md
 #     profile  perf profiles (cpu-clock sampling) of the reflector under
 #              (a) and of cws-echo / bcast_server under (a), (b), (d), (e)
 #              into $BUILD/bench/profile-*.txt
@@ -41,6 +46,10 @@ PEERS=${BENCH_PEERS:-lws wslay node}
 RAW=$B/results.txt
 RAWD=$B/results-deflate.txt
 RAWF=$B/results-fanout.txt
+RAWT=$B/results-tls.txt
+# TLS (issue 12): cws-echo built with TLS=openssl (bench.mk builds it there)
+TLSB=${BENCH_TLS_BUILD:-$BUILD/tls}
+CERTS=""   # run_tls: the throwaway CA and server certificate (bench/tls_cert.sh)
 # permessage-deflate scenarios: connections for the memory figure
 PMD_IDLE=${BENCH_PMD_IDLE_CONNS:-2000}
 TMP=$(mktemp -d)
@@ -76,6 +85,13 @@ server_cmd() {
               command -v node >/dev/null &&
               (cd tests 2>/dev/null && node -e "require('ws')" 2>/dev/null) &&
               echo "node bench/peers/ws_echo.js --port 0 --broadcast" ;;
+        # TLS: the same TLS build of cws-echo serves ws:// and wss://
+        cws-ws) [ -x "$TLSB/cws-echo" ] && echo "$TLSB/cws-echo --port 0" ;;
+        cws-wss) [ -x "$TLSB/cws-echo" ] && [ -n "$CERTS" ] &&
+              echo "$TLSB/cws-echo --port 0 --tls-cert $CERTS/server.pem --tls-key $CERTS/server.key" ;;
+        node-ws) server_cmd node ;;
+        node-wss)
+              [ -n "$CERTS" ] && server_cmd node | sed "s|\$| --tls-cert $CERTS/server.pem --tls-key $CERTS/server.key|" ;;
     esac
     return 0
 }
@@ -233,6 +249,33 @@ run_fanout() {
     OUT=$RAW
 }
 
+# TLS (issue 12): echo and handshakes over wss:// against ws://, cws and
+# Node ws, in one run. A fresh EC P-256 CA and server certificate first.
+run_tls() {
+    : > "$RAWT"
+    OUT=$RAWT
+    CERTS=$TMP/tls
+    bench/tls_cert.sh "$CERTS" || { echo "run.sh: cannot make the TLS certificates" >&2; CERTS=""; OUT=$RAW; return 1; }
+    local L=(--warmup 1 --duration "$DUR") servers="cws-ws cws-wss"
+    for p in $PEERS; do [ "$p" = node ] && servers="$servers node-ws node-wss"; done
+    # tls_measure SCEN LOADGEN-ARGS...: every server; --tls for the wss:// ones
+    tls_measure() {
+        local scen=$1 s; shift
+        for s in $servers; do
+            case $s in *-wss) measure "$s" "$scen" "$@" --tls ;; *) measure "$s" "$scen" "$@" ;; esac
+        done
+    }
+    echo "== TLS: 64 B messages, 100 connections, 8 in flight each"
+    tls_measure t64 "${L[@]}" --conns 100 --depth 8 --size 64
+    echo "== TLS: 1 KiB messages, 100 connections, 8 in flight each"
+    tls_measure t1k "${L[@]}" --conns 100 --depth 8 --size 1024
+    echo "== TLS: 64 KiB messages, 10 connections, 4 in flight each"
+    tls_measure t64k "${L[@]}" --conns 10 --depth 4 --size 65536
+    echo "== TLS: handshakes (full TLS handshake, upgrade, one 64 B echo, close); 50 at a time"
+    tls_measure th "${L[@]}" --mode handshake --conns 50 --size 64
+    OUT=$RAW
+}
+
 run_profile() {
     command -v perf >/dev/null || { echo "perf not installed"; return 1; }
     for spec in "reflector a --mode raw --conns 100 --depth 8 --size 64" \
@@ -285,6 +328,16 @@ if [ "$what" = fanout ]; then
     python3 bench/report.py fanout "$RAWF" "$B/machine-fanout.md" bench/RESULTS.md
     exit 0
 fi
+describe_tls() {
+    describe_machine
+    echo "- TLS: cws-echo and the generator with $(openssl version 2>/dev/null | awk '{print $1, $2}') (the system's libssl), Node with its bundled OpenSSL $(node -p process.versions.openssl 2>/dev/null); server certificate EC P-256 signed by a throwaway P-256 CA (\`bench/tls_cert.sh\`), the generator does not verify it"
+}
+if [ "$what" = tls ]; then
+    run_tls
+    describe_tls > "$B/machine-tls.md"
+    python3 bench/report.py tls "$RAWT" "$B/machine-tls.md" bench/RESULTS.md
+    exit 0
+fi
 if [ "$what" = deflate ]; then
     run_deflate
     describe_machine > "$B/machine-deflate.md"
@@ -319,4 +372,8 @@ if [ "$what" = all ]; then
     run_fanout
     describe_machine > "$B/machine-fanout.md"
     python3 bench/report.py fanout "$RAWF" "$B/machine-fanout.md" bench/RESULTS.md
+    snapshot_load
+    run_tls
+    describe_tls > "$B/machine-tls.md"
+    python3 bench/report.py tls "$RAWT" "$B/machine-tls.md" bench/RESULTS.md
 fi

@@ -61,6 +61,7 @@ extern "C" {
     X(ERR_RESOLVE, -15, "host name lookup failed")                                     \
     X(ERR_RANDOM, -16, "no random bytes available")                                    \
     X(ERR_DEFLATE, -17, "corrupt DEFLATE data")                                        \
+    X(ERR_TLS, -18, "TLS failure (handshake, certificate or key)")                     \
     X(ERR_HS_MALFORMED, -20, "handshake: malformed HTTP response")                     \
     X(ERR_HS_STATUS, -21, "handshake: status is not 101")                              \
     X(ERR_HS_UPGRADE, -22, "handshake: Upgrade is not websocket")                      \
@@ -725,6 +726,29 @@ CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *conte
 /* Every limit and timeout: 0 means the default shown, CWS_DISABLED
  * turns it off (max_handshake_size cannot be off: CWS_ERR_INVALID).
  * docs/api.md has the table of defaults. */
+/* TLS in the runtime (wss://, and https:// for on_http), when the library
+ * was built with a backend (`make TLS=openssl`; see cws_tls_backend).
+ * Without one, a server given a certificate and a wss:// URL are refused
+ * with CWS_ERR_INVALID. */
+typedef struct cws_tls_server_config {
+    const char *cert_file;        /* PEM: the certificate, then its chain;
+                                     NULL: plain TCP */
+    const char *key_file;         /* PEM: its private key (NULL: in cert_file) */
+} cws_tls_server_config;
+
+typedef struct cws_tls_client_config {
+    const char *cafile;           /* PEM certificates to trust instead of
+                                     the system's store; NULL: the system's */
+    const char *server_name;      /* sent (SNI) and checked against the
+                                     certificate; NULL: the URL's host */
+    int insecure_skip_verify;     /* 1: accept any certificate for any name.
+                                     For tests only: anyone on the path can
+                                     read and change the traffic */
+} cws_tls_client_config;
+
+/* The TLS backend built in ("openssl"), or NULL when there is none. */
+CWS_API const char *cws_tls_backend(void);
+
 typedef struct cws_server_config {
     const char *host;             /* listen address ("::", "0.0.0.0", "::1");
                                      NULL: "127.0.0.1" */
@@ -761,6 +785,11 @@ typedef struct cws_server_config {
     cws_socket_callbacks cb;
     void *user;                   /* passed to on_upgrade and on_http; the
                                      socket callbacks get the socket's user */
+    cws_tls_server_config tls;    /* a certificate: every connection speaks
+                                     TLS 1.2 or 1.3 (ALPN http/1.1); the TLS
+                                     handshake counts against
+                                     handshake_timeout_ms. CWS_ERR_TLS if the
+                                     files cannot be used */
 } cws_server_config;
 
 /* Topics (cws_socket_subscribe, cws_server_publish): the defaults of
@@ -843,14 +872,20 @@ typedef struct cws_client_config {
     cws_deflate_config deflate;   /* permessage-deflate offer; all zero: off */
     cws_socket_callbacks cb;
     void *user;                   /* the socket's user (cws_socket_user) */
+    cws_tls_client_config tls;    /* for wss:// URLs */
 } cws_client_config;
 
-/* Starts connecting to "ws://host[:port][/path][?query]" (IPv6 literals in
- * brackets; every resolved address is tried in turn). on_open, or
- * on_close(1006, reason) on failure, follows from the loop, never from
- * inside this call. NULL on immediate failure, *err set: CWS_ERR_INVALID
- * for a malformed URL — including "wss://": TLS is not built in; run TLS
- * yourself and drive a cws_conn (layer 4) over it — CWS_ERR_RESOLVE when
+/* Starts connecting to "ws://host[:port][/path][?query]", or "wss://..."
+ * when a TLS backend is built in (IPv6 literals in brackets; every
+ * resolved address is tried in turn). wss:// verifies the server's
+ * certificate and name unless cfg->tls says otherwise; a refusal is
+ * on_close(1006, "TLS: certificate verify failed: <why>") and
+ * CWS_ERR_TLS from cws_connect_wait. on_open, or on_close(1006, reason)
+ * on failure, follows from the loop, never from inside this call. NULL on
+ * immediate failure, *err set: CWS_ERR_INVALID for a malformed URL —
+ * including "wss://" without a TLS backend: build with TLS=openssl, or run
+ * TLS yourself and drive a cws_conn (layer 4) over it — CWS_ERR_TLS when
+ * cfg->tls.cafile cannot be used, CWS_ERR_RESOLVE when
  * the name does not resolve (getaddrinfo blocks: resolve ahead of time or
  * pass a numeric address if the loop must never stall), CWS_ERR_NOMEM. */
 CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);

@@ -27,6 +27,11 @@
  *                   keeps POSIX threads apart (glibc before 2.34, some
  *                   BSDs): cws_loop_post takes a mutex.
  *
+ *   CWS_TLS_OPENSSL a TLS transport for the runtime, through OpenSSL: wss://
+ *                   clients and servers with a certificate (see
+ *                   cws_tls_backend). Link with -lssl -lcrypto. Without it
+ *                   the single header has no TLS and needs no OpenSSL.
+ *
  *   CWS_NO_DEFLATE  leave out the DEFLATE codec (cws_deflate.h) and with
  *                   it permessage-deflate (RFC 7692): offers are then
  *                   declined and compressed frames fail with 1002.
@@ -165,6 +170,7 @@ extern "C" {
     X(ERR_RESOLVE, -15, "host name lookup failed")                                     \
     X(ERR_RANDOM, -16, "no random bytes available")                                    \
     X(ERR_DEFLATE, -17, "corrupt DEFLATE data")                                        \
+    X(ERR_TLS, -18, "TLS failure (handshake, certificate or key)")                     \
     X(ERR_HS_MALFORMED, -20, "handshake: malformed HTTP response")                     \
     X(ERR_HS_STATUS, -21, "handshake: status is not 101")                              \
     X(ERR_HS_UPGRADE, -22, "handshake: Upgrade is not websocket")                      \
@@ -829,6 +835,29 @@ CWS_API int cws_http_reply_send(cws_http_reply *r, int status, const char *conte
 /* Every limit and timeout: 0 means the default shown, CWS_DISABLED
  * turns it off (max_handshake_size cannot be off: CWS_ERR_INVALID).
  * docs/api.md has the table of defaults. */
+/* TLS in the runtime (wss://, and https:// for on_http), when the library
+ * was built with a backend (`make TLS=openssl`; see cws_tls_backend).
+ * Without one, a server given a certificate and a wss:// URL are refused
+ * with CWS_ERR_INVALID. */
+typedef struct cws_tls_server_config {
+    const char *cert_file;        /* PEM: the certificate, then its chain;
+                                     NULL: plain TCP */
+    const char *key_file;         /* PEM: its private key (NULL: in cert_file) */
+} cws_tls_server_config;
+
+typedef struct cws_tls_client_config {
+    const char *cafile;           /* PEM certificates to trust instead of
+                                     the system's store; NULL: the system's */
+    const char *server_name;      /* sent (SNI) and checked against the
+                                     certificate; NULL: the URL's host */
+    int insecure_skip_verify;     /* 1: accept any certificate for any name.
+                                     For tests only: anyone on the path can
+                                     read and change the traffic */
+} cws_tls_client_config;
+
+/* The TLS backend built in ("openssl"), or NULL when there is none. */
+CWS_API const char *cws_tls_backend(void);
+
 typedef struct cws_server_config {
     const char *host;             /* listen address ("::", "0.0.0.0", "::1");
                                      NULL: "127.0.0.1" */
@@ -865,6 +894,11 @@ typedef struct cws_server_config {
     cws_socket_callbacks cb;
     void *user;                   /* passed to on_upgrade and on_http; the
                                      socket callbacks get the socket's user */
+    cws_tls_server_config tls;    /* a certificate: every connection speaks
+                                     TLS 1.2 or 1.3 (ALPN http/1.1); the TLS
+                                     handshake counts against
+                                     handshake_timeout_ms. CWS_ERR_TLS if the
+                                     files cannot be used */
 } cws_server_config;
 
 /* Topics (cws_socket_subscribe, cws_server_publish): the defaults of
@@ -947,14 +981,20 @@ typedef struct cws_client_config {
     cws_deflate_config deflate;   /* permessage-deflate offer; all zero: off */
     cws_socket_callbacks cb;
     void *user;                   /* the socket's user (cws_socket_user) */
+    cws_tls_client_config tls;    /* for wss:// URLs */
 } cws_client_config;
 
-/* Starts connecting to "ws://host[:port][/path][?query]" (IPv6 literals in
- * brackets; every resolved address is tried in turn). on_open, or
- * on_close(1006, reason) on failure, follows from the loop, never from
- * inside this call. NULL on immediate failure, *err set: CWS_ERR_INVALID
- * for a malformed URL — including "wss://": TLS is not built in; run TLS
- * yourself and drive a cws_conn (layer 4) over it — CWS_ERR_RESOLVE when
+/* Starts connecting to "ws://host[:port][/path][?query]", or "wss://..."
+ * when a TLS backend is built in (IPv6 literals in brackets; every
+ * resolved address is tried in turn). wss:// verifies the server's
+ * certificate and name unless cfg->tls says otherwise; a refusal is
+ * on_close(1006, "TLS: certificate verify failed: <why>") and
+ * CWS_ERR_TLS from cws_connect_wait. on_open, or on_close(1006, reason)
+ * on failure, follows from the loop, never from inside this call. NULL on
+ * immediate failure, *err set: CWS_ERR_INVALID for a malformed URL —
+ * including "wss://" without a TLS backend: build with TLS=openssl, or run
+ * TLS yourself and drive a cws_conn (layer 4) over it — CWS_ERR_TLS when
+ * cfg->tls.cafile cannot be used, CWS_ERR_RESOLVE when
  * the name does not resolve (getaddrinfo blocks: resolve ahead of time or
  * pass a numeric address if the loop must never stall), CWS_ERR_NOMEM. */
 CWS_API cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config *cfg, int *err);
@@ -6863,12 +6903,56 @@ typedef struct rt_outq {
     struct rt_outq *next_free; /* the loop's cache list, while cached */
 } rt_outq;
 
+/* ---------------------------------------------------------------- transport */
+
+/* How a socket's bytes cross the fd (transport.c: plain TCP; tls_*.c: a
+ * TLS backend). The rest of the runtime sees only plaintext and calls
+ * these; layers 1-4 never learn that TLS exists. */
+enum {
+    RT_TP_AGAIN = -1,         /* would block: wait for the events of wants() */
+    RT_TP_ERROR = -2          /* the connection is broken */
+};
+struct iovec;
+typedef struct rt_tls rt_tls; /* a TLS backend's per-socket state */
+typedef struct rt_transport {
+    /* > 0 bytes read into buf (up to cap), 0 the peer ended the stream
+     * (FIN, or TLS close_notify), RT_TP_AGAIN or RT_TP_ERROR. */
+    ptrdiff_t (*read)(cws_socket *s, uint8_t *buf, size_t cap);
+    /* Bytes of iov taken (> 0; fewer than offered: the fd is full),
+     * RT_TP_AGAIN or RT_TP_ERROR. What was not taken must be offered again
+     * first, at least as much of it (the queue keeps it). */
+    ptrdiff_t (*writev)(cws_socket *s, const struct iovec *iov, size_t n);
+    /* One step of the transport's own handshake: 1 done, 0 waiting for
+     * wants(), RT_TP_ERROR. read and writev also step it as needed. */
+    int (*handshake)(cws_socket *s);
+    /* Nothing more will be written: TLS close_notify, then SHUT_WR.
+     * Best effort, never blocks. */
+    void (*shutdown)(cws_socket *s);
+    /* Bytes already taken from the fd but not yet returned by read: the
+     * loop must come back for them without waiting for the fd. */
+    size_t (*pending)(const cws_socket *s);
+    /* RT_EV_* the transport itself waits for beyond the usual (read
+     * always; write while output is queued): e.g. RT_EV_WRITE when a TLS
+     * read must first send, and no RT_EV_WRITE while a TLS write waits
+     * for the peer's bytes. Returns the mask to register. */
+    unsigned (*wants)(const cws_socket *s, unsigned usual);
+    /* Why the last RT_TP_ERROR happened, for on_close ("TLS: ..."), or
+     * NULL; valid until free. */
+    const char *(*error)(const cws_socket *s);
+    /* Releases the socket's transport state (the fd is not closed). */
+    void (*free)(cws_socket *s);
+} rt_transport;
+/* Plain TCP: recv, sendmsg, shutdown(SHUT_WR). */
+CWS__EXTERN const rt_transport cws__tcp_transport;
+
 /* ---------------------------------------------------------------- sockets */
 
 /* Settings shared by every socket of a server (or owned by one client). */
 typedef struct rt_sockcfg {
     cws_loop *loop;
     cws_server *server;       /* NULL for a client */
+    const rt_transport *tp;   /* &cws__tcp_transport, or a TLS backend's */
+    void *tls_ctx;            /* the backend's context (certificates...) */
     /* Shared by the sockets' embedded cws_conns; frames are encoded
      * straight into the output queue (cws__conn_set_direct). */
     cws__conn_config_direct conn;
@@ -6938,6 +7022,7 @@ struct cws_socket {
                                        subprotocol and topics, or NULL */
         struct cli_state *client;   /* client: its state, for life */
     } own;
+    struct rt_tls *tls;     /* a TLS backend's state, or NULL */
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
@@ -7056,6 +7141,13 @@ typedef struct rt_post {
  * holds n at once, and the next one needs them again), but those unused
  * for a whole RT_CACHE_TRIM_MS are freed, down to RT_CACHE_MAX. */
 #define RT_CACHE_TRIM_MS 1000u
+/* Buffers of large frames (over RT_BUF_STD), kept for the next large
+ * message: a malloc and free of 64 KiB or more per message makes glibc
+ * hand the memory back to the kernel and take it again each time (brk,
+ * and a TLB flush). At most RT_BIG_CACHE of at most RT_BIG_CACHE_BYTES
+ * each, all freed after a trim interval in which none was reused. */
+#define RT_BIG_CACHE 4
+#define RT_BIG_CACHE_BYTES ((size_t)1 << 20)
 
 struct cws_loop {
 #ifdef CWS_USE_POLL
@@ -7087,6 +7179,9 @@ struct cws_loop {
     uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
+    rt_buf *big_cache[RT_BIG_CACHE];
+    size_t nbig_cache;
+    size_t big_taken;       /* large buffers reused since the last trim */
     rt_outq *q_cache;       /* free queues, linked through next_free */
     cws__codec_pool codecs; /* permessage-deflate codecs between messages */
     size_t nq_cache;
@@ -7094,6 +7189,11 @@ struct cws_loop {
     uint64_t q_trim_at;     /* loop ms of the next trim */
     char peer_text[64];
     rt_post post;
+    /* TLS sockets holding read bytes the fd will not announce again
+     * (rt_transport.pending): read next round without waiting. */
+    struct rt_tls *tls_again;
+    struct rt_tls *tls_again_now; /* the list being read this round */
+    uint8_t *tls_stage;     /* a TLS backend's write gathering buffer */
 };
 
 /* ---------------------------------------------------------------- server */
@@ -7305,6 +7405,22 @@ CWS__LINK rt_srvsock *cws__srvsock_get(cws_socket *s);
 /* The table's memory (every socket must have left). */
 CWS__LINK void cws__topics_free(rt_topics *tt);
 
+/* ---------------------------------------------------------------- tls_*.c */
+/* The backend built in (tls_openssl.c with CWS_TLS_OPENSSL; tls_none.c
+ * otherwise, where each call fails with CWS_ERR_INVALID). */
+/* A server's context from its certificate: CWS_OK, CWS_ERR_TLS, _NOMEM. */
+CWS__LINK int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx);
+/* A client's context: trust store, verification. */
+CWS__LINK int cws__tls_client_ctx(const cws_tls_client_config *cfg, void **ctx);
+CWS__LINK void cws__tls_ctx_free(void *ctx);
+/* Gives s (its fd set) TLS state from ctx; a client passes the name to
+ * send (SNI) and check. CWS_OK or CWS_ERR_NOMEM / CWS_ERR_TLS. */
+CWS__LINK int cws__tls_socket_init(cws_socket *s, void *ctx, const char *host);
+/* Reads, for each socket of loop->tls_again, what its TLS state holds. */
+CWS__LINK void cws__tls_again_run(cws_loop *loop);
+CWS__LINK void cws__tls_loop_free(cws_loop *loop);
+CWS__EXTERN const rt_transport cws__tls_transport;
+
 /* ---------------------------------------------------------------- client.c */
 CWS__LINK void cws__client_event(cws_socket *s, unsigned ev);
 CWS__LINK void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
@@ -7314,6 +7430,8 @@ CWS__LINK void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
 CWS__LINK void cws__client_free_state(cws_socket *s);
+/* The client state itself and its TLS context (with the socket's memory). */
+CWS__LINK void cws__client_free(cws_socket *s);
 CWS__LINK const char *cws__client_fail_reason(const cws_socket *s);
 CWS__LINK void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */
@@ -7393,7 +7511,10 @@ typedef struct cli_state {
     struct addrinfo *ai_list, *ai_next;
     cli_waiter *waiter;
     int err;                 /* cws_err of a failure before open */
-    const char *reason;      /* static text of that failure */
+    const char *reason;      /* static text of that failure (or the
+                                transport's, valid while the socket is) */
+    char *tls_name;          /* wss://: the name to send and check, until
+                                the TLS state has it */
     cws_hs_client *hc;       /* handshake: our key, the expected accept */
     char *rbuf;              /* the response head as it arrives */
     size_t rlen, rcap;
@@ -7407,18 +7528,22 @@ typedef struct cli_url {
     char authority[CLI_HOST_MAX + 8]; /* for the Host field */
     char port[8];
     char path[CLI_PATH_MAX];
+    int secure;                   /* wss:// */
 } cli_url;
 
-/* ws://host[:port][/path][?query]. Fragments are forbidden (RFC 6455 §3),
- * as are user info and any byte that could break the request head. */
+/* ws[s]://host[:port][/path][?query]. Fragments are forbidden (RFC 6455
+ * §3), as are user info and any byte that could break the request head. */
 static int cli_parse_url(const char *url, cli_url *u) {
     size_t ulen = strlen(url);
     for (size_t i = 0; i < ulen; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f || c == '#') return CWS_ERR_INVALID;
     }
-    if (ulen < 5 || !cws__ieq_n(url, "ws://", 5)) return CWS_ERR_INVALID; /* wss:// too: TLS is the embedder's */
-    const char *p = url + 5, *end = url + ulen;
+    /* wss:// only with a TLS backend built in; otherwise TLS is the
+     * embedder's (a cws_conn over their own TLS). */
+    u->secure = ulen >= 6 && cws__ieq_n(url, "wss://", 6);
+    if (u->secure ? !cws_tls_backend() : ulen < 5 || !cws__ieq_n(url, "ws://", 5)) return CWS_ERR_INVALID;
+    const char *p = url + (u->secure ? 6 : 5), *end = url + ulen;
     const char *auth_end = p;
     while (auth_end < end && *auth_end != '/' && *auth_end != '?') auth_end++;
     size_t alen = (size_t)(auth_end - p);
@@ -7455,7 +7580,7 @@ static int cli_parse_url(const char *url, cli_url *u) {
         memcpy(u->port, port, plen);
         u->port[plen] = '\0';
     } else {
-        memcpy(u->port, "80", 3);
+        memcpy(u->port, u->secure ? "443" : "80", u->secure ? 4 : 3); /* RFC 6455 §3 */
     }
     size_t plen = (size_t)(end - auth_end);
     if (plen + 2 > CLI_PATH_MAX) return CWS_ERR_INVALID;
@@ -7467,6 +7592,13 @@ static int cli_parse_url(const char *url, cli_url *u) {
 }
 
 static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
+
+static char *cli_strdup(const char *text) {
+    size_t n = strlen(text) + 1;
+    char *copy = rt_alloc(n);
+    if (copy) memcpy(copy, text, n);
+    return copy;
+}
 
 CWS__LINK const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
@@ -7488,7 +7620,9 @@ static void cli_fail(cws_socket *s, int err, const char *reason) {
 }
 
 CWS__LINK void cws__client_failed(cws_socket *s) {
-    cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
+    const char *tls = s->cfg->tp->error(s);
+    if (tls) cli_fail(s, CWS_ERR_TLS, tls);
+    else cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
 }
 
 static const char *cli_errno_text(int e) {
@@ -7510,6 +7644,15 @@ static void cli_release_handshake(cli_state *c) {
     rt_free(c->rbuf);
     c->rbuf = NULL;
     c->rlen = c->rcap = 0;
+    rt_free(c->tls_name);
+    c->tls_name = NULL;
+}
+
+CWS__LINK void cws__client_free(cws_socket *s) {
+    cli_state *c = cli_of(s);
+    if (!c) return;
+    cws__tls_ctx_free(c->cfg.tls_ctx);
+    rt_free(c);
 }
 
 CWS__LINK void cws__client_free_state(cws_socket *s) {
@@ -7604,7 +7747,24 @@ CWS__LINK void cws__client_event(cws_socket *s, unsigned ev) {
         }
         return;
     }
-    /* Connected: the request queued by cws_connect goes out now. */
+    /* Connected: TLS first if wss://, then the request queued by
+     * cws_connect goes out (through the TLS handshake). */
+    cli_state *c = cli_of(s);
+    if (c->cfg.tls_ctx) {
+        int rc = cws__tls_socket_init(s, c->cfg.tls_ctx, c->tls_name);
+        if (rc < 0) {
+            cli_fail(s, rc, rc == CWS_ERR_NOMEM ? "out of memory" : "TLS: cannot start");
+            return;
+        }
+        rt_free(c->tls_name);
+        c->tls_name = NULL;
+        /* The ClientHello leaves now; writing the request drives the rest. */
+        if (s->cfg->tp->handshake(s) < 0) {
+            s->io.state = RT_ST_CL_HANDSHAKE;
+            cws__client_failed(s);
+            return;
+        }
+    }
     s->io.state = RT_ST_CL_HANDSHAKE;
     (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);
     cws__socket_service(s);
@@ -7694,6 +7854,22 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
+        if (u->secure) {
+            const char *name = cfg->tls.server_name ? cfg->tls.server_name : u->host;
+            rc = cws__tls_client_ctx(&cfg->tls, &sc->tls_ctx);
+            c->tls_name = rc == CWS_OK ? cli_strdup(name) : NULL;
+            if (rc == CWS_OK && !c->tls_name) rc = CWS_ERR_NOMEM;
+            if (rc < 0) {
+                cws__tls_ctx_free(sc->tls_ctx);
+                rt_free(c->tls_name);
+                rt_free(c);
+                rt_free(u);
+                freeaddrinfo(res);
+                *err = rc;
+                return NULL;
+            }
+            sc->tp = &cws__tls_transport;
+        }
         rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                                 cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
@@ -7731,6 +7907,10 @@ CWS__LINK cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_cli
             cws__timer_release(loop);
             cws_conn_deinit(rt_sock_conn_mem(s));
             rt_free(s);
+        }
+        if (c) {
+            cws__tls_ctx_free(c->cfg.tls_ctx);
+            rt_free(c->tls_name);
         }
         rt_free(c);
         rt_free(hc);
@@ -8125,7 +8305,7 @@ CWS__LINK int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
      * callback) goes out before we sleep. */
     cws__socket_settle_all(loop);
     int wait = cws__timer_wait_ms(loop, timeout_ms);
-    if (loop->dirty) wait = 0;
+    if (loop->dirty || loop->tls_again) wait = 0;
 #ifdef CWS_USE_POLL
     rt_ready *ready = NULL;
     int n = loop_wait(loop, wait, &ready);
@@ -8145,6 +8325,7 @@ CWS__LINK int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
 #endif
         loop_dispatch(loop, ready[i].io, ready[i].ev);
     }
+    if (loop->tls_again) cws__tls_again_run(loop);
     cws__timer_run_due(loop);
     cws__socket_settle_all(loop);
     cws__outq_cache_trim(loop);
@@ -8248,6 +8429,7 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
     cws__round_free(loop);
     cws__outq_cache_free(loop);
     cws__codec_pool_clear(&loop->codecs);
+    cws__tls_loop_free(loop);
     loop_backend_free(loop);
     cws__post_free(loop);
     rt_free(loop->heap);
@@ -8262,8 +8444,6 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
  * steady state (echo, broadcast) does not call malloc per message. */
 
 
-#include <errno.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 
@@ -8271,10 +8451,25 @@ CWS__LINK void cws_loop_free(cws_loop *loop) {
 #define OUTQ_ENT_INIT 8
 #define OUTQ_ENT_CACHED_MAX 64
 
+/* A cached large buffer that fits cap, the smallest such; NULL if none. */
+static rt_buf *buf_big_take(cws_loop *loop, size_t cap) {
+    size_t best = loop->nbig_cache;
+    for (size_t i = 0; i < loop->nbig_cache; i++)
+        if (loop->big_cache[i]->cap >= cap && (best == loop->nbig_cache || loop->big_cache[i]->cap < loop->big_cache[best]->cap))
+            best = i;
+    if (best == loop->nbig_cache) return NULL;
+    rt_buf *b = loop->big_cache[best];
+    loop->big_cache[best] = loop->big_cache[--loop->nbig_cache];
+    loop->big_taken++;
+    return b;
+}
+
 CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     rt_buf *b;
     if (cap <= RT_BUF_STD && loop->nbuf_cache) {
         b = loop->buf_cache[--loop->nbuf_cache];
+    } else if (cap > RT_BUF_STD && (b = buf_big_take(loop, cap)) != NULL) {
+        /* a large message's buffer again, without malloc */
     } else {
         if (cap < RT_BUF_STD) cap = RT_BUF_STD;
         if (cap > SIZE_MAX - sizeof *b) return NULL;
@@ -8291,7 +8486,13 @@ CWS__LINK rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
 CWS__LINK void cws__buf_unref(cws_loop *loop, rt_buf *b) {
     if (--b->refs) return;
     if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
+    else if (b->cap > RT_BUF_STD && b->cap <= RT_BIG_CACHE_BYTES && loop->nbig_cache < RT_BIG_CACHE)
+        loop->big_cache[loop->nbig_cache++] = b;
     else rt_free(b);
+}
+
+static void buf_big_free(cws_loop *loop) {
+    while (loop->nbig_cache) rt_free(loop->big_cache[--loop->nbig_cache]);
 }
 
 static rt_outq *outq_get(cws_socket *s) {
@@ -8338,8 +8539,11 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
 CWS__LINK void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
-    /* A server that has stopped broadcasting gives its buffers back. */
+    /* A server that has stopped broadcasting gives its buffers back, and
+     * one that no longer moves large messages its large buffers. */
     if (loop->now - loop->round_at >= RT_CACHE_TRIM_MS) cws__round_free(loop);
+    if (!loop->big_taken) buf_big_free(loop);
+    loop->big_taken = 0;
     /* nq_cache_low queues sat in the cache the whole interval: free them,
      * keeping RT_CACHE_MAX for ordinary traffic. */
     size_t idle = loop->nq_cache_low;
@@ -8361,6 +8565,7 @@ CWS__LINK void cws__outq_cache_free(cws_loop *loop) {
     }
     loop->nq_cache = loop->nq_cache_low = 0;
     while (loop->nbuf_cache) rt_free(loop->buf_cache[--loop->nbuf_cache]);
+    buf_big_free(loop);
 }
 
 /* Ring positions: cap is a power of two (OUTQ_ENT_INIT, doubled). */
@@ -8504,19 +8709,12 @@ CWS__LINK ptrdiff_t cws__outq_flush(cws_socket *s) {
             iov[n].iov_len = e->len;
             want += e->len;
         }
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = iov;
-        msg.msg_iovlen = n;
-        ssize_t w = sendmsg(s->io.fd, &msg, RT_SEND_FLAGS);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                s->io.flags |= RT_F_BLOCKED;
-                return took;
-            }
-            return -1;
+        ptrdiff_t w = s->cfg->tp->writev(s, iov, n);
+        if (w == RT_TP_AGAIN) {
+            s->io.flags |= RT_F_BLOCKED;
+            return took;
         }
+        if (w < 0) return -1;
         outq_consume(s, (size_t)w);
         took += w;
         if ((size_t)w < want) {
@@ -8859,7 +9057,7 @@ static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
            rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK &&
-           srv_origins_ok(cfg->hs.allow_origins);
+           srv_origins_ok(cfg->hs.allow_origins) && (!cfg->tls.cert_file || cws_tls_backend());
 }
 
 /* The server keeps its own copy of allow_origins (pointers and strings in
@@ -8965,10 +9163,15 @@ CWS__LINK cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cf
         else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     int bad = srv_copy_origins(srv, cfg->hs.allow_origins);
+    if (!bad && cfg->tls.cert_file) {
+        bad = cws__tls_server_ctx(&cfg->tls, &srv->scfg.tls_ctx);
+        srv->scfg.tp = &cws__tls_transport;
+    }
     if (!bad && cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) bad = CWS_ERR_IO;
     if (bad) {
         close(srv->io.fd);
         cws__timer_release(loop);
+        cws__tls_ctx_free(srv->scfg.tls_ctx);
         rt_free(srv->origins);
         rt_free(srv);
         *err = bad;
@@ -8989,6 +9192,11 @@ CWS__LINK int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
 
 /* ------------------------------------------------------------ accept */
 
+/* A TLS listener's sockets speak TLS from the first byte. */
+static int srv_transport_init(cws_server *srv, cws_socket *s) {
+    return srv->scfg.tls_ctx ? cws__tls_socket_init(s, srv->scfg.tls_ctx, NULL) : CWS_OK;
+}
+
 static void srv_link(cws_server *srv, cws_socket *s) {
     s->next = srv->socks;
     if (srv->socks) srv->socks->prev = s;
@@ -9003,14 +9211,15 @@ static void srv_busy(cws_server *srv, int fd) {
     ptrdiff_t n = cws_hs_reject(503, out, sizeof out);
     cws_socket *s = srv->lingering < SRV_BUSY_LINGER_MAX ? cws__socket_new(&srv->scfg, fd) : NULL;
     if (!s) {
-        if (n > 0) (void)send(fd, out, (size_t)n, MSG_DONTWAIT | RT_SEND_FLAGS);
+        /* Best effort in clear text; a TLS client just sees the close. */
+        if (n > 0 && !srv->scfg.tls_ctx) (void)send(fd, out, (size_t)n, MSG_DONTWAIT | RT_SEND_FLAGS);
         close(fd);
         return;
     }
     srv_link(srv, s);
     s->io.flags |= RT_F_BUSY;
     srv->lingering++;
-    if (cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
+    if (srv_transport_init(srv, s) < 0 || cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
@@ -9059,7 +9268,7 @@ CWS__LINK void cws__server_listen_event(cws_server *srv) {
         srv_link(srv, s);
         srv->count++;
         s->io.state = RT_ST_HANDSHAKE;
-        if (cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
+        if (srv_transport_init(srv, s) < 0 || cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
             cws__socket_destroy(s, RT_WHY_IO);
             continue;
         }
@@ -9148,6 +9357,7 @@ CWS__LINK void cws_server_free(cws_server *srv) {
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
     cws__topics_free(&srv->topics);
+    cws__tls_ctx_free(srv->scfg.tls_ctx);
     rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);
@@ -9599,6 +9809,7 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
 
 CWS__LINK int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
+    if (!cfg->tp) cfg->tp = &cws__tcp_transport;
     cfg->cb = set->cb;
     cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
     cfg->kernel_unsent = set->kernel_unsent == CWS_DISABLED ? 0 : cws__limit(set->kernel_unsent, RT_KERNEL_UNSENT_DEFAULT);
@@ -9670,9 +9881,12 @@ CWS__LINK void cws__socket_destroy(cws_socket *s, int why) {
     cws__timer_release(loop);
     if (s->io.fd >= 0) {
         cws__loop_del(loop, &s->io);
+        /* A clean end says so (TLS close_notify); a broken one cannot. */
+        if (s->tls && !s->q && s->why != RT_WHY_IO && s->why != RT_WHY_CONNECT) s->cfg->tp->shutdown(s);
         close(s->io.fd);
         s->io.fd = -1;
     }
+    s->cfg->tp->free(s);
     cws__outq_free(s);
     /* Its buffers go now; the memory (and the user pointer in it) with
      * the socket, after the round. */
@@ -9691,7 +9905,7 @@ CWS__LINK void cws__socket_destroy(cws_socket *s, int why) {
 }
 
 CWS__LINK void cws__socket_free(cws_socket *s) {
-    if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
+    if (!s->cfg->server) cws__client_free(s); /* it holds s->cfg */
     rt_free(s);
 }
 
@@ -9738,6 +9952,13 @@ static int sock_flush(cws_socket *s) {
 
 static int sock_usable(const cws_socket *s);
 
+/* The transport failed: a client still in its handshake reports why
+ * (e.g. the certificate), anything else is a reset (1006). */
+static void sock_broken(cws_socket *s) {
+    if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
+    else cws__socket_destroy(s, RT_WHY_IO);
+}
+
 /* The on_drain asked for, once the queue is empty. 1 if s died in it. */
 static int sock_drained(cws_socket *s) {
     if (!(s->xflags & RT_X_WANT_DRAIN) || s->q) return 0;
@@ -9760,7 +9981,7 @@ CWS__LINK void cws__socket_service(cws_socket *s) {
         return;
     }
     if (s->q && sock_flush(s) < 0) {
-        cws__socket_destroy(s, RT_WHY_IO);
+        sock_broken(s);
         return;
     }
     if (s->q && s->q->bytes > s->cfg->high_water && rt_sock_conn(s)) sock_overflow(s);
@@ -9789,11 +10010,12 @@ CWS__LINK void cws__socket_service(cws_socket *s) {
          * the client's FIN (closing with unread input would reset the
          * connection and could destroy the answer's tail). */
         s->io.flags |= RT_F_WR_SHUT;
-        (void)shutdown(s->io.fd, SHUT_WR);
+        s->cfg->tp->shutdown(s);
         cws__timer_set(loop, &s->tn, loop->now + RT_REPLY_FIN_MS);
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
+    want = s->cfg->tp->wants(s, want);
     if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
@@ -9821,13 +10043,12 @@ static void sock_eof(cws_socket *s) {
 
 static void sock_read(cws_socket *s) {
     cws_loop *loop = rt_sock_loop(s);
+    const rt_transport *tp = s->cfg->tp;
     for (int i = 0; i < SOCK_READS_PER_EVENT; i++) {
-        ssize_t n = recv(s->io.fd, loop->rbuf, RT_RBUF_SIZE, 0);
+        ptrdiff_t n = tp->read(s, loop->rbuf, RT_RBUF_SIZE);
+        if (n == RT_TP_AGAIN) return;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
-            else cws__socket_destroy(s, RT_WHY_IO);
+            sock_broken(s);
             return;
         }
         if (n == 0) {
@@ -9841,7 +10062,9 @@ static void sock_read(cws_socket *s) {
         case RT_ST_CLOSING: sock_feed(s, loop->rbuf, (size_t)n); break;
         default: break; /* LINGER, DRAIN, FIN_WAIT: nothing more is wanted */
         }
-        if (s->io.kind == RT_IO_DEAD || (size_t)n < RT_RBUF_SIZE) return;
+        /* A short read drained the fd, unless the transport holds more
+         * (which it then reads again next round, see rt_transport.pending). */
+        if (s->io.kind == RT_IO_DEAD || ((size_t)n < RT_RBUF_SIZE && !tp->pending(s))) return;
     }
 }
 
@@ -9851,14 +10074,15 @@ CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev) {
         cws__client_event(s, ev);
         return;
     }
-    if (ev & RT_EV_WRITE && s->q) {
+    /* TLS may need the other direction first (a write waiting for the
+     * peer's handshake bytes, a read that must send): try both. */
+    if (s->q && (ev & RT_EV_WRITE || s->tls)) {
         if (sock_flush(s) < 0) {
-            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
-            else cws__socket_destroy(s, RT_WHY_IO);
+            sock_broken(s);
             return;
         }
     }
-    if (ev & RT_EV_READ) sock_read(s);
+    if (ev & RT_EV_READ || (s->tls && s->io.kind != RT_IO_DEAD)) sock_read(s);
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 
@@ -10170,6 +10394,561 @@ CWS__LINK void cws_timer_stop(cws_timer *t) {
     cws__timer_release(t->loop);
     rt_free(t);
 }
+/* ---- file: src/runtime/tls_none.c ---- */
+/* No TLS backend (the default build): the runtime refuses certificates
+ * and wss:// (CWS_ERR_INVALID, checked through cws_tls_backend()), so
+ * nothing here is ever reached with a socket. */
+
+#ifndef CWS_TLS_OPENSSL
+
+CWS__LINK const char *cws_tls_backend(void) { return NULL; }
+
+CWS__LINK int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx) {
+    (void)cfg;
+    *ctx = NULL;
+    return CWS_ERR_INVALID;
+}
+
+CWS__LINK int cws__tls_client_ctx(const cws_tls_client_config *cfg, void **ctx) {
+    (void)cfg;
+    *ctx = NULL;
+    return CWS_ERR_INVALID;
+}
+
+CWS__LINK void cws__tls_ctx_free(void *ctx) { (void)ctx; }
+
+CWS__LINK int cws__tls_socket_init(cws_socket *s, void *ctx, const char *host) {
+    (void)s;
+    (void)ctx;
+    (void)host;
+    return CWS_ERR_INVALID;
+}
+
+CWS__LINK void cws__tls_again_run(cws_loop *loop) { (void)loop; }
+
+CWS__LINK void cws__tls_loop_free(cws_loop *loop) { (void)loop; }
+
+/* Never given to a socket: cws__tcp_transport's functions would do, but a
+ * const object cannot be initialised from another one. */
+static ptrdiff_t none_read(cws_socket *s, uint8_t *buf, size_t cap) {
+    (void)s;
+    (void)buf;
+    (void)cap;
+    return RT_TP_ERROR;
+}
+static ptrdiff_t none_writev(cws_socket *s, const struct iovec *iov, size_t n) {
+    (void)s;
+    (void)iov;
+    (void)n;
+    return RT_TP_ERROR;
+}
+static int none_handshake(cws_socket *s) {
+    (void)s;
+    return RT_TP_ERROR;
+}
+static void none_shutdown(cws_socket *s) { (void)s; }
+static size_t none_pending(const cws_socket *s) {
+    (void)s;
+    return 0;
+}
+static unsigned none_wants(const cws_socket *s, unsigned usual) {
+    (void)s;
+    return usual;
+}
+static const char *none_error(const cws_socket *s) {
+    (void)s;
+    return NULL;
+}
+static void none_free(cws_socket *s) { (void)s; }
+
+CWS__LINK const rt_transport cws__tls_transport = {none_read, none_writev, none_handshake, none_shutdown,
+                                         none_pending, none_wants, none_error, none_free};
+
+#endif
+/* ---- file: src/runtime/tls_openssl.c ---- */
+/* TLS through OpenSSL (1.1.1 or 3.x): the rt_transport of wss:// and
+ * https:// sockets. Built only with CWS_TLS_OPENSSL (make TLS=openssl, or
+ * defined beside CWS_IMPLEMENTATION for the single header, linking
+ * -lssl -lcrypto).
+ *
+ * OpenSSL talks to the fd through a BIO of ours (recv, and send with
+ * MSG_NOSIGNAL: OpenSSL's socket BIO uses write(), which raises SIGPIPE on
+ * a reset connection). Everything is non-blocking: each call reports what
+ * it waits for, and the socket's events follow (tls_wants):
+ *   - a read that must send (handshake replies, a KeyUpdate answer) while
+ *     the kernel is full waits for writable;
+ *   - a write that needs the peer's bytes (the handshake, when the client
+ *     has queued its request) waits for readable, not writable (which
+ *     would spin);
+ *   - records OpenSSL read ahead of what we asked for are not announced
+ *     by the fd again: the socket goes on loop->tls_again and is read next
+ *     round without waiting. */
+
+
+#ifdef CWS_TLS_OPENSSL
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+/* One record's plaintext: small entries are gathered into one record
+ * instead of one record (and one syscall) each. */
+#define TLS_STAGE ((size_t)16 << 10)
+#define TLS_ERR_MAX 200
+
+/* A context: OpenSSL's, and our BIO method (one per context rather than a
+ * process-wide one: no global state, no race between loops). */
+typedef struct tls_ctx {
+    SSL_CTX *ssl_ctx;
+    BIO_METHOD *bio;
+    int client;
+} tls_ctx;
+
+struct rt_tls {
+    SSL *ssl;
+    cws_socket *s;
+    struct rt_tls *again_prev, *again_next;
+    uint8_t again;            /* TLS_AGAIN_*: on which of the loop's lists */
+    uint8_t read_wants_write; /* the last read stopped for writability */
+    uint8_t write_wants_read; /* the last write stopped for the peer's bytes */
+    uint8_t eof;              /* close_notify (or a bare FIN) came: read says 0 */
+    uint8_t fatal;            /* OpenSSL failed: nothing more may be tried */
+    uint8_t shut;             /* our close_notify is out */
+    char *err;                /* why it failed ("TLS: ..."), for on_close */
+};
+enum { TLS_AGAIN_NONE = 0, TLS_AGAIN_NEXT, TLS_AGAIN_NOW };
+
+CWS__LINK const char *cws_tls_backend(void) { return "openssl"; }
+
+/* ------------------------------------------------------------ the BIO */
+
+static int tls_bio_write(BIO *b, const char *data, int len) {
+    rt_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = send(t->s->io.fd, data, (size_t)len, RT_SEND_FLAGS);
+        if (n >= 0) return (int)n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+        return -1;
+    }
+}
+
+static int tls_bio_read(BIO *b, char *buf, int cap) {
+    rt_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = recv(t->s->io.fd, buf, (size_t)cap, 0);
+        if (n >= 0) return (int)n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
+        return -1;
+    }
+}
+
+static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing buffered here */
+}
+
+static int tls_bio_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------ contexts */
+
+static void tls_ctx_common(SSL_CTX *c) {
+    (void)SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    /* Renegotiation is TLS 1.2's old attack surface; an unexpected EOF is
+     * what browsers send, and ends the stream like a FIN. */
+    long opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    opts |= SSL_OP_IGNORE_UNEXPECTED_EOF;
+#endif
+    (void)SSL_CTX_set_options(c, opts);
+    /* Partial writes: a record at a time, like a short send. Moving
+     * buffer: a write retried after WANT_WRITE is offered again from the
+     * queue, gathered anew. Released buffers: an idle connection holds no
+     * 34 KiB of record buffers. */
+    (void)SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_read_ahead(c, 1); /* fewer recv calls; see loop->tls_again */
+}
+
+static tls_ctx *tls_ctx_new(int client) {
+    tls_ctx *c = rt_alloc(sizeof *c);
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    c->client = client;
+    c->ssl_ctx = SSL_CTX_new(client ? TLS_client_method() : TLS_server_method());
+    /* Not BIO_get_new_index(): its indices run out after 127 calls per
+     * process, and nothing here looks BIOs up by type. */
+    c->bio = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "cws socket");
+    if (!c->ssl_ctx || !c->bio || !BIO_meth_set_write(c->bio, tls_bio_write) ||
+        !BIO_meth_set_read(c->bio, tls_bio_read) || !BIO_meth_set_ctrl(c->bio, tls_bio_ctrl) ||
+        !BIO_meth_set_create(c->bio, tls_bio_create)) {
+        cws__tls_ctx_free(c);
+        return NULL;
+    }
+    tls_ctx_common(c->ssl_ctx);
+    return c;
+}
+
+CWS__LINK void cws__tls_ctx_free(void *ctx) {
+    tls_ctx *c = ctx;
+    if (!c) return;
+    SSL_CTX_free(c->ssl_ctx);
+    BIO_meth_free(c->bio);
+    rt_free(c);
+}
+
+/* RFC 7301 §3.2: the server picks http/1.1 or, if the client offers other
+ * protocols only, refuses with no_application_protocol. No ALPN at all is
+ * fine (the callback is not called). */
+static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                           unsigned inlen, void *arg) {
+    (void)ssl;
+    (void)arg;
+    for (unsigned i = 0; i < inlen;) {
+        unsigned len = in[i];
+        if (i + 1 + len > inlen) break;
+        if (len == 8 && !memcmp(in + i + 1, "http/1.1", 8)) {
+            *out = in + i + 1;
+            *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + len;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* An encrypted key file is refused (CWS_ERR_TLS) instead of OpenSSL
+ * asking for its passphrase on the terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *user) {
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)user;
+    return 0;
+}
+
+CWS__LINK int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx) {
+    *ctx = NULL;
+    tls_ctx *c = tls_ctx_new(0);
+    if (!c) return CWS_ERR_NOMEM;
+    const char *key = cfg->key_file ? cfg->key_file : cfg->cert_file;
+    SSL_CTX_set_default_passwd_cb(c->ssl_ctx, tls_no_passphrase);
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cfg->cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(c->ssl_ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(c->ssl_ctx) != 1) {
+        ERR_clear_error();
+        cws__tls_ctx_free(c);
+        return CWS_ERR_TLS;
+    }
+    SSL_CTX_set_alpn_select_cb(c->ssl_ctx, tls_alpn_select, NULL);
+    *ctx = c;
+    return CWS_OK;
+}
+
+CWS__LINK int cws__tls_client_ctx(const cws_tls_client_config *cfg, void **ctx) {
+    *ctx = NULL;
+    tls_ctx *c = tls_ctx_new(1);
+    if (!c) return CWS_ERR_NOMEM;
+    int ok = 1;
+    ERR_clear_error();
+    if (cfg->insecure_skip_verify) {
+        SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
+        ok = cfg->cafile ? SSL_CTX_load_verify_locations(c->ssl_ctx, cfg->cafile, NULL) == 1
+                         : SSL_CTX_set_default_verify_paths(c->ssl_ctx) == 1;
+    }
+    static const unsigned char alpn[] = "\x08http/1.1";
+    if (ok && SSL_CTX_set_alpn_protos(c->ssl_ctx, alpn, sizeof alpn - 1) != 0) ok = 0; /* 0 is success */
+    if (!ok) {
+        ERR_clear_error();
+        cws__tls_ctx_free(c);
+        return CWS_ERR_TLS;
+    }
+    *ctx = c;
+    return CWS_OK;
+}
+
+/* ------------------------------------------------------------ sockets */
+
+static int tls_is_ip(const char *name) {
+    unsigned char addr[16];
+    return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* A client checks the name it connected to: a DNS name against the
+ * certificate's names (and sent as SNI), an address against its IP
+ * entries (RFC 6066 §3: SNI never carries an address). */
+static int tls_client_name(SSL *ssl, const char *name) {
+    if (tls_is_ip(name)) {
+        if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE) return 1;
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1;
+    }
+    if (SSL_set_tlsext_host_name(ssl, name) != 1) return 0;
+    if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE) return 1;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return SSL_set1_host(ssl, name) == 1;
+}
+
+CWS__LINK int cws__tls_socket_init(cws_socket *s, void *ctx, const char *host) {
+    tls_ctx *c = ctx;
+    cws_loop *loop = rt_sock_loop(s);
+    if (!loop->tls_stage) {
+        loop->tls_stage = rt_alloc(TLS_STAGE);
+        if (!loop->tls_stage) return CWS_ERR_NOMEM;
+    }
+    rt_tls *t = rt_alloc(sizeof *t);
+    if (!t) return CWS_ERR_NOMEM;
+    memset(t, 0, sizeof *t);
+    t->s = s;
+    t->ssl = SSL_new(c->ssl_ctx);
+    BIO *b = t->ssl ? BIO_new(c->bio) : NULL;
+    if (!b) {
+        SSL_free(t->ssl);
+        rt_free(t);
+        ERR_clear_error();
+        return CWS_ERR_NOMEM;
+    }
+    BIO_set_data(b, t);
+    SSL_set_bio(t->ssl, b, b); /* one reference for both directions */
+    if (c->client) {
+        SSL_set_connect_state(t->ssl);
+        if (!host || !tls_client_name(t->ssl, host)) {
+            SSL_free(t->ssl);
+            rt_free(t);
+            ERR_clear_error();
+            return CWS_ERR_TLS;
+        }
+    } else {
+        SSL_set_accept_state(t->ssl);
+    }
+    s->tls = t;
+    return CWS_OK;
+}
+
+/* ------------------------------------------------------------ read again */
+
+static rt_tls **tls_again_head(cws_loop *loop, const rt_tls *t) {
+    return t->again == TLS_AGAIN_NOW ? &loop->tls_again_now : &loop->tls_again;
+}
+
+static void tls_again_unlink(rt_tls *t) {
+    if (t->again == TLS_AGAIN_NONE) return;
+    rt_tls **head = tls_again_head(rt_sock_loop(t->s), t);
+    if (t->again_prev) t->again_prev->again_next = t->again_next;
+    else *head = t->again_next;
+    if (t->again_next) t->again_next->again_prev = t->again_prev;
+    t->again_prev = t->again_next = NULL;
+    t->again = TLS_AGAIN_NONE;
+}
+
+/* Bytes OpenSSL holds that no readiness event will announce. */
+static size_t tls_pending(const cws_socket *s) {
+    const rt_tls *t = s->tls;
+    if (!t) return 0;
+    if (t->eof || t->fatal) return 1; /* the read that reports it is owed */
+    int n = SSL_pending(t->ssl);
+    return n > 0 ? (size_t)n : (size_t)SSL_has_pending(t->ssl);
+}
+
+static void tls_again_mark(rt_tls *t) {
+    if (t->again == TLS_AGAIN_NEXT || !tls_pending(t->s)) return;
+    tls_again_unlink(t);
+    cws_loop *loop = rt_sock_loop(t->s);
+    t->again = TLS_AGAIN_NEXT;
+    t->again_next = loop->tls_again;
+    if (loop->tls_again) loop->tls_again->again_prev = t;
+    loop->tls_again = t;
+}
+
+CWS__LINK void cws__tls_again_run(cws_loop *loop) {
+    /* Taken as a whole first: a socket marked again while this runs waits
+     * for the next round, so one peer cannot keep the loop here. */
+    loop->tls_again_now = loop->tls_again;
+    loop->tls_again = NULL;
+    for (rt_tls *t = loop->tls_again_now; t; t = t->again_next) t->again = TLS_AGAIN_NOW;
+    while (loop->tls_again_now) {
+        rt_tls *t = loop->tls_again_now;
+        tls_again_unlink(t);
+        cws__socket_event(t->s, RT_EV_READ); /* may free t, or others (unlinked then) */
+    }
+}
+
+CWS__LINK void cws__tls_loop_free(cws_loop *loop) {
+    rt_free(loop->tls_stage);
+    loop->tls_stage = NULL;
+}
+
+/* ------------------------------------------------------------ transport */
+
+/* Latches the failure and words it: a certificate the client refused says
+ * why, anything else names OpenSSL's reason. */
+static void tls_fail(rt_tls *t, int e) {
+    t->fatal = 1;
+    if (t->err) return;
+    char text[TLS_ERR_MAX];
+    long v = SSL_get_verify_result(t->ssl);
+    unsigned long code = ERR_peek_last_error();
+    if (v != X509_V_OK && SSL_get_verify_mode(t->ssl) != SSL_VERIFY_NONE && !SSL_is_init_finished(t->ssl))
+        snprintf(text, sizeof text, "TLS: certificate verify failed: %s", X509_verify_cert_error_string(v));
+    else if (code && ERR_reason_error_string(code))
+        snprintf(text, sizeof text, "TLS: %s", ERR_reason_error_string(code));
+    else
+        snprintf(text, sizeof text, "TLS: %s", e == SSL_ERROR_SYSCALL ? "connection reset" : "protocol error");
+    ERR_clear_error();
+    size_t n = strlen(text) + 1;
+    t->err = rt_alloc(n);
+    if (t->err) memcpy(t->err, text, n);
+}
+
+static ptrdiff_t tls_read(cws_socket *s, uint8_t *buf, size_t cap) {
+    rt_tls *t = s->tls;
+    size_t got = 0;
+    t->read_wants_write = 0;
+    while (got < cap && !t->eof && !t->fatal) {
+        size_t n = 0;
+        ERR_clear_error();
+        if (SSL_read_ex(t->ssl, buf + got, cap - got, &n) == 1) {
+            got += n;
+            continue;
+        }
+        int e = SSL_get_error(t->ssl, 0);
+        if (e == SSL_ERROR_WANT_READ) break;
+        if (e == SSL_ERROR_WANT_WRITE) {
+            t->read_wants_write = 1;
+            break;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN) t->eof = 1;
+        else tls_fail(t, e);
+    }
+    if (got) {
+        tls_again_mark(t); /* what is left, or the end, next round */
+        return (ptrdiff_t)got;
+    }
+    if (t->eof) return 0;
+    return t->fatal ? RT_TP_ERROR : RT_TP_AGAIN;
+}
+
+/* Gathers what follows (i, off) in iov, up to one record, into the loop's
+ * stage; a large entry goes as it is. */
+static const uint8_t *tls_gather(cws_loop *loop, const struct iovec *iov, size_t n, size_t i, size_t off,
+                                 size_t *len) {
+    const uint8_t *p = (const uint8_t *)iov[i].iov_base + off;
+    size_t first = iov[i].iov_len - off;
+    if (first >= TLS_STAGE || i + 1 == n) {
+        *len = first;
+        return p;
+    }
+    size_t k = 0;
+    for (; i < n && k < TLS_STAGE; i++, off = 0) {
+        size_t take = CWS__MIN(iov[i].iov_len - off, TLS_STAGE - k);
+        memcpy(loop->tls_stage + k, (const uint8_t *)iov[i].iov_base + off, take);
+        k += take;
+    }
+    *len = k;
+    return loop->tls_stage;
+}
+
+static ptrdiff_t tls_writev(cws_socket *s, const struct iovec *iov, size_t n) {
+    rt_tls *t = s->tls;
+    if (t->fatal) return RT_TP_ERROR;
+    size_t total = 0, i = 0, off = 0;
+    t->write_wants_read = 0;
+    while (i < n) {
+        if (off == iov[i].iov_len) {
+            i++;
+            off = 0;
+            continue;
+        }
+        size_t len, w = 0;
+        const uint8_t *p = tls_gather(rt_sock_loop(s), iov, n, i, off, &len);
+        ERR_clear_error();
+        if (SSL_write_ex(t->ssl, p, len, &w) != 1) {
+            int e = SSL_get_error(t->ssl, 0);
+            if (e == SSL_ERROR_WANT_READ) t->write_wants_read = 1;
+            else if (e != SSL_ERROR_WANT_WRITE) tls_fail(t, e);
+            break;
+        }
+        total += w;
+        while (w) { /* advance past what was taken */
+            size_t step = CWS__MIN(w, iov[i].iov_len - off);
+            off += step;
+            w -= step;
+            if (off == iov[i].iov_len && i + 1 < n) {
+                i++;
+                off = 0;
+            }
+        }
+    }
+    /* The handshake a write drove may have read records ahead. */
+    tls_again_mark(t);
+    if (total) return (ptrdiff_t)total;
+    return t->fatal ? RT_TP_ERROR : RT_TP_AGAIN;
+}
+
+static int tls_handshake(cws_socket *s) {
+    rt_tls *t = s->tls;
+    if (t->fatal) return RT_TP_ERROR;
+    ERR_clear_error();
+    if (SSL_do_handshake(t->ssl) == 1) return 1;
+    int e = SSL_get_error(t->ssl, 0);
+    t->read_wants_write = e == SSL_ERROR_WANT_WRITE;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+    tls_fail(t, e);
+    return RT_TP_ERROR;
+}
+
+/* close_notify (RFC 8446 §6.1), once and best effort: a full kernel
+ * buffer loses it, which the peer reads as an unexpected EOF. */
+static void tls_shutdown(cws_socket *s) {
+    rt_tls *t = s->tls;
+    if (t && !t->fatal && !t->shut && SSL_is_init_finished(t->ssl)) {
+        t->shut = 1;
+        ERR_clear_error();
+        (void)SSL_shutdown(t->ssl);
+        ERR_clear_error();
+    }
+    if (s->io.fd >= 0) (void)shutdown(s->io.fd, SHUT_WR);
+}
+
+static unsigned tls_wants(const cws_socket *s, unsigned usual) {
+    const rt_tls *t = s->tls;
+    if (!t) return usual;
+    if (t->write_wants_read) usual &= ~(unsigned)RT_EV_WRITE;
+    if (t->read_wants_write) usual |= RT_EV_WRITE;
+    return usual;
+}
+
+static const char *tls_error(const cws_socket *s) { return s->tls ? s->tls->err : NULL; }
+
+static void tls_free(cws_socket *s) {
+    rt_tls *t = s->tls;
+    if (!t) return;
+    tls_again_unlink(t);
+    SSL_free(t->ssl);
+    rt_free(t->err);
+    rt_free(t);
+    s->tls = NULL;
+}
+
+CWS__LINK const rt_transport cws__tls_transport = {tls_read, tls_writev, tls_handshake, tls_shutdown,
+                                         tls_pending, tls_wants, tls_error, tls_free};
+
+#endif
 /* ---- file: src/runtime/topics.c ---- */
 /* The topic table: which server sockets are subscribed to which names.
  * Only data structures here (no I/O, no callbacks), so publish.c can walk
@@ -10405,6 +11184,63 @@ CWS__LINK void cws__topics_free(rt_topics *tt) {
     rt_free(tt->bucket);
     memset(tt, 0, sizeof *tt);
 }
+/* ---- file: src/runtime/transport.c ---- */
+/* Plain TCP, the runtime's default transport (rt_transport in runtime.h):
+ * the calls the runtime made itself before TLS existed. */
+
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+static ptrdiff_t tcp_read(cws_socket *s, uint8_t *buf, size_t cap) {
+    for (;;) {
+        ssize_t n = recv(s->io.fd, buf, cap, 0);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? RT_TP_AGAIN : RT_TP_ERROR;
+    }
+}
+
+static ptrdiff_t tcp_writev(cws_socket *s, const struct iovec *iov, size_t n) {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = (struct iovec *)(uintptr_t)iov;
+    msg.msg_iovlen = n;
+    for (;;) {
+        ssize_t w = sendmsg(s->io.fd, &msg, RT_SEND_FLAGS);
+        if (w >= 0) return w;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? RT_TP_AGAIN : RT_TP_ERROR;
+    }
+}
+
+static int tcp_handshake(cws_socket *s) {
+    (void)s;
+    return 1;
+}
+
+static void tcp_shutdown(cws_socket *s) { (void)shutdown(s->io.fd, SHUT_WR); }
+
+static size_t tcp_pending(const cws_socket *s) {
+    (void)s;
+    return 0;
+}
+
+static unsigned tcp_wants(const cws_socket *s, unsigned usual) {
+    (void)s;
+    return usual;
+}
+
+static const char *tcp_error(const cws_socket *s) {
+    (void)s;
+    return NULL;
+}
+
+static void tcp_free(cws_socket *s) { (void)s; }
+
+CWS__LINK const rt_transport cws__tcp_transport = {tcp_read, tcp_writev, tcp_handshake, tcp_shutdown,
+                                         tcp_pending, tcp_wants, tcp_error, tcp_free};
 #endif /* CWS_NO_RUNTIME */
 
 #endif /* CWS_IMPLEMENTATION */

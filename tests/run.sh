@@ -3,6 +3,8 @@
 #   tests/run.sh              every suite
 #   tests/run.sh unit         cmocka unit tests only
 #   tests/run.sh integration  real-socket tests only (Python, Node, Chromium)
+#   tests/run.sh tls          the TLS tests, against a TLS=openssl build
+#                             (tests/unit/tls, tests/integration/tls)
 # A suite is one program: build/tests/test_* (cmocka) or
 # tests/integration/test_*.{sh,py,js}. Each exits non-zero on failure.
 set -u
@@ -43,8 +45,8 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
     fi
 fi
 
-if [ "$what" = all ] || [ "$what" = integration ]; then
-    for t in tests/integration/test_*; do
+run_scripts() {
+    for t in "$1"/test_*; do
         case "$t" in
             *.py) run_one "${t#tests/}" /usr/bin/python3 "$t" ;;
             *.js|*.mjs) run_one "${t#tests/}" node "$t" ;;
@@ -52,6 +54,22 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
             *) continue ;;
         esac
     done
+}
+
+if [ "$what" = all ] || [ "$what" = integration ]; then
+    run_scripts tests/integration
+fi
+
+if [ "$what" = tls ]; then
+    # Each present in a TLS build: none may be missing.
+    for t in "$BUILD"/tests/tls/test_*; do
+        [ -x "$t" ] || { run_one "unit/tls (not built: make TLS=openssl)" false; continue; }
+        run_one "unit/tls/$(basename "$t")" "$t"
+        s="$BUILD/tests-single/tls/$(basename "$t")"
+        if [ -x "$s" ]; then run_one "unit-single/tls/$(basename "$t")" "$s"
+        else run_one "unit-single/tls/$(basename "$t") (not built)" false; fi
+    done
+    run_scripts tests/integration/tls
 fi
 
 echo

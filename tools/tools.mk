@@ -34,7 +34,7 @@ $(SINGLE_IMPL_OBJ): tests/dist/single_impl.c $(SINGLE) $(FLAGS_STAMP)
 
 $(BUILD)/tests-single/%: $(BUILD)/obj/tests/unit/%.o $(SINGLE_IMPL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBCWS_LIBS)
 
 -include $(SINGLE_IMPL_OBJ:.o=.d)
 
@@ -65,6 +65,7 @@ install: lib $(INSTALL_BIN)
 	ln -sf libcws.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libcws.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
 	    -e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES_PRIVATE@|$(if $(TLS_LIBS),openssl)|' -e 's|@LIBS_PRIVATE@|$(LIBCWS_LIBS)|' \
 	    cws.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/cws.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/cws.pc
 ifneq ($(strip $(INSTALL_BIN)),)

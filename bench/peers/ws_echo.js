@@ -6,8 +6,13 @@
 // --broadcast relays every message to every open client, the sender
 // included (the fan-out benchmark, issue 18), as ws's README shows it: a
 // loop over wss.clients with client.send() for each open one.
+// --tls-cert FILE --tls-key FILE serve wss://: ws on an
+// https.createServer({ cert, key }) (Node's TLS, its bundled OpenSSL, on
+// the main thread), the TLS benchmark (issue 12).
 //   node bench/peers/ws_echo.js [--port N] [--deflate] [--broadcast]
-//   (port 0: ephemeral; prints "listening on HOST:PORT")
+//        [--tls-cert FILE --tls-key FILE]
+//   (port 0: ephemeral; prints "listening on HOST:PORT", wss://HOST:PORT
+//   with TLS)
 'use strict';
 const path = require('path');
 const { createRequire } = require('module');
@@ -25,13 +30,29 @@ function loadWs() {
 const WebSocket = loadWs();
 const { WebSocketServer } = WebSocket;
 
-const i = process.argv.indexOf('--port');
-const port = i > 0 ? Number(process.argv[i + 1]) : 0;
+function arg(name) {
+  const k = process.argv.indexOf(name);
+  return k > 0 ? process.argv[k + 1] : undefined;
+}
+const port = Number(arg('--port') || 0);
 const perMessageDeflate = process.argv.includes('--deflate') ? { threshold: 0 } : false;
-const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate, maxPayload: 64 << 20 });
-wss.on('listening', () => {
-  process.stdout.write(`listening on 127.0.0.1:${wss.address().port}\n`);
-});
+const certFile = arg('--tls-cert');
+const keyFile = arg('--tls-key');
+let wss;
+if (certFile) {
+  const fs = require('fs');
+  const https = require('https');
+  const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile || certFile) });
+  wss = new WebSocketServer({ server, perMessageDeflate, maxPayload: 64 << 20 });
+  server.listen(port, '127.0.0.1', () => {
+    process.stdout.write(`listening on wss://127.0.0.1:${server.address().port}\n`);
+  });
+} else {
+  wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate, maxPayload: 64 << 20 });
+  wss.on('listening', () => {
+    process.stdout.write(`listening on 127.0.0.1:${wss.address().port}\n`);
+  });
+}
 const broadcast = process.argv.includes('--broadcast');
 wss.on('connection', (ws) => {
   if (broadcast) {

@@ -137,6 +137,8 @@ int main(int argc, char **argv) {
      * unless --allow-origin lists it. */
     cfg.hs.same_origin = 1;
     if (o.n_allow_origins) cfg.hs.allow_origins = o.allow_origins;
+    cfg.tls.cert_file = o.tls_cert; /* the page and its socket, both over TLS */
+    cfg.tls.key_file = o.tls_key;
     cfg.on_upgrade = on_upgrade;
     cfg.on_http = on_http;
     cfg.cb = chat_socket_callbacks;
@@ -144,7 +146,11 @@ int main(int argc, char **argv) {
     int err = 0;
     a.server = cws_server_new(a.loop, &cfg, &err);
     if (!a.server) {
-        fprintf(stderr, "cws-chat: cannot listen on %s:%d: %s\n", o.host, o.port, cws_strerror(err));
+        if (err == CWS_ERR_TLS)
+            fprintf(stderr, "cws-chat: cannot use the certificate %s with the key %s\n", o.tls_cert,
+                    o.tls_key ? o.tls_key : o.tls_cert);
+        else
+            fprintf(stderr, "cws-chat: cannot listen on %s:%d: %s\n", o.host, o.port, cws_strerror(err));
         rc = 1;
         goto out;
     }
@@ -157,7 +163,8 @@ int main(int argc, char **argv) {
 
     /* Tests read the port from this first line; IPv6 hosts need brackets. */
     int v6 = strchr(o.host, ':') != NULL;
-    printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "", cws_server_port(a.server));
+    printf("listening on %s://%s%s%s:%d\n", o.tls_cert ? "https" : "http", v6 ? "[" : "", o.host, v6 ? "]" : "",
+           cws_server_port(a.server));
     fflush(stdout);
     if (o.redis)
         fprintf(stderr, "cws-chat: room in Redis at %s:%d, keys %s:*, web root %s\n", o.redis_host, o.redis_port,

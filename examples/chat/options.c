@@ -81,6 +81,10 @@ static const char options_help_limits[] =
     "                           is refused with HTTP 403, so it cannot read the\n"
     "                           history or post. Behind a proxy that rewrites\n"
     "                           Host, list the public origin here\n"
+    "  --tls-cert FILE          serve https:// and wss:// with this PEM certificate\n"
+    "                           (and its chain); needs a build with TLS (make\n"
+    "                           TLS=openssl)\n"
+    "  --tls-key FILE           the certificate's PEM private key\n"
     "  --no-deflate             do not compress: decline the permessage-deflate\n"
     "                           (RFC 7692) that browsers offer; by default it is\n"
     "                           on, each message compressed once for everyone\n"
@@ -176,8 +180,8 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
         static const char *const known[] = {"--host", "--port", "--web", "--history", "--fsync",
                                             "--history-size", "--history-bytes", "--max-message", "--high-water",
                                             "--handshake-timeout", "--ping-interval", "--rate", "--burst",
-                                            "--allow-origin", "--max-per-ip", "--trust-proxy", "--redis",
-                                            "--redis-prefix"};
+                                            "--allow-origin", "--max-per-ip", "--trust-proxy", "--tls-cert",
+                                            "--tls-key", "--redis", "--redis-prefix"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= strcmp(name, known[k]) == 0;
         if (!is_known) {
@@ -243,6 +247,10 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             client_addr a;
             bad = client_addr_parse(value, strlen(value), &a) < 0 || o->n_trust_proxies == CLIENT_ADDR_MAX_PROXIES;
             if (!bad) o->trust_proxies[o->n_trust_proxies++] = value;
+        } else if (strcmp(name, "--tls-cert") == 0) {
+            o->tls_cert = value;
+        } else if (strcmp(name, "--tls-key") == 0) {
+            o->tls_key = value;
         } else if (strcmp(name, "--redis") == 0) {
             bad = parse_host_port(value, o);
         } else if (strcmp(name, "--redis-prefix") == 0) {
@@ -253,6 +261,14 @@ int options_parse(chat_options *o, int argc, char **argv, FILE *out, FILE *err) 
             fprintf(err, "cws-chat: invalid value for %s: '%s' (see --help)\n", name, value);
             return -1;
         }
+    }
+    if (o->tls_key && !o->tls_cert) {
+        fprintf(err, "cws-chat: --tls-key needs --tls-cert\n");
+        return -1;
+    }
+    if (o->tls_cert && !cws_tls_backend()) {
+        fprintf(err, "cws-chat: this build has no TLS; rebuild with make TLS=openssl\n");
+        return -1;
     }
     return 0;
 }

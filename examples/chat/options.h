@@ -38,6 +38,7 @@ typedef struct chat_options {
     /* --allow-origin values, NULL-terminated, for cws_hs_server_opts. */
     const char *allow_origins[CHAT_MAX_ORIGINS + 1];
     size_t n_allow_origins;
+    const char *tls_cert, *tls_key; /* PEM files: serve https:// and wss:// */
 } chat_options;
 
 /* Fills o from argv. Returns 0 to run, 1 if --help was printed (exit 0),

@@ -2,7 +2,8 @@
  * cws-client — a command-line WebSocket client (like wscat or websocat).
  *
  *   cws-client [--binary] [--raw] [--subprotocol P] [--header 'N: V']...
- *              [--ping N] [--keepalive N] [--keepalive-timeout T] [--verbose] URL
+ *              [--ping N] [--keepalive N] [--keepalive-timeout T] [--verbose]
+ *              [--cafile FILE] [--insecure] URL
  *
  * Each line of stdin becomes one message; each message received is printed
  * on its own line, control characters escaped (escape.c). End of input or
@@ -352,6 +353,8 @@ int main(int argc, char **argv) {
      * on_close then reports NO_PONG_REASON. */
     cfg.ping_interval_ms = c.opt.keepalive > 0 ? to_ms(c.opt.keepalive) : CWS_DISABLED;
     cfg.pong_timeout_ms = to_ms(c.opt.keepalive_timeout);
+    cfg.tls.cafile = c.opt.cafile;
+    cfg.tls.insecure_skip_verify = c.opt.insecure;
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
     cfg.cb.on_pong = on_pong;
@@ -373,7 +376,14 @@ int main(int argc, char **argv) {
             print_reason(&c);
         else
             fputs(cws_strerror(err), stderr);
-        fputs(err == CWS_ERR_INVALID ? " (want ws://HOST[:PORT][/PATH]; no TLS, so no wss://)\n" : "\n", stderr);
+        if (err == CWS_ERR_INVALID)
+            fputs(cws_tls_backend() ? " (want ws[s]://HOST[:PORT][/PATH])\n"
+                                    : " (want ws://HOST[:PORT][/PATH]; this build has no TLS, so no wss://)\n",
+                  stderr);
+        else if (err == CWS_ERR_TLS && !c.close_reason_len)
+            fprintf(stderr, " (cannot use --cafile %s?)\n", c.opt.cafile ? c.opt.cafile : "");
+        else
+            fputc('\n', stderr);
         status = 1;
     }
     cws_loop_free(c.loop);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static void usage(FILE *out) {
-    fputs("usage: cws-client [options] ws://HOST[:PORT][/PATH]\n"
+    fputs("usage: cws-client [options] ws[s]://HOST[:PORT][/PATH]\n"
           "Sends each line of stdin as a WebSocket message and prints each\n"
           "message received on its own line. End of input or Ctrl-C closes the\n"
           "connection cleanly (code 1000) after the server answers.\n"
@@ -27,11 +27,18 @@ static void usage(FILE *out) {
           "                    a pong takes longer than --keepalive-timeout T\n"
           "  --keepalive-timeout T\n"
           "                    seconds a keepalive pong may take (default 10)\n"
+          "  --cafile FILE     wss://: trust the CA certificates in this PEM file\n"
+          "                    instead of the system's\n"
+          "  --insecure        wss://: accept any certificate for any name (for\n"
+          "                    tests only: anyone on the path can read and\n"
+          "                    change the traffic)\n"
           "  --verbose, -v     print on stderr \"connected to URL\", the\n"
           "                    negotiated \"subprotocol: P\" (or \"(none)\") and\n"
           "                    the keepalive in effect\n"
           "  --help            show this text\n"
           "\n"
+          "wss:// needs a build with TLS (make TLS=openssl); the server's\n"
+          "certificate and name are checked unless --insecure says otherwise.\n"
           "Lines may be up to 16 MiB. Text lines must be UTF-8 (RFC 6455 §5.6);\n"
           "others are skipped with a warning.\n"
           "Control characters in text messages and in the close reason are\n"
@@ -103,12 +110,17 @@ int client_options_parse(client_options *o, int argc, char **argv) {
         } else if (strcmp(arg, "--deflate") == 0) {
             o->deflate = 1;
             takes_value = 0;
+        } else if (strcmp(arg, "--insecure") == 0) {
+            o->insecure = 1;
+            takes_value = 0;
         } else if (arg[0] != '-') {
             if (o->url) return bad_usage("more than one URL", arg);
             o->url = arg;
             takes_value = 0;
         } else if (!val) {
             return bad_usage("missing value for", arg);
+        } else if (strcmp(arg, "--cafile") == 0) {
+            o->cafile = val;
         } else if (strcmp(arg, "--subprotocol") == 0) {
             o->subprotocol = val;
         } else if (strcmp(arg, "--header") == 0) {

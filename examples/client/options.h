@@ -18,6 +18,8 @@ typedef struct client_options {
     int raw;                 /* print text as it came, control bytes too */
     int verbose;             /* connection details on stderr */
     int deflate;             /* offer permessage-deflate */
+    const char *cafile;      /* wss://: CAs to trust instead of the system's */
+    int insecure;            /* wss://: no certificate check at all */
 } client_options;
 
 /* Returns 0 to run, 1 after printing --help, 2 on bad usage (already

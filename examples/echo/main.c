@@ -9,6 +9,7 @@
  *            [--ping-interval MS] [--handshake-timeout MS] [--broadcast]
  *            [--deflate [--deflate-threshold BYTES]]
  *            [--same-origin] [--allow-origin ORIGIN]...
+ *            [--tls-cert FILE --tls-key FILE]
  *
  * SIGINT/SIGTERM close every client with 1001 (going away) and exit 0.
  */
@@ -48,6 +49,7 @@ typedef struct echo_options {
     int same_origin;
     const char *allow_origins[ECHO_MAX_ORIGINS + 1]; /* NULL-terminated */
     size_t n_allow_origins;
+    const char *tls_cert, *tls_key; /* PEM files: serve wss:// */
 } echo_options;
 
 /* An echo queues each message once more on its way back: leave room for
@@ -145,9 +147,12 @@ static void usage(FILE *out) {
             "                       with 403, with --same-origin the own one too;\n"
             "                       repeatable. Clients without Origin (not\n"
             "                       browsers) are never refused\n"
+            "  --tls-cert FILE      serve wss:// with this PEM certificate (and its\n"
+            "                       chain); needs a build with TLS (make TLS=openssl)\n"
+            "  --tls-key FILE       the certificate's PEM private key\n"
             "  --help               show this text\n"
             "\n"
-            "The first line on stdout is \"listening on ws://HOST:PORT\".\n",
+            "The first line on stdout is \"listening on ws://HOST:PORT\" (wss:// with TLS).\n",
             (size_t)CWS_MAX_MESSAGE_DEFAULT, ECHO_PING_DEFAULT_MS, ECHO_HANDSHAKE_DEFAULT_MS);
 }
 
@@ -204,10 +209,22 @@ static int parse_options(int argc, char **argv, echo_options *o) {
         } else if (strcmp(arg, "--allow-origin") == 0 && val && cws_hs_origin_ok(val) &&
                    o->n_allow_origins < ECHO_MAX_ORIGINS) {
             o->allow_origins[o->n_allow_origins++] = val;
+        } else if (strcmp(arg, "--tls-cert") == 0 && val) {
+            o->tls_cert = val;
+        } else if (strcmp(arg, "--tls-key") == 0 && val) {
+            o->tls_key = val;
         } else {
             fprintf(stderr, "cws-echo: bad or incomplete option '%s' (try --help)\n", arg);
             return 2;
         }
+    }
+    if (o->tls_key && !o->tls_cert) {
+        fprintf(stderr, "cws-echo: --tls-key needs --tls-cert\n");
+        return 2;
+    }
+    if (o->tls_cert && !cws_tls_backend()) {
+        fprintf(stderr, "cws-echo: this build has no TLS; rebuild with make TLS=openssl\n");
+        return 2;
     }
     return 0;
 }
@@ -245,6 +262,8 @@ int main(int argc, char **argv) {
     cfg.deflate.threshold = opt.deflate_threshold ? opt.deflate_threshold : CWS_DISABLED;
     cfg.hs.same_origin = opt.same_origin;
     if (opt.n_allow_origins) cfg.hs.allow_origins = opt.allow_origins;
+    cfg.tls.cert_file = opt.tls_cert;
+    cfg.tls.key_file = opt.tls_key;
     cfg.cb.on_message = opt.broadcast ? on_message_broadcast : on_message;
     if (opt.broadcast) cfg.on_upgrade = on_upgrade_broadcast;
     cfg.user = &app;
@@ -252,8 +271,12 @@ int main(int argc, char **argv) {
     int err = 0;
     app.server = cws_server_new(app.loop, &cfg, &err);
     if (!app.server) {
-        fprintf(stderr, "cws-echo: cannot listen on %s port %d: %s\n", opt.host, opt.port,
-                cws_strerror(err));
+        if (err == CWS_ERR_TLS)
+            fprintf(stderr, "cws-echo: cannot use the certificate %s with the key %s\n", opt.tls_cert,
+                    opt.tls_key ? opt.tls_key : opt.tls_cert);
+        else
+            fprintf(stderr, "cws-echo: cannot listen on %s port %d: %s\n", opt.host, opt.port,
+                    cws_strerror(err));
         return 1;
     }
     if (cws_loop_watch_fd(app.loop, app.signal_fd, on_signal_readable, &app) != CWS_OK) {
@@ -263,7 +286,7 @@ int main(int argc, char **argv) {
 
     /* IPv6 literals need brackets in a URL (RFC 3986 §3.2.2). */
     int v6 = strchr(opt.host, ':') != NULL;
-    printf("listening on ws://%s%s%s:%d\n", v6 ? "[" : "", opt.host, v6 ? "]" : "",
+    printf("listening on %s://%s%s%s:%d\n", opt.tls_cert ? "wss" : "ws", v6 ? "[" : "", opt.host, v6 ? "]" : "",
            cws_server_port(app.server));
     fflush(stdout); /* tests read the port from this line */
 

@@ -31,7 +31,10 @@ typedef struct cli_state {
     struct addrinfo *ai_list, *ai_next;
     cli_waiter *waiter;
     int err;                 /* cws_err of a failure before open */
-    const char *reason;      /* static text of that failure */
+    const char *reason;      /* static text of that failure (or the
+                                transport's, valid while the socket is) */
+    char *tls_name;          /* wss://: the name to send and check, until
+                                the TLS state has it */
     cws_hs_client *hc;       /* handshake: our key, the expected accept */
     char *rbuf;              /* the response head as it arrives */
     size_t rlen, rcap;
@@ -45,18 +48,22 @@ typedef struct cli_url {
     char authority[CLI_HOST_MAX + 8]; /* for the Host field */
     char port[8];
     char path[CLI_PATH_MAX];
+    int secure;                   /* wss:// */
 } cli_url;
 
-/* ws://host[:port][/path][?query]. Fragments are forbidden (RFC 6455 §3),
- * as are user info and any byte that could break the request head. */
+/* ws[s]://host[:port][/path][?query]. Fragments are forbidden (RFC 6455
+ * §3), as are user info and any byte that could break the request head. */
 static int cli_parse_url(const char *url, cli_url *u) {
     size_t ulen = strlen(url);
     for (size_t i = 0; i < ulen; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f || c == '#') return CWS_ERR_INVALID;
     }
-    if (ulen < 5 || !cws__ieq_n(url, "ws://", 5)) return CWS_ERR_INVALID; /* wss:// too: TLS is the embedder's */
-    const char *p = url + 5, *end = url + ulen;
+    /* wss:// only with a TLS backend built in; otherwise TLS is the
+     * embedder's (a cws_conn over their own TLS). */
+    u->secure = ulen >= 6 && cws__ieq_n(url, "wss://", 6);
+    if (u->secure ? !cws_tls_backend() : ulen < 5 || !cws__ieq_n(url, "ws://", 5)) return CWS_ERR_INVALID;
+    const char *p = url + (u->secure ? 6 : 5), *end = url + ulen;
     const char *auth_end = p;
     while (auth_end < end && *auth_end != '/' && *auth_end != '?') auth_end++;
     size_t alen = (size_t)(auth_end - p);
@@ -93,7 +100,7 @@ static int cli_parse_url(const char *url, cli_url *u) {
         memcpy(u->port, port, plen);
         u->port[plen] = '\0';
     } else {
-        memcpy(u->port, "80", 3);
+        memcpy(u->port, u->secure ? "443" : "80", u->secure ? 4 : 3); /* RFC 6455 §3 */
     }
     size_t plen = (size_t)(end - auth_end);
     if (plen + 2 > CLI_PATH_MAX) return CWS_ERR_INVALID;
@@ -105,6 +112,13 @@ static int cli_parse_url(const char *url, cli_url *u) {
 }
 
 static cli_state *cli_of(const cws_socket *s) { return s->own.client; }
+
+static char *cli_strdup(const char *text) {
+    size_t n = strlen(text) + 1;
+    char *copy = rt_alloc(n);
+    if (copy) memcpy(copy, text, n);
+    return copy;
+}
 
 const char *cws__client_fail_reason(const cws_socket *s) {
     cli_state *c = cli_of(s);
@@ -126,7 +140,9 @@ static void cli_fail(cws_socket *s, int err, const char *reason) {
 }
 
 void cws__client_failed(cws_socket *s) {
-    cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
+    const char *tls = s->cfg->tp->error(s);
+    if (tls) cli_fail(s, CWS_ERR_TLS, tls);
+    else cli_fail(s, CWS_ERR_IO, s->io.state == RT_ST_CL_HANDSHAKE ? "connection closed during the handshake" : NULL);
 }
 
 static const char *cli_errno_text(int e) {
@@ -148,6 +164,15 @@ static void cli_release_handshake(cli_state *c) {
     rt_free(c->rbuf);
     c->rbuf = NULL;
     c->rlen = c->rcap = 0;
+    rt_free(c->tls_name);
+    c->tls_name = NULL;
+}
+
+void cws__client_free(cws_socket *s) {
+    cli_state *c = cli_of(s);
+    if (!c) return;
+    cws__tls_ctx_free(c->cfg.tls_ctx);
+    rt_free(c);
 }
 
 void cws__client_free_state(cws_socket *s) {
@@ -242,7 +267,24 @@ void cws__client_event(cws_socket *s, unsigned ev) {
         }
         return;
     }
-    /* Connected: the request queued by cws_connect goes out now. */
+    /* Connected: TLS first if wss://, then the request queued by
+     * cws_connect goes out (through the TLS handshake). */
+    cli_state *c = cli_of(s);
+    if (c->cfg.tls_ctx) {
+        int rc = cws__tls_socket_init(s, c->cfg.tls_ctx, c->tls_name);
+        if (rc < 0) {
+            cli_fail(s, rc, rc == CWS_ERR_NOMEM ? "out of memory" : "TLS: cannot start");
+            return;
+        }
+        rt_free(c->tls_name);
+        c->tls_name = NULL;
+        /* The ClientHello leaves now; writing the request drives the rest. */
+        if (s->cfg->tp->handshake(s) < 0) {
+            s->io.state = RT_ST_CL_HANDSHAKE;
+            cws__client_failed(s);
+            return;
+        }
+    }
     s->io.state = RT_ST_CL_HANDSHAKE;
     (void)cws__loop_mod(rt_sock_loop(s), &s->io, RT_EV_READ | RT_EV_WRITE);
     cws__socket_service(s);
@@ -332,6 +374,22 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
         memset(c, 0, sizeof *c);
         rt_sockcfg *sc = &c->cfg;
         sc->loop = loop;
+        if (u->secure) {
+            const char *name = cfg->tls.server_name ? cfg->tls.server_name : u->host;
+            rc = cws__tls_client_ctx(&cfg->tls, &sc->tls_ctx);
+            c->tls_name = rc == CWS_OK ? cli_strdup(name) : NULL;
+            if (rc == CWS_OK && !c->tls_name) rc = CWS_ERR_NOMEM;
+            if (rc < 0) {
+                cws__tls_ctx_free(sc->tls_ctx);
+                rt_free(c->tls_name);
+                rt_free(c);
+                rt_free(u);
+                freeaddrinfo(res);
+                *err = rc;
+                return NULL;
+            }
+            sc->tp = &cws__tls_transport;
+        }
         rt_sock_settings set = {&cfg->deflate, cfg->receive, cfg->high_water, cfg->max_message_size, cfg->max_fragments,
                                 cfg->kernel_unsent_max, cfg->ping_interval_ms, cfg->pong_timeout_ms, cfg->close_timeout_ms, cfg->cb};
         (void)cws__sockcfg_init(sc, CWS_CLIENT, &set);
@@ -369,6 +427,10 @@ cws_socket *cws_connect(cws_loop *loop, const char *url, const cws_client_config
             cws__timer_release(loop);
             cws_conn_deinit(rt_sock_conn_mem(s));
             rt_free(s);
+        }
+        if (c) {
+            cws__tls_ctx_free(c->cfg.tls_ctx);
+            rt_free(c->tls_name);
         }
         rt_free(c);
         rt_free(hc);

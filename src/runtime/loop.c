@@ -313,7 +313,7 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
      * callback) goes out before we sleep. */
     cws__socket_settle_all(loop);
     int wait = cws__timer_wait_ms(loop, timeout_ms);
-    if (loop->dirty) wait = 0;
+    if (loop->dirty || loop->tls_again) wait = 0;
 #ifdef CWS_USE_POLL
     rt_ready *ready = NULL;
     int n = loop_wait(loop, wait, &ready);
@@ -333,6 +333,7 @@ int cws_loop_run_once(cws_loop *loop, int timeout_ms) {
 #endif
         loop_dispatch(loop, ready[i].io, ready[i].ev);
     }
+    if (loop->tls_again) cws__tls_again_run(loop);
     cws__timer_run_due(loop);
     cws__socket_settle_all(loop);
     cws__outq_cache_trim(loop);
@@ -436,6 +437,7 @@ void cws_loop_free(cws_loop *loop) {
     cws__round_free(loop);
     cws__outq_cache_free(loop);
     cws__codec_pool_clear(&loop->codecs);
+    cws__tls_loop_free(loop);
     loop_backend_free(loop);
     cws__post_free(loop);
     rt_free(loop->heap);

@@ -12,8 +12,6 @@
 
 #include "runtime.h"
 
-#include <errno.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 
@@ -21,10 +19,25 @@
 #define OUTQ_ENT_INIT 8
 #define OUTQ_ENT_CACHED_MAX 64
 
+/* A cached large buffer that fits cap, the smallest such; NULL if none. */
+static rt_buf *buf_big_take(cws_loop *loop, size_t cap) {
+    size_t best = loop->nbig_cache;
+    for (size_t i = 0; i < loop->nbig_cache; i++)
+        if (loop->big_cache[i]->cap >= cap && (best == loop->nbig_cache || loop->big_cache[i]->cap < loop->big_cache[best]->cap))
+            best = i;
+    if (best == loop->nbig_cache) return NULL;
+    rt_buf *b = loop->big_cache[best];
+    loop->big_cache[best] = loop->big_cache[--loop->nbig_cache];
+    loop->big_taken++;
+    return b;
+}
+
 rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
     rt_buf *b;
     if (cap <= RT_BUF_STD && loop->nbuf_cache) {
         b = loop->buf_cache[--loop->nbuf_cache];
+    } else if (cap > RT_BUF_STD && (b = buf_big_take(loop, cap)) != NULL) {
+        /* a large message's buffer again, without malloc */
     } else {
         if (cap < RT_BUF_STD) cap = RT_BUF_STD;
         if (cap > SIZE_MAX - sizeof *b) return NULL;
@@ -41,7 +54,13 @@ rt_buf *cws__buf_new(cws_loop *loop, size_t cap) {
 void cws__buf_unref(cws_loop *loop, rt_buf *b) {
     if (--b->refs) return;
     if (b->cap == RT_BUF_STD && loop->nbuf_cache < RT_CACHE_MAX) loop->buf_cache[loop->nbuf_cache++] = b;
+    else if (b->cap > RT_BUF_STD && b->cap <= RT_BIG_CACHE_BYTES && loop->nbig_cache < RT_BIG_CACHE)
+        loop->big_cache[loop->nbig_cache++] = b;
     else rt_free(b);
+}
+
+static void buf_big_free(cws_loop *loop) {
+    while (loop->nbig_cache) rt_free(loop->big_cache[--loop->nbig_cache]);
 }
 
 static rt_outq *outq_get(cws_socket *s) {
@@ -88,8 +107,11 @@ static void outq_put(cws_loop *loop, rt_outq *q) {
 void cws__outq_cache_trim(cws_loop *loop) {
     if (loop->now < loop->q_trim_at) return;
     loop->q_trim_at = loop->now + RT_CACHE_TRIM_MS;
-    /* A server that has stopped broadcasting gives its buffers back. */
+    /* A server that has stopped broadcasting gives its buffers back, and
+     * one that no longer moves large messages its large buffers. */
     if (loop->now - loop->round_at >= RT_CACHE_TRIM_MS) cws__round_free(loop);
+    if (!loop->big_taken) buf_big_free(loop);
+    loop->big_taken = 0;
     /* nq_cache_low queues sat in the cache the whole interval: free them,
      * keeping RT_CACHE_MAX for ordinary traffic. */
     size_t idle = loop->nq_cache_low;
@@ -111,6 +133,7 @@ void cws__outq_cache_free(cws_loop *loop) {
     }
     loop->nq_cache = loop->nq_cache_low = 0;
     while (loop->nbuf_cache) rt_free(loop->buf_cache[--loop->nbuf_cache]);
+    buf_big_free(loop);
 }
 
 /* Ring positions: cap is a power of two (OUTQ_ENT_INIT, doubled). */
@@ -254,19 +277,12 @@ ptrdiff_t cws__outq_flush(cws_socket *s) {
             iov[n].iov_len = e->len;
             want += e->len;
         }
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = iov;
-        msg.msg_iovlen = n;
-        ssize_t w = sendmsg(s->io.fd, &msg, RT_SEND_FLAGS);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                s->io.flags |= RT_F_BLOCKED;
-                return took;
-            }
-            return -1;
+        ptrdiff_t w = s->cfg->tp->writev(s, iov, n);
+        if (w == RT_TP_AGAIN) {
+            s->io.flags |= RT_F_BLOCKED;
+            return took;
         }
+        if (w < 0) return -1;
         outq_consume(s, (size_t)w);
         took += w;
         if ((size_t)w < want) {

@@ -130,12 +130,56 @@ typedef struct rt_outq {
     struct rt_outq *next_free; /* the loop's cache list, while cached */
 } rt_outq;
 
+/* ---------------------------------------------------------------- transport */
+
+/* How a socket's bytes cross the fd (transport.c: plain TCP; tls_*.c: a
+ * TLS backend). The rest of the runtime sees only plaintext and calls
+ * these; layers 1-4 never learn that TLS exists. */
+enum {
+    RT_TP_AGAIN = -1,         /* would block: wait for the events of wants() */
+    RT_TP_ERROR = -2          /* the connection is broken */
+};
+struct iovec;
+typedef struct rt_tls rt_tls; /* a TLS backend's per-socket state */
+typedef struct rt_transport {
+    /* > 0 bytes read into buf (up to cap), 0 the peer ended the stream
+     * (FIN, or TLS close_notify), RT_TP_AGAIN or RT_TP_ERROR. */
+    ptrdiff_t (*read)(cws_socket *s, uint8_t *buf, size_t cap);
+    /* Bytes of iov taken (> 0; fewer than offered: the fd is full),
+     * RT_TP_AGAIN or RT_TP_ERROR. What was not taken must be offered again
+     * first, at least as much of it (the queue keeps it). */
+    ptrdiff_t (*writev)(cws_socket *s, const struct iovec *iov, size_t n);
+    /* One step of the transport's own handshake: 1 done, 0 waiting for
+     * wants(), RT_TP_ERROR. read and writev also step it as needed. */
+    int (*handshake)(cws_socket *s);
+    /* Nothing more will be written: TLS close_notify, then SHUT_WR.
+     * Best effort, never blocks. */
+    void (*shutdown)(cws_socket *s);
+    /* Bytes already taken from the fd but not yet returned by read: the
+     * loop must come back for them without waiting for the fd. */
+    size_t (*pending)(const cws_socket *s);
+    /* RT_EV_* the transport itself waits for beyond the usual (read
+     * always; write while output is queued): e.g. RT_EV_WRITE when a TLS
+     * read must first send, and no RT_EV_WRITE while a TLS write waits
+     * for the peer's bytes. Returns the mask to register. */
+    unsigned (*wants)(const cws_socket *s, unsigned usual);
+    /* Why the last RT_TP_ERROR happened, for on_close ("TLS: ..."), or
+     * NULL; valid until free. */
+    const char *(*error)(const cws_socket *s);
+    /* Releases the socket's transport state (the fd is not closed). */
+    void (*free)(cws_socket *s);
+} rt_transport;
+/* Plain TCP: recv, sendmsg, shutdown(SHUT_WR). */
+extern const rt_transport cws__tcp_transport;
+
 /* ---------------------------------------------------------------- sockets */
 
 /* Settings shared by every socket of a server (or owned by one client). */
 typedef struct rt_sockcfg {
     cws_loop *loop;
     cws_server *server;       /* NULL for a client */
+    const rt_transport *tp;   /* &cws__tcp_transport, or a TLS backend's */
+    void *tls_ctx;            /* the backend's context (certificates...) */
     /* Shared by the sockets' embedded cws_conns; frames are encoded
      * straight into the output queue (cws__conn_set_direct). */
     cws__conn_config_direct conn;
@@ -205,6 +249,7 @@ struct cws_socket {
                                        subprotocol and topics, or NULL */
         struct cli_state *client;   /* client: its state, for life */
     } own;
+    struct rt_tls *tls;     /* a TLS backend's state, or NULL */
     cws_socket *prev, *next;/* server's list, or the loop's client list */
     cws_socket *dirty_next; /* flush list (the dead stay on it until drained) */
 };
@@ -323,6 +368,13 @@ typedef struct rt_post {
  * holds n at once, and the next one needs them again), but those unused
  * for a whole RT_CACHE_TRIM_MS are freed, down to RT_CACHE_MAX. */
 #define RT_CACHE_TRIM_MS 1000u
+/* Buffers of large frames (over RT_BUF_STD), kept for the next large
+ * message: a malloc and free of 64 KiB or more per message makes glibc
+ * hand the memory back to the kernel and take it again each time (brk,
+ * and a TLB flush). At most RT_BIG_CACHE of at most RT_BIG_CACHE_BYTES
+ * each, all freed after a trim interval in which none was reused. */
+#define RT_BIG_CACHE 4
+#define RT_BIG_CACHE_BYTES ((size_t)1 << 20)
 
 struct cws_loop {
 #ifdef CWS_USE_POLL
@@ -354,6 +406,9 @@ struct cws_loop {
     uint64_t round_at;      /* loop ms of the last frame put in one */
     rt_buf *buf_cache[RT_CACHE_MAX];
     size_t nbuf_cache;
+    rt_buf *big_cache[RT_BIG_CACHE];
+    size_t nbig_cache;
+    size_t big_taken;       /* large buffers reused since the last trim */
     rt_outq *q_cache;       /* free queues, linked through next_free */
     cws__codec_pool codecs; /* permessage-deflate codecs between messages */
     size_t nq_cache;
@@ -361,6 +416,11 @@ struct cws_loop {
     uint64_t q_trim_at;     /* loop ms of the next trim */
     char peer_text[64];
     rt_post post;
+    /* TLS sockets holding read bytes the fd will not announce again
+     * (rt_transport.pending): read next round without waiting. */
+    struct rt_tls *tls_again;
+    struct rt_tls *tls_again_now; /* the list being read this round */
+    uint8_t *tls_stage;     /* a TLS backend's write gathering buffer */
 };
 
 /* ---------------------------------------------------------------- server */
@@ -572,6 +632,22 @@ rt_srvsock *cws__srvsock_get(cws_socket *s);
 /* The table's memory (every socket must have left). */
 void cws__topics_free(rt_topics *tt);
 
+/* ---------------------------------------------------------------- tls_*.c */
+/* The backend built in (tls_openssl.c with CWS_TLS_OPENSSL; tls_none.c
+ * otherwise, where each call fails with CWS_ERR_INVALID). */
+/* A server's context from its certificate: CWS_OK, CWS_ERR_TLS, _NOMEM. */
+int cws__tls_server_ctx(const cws_tls_server_config *cfg, void **ctx);
+/* A client's context: trust store, verification. */
+int cws__tls_client_ctx(const cws_tls_client_config *cfg, void **ctx);
+void cws__tls_ctx_free(void *ctx);
+/* Gives s (its fd set) TLS state from ctx; a client passes the name to
+ * send (SNI) and check. CWS_OK or CWS_ERR_NOMEM / CWS_ERR_TLS. */
+int cws__tls_socket_init(cws_socket *s, void *ctx, const char *host);
+/* Reads, for each socket of loop->tls_again, what its TLS state holds. */
+void cws__tls_again_run(cws_loop *loop);
+void cws__tls_loop_free(cws_loop *loop);
+extern const rt_transport cws__tls_transport;
+
 /* ---------------------------------------------------------------- client.c */
 void cws__client_event(cws_socket *s, unsigned ev);
 void cws__client_hs_read(cws_socket *s, uint8_t *data, size_t len);
@@ -581,6 +657,8 @@ void cws__client_failed(cws_socket *s);
 /* Teardown: wakes cws_connect_wait and frees the handshake state; the
  * client state itself goes with the socket's memory (cws__socket_free). */
 void cws__client_free_state(cws_socket *s);
+/* The client state itself and its TLS context (with the socket's memory). */
+void cws__client_free(cws_socket *s);
 const char *cws__client_fail_reason(const cws_socket *s);
 void cws__client_opened(cws_socket *s);
 /* The subprotocol the server chose ("" if none or not open yet). */

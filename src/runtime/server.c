@@ -63,7 +63,7 @@ static int srv_config_ok(const cws_server_config *cfg) {
     /* Unbounded request heads would let any client hold any memory. */
     return cfg->port >= 0 && cfg->port <= 65535 && cfg->max_handshake_size != CWS_DISABLED &&
            rt_receive_mode_ok(cfg->receive) && cws__pmd_config_check(&cfg->deflate) == CWS_OK &&
-           srv_origins_ok(cfg->hs.allow_origins);
+           srv_origins_ok(cfg->hs.allow_origins) && (!cfg->tls.cert_file || cws_tls_backend());
 }
 
 /* The server keeps its own copy of allow_origins (pointers and strings in
@@ -169,10 +169,15 @@ cws_server *cws_server_new(cws_loop *loop, const cws_server_config *cfg, int *er
         else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     int bad = srv_copy_origins(srv, cfg->hs.allow_origins);
+    if (!bad && cfg->tls.cert_file) {
+        bad = cws__tls_server_ctx(&cfg->tls, &srv->scfg.tls_ctx);
+        srv->scfg.tp = &cws__tls_transport;
+    }
     if (!bad && cws__loop_add(loop, &srv->io, RT_EV_READ) < 0) bad = CWS_ERR_IO;
     if (bad) {
         close(srv->io.fd);
         cws__timer_release(loop);
+        cws__tls_ctx_free(srv->scfg.tls_ctx);
         rt_free(srv->origins);
         rt_free(srv);
         *err = bad;
@@ -193,6 +198,11 @@ int cws_server_done(const cws_server *s) { return s ? s->done : 0; }
 
 /* ------------------------------------------------------------ accept */
 
+/* A TLS listener's sockets speak TLS from the first byte. */
+static int srv_transport_init(cws_server *srv, cws_socket *s) {
+    return srv->scfg.tls_ctx ? cws__tls_socket_init(s, srv->scfg.tls_ctx, NULL) : CWS_OK;
+}
+
 static void srv_link(cws_server *srv, cws_socket *s) {
     s->next = srv->socks;
     if (srv->socks) srv->socks->prev = s;
@@ -207,14 +217,15 @@ static void srv_busy(cws_server *srv, int fd) {
     ptrdiff_t n = cws_hs_reject(503, out, sizeof out);
     cws_socket *s = srv->lingering < SRV_BUSY_LINGER_MAX ? cws__socket_new(&srv->scfg, fd) : NULL;
     if (!s) {
-        if (n > 0) (void)send(fd, out, (size_t)n, MSG_DONTWAIT | RT_SEND_FLAGS);
+        /* Best effort in clear text; a TLS client just sees the close. */
+        if (n > 0 && !srv->scfg.tls_ctx) (void)send(fd, out, (size_t)n, MSG_DONTWAIT | RT_SEND_FLAGS);
         close(fd);
         return;
     }
     srv_link(srv, s);
     s->io.flags |= RT_F_BUSY;
     srv->lingering++;
-    if (cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
+    if (srv_transport_init(srv, s) < 0 || cws__loop_add(srv->loop, &s->io, RT_EV_READ) < 0) {
         cws__socket_destroy(s, RT_WHY_IO);
         return;
     }
@@ -263,7 +274,7 @@ void cws__server_listen_event(cws_server *srv) {
         srv_link(srv, s);
         srv->count++;
         s->io.state = RT_ST_HANDSHAKE;
-        if (cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
+        if (srv_transport_init(srv, s) < 0 || cws__loop_add(loop, &s->io, RT_EV_READ) < 0) {
             cws__socket_destroy(s, RT_WHY_IO);
             continue;
         }
@@ -352,6 +363,7 @@ void cws_server_free(cws_server *srv) {
     srv_stop_listening(srv);
     cws__server_bcast_free(srv);
     cws__topics_free(&srv->topics);
+    cws__tls_ctx_free(srv->scfg.tls_ctx);
     rt_free(srv->origins);
     cws__timer_clear(loop, &srv->tn);
     cws__timer_release(loop);

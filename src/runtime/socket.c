@@ -175,6 +175,7 @@ static void sock_feed(cws_socket *s, uint8_t *data, size_t len) {
 
 int cws__sockcfg_init(rt_sockcfg *cfg, int role, const rt_sock_settings *set) {
     if (set->receive != CWS_RECEIVE_MESSAGES && set->receive != CWS_RECEIVE_STREAM) return CWS_ERR_INVALID;
+    if (!cfg->tp) cfg->tp = &cws__tcp_transport;
     cfg->cb = set->cb;
     cfg->high_water = cws__limit(set->high_water, RT_HIGH_WATER_DEFAULT);
     cfg->kernel_unsent = set->kernel_unsent == CWS_DISABLED ? 0 : cws__limit(set->kernel_unsent, RT_KERNEL_UNSENT_DEFAULT);
@@ -246,9 +247,12 @@ void cws__socket_destroy(cws_socket *s, int why) {
     cws__timer_release(loop);
     if (s->io.fd >= 0) {
         cws__loop_del(loop, &s->io);
+        /* A clean end says so (TLS close_notify); a broken one cannot. */
+        if (s->tls && !s->q && s->why != RT_WHY_IO && s->why != RT_WHY_CONNECT) s->cfg->tp->shutdown(s);
         close(s->io.fd);
         s->io.fd = -1;
     }
+    s->cfg->tp->free(s);
     cws__outq_free(s);
     /* Its buffers go now; the memory (and the user pointer in it) with
      * the socket, after the round. */
@@ -267,7 +271,7 @@ void cws__socket_destroy(cws_socket *s, int why) {
 }
 
 void cws__socket_free(cws_socket *s) {
-    if (!s->cfg->server) rt_free(s->own.client); /* it holds s->cfg */
+    if (!s->cfg->server) cws__client_free(s); /* it holds s->cfg */
     rt_free(s);
 }
 
@@ -314,6 +318,13 @@ static int sock_flush(cws_socket *s) {
 
 static int sock_usable(const cws_socket *s);
 
+/* The transport failed: a client still in its handshake reports why
+ * (e.g. the certificate), anything else is a reset (1006). */
+static void sock_broken(cws_socket *s) {
+    if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
+    else cws__socket_destroy(s, RT_WHY_IO);
+}
+
 /* The on_drain asked for, once the queue is empty. 1 if s died in it. */
 static int sock_drained(cws_socket *s) {
     if (!(s->xflags & RT_X_WANT_DRAIN) || s->q) return 0;
@@ -336,7 +347,7 @@ void cws__socket_service(cws_socket *s) {
         return;
     }
     if (s->q && sock_flush(s) < 0) {
-        cws__socket_destroy(s, RT_WHY_IO);
+        sock_broken(s);
         return;
     }
     if (s->q && s->q->bytes > s->cfg->high_water && rt_sock_conn(s)) sock_overflow(s);
@@ -365,11 +376,12 @@ void cws__socket_service(cws_socket *s) {
          * the client's FIN (closing with unread input would reset the
          * connection and could destroy the answer's tail). */
         s->io.flags |= RT_F_WR_SHUT;
-        (void)shutdown(s->io.fd, SHUT_WR);
+        s->cfg->tp->shutdown(s);
         cws__timer_set(loop, &s->tn, loop->now + RT_REPLY_FIN_MS);
     }
     unsigned want = RT_EV_READ;
     if (s->q) want |= RT_EV_WRITE;
+    want = s->cfg->tp->wants(s, want);
     if (s->io.events & RT_EV_REGISTERED) (void)cws__loop_mod(loop, &s->io, want);
 }
 
@@ -397,13 +409,12 @@ static void sock_eof(cws_socket *s) {
 
 static void sock_read(cws_socket *s) {
     cws_loop *loop = rt_sock_loop(s);
+    const rt_transport *tp = s->cfg->tp;
     for (int i = 0; i < SOCK_READS_PER_EVENT; i++) {
-        ssize_t n = recv(s->io.fd, loop->rbuf, RT_RBUF_SIZE, 0);
+        ptrdiff_t n = tp->read(s, loop->rbuf, RT_RBUF_SIZE);
+        if (n == RT_TP_AGAIN) return;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
-            else cws__socket_destroy(s, RT_WHY_IO);
+            sock_broken(s);
             return;
         }
         if (n == 0) {
@@ -417,7 +428,9 @@ static void sock_read(cws_socket *s) {
         case RT_ST_CLOSING: sock_feed(s, loop->rbuf, (size_t)n); break;
         default: break; /* LINGER, DRAIN, FIN_WAIT: nothing more is wanted */
         }
-        if (s->io.kind == RT_IO_DEAD || (size_t)n < RT_RBUF_SIZE) return;
+        /* A short read drained the fd, unless the transport holds more
+         * (which it then reads again next round, see rt_transport.pending). */
+        if (s->io.kind == RT_IO_DEAD || ((size_t)n < RT_RBUF_SIZE && !tp->pending(s))) return;
     }
 }
 
@@ -427,14 +440,15 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
         cws__client_event(s, ev);
         return;
     }
-    if (ev & RT_EV_WRITE && s->q) {
+    /* TLS may need the other direction first (a write waiting for the
+     * peer's handshake bytes, a read that must send): try both. */
+    if (s->q && (ev & RT_EV_WRITE || s->tls)) {
         if (sock_flush(s) < 0) {
-            if (s->io.state == RT_ST_CL_HANDSHAKE) cws__client_failed(s);
-            else cws__socket_destroy(s, RT_WHY_IO);
+            sock_broken(s);
             return;
         }
     }
-    if (ev & RT_EV_READ) sock_read(s);
+    if (ev & RT_EV_READ || (s->tls && s->io.kind != RT_IO_DEAD)) sock_read(s);
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 

@@ -6,7 +6,9 @@
                                                 line with ws://HOST:PORT)
 Options: --cases 1.,6.6 (id prefixes), --max-message N (the server's
 limit, default 16 MiB), --strict (exit non-zero unless every case is OK),
---list. The permessage-deflate groups (12-15) need a server with the
+--list; --tls speaks wss:// (a wss:// --url implies it)
+without checking the certificate, --cafile FILE checks it against that CA
+(and the host name). The permessage-deflate groups (12-15) need a server with the
 extension on: with --server, the same command plus --deflate-args
 (default "--deflate", as cws-echo takes it) is started for them; with
 --url, give --deflate-url (default: the --url server itself).
@@ -20,6 +22,7 @@ import os
 import re
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -31,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cases import CASES, Context  # noqa: E402
 import cases_deflate  # noqa: E402,F401  (registers groups 12-15)
+import wsclient  # noqa: E402
 from wsclient import CaseFailed, Closed, NonStrict  # noqa: E402
 
 
@@ -43,7 +47,7 @@ def start_server(argv):
         if not line:
             break
         lines.append(line)
-        m = re.search(r"ws://(\[[^\]]+\]|[^:/\s]+):(\d+)", line)
+        m = re.search(r"wss?://(\[[^\]]+\]|[^:/\s]+):(\d+)", line)
         if m:
             # Keep draining its output (so it never blocks on a full pipe)
             # and keep it, to show what a crashing server said.
@@ -136,9 +140,9 @@ def run_case(ctx, fn):
 
 
 def parse_url(url):
-    m = re.match(r"ws://(\[[^\]]+\]|[^:/]+):(\d+)", url)
+    m = re.match(r"wss?://(\[[^\]]+\]|[^:/]+):(\d+)", url)
     if not m:
-        sys.exit("run.py: a URL must look like ws://HOST:PORT")
+        sys.exit("run.py: a URL must look like ws://HOST:PORT or wss://HOST:PORT")
     return m.group(1).strip("[]"), int(m.group(2))
 
 
@@ -156,7 +160,16 @@ def main():
     ap.add_argument("--deflate-threshold", type=int, default=0,
                     help="the deflate server compresses echoes of this size and more (default 0: all)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--tls", action="store_true", help="speak wss:// (the certificate is not checked)")
+    ap.add_argument("--cafile", help="speak wss://, checking the certificate against this CA")
     args = ap.parse_args()
+    if args.tls or args.cafile or (args.url or "").startswith("wss://"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if args.cafile:
+            ctx.load_verify_locations(args.cafile)
+        else:
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        wsclient.TLS_CONTEXT = ctx
 
     prefixes = [p for p in args.cases.split(",") if p]
     selected = [c for c in CASES if not prefixes or any(c[0] == p or c[0].startswith(p) for p in prefixes)]

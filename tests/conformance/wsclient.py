@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import socket
+import ssl
 import struct
 import time
 import zlib
@@ -399,6 +400,12 @@ class Frame:
         return "Frame(op=%#x fin=%d rsv=%d len=%d)" % (self.opcode, self.fin, self.rsv, len(self.payload))
 
 
+# An ssl.SSLContext to speak wss:// (run.py --tls/--cafile), or None for ws://.
+TLS_CONTEXT = None
+# How the server's end of the connection shows, over TCP and inside TLS.
+PEER_GONE = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
 class WS:
     """One connection to the server under test."""
 
@@ -406,6 +413,8 @@ class WS:
         self.host, self.port, self.timeout = host, port, timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TLS_CONTEXT is not None:
+            self.sock = TLS_CONTEXT.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         self.eof = False
         self.got_close = None  # the server's close frame payload, once read
@@ -426,8 +435,10 @@ class WS:
                 self.sock.sendall(data[i:i + chunk])
                 if delay:
                     time.sleep(delay)
-        except (BrokenPipeError, ConnectionResetError):
+        except PEER_GONE + (ssl.SSLError,):
             # The server has closed; what it sent before still gets read.
+            # (Inside TLS, a write after a failed one fails too, e.g. with
+            # BAD_LENGTH, as a TCP write after EPIPE does.)
             pass
 
     def _fill(self, deadline):
@@ -439,7 +450,7 @@ class WS:
         self.sock.settimeout(left)
         try:
             data = self.sock.recv(1 << 20)
-        except ConnectionResetError:
+        except PEER_GONE:
             data = b""
         if not data:
             self.eof = True

@@ -15,38 +15,10 @@ import tempfile
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from proc import Process, binary, run_cases, STEP_TIMEOUT  # noqa: E402
-from echo_peers import ALL, NodePeer, PythonPeer  # noqa: E402
+from echo_peers import ALL, NodePeer, PythonPeer, each_peer, run_client  # noqa: E402
 
 CLIENT = binary("client")
 REPORTING = [PythonPeer, NodePeer]
-
-
-async def run_client(args, stdin=b"", expect=None, timeout=STEP_TIMEOUT):
-    """Runs cws-client to its end with stdin as input: (status, out, err).
-    With expect, stdin stays open until that much output has come back:
-    a server may drop echoes it has not sent yet when our close arrives
-    (Python websockets does), so EOF right away would lose them."""
-    async with Process([CLIENT, *args]) as p:
-        if expect is None:
-            out, err = await asyncio.wait_for(p.proc.communicate(stdin), timeout)
-            return p.proc.returncode, out, err.decode("utf-8", "replace")
-        p.proc.stdin.write(stdin)
-        try:
-            out = await asyncio.wait_for(p.proc.stdout.readexactly(len(expect)), timeout)
-        except asyncio.IncompleteReadError as e:
-            out = e.partial
-        p.proc.stdin.close()
-        status, rest, err = await p.wait(timeout)
-        return status, out + rest, err
-
-
-async def each_peer(peers, check):
-    for peer_class in peers:
-        async with peer_class() as peer:
-            try:
-                await check(peer)
-            except AssertionError as e:
-                raise AssertionError(f"against {peer.name}: {e}") from e
 
 
 async def test_lines_in_same_lines_out():

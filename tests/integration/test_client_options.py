@@ -6,7 +6,6 @@ high_water to fit a 16 MiB line), the subprotocol printed by --verbose
 (the server's close in the segment of its 101) reported by close code,
 not as a failed connect. The limit itself is tested in test_client.py."""
 
-import asyncio
 import os
 import socket
 import sys
@@ -14,37 +13,11 @@ import threading
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from proc import Process, binary, run_cases, STEP_TIMEOUT  # noqa: E402
-from echo_peers import ALL, NodePeer, PythonPeer  # noqa: E402
+from proc import binary, run_cases, STEP_TIMEOUT  # noqa: E402
+from echo_peers import ALL, NodePeer, PythonPeer, each_peer, run_client  # noqa: E402
 
-CLIENT = binary("client")
+binary("client")  # exits early if it is not built
 REPORTING = [PythonPeer, NodePeer]
-
-
-async def run_client(args, stdin=b"", expect=None, timeout=STEP_TIMEOUT):
-    """(status, out, err) of cws-client; with expect, stdin stays open
-    until that much output came back (see test_client.py)."""
-    async with Process([CLIENT, *args]) as p:
-        if expect is None:
-            out, err = await asyncio.wait_for(p.proc.communicate(stdin), timeout)
-            return p.proc.returncode, out, err.decode("utf-8", "replace")
-        p.proc.stdin.write(stdin)
-        try:
-            out = await asyncio.wait_for(p.proc.stdout.readexactly(len(expect)), timeout)
-        except asyncio.IncompleteReadError as e:
-            out = e.partial
-        p.proc.stdin.close()
-        status, rest, err = await p.wait(timeout)
-        return status, out + rest, err
-
-
-async def each_peer(peers, check):
-    for peer_class in peers:
-        async with peer_class() as peer:
-            try:
-                await check(peer)
-            except AssertionError as e:
-                raise AssertionError(f"against {peer.name}: {e}") from e
 
 
 async def test_line_past_the_old_2_mib_limit_goes_through():

@@ -24,14 +24,15 @@ import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from proc import Process, Server, binary, run_cases, STEP_TIMEOUT  # noqa: E402
+from proc import Server, binary, run_cases, STEP_TIMEOUT  # noqa: E402
 import wscompat  # noqa: E402
+import echo_peers  # noqa: E402
 from websockets.extensions.permessage_deflate import (  # noqa: E402
     ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory)
 from websockets.frames import Opcode  # noqa: E402
 
 ECHO = binary("echo")
-CLIENT = binary("client")
+binary("client")  # exits early if it is not built
 # RFC 6455 §5.2 length encodings, and 1023/1024 around the thresholds.
 SIZES = [0, 1, 125, 126, 1023, 1024, 65535, 65536, 1 << 20]
 CLIENT_THRESHOLD = 1024  # cws_deflate_config.threshold 0 (cws-client's)
@@ -349,15 +350,7 @@ async def run_client(args, lines, timeout=STEP_TIMEOUT):
     echoes are back (websockets drops those not sent when our close
     arrives). Returns (status, stdout, stderr)."""
     data = b"".join(l + b"\n" for l in lines)
-    async with Process([CLIENT, *args]) as p:
-        p.proc.stdin.write(data)
-        try:
-            out = await asyncio.wait_for(p.proc.stdout.readexactly(len(data)), timeout)
-        except asyncio.IncompleteReadError as e:
-            out = e.partial
-        p.proc.stdin.close()
-        status, rest, err = await p.wait(timeout)
-        return status, out + rest, err
+    return await echo_peers.run_client(args, data, expect=data, timeout=timeout)
 
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (tests/fuzz/) and runs each for about
-# FUZZ_SECONDS (default 10) seconds, two at a time; any finding fails.
+# FUZZ_SECONDS (default 5) seconds, two at a time; any finding fails
+# (a smoke test: `make fuzz` is the long run).
 # Skipped (exit 0, with a message) when clang or its libFuzzer runtime
 # (Debian libclang-rt-14-dev) is missing.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 FUZZ_CC=${FUZZ_CC:-clang}
-secs=${FUZZ_SECONDS:-10}
+secs=${FUZZ_SECONDS:-5}
 
 probe_dir=$(mktemp -d)
 trap 'rm -rf "$probe_dir"' EXIT

@@ -5,9 +5,6 @@ request. The server must drop them by its deadlines (cws.h, layer 5
 normal client meanwhile (its round trips are printed)."""
 
 import os
-import resource
-import selectors
-import socket
 import sys
 import tempfile
 import time
@@ -72,78 +69,30 @@ def test_half_frame_stall_chat_server():
             return problem
 
 
-def raise_fd_limit(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        raise AssertionError(f"cannot raise the fd limit to {want} (hard limit {hard})")
-
-
 def test_thousand_slowloris_dropped_at_handshake_timeout():
     # Runtime policy: a client without a complete request head after
     # handshake_timeout_ms is dropped without an answer.
     count, timeout_ms = 1000, 1000
-    raise_fd_limit(count * 2 + 200)  # ours, and the server's (inherited)
+    h.raise_fd_limit(count * 2 + 200)  # ours, and the server's (inherited)
     with tempfile.TemporaryDirectory() as tmp:
         with h.example("chat", "--handshake-timeout", str(timeout_ms), "--history",
                        os.path.join(tmp, "h.log"), "--web", "examples/chat/web") as srv:
             base = srv.peak_rss()
             with h.Probe(srv.port, path="/ws") as probe:
-                sel = selectors.DefaultSelector()
-                conns = []
-                start = time.monotonic()
-                for i in range(count):
-                    s = socket.socket()
-                    s.connect(("127.0.0.1", srv.port))
-                    s.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-{i}: ".encode())
-                    s.setblocking(False)
-                    # Every tenth one trickles a byte every 200 ms: the
-                    # deadline covers the whole head, not idle time.
-                    c = {"opened": time.monotonic(), "answer": b"", "ended": None,
-                         "sock": s if i % 10 == 0 else None}
-                    conns.append(c)
-                    sel.register(s, selectors.EVENT_READ, c)
-                opened = time.monotonic() - start
-                rss_with_them = srv.rss()
-                pending, trickled = count, 0
-                last_trickle = time.monotonic()
-                while pending and time.monotonic() - start < timeout_ms / 1000 + 5:
-                    if time.monotonic() - last_trickle >= 0.2:
-                        last_trickle = time.monotonic()
-                        for c in conns:
-                            if c["sock"] is not None and c["ended"] is None:
-                                try:
-                                    c["sock"].send(b"a")
-                                    trickled += 1
-                                except OSError:
-                                    pass  # dropped: select reports it
-                    for key, _ in sel.select(0.05):
-                        try:
-                            data = key.fileobj.recv(4096)
-                        except ConnectionResetError:
-                            data = b""
-                        if data:
-                            key.data["answer"] += data
-                            continue
-                        key.data["ended"] = time.monotonic() - key.data["opened"]
-                        sel.unregister(key.fileobj)
-                        key.fileobj.close()
-                        pending -= 1
-                for key in list(sel.get_map().values()):
-                    key.fileobj.close()
-                sel.close()
-            lives = sorted(c["ended"] for c in conns if c["ended"] is not None)
-            answered = [c["answer"][:40] for c in conns if c["answer"]]
-            print(f"    opened {count} half requests in {opened:.2f} s; server VmRSS with them "
-                  f"{rss_with_them} KiB; {trickled} bytes trickled; {len(lives)} dropped, each after "
+                # Every tenth one trickles a byte every 200 ms: the
+                # deadline covers the whole head, not idle time.
+                r = h.slowloris(srv, count,
+                                lambda i: f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-{i}: ".encode(),
+                                lambda i: b"a" if i % 10 == 0 else None, timeout_ms / 1000 + 5)
+            pending, lives, answered = r["pending"], r["lives"], r["answers"]
+            print(f"    opened {count} half requests in {r['opened']:.2f} s; server VmRSS with them "
+                  f"{r['rss_with_them']} KiB; {r['trickled']} bytes trickled; {len(lives)} dropped, each after "
                   f"{lives[0] if lives else 0:.2f}..{lives[-1] if lives else 0:.2f} s")
             problem = probe.verdict() or h.memory_line(srv, base, 16 * MIB)
             if pending:
                 return f"{pending} of {count} slowloris connections were still open"
             if answered:
-                return f"{len(answered)} got an answer, e.g. {answered[0]!r}; expected a silent drop"
+                return f"{len(answered)} got an answer, e.g. {answered[0][:40]!r}; expected a silent drop"
             if lives[0] < timeout_ms / 1000 * 0.9 or lives[-1] > timeout_ms / 1000 + 2:
                 return f"dropped after {lives[0]:.2f}..{lives[-1]:.2f} s, expected about {timeout_ms / 1000} s"
             # The server still accepts and serves a new client afterwards.

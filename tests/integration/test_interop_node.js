@@ -9,22 +9,7 @@ const h = require(path.join(__dirname, 'peers', 'harness.js'));
 const ECHO = h.binary('echo');
 const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20, 4 << 20];
 
-// A string whose UTF-8 form is exactly n bytes, with 1- to 4-byte characters.
-function textOf(n) {
-    let s = 'aé€😀'.repeat(Math.floor(n / 10)); // 1 + 2 + 3 + 4 bytes
-    return s + 'x'.repeat(n - Buffer.byteLength(s));
-}
-
-// n bytes of a fixed pseudo-random sequence (xorshift), different per n.
-function bytesOf(n) {
-    const b = Buffer.alloc(n);
-    let x = (n * 2654435761) >>> 0 || 1;
-    for (let i = 0; i < n; i++) {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-        b[i] = x & 255;
-    }
-    return b;
-}
+const { textOf, bytesOf } = h;
 
 async function withEcho(fn, args = []) {
     const srv = await h.startServer([ECHO, '--port', '0', ...args]);
@@ -72,17 +57,8 @@ async function test_binary_every_length_encoding() {
 async function test_fragments_and_interleaved_ping() {
     await withEcho(async (srv) => {
         const ws = await h.connect(srv.url);
-        const pong = new Promise((resolve) => ws.once('pong', resolve));
         // §5.4: fragments of one message, with a control frame between them (§5.5).
-        ws.send(Buffer.from('frag-'), { binary: true, fin: false });
-        ws.ping(Buffer.from('mid'));
-        ws.send(bytesOf(70000), { binary: true, fin: false });
-        ws.send(Buffer.from('-end'), { binary: true, fin: true });
-        const m = await h.next(ws);
-        const want = Buffer.concat([Buffer.from('frag-'), bytesOf(70000), Buffer.from('-end')]);
-        assert.ok(m.isBinary && m.data.equals(want), 'reassembled message differs');
-        const p = await h.within(h.STEP_TIMEOUT_MS, pong, 'pong');
-        assert.strictEqual(p.toString(), 'mid');
+        await h.fragmentsWithPing(ws);
         await closeCleanly(ws);
     });
 }

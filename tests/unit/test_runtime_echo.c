@@ -358,7 +358,7 @@ static void test_bad_urls(void **state) {
     memset(&c, 0, sizeof c);
     cws_client_config cc = client_cfg(&c);
     static const char *bad[] = {
-        "wss://127.0.0.1:1/",       /* TLS is the embedder's job */
+        "wss://",                   "wss://:443/",
         "http://127.0.0.1/",        "ws://",
         "ws://:80/",                "ws://127.0.0.1:0/",
         "ws://127.0.0.1:65536/",    "ws://127.0.0.1:8x/",
@@ -372,6 +372,17 @@ static void test_bad_urls(void **state) {
         assert_int_equal(err, CWS_ERR_INVALID);
     }
     int err = 0;
+    if (!cws_tls_backend()) {
+        /* Without a TLS backend wss:// is the embedder's job, and so is a
+         * certificate. */
+        assert_null(cws_connect(loop, "wss://127.0.0.1:1/", &cc, &err));
+        assert_int_equal(err, CWS_ERR_INVALID);
+        cws_server_config sc;
+        memset(&sc, 0, sizeof sc);
+        sc.tls.cert_file = "cert.pem";
+        assert_null(cws_server_new(loop, &sc, &err));
+        assert_int_equal(err, CWS_ERR_INVALID);
+    }
     assert_null(cws_connect(loop, "ws://no-such-host.invalid/", &cc, &err));
     assert_int_equal(err, CWS_ERR_RESOLVE);
     assert_int_equal(c.closed, 0);

@@ -16,11 +16,14 @@ const STEP = 15000; // ms any single wait may take
 const WEB = path.join(REPO, 'examples', 'chat', 'web');
 let log = ''; // the stderr of every server started here
 
-// Resolves with { proc, port } once the server prints its first line;
+// Resolves with { proc, port, url } once the server prints its first line;
 // rejects if it exits first or says nothing within STEP (then it is killed).
-function startChat({ port = 0, history, extra = [] }) {
+// tls: { cert, key } (PEM files) serves https:// and wss:// (--tls-cert,
+// --tls-key); url is the page's, http://127.0.0.1:PORT/ or https://.
+function startChat({ port = 0, history, extra = [], tls = null }) {
+  const tlsArgs = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(CHAT, ['--port', String(port), '--history', history, '--web', WEB, ...extra],
+    const proc = spawn(CHAT, ['--port', String(port), '--history', history, '--web', WEB, ...tlsArgs, ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stderr.on('data', (d) => { log += d; });
@@ -30,10 +33,10 @@ function startChat({ port = 0, history, extra = [] }) {
     }, STEP);
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
+      const m = /^listening on (https?):\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
+        resolve({ proc, port: Number(m[2]), url: `${m[1]}://127.0.0.1:${m[2]}/` });
       }
     });
     proc.on('error', (e) => {
@@ -44,6 +47,17 @@ function startChat({ port = 0, history, extra = [] }) {
       clearTimeout(timer);
       reject(new Error('server exited with ' + code));
     });
+  });
+}
+
+// Headless Chromium as the browser tests run it; extraArgs are added
+// (e.g. --ignore-certificate-errors-spki-list=HASH to trust one key).
+function launchChromium(extraArgs = []) {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 
@@ -88,4 +102,4 @@ function runTest(name, main, limitMs) {
   });
 }
 
-module.exports = { REPO, BUILD, CHAT, CHROMIUM, STEP, startChat, serverLog, stopChat, removeDir, runTest };
+module.exports = { REPO, BUILD, CHAT, CHROMIUM, STEP, startChat, launchChromium, serverLog, stopChat, removeDir, runTest };

@@ -6,6 +6,8 @@ import asyncio
 import base64
 import os
 import re
+import resource
+import selectors
 import signal
 import socket
 import struct
@@ -152,13 +154,15 @@ def upgrade_request(port, path="/"):
 class RawClient:
     """A WebSocket client that sends whatever bytes it is told to."""
 
-    def __init__(self, port, path="/attack", rcvbuf=None, timeout=10):
+    def __init__(self, port, path="/attack", rcvbuf=None, timeout=10, ssl_context=None):
         self.sock = socket.socket()
         if rcvbuf:
             # Before connect, so the window never grows past it.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if ssl_context is not None:  # wss://: the same bytes inside TLS
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(upgrade_request(port, path))
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
@@ -239,10 +243,15 @@ class RawClient:
 class Probe:
     """A normal client (Python websockets) in its own thread: pings the
     server every interval and records each round trip, so a test can show
-    that the server stayed responsive during an attack."""
+    that the server stayed responsive during an attack. With echo=True
+    it sends a message and waits for its echo instead (an echo server);
+    with ssl_context it connects over wss://."""
 
-    def __init__(self, port, path="/probe", interval=0.1, limit=2.0):
-        self.url = f"ws://127.0.0.1:{port}{path}"
+    def __init__(self, port, path="/probe", interval=0.1, limit=2.0, ssl_context=None, echo=False):
+        scheme = "ws" if ssl_context is None else "wss"
+        self.url = f"{scheme}://127.0.0.1:{port}{path}"
+        self.tls = {} if ssl_context is None else {"ssl": ssl_context}
+        self.echo = echo
         self.interval, self.limit = interval, limit
         self.rtts, self.errors = [], []
         self._stop = threading.Event()
@@ -250,17 +259,25 @@ class Probe:
 
     async def _run(self):
         try:
-            async with wscompat.connect(self.url) as ws:
+            async with wscompat.connect(self.url, **self.tls) as ws:
                 # Read whatever the server sends (a chat sends messages):
                 # an unread queue would stall the pongs too.
-                drain = asyncio.ensure_future(self._drain(ws))
+                drain = None if self.echo else asyncio.ensure_future(self._drain(ws))
                 while not self._stop.is_set():
                     start = time.monotonic()
-                    waiter = await ws.ping(os.urandom(8))
-                    await asyncio.wait_for(waiter, self.limit)
+                    if self.echo:
+                        sent = os.urandom(8).hex()
+                        await ws.send(sent)
+                        got = await asyncio.wait_for(ws.recv(), self.limit)
+                        if got != sent:
+                            raise AssertionError(f"echo {got!r} of {sent!r}")
+                    else:
+                        waiter = await ws.ping(os.urandom(8))
+                        await asyncio.wait_for(waiter, self.limit)
                     self.rtts.append(time.monotonic() - start)
                     await asyncio.sleep(self.interval)
-                drain.cancel()
+                if drain:
+                    drain.cancel()
         except Exception as e:  # the test reports it
             self.errors.append(repr(e))
 
@@ -295,13 +312,79 @@ class Probe:
         """Problem text, or None; prints the round trips either way."""
         if self.rtts:
             s = sorted(self.rtts)
-            print(f"    normal client: {len(s)} pings, rtt median {s[len(s) // 2] * 1000:.1f} ms, "
+            print(f"    normal client: {len(s)} {'echoes' if self.echo else 'pings'}, rtt median {s[len(s) // 2] * 1000:.1f} ms, "
                   f"max {s[-1] * 1000:.1f} ms", flush=True)
         if self.errors:
             return f"the normal client failed: {self.errors[0]}"
         if len(self.rtts) < 2:
-            return "the normal client got fewer than 2 pongs"
+            return f"the normal client got fewer than 2 {'echoes' if self.echo else 'pongs'}"
         return None
+
+
+# ---------------------------------------------------------------- slowloris
+
+def raise_fd_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        raise AssertionError(f"cannot raise the fd limit to {want} (hard limit {hard})")
+
+
+def slowloris(srv, count, opening, trickle, limit_s):
+    """Opens count connections to srv, connection i sending opening(i) at
+    once and then trickle(i) every 200 ms (None: nothing more), and waits
+    up to limit_s seconds for the server to end them all. Returns a dict:
+    opened (seconds the connecting took), rss_with_them (the server's
+    VmRSS then, KiB), trickled (bytes), lives (sorted seconds each
+    connection lasted), answers (what the server sent, per connection
+    that got anything), pending (connections still open at the end)."""
+    sel = selectors.DefaultSelector()
+    conns = []
+    start = time.monotonic()
+    for i in range(count):
+        s = socket.socket()
+        s.connect(("127.0.0.1", srv.port))
+        first = opening(i)
+        if first:
+            s.sendall(first)
+        s.setblocking(False)
+        c = {"opened": time.monotonic(), "answer": b"", "ended": None, "trickle": trickle(i), "sock": s}
+        conns.append(c)
+        sel.register(s, selectors.EVENT_READ, c)
+    opened = time.monotonic() - start
+    rss_with_them = srv.rss()
+    pending, trickled = count, 0
+    last_trickle = time.monotonic()
+    while pending and time.monotonic() - start < limit_s:
+        if time.monotonic() - last_trickle >= 0.2:
+            last_trickle = time.monotonic()
+            for c in conns:
+                if c["trickle"] is not None and c["ended"] is None:
+                    try:
+                        c["sock"].send(c["trickle"])
+                        trickled += len(c["trickle"])
+                    except OSError:
+                        pass  # dropped: select reports it
+        for key, _ in sel.select(0.05):
+            try:
+                data = key.fileobj.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            if data:
+                key.data["answer"] += data
+                continue
+            key.data["ended"] = time.monotonic() - key.data["opened"]
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            pending -= 1
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    sel.close()
+    return {"opened": opened, "rss_with_them": rss_with_them, "trickled": trickled, "pending": pending,
+            "lives": sorted(c["ended"] for c in conns if c["ended"] is not None),
+            "answers": [c["answer"] for c in conns if c["answer"]]}
 
 
 # ---------------------------------------------------------------- running

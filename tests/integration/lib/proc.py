@@ -80,8 +80,9 @@ class Process:
 
 
 class Server(Process):
-    """A server that prints "listening on ws://HOST:PORT" as its first
-    stdout line; .url and .port are known once the block is entered."""
+    """A server that prints "listening on ws://HOST:PORT" (wss:// when it
+    serves TLS) as its first stdout line; .url and .port are known once
+    the block is entered."""
 
     async def __aenter__(self):
         await super().__aenter__()
@@ -90,7 +91,7 @@ class Server(Process):
         except asyncio.TimeoutError:
             await self.stop()
             raise AssertionError(f"{self.argv[0]} printed no 'listening on' line")
-        m = re.match(r"listening on (ws://\S+:(\d+))$", first)
+        m = re.match(r"listening on (wss?://\S+:(\d+))$", first)
         if not m:
             err = (await self.proc.stderr.read(2000)).decode(errors="replace") if self.proc.returncode is not None else ""
             await self.stop()

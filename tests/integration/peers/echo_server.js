@@ -1,6 +1,7 @@
 // A Node `ws` echo server that reports what it sees, for testing clients.
-//   node echo_server.js
-// First stdout line: "listening on ws://127.0.0.1:PORT" (ephemeral port).
+//   node echo_server.js [--tls-cert FILE --tls-key FILE]
+// First stdout line: "listening on ws://127.0.0.1:PORT" (ephemeral port;
+// wss:// with the TLS options: an https.createServer carries the ws server).
 // Then one JSON object per line for each event:
 //   {"event":"open","path":..,"headers":{..},"protocol":..}
 //   {"event":"message","binary":bool,"len":n}
@@ -9,22 +10,34 @@
 // send as text: "please-binary" (answered with binary 00 01 fe ff) and
 // "please-close" (the server closes with 1001 "going").
 'use strict';
+const fs = require('fs');
+const https = require('https');
 const path = require('path');
 const { WebSocketServer } = require(path.join(__dirname, '..', '..', 'node_modules', 'ws'));
 
 const report = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+const option = (name) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+};
+const certFile = option('--tls-cert');
+const tls = certFile ? https.createServer({
+    cert: fs.readFileSync(certFile),
+    key: fs.readFileSync(option('--tls-key')),
+}) : null;
 
 const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
+    ...(tls ? { server: tls } : { host: '127.0.0.1', port: 0 }),
     maxPayload: 64 << 20,
     // Pick the first subprotocol the client offers, so a test sees it chosen.
     handleProtocols: (offered) => offered.values().next().value || false,
 });
 
-wss.on('listening', () => {
-    process.stdout.write(`listening on ws://127.0.0.1:${wss.address().port}\n`);
-});
+const listening = () => {
+    process.stdout.write(`listening on ${tls ? 'wss' : 'ws'}://127.0.0.1:${wss.address().port}\n`);
+};
+if (tls) tls.listen(0, '127.0.0.1', listening);
+else wss.on('listening', listening);
 
 wss.on('connection', (ws, req) => {
     report({ event: 'open', path: req.url, headers: req.headers, protocol: ws.protocol });

@@ -1,7 +1,8 @@
 // Test harness for the Node interop tests: start a server that prints
-// "listening on ws://HOST:PORT", run async cases with a time bound each,
+// "listening on ws://HOST:PORT" (or wss://), run async cases with a time bound each,
 // and kill every started process whatever happens.
 'use strict';
+const assert = require('assert');
 const path = require('path');
 const { spawn } = require('child_process');
 
@@ -43,7 +44,7 @@ function startServer(argv) {
             out += d;
             const nl = out.indexOf('\n');
             if (nl < 0) return;
-            const m = /^listening on (ws:\/\/\S+:(\d+))$/.exec(out.slice(0, nl));
+            const m = /^listening on (wss?:\/\/\S+:(\d+))$/.exec(out.slice(0, nl));
             if (m) resolve({ proc, url: m[1], port: Number(m[2]), exited });
             else reject(new Error(`unexpected first line: ${out.slice(0, nl)}`));
         });
@@ -78,6 +79,39 @@ function next(ws) {
     return within(STEP_TIMEOUT_MS, p, 'a message');
 }
 
+// A string whose UTF-8 form is exactly n bytes, with 1- to 4-byte characters.
+function textOf(n) {
+    let s = 'aé€😀'.repeat(Math.floor(n / 10)); // 1 + 2 + 3 + 4 bytes
+    return s + 'x'.repeat(n - Buffer.byteLength(s));
+}
+
+// n bytes of a fixed pseudo-random sequence (xorshift), different per n.
+function bytesOf(n) {
+    const b = Buffer.alloc(n);
+    let x = (n * 2654435761) >>> 0 || 1;
+    for (let i = 0; i < n; i++) {
+        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        b[i] = x & 255;
+    }
+    return b;
+}
+
+// Sends one binary message in three fragments (§5.4) with a ping between
+// them (§5.5) on an open connection to an echo server; asserts the echo
+// is the whole message and the pong carries the ping's payload.
+async function fragmentsWithPing(ws) {
+    const pong = new Promise((resolve) => ws.once('pong', resolve));
+    ws.send(Buffer.from('frag-'), { binary: true, fin: false });
+    ws.ping(Buffer.from('mid'));
+    ws.send(bytesOf(70000), { binary: true, fin: false });
+    ws.send(Buffer.from('-end'), { binary: true, fin: true });
+    const m = await next(ws);
+    const want = Buffer.concat([Buffer.from('frag-'), bytesOf(70000), Buffer.from('-end')]);
+    assert.ok(m.isBinary && m.data.equals(want), 'reassembled message differs');
+    const p = await within(STEP_TIMEOUT_MS, pong, 'pong');
+    assert.strictEqual(p.toString(), 'mid');
+}
+
 // Runs the cases in order; exits 0 only if all pass.
 async function runCases(cases, caseTimeoutMs = 60000) {
     let failed = 0;
@@ -96,4 +130,6 @@ async function runCases(cases, caseTimeoutMs = 60000) {
     process.exit(failed ? 1 : 0);
 }
 
-module.exports = { WebSocket, binary, startServer, connect, next, within, runCases, STEP_TIMEOUT_MS };
+module.exports = {
+    WebSocket, binary, startServer, connect, next, within, runCases, STEP_TIMEOUT_MS, textOf, bytesOf, fragmentsWithPing,
+};
