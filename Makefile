@@ -55,7 +55,7 @@ LIBCWS_LIBS := $(TLS_LIBS) $(THREAD_LIBS)
 # is rewritten only when they change, and every object depends on it: so
 # `make CC=clang` after `make` rebuilds everything instead of linking a mix.
 FLAGS_STAMP := $(BUILD)/build-flags
-BUILD_FLAGS  = CC=$(CC) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS)
+BUILD_FLAGS  = CC=$(CC) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS) REDIS=$(REDIS)
 
 CORE_SRC    := $(sort $(wildcard src/*.c)) $(sort $(wildcard src/deflate/*.c))
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c))

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 pkgs="libcmocka-dev python3-websockets chromium valgrind clang libclang-rt-14-dev pkgconf g++ groff-base zlib1g-dev"
 pkgs="$pkgs openssl"  # the CLI: throwaway certificates for tests/integration/tls (lib/certs.py)
 pkgs="$pkgs libssl-dev"  # the TLS backend (make TLS=openssl), built and tested by make test
+pkgs="$pkgs redis-server libhiredis-dev"  # cws-chat --redis (make REDIS=1) and its tests
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

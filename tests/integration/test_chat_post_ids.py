@@ -7,21 +7,11 @@ another one or after a restart; an id is free again once its message has
 left the history; malformed ids get bad_id; posts without an id work as
 before."""
 import asyncio
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import ChatServer, check, join, main, post_and_wait, recv, recv_type  # noqa: E402
-
-
-async def post_id(ws, text, pid):
-    await ws.send(json.dumps({"type": "message", "text": text, "id": pid}))
-
-
-async def answer(ws):
-    """The next message or error sent to ws."""
-    return await recv_type(ws, "message", "error")
+from chatlib import ChatServer, answer, check, join, main, post_and_wait, post_id, recv  # noqa: E402
 
 
 async def nothing_more(ws, marker_poster):

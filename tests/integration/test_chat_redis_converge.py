@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from chatlib import BINARY, check, main, post, recv_type  # noqa: E402
-from redislib import Recorder, RedisServer, join_node, require_redis, start_node, stream_entries  # noqa: E402
+from redislib import Recorder, RedisServer, join_node, require_redis, shutdown, start_node, stream_entries  # noqa: E402
 
 CLIENTS = 300
 POSTERS = 30
@@ -60,11 +60,16 @@ async def three_nodes_one_order():
               f"replay on another node: {[m['seq'] for m in replayed][:5]}... notices {notices}")
         check(hello["seq"] == total, f"hello {hello}")
         await ws.close()
+        # A since no node has reached: it waits for the tail a moment
+        # (another node may be ahead), then it is a reset.
+        start = time.monotonic()
+        ws, hello, replayed, notices = await join_node(nodes[1], since=total + 1000, epoch=clients[0].epoch)
+        waited = time.monotonic() - start
+        check([n["code"] for n in notices] == ["history_reset"] and len(replayed) == 200 and 2.5 < waited < 6,
+              f"since ahead of every node: {notices}, {len(replayed)} replayed after {waited:.1f} s")
+        await ws.close()
     finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        for n in nodes:
-            n.cleanup()
-        redis.cleanup()
+        await shutdown(clients, nodes, redis)
 
 
 async def prefixes_are_separate_rooms():

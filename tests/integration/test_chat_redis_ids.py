@@ -6,21 +6,12 @@ once, and the sender gets the stored message back; the ids Redis keeps
 are bounded by --history-size (an id whose message was trimmed is free
 again); malformed ids get bad_id."""
 import asyncio
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from chatlib import check, main, post_and_wait, recv_type  # noqa: E402
+from chatlib import answer, check, main, post_and_wait, post_id  # noqa: E402
 from redislib import RedisServer, join_node, require_redis, start_node, stream_entries  # noqa: E402
-
-
-async def post_id(ws, text, pid):
-    await ws.send(json.dumps({"type": "message", "text": text, "id": pid}))
-
-
-async def answer(ws):
-    return await recv_type(ws, "message", "error")
 
 
 async def nothing_more(ws, marker_poster):

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from chatlib import Failure, check, main, recv  # noqa: E402
-from redislib import Recorder, RedisServer, join_node, require_redis, start_node, stream_entries  # noqa: E402
+from redislib import Recorder, RedisServer, join_node, require_redis, shutdown, start_node, stream_entries  # noqa: E402
 
 POSTS = 60
 
@@ -89,10 +89,7 @@ async def redis_restarts_mid_traffic():
             check("reconnecting" in n.stderr() and n.stderr().count("connected (epoch") >= 2,
                   f"node did not say it reconnected: {n.stderr()}")
     finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        for n in nodes:
-            n.cleanup()
-        redis.cleanup()
+        await shutdown(clients, nodes, redis)
 
 
 async def a_node_starts_before_redis():

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from chatlib import ConnectionClosed, check, connect, main, post, recv  # noqa: E402
-from redislib import Recorder, RedisServer, join_node, require_redis, start_node  # noqa: E402
+from redislib import Recorder, RedisServer, join_node, require_redis, shutdown, start_node  # noqa: E402
 
 HIGH_WATER = 256 * 1024
 TEXT = "z" * 4000
@@ -64,10 +64,7 @@ async def a_stalled_reader_is_dropped_and_resumes():
         await ws.close()
         print(f"  the stalled client got {len(got)} of {total} before its drop ({slow.close_code}), the rest on resume")
     finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        for n in nodes:
-            n.cleanup()
-        redis.cleanup()
+        await shutdown(clients, nodes, redis)
 
 
 require_redis()

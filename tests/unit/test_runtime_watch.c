@@ -48,6 +48,21 @@ static void pair(int sv[2]) {
     for (int i = 0; i < 2; i++) assert_int_equal(fcntl(sv[i], F_SETFL, O_NONBLOCK), 0);
 }
 
+/* A loop and a socketpair; the watch is on sv[0]. */
+static void setup(watch_state *w, int sv[2]) {
+    pair(sv);
+    memset(w, 0, sizeof *w);
+    w->loop = cws_loop_new(NULL);
+    assert_non_null(w->loop);
+    w->fd = sv[0];
+}
+
+static void teardown(watch_state *w, int sv[2]) {
+    cws_loop_free(w->loop); /* takes the watch with it */
+    close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+}
+
 static void rounds(cws_loop *loop, int n) {
     for (int i = 0; i < n; i++) assert_int_equal(cws_loop_run_once(loop, 20), CWS_OK);
 }
@@ -55,10 +70,8 @@ static void rounds(cws_loop *loop, int n) {
 static void test_write_then_read(void **state) {
     (void)state;
     int sv[2];
-    pair(sv);
-    watch_state w = {0};
-    w.loop = cws_loop_new(NULL);
-    w.fd = sv[0];
+    watch_state w;
+    setup(&w, sv);
     /* A fresh socket is writable at once. */
     assert_int_equal(cws_loop_watch_fd_events(w.loop, sv[0], CWS_FD_WRITE, on_events, &w), CWS_OK);
     rounds(w.loop, 1);
@@ -84,9 +97,7 @@ static void test_write_then_read(void **state) {
     assert_int_equal(w.reads, 2);
     assert_int_equal(w.writes, 4);
     cws_loop_unwatch_fd(w.loop, sv[0]);
-    cws_loop_free(w.loop);
-    close(sv[0]);
-    close(sv[1]);
+    teardown(&w, sv);
 }
 
 /* The way a client library uses it: ask for writability while it has
@@ -94,17 +105,13 @@ static void test_write_then_read(void **state) {
 static void test_drop_write_from_callback(void **state) {
     (void)state;
     int sv[2];
-    pair(sv);
-    watch_state w = {0};
-    w.loop = cws_loop_new(NULL);
-    w.fd = sv[0];
+    watch_state w;
+    setup(&w, sv);
     w.drop_write = 1;
     assert_int_equal(cws_loop_watch_fd_events(w.loop, sv[0], CWS_FD_READ | CWS_FD_WRITE, on_events, &w), CWS_OK);
     rounds(w.loop, 4);
     assert_int_equal(w.writes, 1);
-    cws_loop_free(w.loop); /* takes the watch with it */
-    close(sv[0]);
-    close(sv[1]);
+    teardown(&w, sv);
 }
 
 /* Asking for nothing keeps the watch but reports nothing, not even the
@@ -112,12 +119,11 @@ static void test_drop_write_from_callback(void **state) {
 static void test_nothing_asked_is_quiet(void **state) {
     (void)state;
     int sv[2];
-    pair(sv);
-    watch_state w = {0};
-    w.loop = cws_loop_new(NULL);
-    w.fd = sv[0];
+    watch_state w;
+    setup(&w, sv);
     assert_int_equal(cws_loop_watch_fd_events(w.loop, sv[0], 0, on_events, &w), CWS_OK);
     close(sv[1]);
+    sv[1] = -1;
     rounds(w.loop, 2);
     assert_int_equal(w.calls, 0);
     /* One watch per fd, whatever it asks for. */
@@ -131,17 +137,14 @@ static void test_nothing_asked_is_quiet(void **state) {
     assert_int_equal(w.calls, 0);
     cws_loop_unwatch_fd(w.loop, sv[0]);
     assert_int_equal(cws_loop_set_fd_events(w.loop, sv[0], CWS_FD_READ), CWS_ERR_STATE);
-    cws_loop_free(w.loop);
-    close(sv[0]);
+    teardown(&w, sv);
 }
 
 static void test_read_only_watch(void **state) {
     (void)state;
     int sv[2];
-    pair(sv);
-    watch_state w = {0};
-    w.loop = cws_loop_new(NULL);
-    w.fd = sv[0];
+    watch_state w;
+    setup(&w, sv);
     assert_int_equal(cws_loop_watch_fd(w.loop, sv[0], on_readable, &w), CWS_OK);
     rounds(w.loop, 1);
     assert_int_equal(w.old_calls, 0); /* writable, but it asked to read */
@@ -153,9 +156,7 @@ static void test_read_only_watch(void **state) {
     rounds(w.loop, 1);
     assert_int_equal(w.old_calls, 2);
     cws_loop_unwatch_fd(w.loop, sv[0]);
-    cws_loop_free(w.loop);
-    close(sv[0]);
-    close(sv[1]);
+    teardown(&w, sv);
 }
 
 static void test_bad_arguments(void **state) {

@@ -191,6 +191,11 @@ async def join(server, since=None, name=None, epoch=None, **kw):
     """Connects and reads the greeting up to `synced`. Returns
     (ws, hello, replayed messages, notices)."""
     ws = await connect(server, since, name, epoch, **kw)
+    return (ws,) + await greeting(ws)
+
+
+async def greeting(ws):
+    """Reads hello, the replay and synced: (hello, replayed messages, notices)."""
     hello = await recv(ws)
     check(hello["type"] == "hello", f"first message is not hello: {hello}")
     messages, notices = [], []
@@ -198,7 +203,7 @@ async def join(server, since=None, name=None, epoch=None, **kw):
         m = await recv(ws)
         if m["type"] == "synced":
             check(m["seq"] == hello["seq"] or m["seq"] >= hello["seq"], f"synced {m} after hello {hello}")
-            return ws, hello, messages, notices
+            return hello, messages, notices
         if m["type"] == "message":
             messages.append(m)
         elif m["type"] == "notice":
@@ -209,6 +214,16 @@ async def join(server, since=None, name=None, epoch=None, **kw):
 
 async def post(ws, text):
     await ws.send(json.dumps({"type": "message", "text": text}))
+
+
+async def post_id(ws, text, pid):
+    """Posts with a post id (docs/chat-protocol.md, "Posts with an id")."""
+    await ws.send(json.dumps({"type": "message", "text": text, "id": pid}))
+
+
+async def answer(ws):
+    """The next message or error sent to ws."""
+    return await recv_type(ws, "message", "error")
 
 
 async def post_and_wait(ws, text):

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chatlib import BUILD, REPO, STEP, ChatServer, Failure, check, connect, recv  # noqa: E402
+from chatlib import BUILD, REPO, STEP, ChatServer, Failure, connect, greeting  # noqa: E402
 from wscompat import ConnectionClosed  # noqa: E402
 
 REDIS_CHAT = os.path.join(REPO, BUILD, "redis", "cws-chat")
@@ -147,17 +147,7 @@ async def join_node(node, since=None, epoch=None, timeout=STEP):
             if time.monotonic() > deadline:
                 raise Failure(f"cannot join node {node.port}: {e}")
             await asyncio.sleep(0.05)
-    hello = await recv(ws)
-    check(hello["type"] == "hello", f"first message is not hello: {hello}")
-    messages, notices = [], []
-    while True:
-        m = await recv(ws)
-        if m["type"] == "synced":
-            return ws, hello, messages, notices
-        if m["type"] == "message":
-            messages.append(m)
-        elif m["type"] == "notice":
-            notices.append(m)
+    return (ws,) + await greeting(ws)
 
 
 class Recorder:
@@ -183,32 +173,42 @@ class Recorder:
         if since is None and not self.seqs:
             self.base = hello["seq"]  # it counts from here
         self.ws = ws
-        self.task = asyncio.ensure_future(self._read())
+        self.task = asyncio.ensure_future(self._read(ws))
         return self
 
     def _keep(self, m):
         self.seqs.append(m["seq"])
         self.texts[m["seq"]] = m["text"]
 
-    async def _read(self):
+    async def _read(self, ws):
+        # ws.recv() itself, not chatlib.recv: asyncio.wait_for of Python
+        # 3.11 may swallow the cancel of stop_reading(), leaving it hung.
         try:
             while True:
-                m = await recv(self.ws, timeout=3600)
+                m = json.loads(await ws.recv())
                 if m["type"] == "message":
                     self._keep(m)
                 elif m["type"] == "notice":
                     self.notices.append(m)
         except ConnectionClosed:
-            self.closed_code = self.ws.close_code
+            self.closed_code = ws.close_code
 
     @property
     def last(self):
         return self.seqs[-1] if self.seqs else self.base
 
-    async def resume(self, node):
-        """Reconnects to node with since=last (after its connection died)."""
+    async def stop_reading(self):
         if self.task:
             self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 -- it ended either way
+                pass
+            self.task = None
+
+    async def resume(self, node):
+        """Reconnects to node with since=last (after its connection died)."""
+        await self.stop_reading()
         self.node = node
         await self.start(since=self.last)
 
@@ -229,10 +229,40 @@ class Recorder:
                           f"missing {missing}..., first {self.seqs[:5]}, base {self.base}")
 
     async def close(self):
-        if self.task:
-            self.task.cancel()
+        await self.stop_reading()
         if self.ws:
             await self.ws.close()
+
+
+async def keep_posting(ws, label, stop, sent, pause):
+    """Posts label-0, label-1, ... every pause seconds until stop is set;
+    counts them in sent[0]."""
+    j = 0
+    while not stop.is_set():
+        await ws.send(json.dumps({"type": "message", "text": f"{label}-{j}"}))
+        j += 1
+        sent[0] += 1
+        await asyncio.sleep(pause)
+
+
+async def shutdown(clients, nodes, redis):
+    """The end of every test: clients closed, nodes stopped (exit 0, no
+    sanitizer report), redis-server killed, temp dirs gone."""
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    for n in nodes:
+        n.cleanup()
+    redis.cleanup()
+
+
+async def stored_count(redis, want, timeout=STEP):
+    """The stream's length once it reaches want (posts still on their way),
+    or whatever it is after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = redis.command("XLEN", "cws-chat:log")
+        if n >= want or time.monotonic() > deadline:
+            return n
+        await asyncio.sleep(0.05)
 
 
 def stream_entries(redis, prefix="cws-chat"):
