@@ -132,14 +132,14 @@ REDIS_CHAT     := $(BUILD)/redis/cws-chat
 $(BUILD)/obj/examples/chat/redis_%.o: CPPFLAGS += $(HIREDIS_CFLAGS)
 ifeq ($(REDIS),1)
 $(BUILD)/cws-chat: $(CHAT_REDIS_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(LIBCWS_LIBS)
 else
 $(BUILD)/cws-chat: $(CHAT_PLAIN_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBCWS_LIBS)
 endif
 $(REDIS_CHAT): $(CHAT_REDIS_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(THREAD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HIREDIS_LIBS) $(LIBCWS_LIBS)
 .PHONY: redis-chat
 redis-chat: $(REDIS_CHAT)
 
