@@ -66,7 +66,7 @@ class RedisServer:
             try:
                 if self.command("PING") == "PONG":
                     return self
-            except OSError:
+            except (OSError, Failure):  # not listening yet, or LOADING its AOF
                 pass
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise Failure(f"redis-server did not start: {self.logtext()[-2000:]}")
