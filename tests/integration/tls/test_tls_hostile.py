@@ -78,9 +78,16 @@ def test_garbage_instead_of_client_hello():
     # Bound: 4 MiB. Each connection is gone before the next one opens;
     # a few KiB of OpenSSL state each, freed.
     hello = client_hello()
+    # Random, but never the start of something that could still be valid
+    # and longer than what is sent: the server then rightly waits for the
+    # rest until the handshake timeout. A first byte with the high bit set
+    # and a third byte of 1 is an SSLv2-style ClientHello header (up to
+    # 32 KiB long); a record whose handshake message says it is longer
+    # than the record is continued in the next one.
     kinds = [
-        ("random bytes", lambda port: os.urandom(4096)),
-        ("a TLS record of random bytes", lambda port: b"\x16\x03\x01\x40\x00" + os.urandom(0x4000)),
+        ("random bytes", lambda port: b"\x00" + os.urandom(4095)),
+        ("a TLS record of random bytes",
+         lambda port: b"\x16\x03\x01\x40\x00" + b"\x01\x00\x3f\xfc" + os.urandom(0x3ffc)),
         ("a cleartext HTTP upgrade", lambda port: h.upgrade_request(port, "/")),
         ("a ClientHello, then garbage", lambda port: hello + os.urandom(2048)),
     ]
