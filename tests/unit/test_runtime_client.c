@@ -103,18 +103,7 @@ static void raw_start(raw_srv *r, cws_loop *loop, int mode, int rcvbuf) {
     r->loop = loop;
     r->mode = mode;
     r->fd = -1;
-    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(r->lfd >= 0);
-    if (rcvbuf > 0) setsockopt(r->lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(r->lfd, 4), 0);
-    socklen_t sl = sizeof a;
-    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &sl), 0);
-    r->port = ntohs(a.sin_port);
+    r->lfd = rt_raw_listen(&r->port, rcvbuf);
     fcntl(r->lfd, F_SETFL, fcntl(r->lfd, F_GETFL) | O_NONBLOCK);
     assert_int_equal(cws_loop_watch_fd(loop, r->lfd, raw_on_accept, r), CWS_OK);
 }

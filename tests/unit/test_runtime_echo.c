@@ -394,17 +394,10 @@ static void test_connect_timeout(void **state) {
     /* A listener that never accepts nor answers: the handshake never
      * completes, and connect_timeout_ms covers it. */
     cws_loop *loop = cws_loop_new(NULL);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof a;
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 4), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &sl), 0);
+    int port;
+    int lfd = rt_raw_listen(&port, 0);
     char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
     echo_client c;
     memset(&c, 0, sizeof c);
     cws_client_config cc = client_cfg(&c);

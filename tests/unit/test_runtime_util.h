@@ -79,6 +79,25 @@ static inline int rt_raw_connect_rcvbuf(int port, int v6, int rcvbuf) {
 
 static inline int rt_raw_connect(int port, int v6) { return rt_raw_connect_rcvbuf(port, v6, 0); }
 
+/* A blocking TCP listener on 127.0.0.1, a free port (*port), that this
+ * test accepts from itself, or never. rcvbuf > 0 shrinks the receive
+ * buffer (inherited by accepted fds). */
+static inline int rt_raw_listen(int *port, int rcvbuf) {
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    if (rcvbuf > 0) setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    socklen_t sl = sizeof a;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &sl), 0);
+    *port = ntohs(a.sin_port);
+    return lfd;
+}
+
 static inline void rt_raw_send(int fd, const void *data, size_t len) {
     const char *p = data;
     while (len) {

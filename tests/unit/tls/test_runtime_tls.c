@@ -374,19 +374,12 @@ static void test_key_update_under_full_pipe(void **state) {
 static void test_write_that_wants_read_does_not_spin(void **state) {
     (void)state;
     cws_loop *loop = cws_loop_new(NULL);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 4), 0);
-    socklen_t sl = sizeof a;
-    getsockname(lfd, (struct sockaddr *)&a, &sl);
+    int port;
+    int lfd = rt_raw_listen(&port, 0);
     cli c = {0};
     cws_client_config cc = tls_client_cfg(&c);
     char url[64];
-    url_for(url, sizeof url, "localhost", ntohs(a.sin_port));
+    url_for(url, sizeof url, "localhost", port);
     assert_non_null(cws_connect(loop, url, &cc, NULL));
     /* Let the ClientHello go out, then count rounds for 300 ms. */
     rt_pump_for(loop, 50);
