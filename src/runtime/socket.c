@@ -440,15 +440,16 @@ void cws__socket_event(cws_socket *s, unsigned ev) {
         cws__client_event(s, ev);
         return;
     }
-    /* TLS may need the other direction first (a write waiting for the
-     * peer's handshake bytes, a read that must send): try both. */
-    if (s->q && (ev & RT_EV_WRITE || s->tls)) {
+    /* The transport says what the event lets move: with TLS, a write may
+     * wait for the peer's bytes and a read may have to send first. */
+    ev = s->cfg->tp->ready(s, ev);
+    if (ev & RT_EV_WRITE && s->q) {
         if (sock_flush(s) < 0) {
             sock_broken(s);
             return;
         }
     }
-    if (ev & RT_EV_READ || (s->tls && s->io.kind != RT_IO_DEAD)) sock_read(s);
+    if (ev & RT_EV_READ) sock_read(s);
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 

@@ -59,6 +59,10 @@ static unsigned none_wants(const cws_socket *s, unsigned usual) {
     (void)s;
     return usual;
 }
+static unsigned none_ready(const cws_socket *s, unsigned ev) {
+    (void)s;
+    return ev;
+}
 static const char *none_error(const cws_socket *s) {
     (void)s;
     return NULL;
@@ -66,6 +70,6 @@ static const char *none_error(const cws_socket *s) {
 static void none_free(cws_socket *s) { (void)s; }
 
 const rt_transport cws__tls_transport = {none_read, none_writev, none_handshake, none_shutdown,
-                                         none_pending, none_wants, none_error, none_free};
+                                         none_pending, none_wants, none_ready, none_error, none_free};
 
 #endif

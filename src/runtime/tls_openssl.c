@@ -472,6 +472,15 @@ static unsigned tls_wants(const cws_socket *s, unsigned usual) {
     return usual;
 }
 
+static unsigned tls_ready(const cws_socket *s, unsigned ev) {
+    const rt_tls *t = s->tls;
+    if (!t) return ev;
+    unsigned go = ev;
+    if (ev & RT_EV_WRITE && t->read_wants_write) go |= RT_EV_READ;
+    if (ev & RT_EV_READ && t->write_wants_read) go |= RT_EV_WRITE;
+    return go;
+}
+
 static const char *tls_error(const cws_socket *s) { return s->tls ? s->tls->err : NULL; }
 
 static void tls_free(cws_socket *s) {
@@ -485,6 +494,6 @@ static void tls_free(cws_socket *s) {
 }
 
 const rt_transport cws__tls_transport = {tls_read, tls_writev, tls_handshake, tls_shutdown,
-                                         tls_pending, tls_wants, tls_error, tls_free};
+                                         tls_pending, tls_wants, tls_ready, tls_error, tls_free};
 
 #endif

@@ -52,6 +52,11 @@ static unsigned tcp_wants(const cws_socket *s, unsigned usual) {
     return usual;
 }
 
+static unsigned tcp_ready(const cws_socket *s, unsigned ev) {
+    (void)s;
+    return ev;
+}
+
 static const char *tcp_error(const cws_socket *s) {
     (void)s;
     return NULL;
@@ -60,4 +65,4 @@ static const char *tcp_error(const cws_socket *s) {
 static void tcp_free(cws_socket *s) { (void)s; }
 
 const rt_transport cws__tcp_transport = {tcp_read, tcp_writev, tcp_handshake, tcp_shutdown,
-                                         tcp_pending, tcp_wants, tcp_error, tcp_free};
+                                         tcp_pending, tcp_wants, tcp_ready, tcp_error, tcp_free};
