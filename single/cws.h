@@ -6936,6 +6936,10 @@ typedef struct rt_transport {
      * read must first send, and no RT_EV_WRITE while a TLS write waits
      * for the peer's bytes. Returns the mask to register. */
     unsigned (*wants)(const cws_socket *s, unsigned usual);
+    /* What readiness ev lets move: RT_EV_READ, try to read; RT_EV_WRITE,
+     * try to flush. Plain TCP: ev itself. TLS also reads on writable when
+     * its last read stopped to send. */
+    unsigned (*ready)(const cws_socket *s, unsigned ev);
     /* Why the last RT_TP_ERROR happened, for on_close ("TLS: ..."), or
      * NULL; valid until free. */
     const char *(*error)(const cws_socket *s);
@@ -10074,15 +10078,16 @@ CWS__LINK void cws__socket_event(cws_socket *s, unsigned ev) {
         cws__client_event(s, ev);
         return;
     }
-    /* TLS may need the other direction first (a write waiting for the
-     * peer's handshake bytes, a read that must send): try both. */
-    if (s->q && (ev & RT_EV_WRITE || s->tls)) {
+    /* The transport says what the event lets move: with TLS, a write may
+     * wait for the peer's bytes and a read may have to send first. */
+    ev = s->cfg->tp->ready(s, ev);
+    if (ev & RT_EV_WRITE && s->q) {
         if (sock_flush(s) < 0) {
             sock_broken(s);
             return;
         }
     }
-    if (ev & RT_EV_READ || (s->tls && s->io.kind != RT_IO_DEAD)) sock_read(s);
+    if (ev & RT_EV_READ) sock_read(s);
     if (s->io.kind != RT_IO_DEAD) cws__socket_service(s); /* end of this socket's batch: uncork */
 }
 
@@ -10455,6 +10460,10 @@ static unsigned none_wants(const cws_socket *s, unsigned usual) {
     (void)s;
     return usual;
 }
+static unsigned none_ready(const cws_socket *s, unsigned ev) {
+    (void)s;
+    return ev;
+}
 static const char *none_error(const cws_socket *s) {
     (void)s;
     return NULL;
@@ -10462,7 +10471,7 @@ static const char *none_error(const cws_socket *s) {
 static void none_free(cws_socket *s) { (void)s; }
 
 CWS__LINK const rt_transport cws__tls_transport = {none_read, none_writev, none_handshake, none_shutdown,
-                                         none_pending, none_wants, none_error, none_free};
+                                         none_pending, none_wants, none_ready, none_error, none_free};
 
 #endif
 /* ---- file: src/runtime/tls_openssl.c ---- */
@@ -10933,6 +10942,14 @@ static unsigned tls_wants(const cws_socket *s, unsigned usual) {
     return usual;
 }
 
+/* A read that stopped to send goes on when the fd is writable. (A write
+ * that waits for the peer needs nothing here: every event ends with the
+ * socket's service, which flushes what is queued.) */
+static unsigned tls_ready(const cws_socket *s, unsigned ev) {
+    const rt_tls *t = s->tls;
+    return t && ev & RT_EV_WRITE && t->read_wants_write ? ev | RT_EV_READ : ev;
+}
+
 static const char *tls_error(const cws_socket *s) { return s->tls ? s->tls->err : NULL; }
 
 static void tls_free(cws_socket *s) {
@@ -10946,7 +10963,7 @@ static void tls_free(cws_socket *s) {
 }
 
 CWS__LINK const rt_transport cws__tls_transport = {tls_read, tls_writev, tls_handshake, tls_shutdown,
-                                         tls_pending, tls_wants, tls_error, tls_free};
+                                         tls_pending, tls_wants, tls_ready, tls_error, tls_free};
 
 #endif
 /* ---- file: src/runtime/topics.c ---- */
@@ -11232,6 +11249,11 @@ static unsigned tcp_wants(const cws_socket *s, unsigned usual) {
     return usual;
 }
 
+static unsigned tcp_ready(const cws_socket *s, unsigned ev) {
+    (void)s;
+    return ev;
+}
+
 static const char *tcp_error(const cws_socket *s) {
     (void)s;
     return NULL;
@@ -11240,7 +11262,7 @@ static const char *tcp_error(const cws_socket *s) {
 static void tcp_free(cws_socket *s) { (void)s; }
 
 CWS__LINK const rt_transport cws__tcp_transport = {tcp_read, tcp_writev, tcp_handshake, tcp_shutdown,
-                                         tcp_pending, tcp_wants, tcp_error, tcp_free};
+                                         tcp_pending, tcp_wants, tcp_ready, tcp_error, tcp_free};
 #endif /* CWS_NO_RUNTIME */
 
 #endif /* CWS_IMPLEMENTATION */

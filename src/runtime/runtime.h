@@ -164,8 +164,8 @@ typedef struct rt_transport {
      * for the peer's bytes. Returns the mask to register. */
     unsigned (*wants)(const cws_socket *s, unsigned usual);
     /* What readiness ev lets move: RT_EV_READ, try to read; RT_EV_WRITE,
-     * try to flush. Plain TCP: ev itself. TLS also retries the side that
-     * waits for the other (a read that must write, on writable). */
+     * try to flush. Plain TCP: ev itself. TLS also reads on writable when
+     * its last read stopped to send. */
     unsigned (*ready)(const cws_socket *s, unsigned ev);
     /* Why the last RT_TP_ERROR happened, for on_close ("TLS: ..."), or
      * NULL; valid until free. */

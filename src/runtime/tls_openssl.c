@@ -472,13 +472,12 @@ static unsigned tls_wants(const cws_socket *s, unsigned usual) {
     return usual;
 }
 
+/* A read that stopped to send goes on when the fd is writable. (A write
+ * that waits for the peer needs nothing here: every event ends with the
+ * socket's service, which flushes what is queued.) */
 static unsigned tls_ready(const cws_socket *s, unsigned ev) {
     const rt_tls *t = s->tls;
-    if (!t) return ev;
-    unsigned go = ev;
-    if (ev & RT_EV_WRITE && t->read_wants_write) go |= RT_EV_READ;
-    if (ev & RT_EV_READ && t->write_wants_read) go |= RT_EV_WRITE;
-    return go;
+    return t && ev & RT_EV_WRITE && t->read_wants_write ? ev | RT_EV_READ : ev;
 }
 
 static const char *tls_error(const cws_socket *s) { return s->tls ? s->tls->err : NULL; }
